@@ -1,0 +1,304 @@
+// The only pybind11 file: argument checks, GIL release, the monitor loop and
+// error translation. Everything below it is plain C++ that never sees Python.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "common.h"
+#include "corpus/tokenizer.h"
+#include "cpu/train.h"
+#include "cuda/backend.h"
+#include "sgns.h"
+#include "simd.h"
+
+namespace py = pybind11;
+using namespace mtl;
+
+namespace {
+
+// Matrices the kernel writes must be float32, C-contiguous and writeable: a
+// converted copy would be trained and thrown away, so reject, never convert.
+Matrix writable_matrix(const py::array& a, const char* name) {
+  MTL_CHECK(py::isinstance<py::array_t<float>>(a) && a.dtype().is(py::dtype::of<float>()), name,
+            " must be a float32 array, got ", std::string(py::str(a.dtype())));
+  MTL_CHECK(a.ndim() == 2, name, " must be 2-dimensional, got ", a.ndim(), " dimensions");
+  MTL_CHECK(a.flags() & py::array::c_style, name, " must be C-contiguous");
+  MTL_CHECK(a.writeable(), name, " must be writeable");
+  return Matrix{static_cast<float*>(const_cast<void*>(a.data())), a.shape(0), a.shape(1)};
+}
+
+// Read-only 1-d arrays of an exact dtype (a silent conversion would hide a bug upstream).
+template <class T>
+const T* vector_of(const py::array& a, const char* name, int64_t* size = nullptr) {
+  MTL_CHECK(a.dtype().is(py::dtype::of<T>()), name, " must have dtype ", std::string(py::str(py::dtype::of<T>())),
+            ", got ", std::string(py::str(a.dtype())));
+  MTL_CHECK(a.ndim() == 1 && (a.flags() & py::array::c_style), name, " must be a contiguous 1-d array");
+  if (size) *size = a.shape(0);
+  return static_cast<const T*>(a.data());
+}
+
+Model parse_model(const std::string& model) {
+  if (model == "sg") return Model::SkipGram;
+  if (model == "cbow") return Model::Cbow;
+  throw InvalidArgument(concat("model must be 'sg' or 'cbow', got '", model, "'"));
+}
+
+// Numpy view of a vector owned by `owner` (kept alive by the array's base).
+template <class T>
+py::array_t<T> view_of(std::vector<T>& data, py::handle owner) {
+  return py::array_t<T>({static_cast<py::ssize_t>(data.size())}, {static_cast<py::ssize_t>(sizeof(T))}, data.data(),
+                        owner);
+}
+
+// Vose's alias method: O(n) build, O(1) draws, exact distribution.
+py::tuple alias_table(const py::array& weights_array) {
+  int64_t n = 0;
+  const double* weights = vector_of<double>(weights_array, "weights", &n);
+  MTL_CHECK(n >= 1, "alias table needs at least one weight");
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    MTL_CHECK(weights[i] >= 0, "alias weights must be >= 0");
+    total += weights[i];
+  }
+  MTL_CHECK(total > 0, "alias weights sum to zero");
+  py::array_t<float> prob_array(n);
+  py::array_t<int32_t> alias_array(n);
+  float* prob = prob_array.mutable_data();
+  int32_t* alias = alias_array.mutable_data();
+  std::vector<double> scaled(n);
+  std::vector<int64_t> small, large;
+  for (int64_t i = 0; i < n; ++i) {
+    scaled[i] = weights[i] * n / total;
+    (scaled[i] < 1.0 ? small : large).push_back(i);
+  }
+  while (!small.empty() && !large.empty()) {
+    const int64_t s = small.back(), l = large.back();
+    small.pop_back();
+    prob[s] = static_cast<float>(scaled[s]);
+    alias[s] = static_cast<int32_t>(l);
+    scaled[l] -= 1.0 - scaled[s];
+    if (scaled[l] < 1.0) {
+      large.pop_back();
+      small.push_back(l);
+    }
+  }
+  for (int64_t i : small) prob[i] = 1.0f, alias[i] = static_cast<int32_t>(i);
+  for (int64_t i : large) prob[i] = 1.0f, alias[i] = static_cast<int32_t>(i);
+  return py::make_tuple(prob_array, alias_array);
+}
+
+// One center word's update, for the tests: a CPU level or "cuda".
+double step(const std::string& model, const py::array& w_in, const py::array& w_out, const py::array& contexts,
+            const py::array& targets, float lr, const std::string& backend) {
+  const Matrix in = writable_matrix(w_in, "w_in"), out = writable_matrix(w_out, "w_out");
+  MTL_CHECK(in.rows == out.rows && in.cols == out.cols, "w_in and w_out must have the same shape");
+  int64_t n_contexts = 0, n_targets = 0;
+  const int32_t* ctx = vector_of<int32_t>(contexts, "contexts", &n_contexts);
+  const int32_t* tgt = vector_of<int32_t>(targets, "targets", &n_targets);
+  MTL_CHECK(n_contexts >= 1 && n_contexts <= 128, "1..128 contexts");
+  MTL_CHECK(n_targets >= 1 && n_targets <= 64, "1..64 targets");
+  for (int64_t i = 0; i < n_contexts; ++i) MTL_CHECK(ctx[i] >= 0 && ctx[i] < in.rows, "context id out of range");
+  for (int64_t i = 0; i < n_targets; ++i) MTL_CHECK(tgt[i] >= 0 && tgt[i] < in.rows, "target id out of range");
+  const Model m = parse_model(model);
+  if (backend == "cuda") return cuda::step(m, in, out, ctx, int(n_contexts), tgt, int(n_targets), lr);
+  const cpu::Ops& ops = simd_ops(backend);
+  std::vector<float> scratch(cpu::scratch_floats(int(n_contexts), int(n_targets), int(in.cols)) + in.cols);
+  py::gil_scoped_release release;
+  return (m == Model::SkipGram ? ops.skipgram : ops.cbow)(in, out, ctx, int(n_contexts), tgt, int(n_targets), lr,
+                                                           scratch.data());
+}
+
+py::dict stats_dict(const Control& control, double seconds) {
+  py::dict d;
+  d["words"] = control.words_done.load();
+  d["chunks"] = control.chunks_done.load();
+  d["pairs"] = control.pairs.load();
+  d["loss"] = control.loss.load();
+  d["seconds"] = seconds;
+  return d;
+}
+
+// Trains on the calling thread's behalf with the GIL released. Every
+// `interval` seconds the caller briefly takes the GIL to check for Ctrl-C and
+// to report progress; a KeyboardInterrupt or a callback error stops the
+// workers (within one sentence) and is re-raised once they have joined.
+py::dict train(const std::string& model, int dim, int window, int negative, float alpha, float min_alpha,
+               uint64_t seed, int threads, const std::string& backend, const py::array& w_in, const py::list& w_out,
+               const py::array& keep_prob, const py::list& noise, const py::list& tasks, const py::dict& chunks,
+               const py::object& progress, double interval) {
+  TrainParams params;
+  params.model = parse_model(model);
+  params.dim = dim;
+  params.window = window;
+  params.negative = negative;
+  params.alpha = alpha;
+  params.min_alpha = min_alpha;
+  params.seed = seed;
+  params.threads = threads;
+
+  TrainJob job;
+  job.w_in = writable_matrix(w_in, "w_in");
+  for (const auto& head : w_out) job.w_out.push_back(writable_matrix(head.cast<py::array>(), "w_out"));
+  int64_t n_keep = 0;
+  job.keep_prob = vector_of<float>(keep_prob, "keep_prob", &n_keep);
+  MTL_CHECK(n_keep == job.w_in.rows, "keep_prob must have one entry per vocabulary row");
+  for (const auto& item : noise) {
+    const auto t = item.cast<py::tuple>();
+    NoiseTable table;
+    int64_t n_alias = 0;
+    table.prob = vector_of<float>(t[0].cast<py::array>(), "noise prob", &table.size);
+    table.alias = vector_of<int32_t>(t[1].cast<py::array>(), "noise alias", &n_alias);
+    table.first_id = t[2].cast<int32_t>();
+    MTL_CHECK(n_alias == table.size, "noise prob and alias differ in length");
+    for (int64_t i = 0; i < table.size; ++i)
+      MTL_CHECK(table.alias[i] >= 0 && table.alias[i] < table.size, "noise alias out of range");
+    job.noise.push_back(table);
+  }
+  for (const auto& item : tasks) {
+    const auto t = item.cast<py::tuple>();
+    Task task;
+    int64_t n_tokens = 0, n_offsets = 0;
+    task.tokens = vector_of<int32_t>(t[0].cast<py::array>(), "tokens", &n_tokens);
+    task.sentence_offsets = vector_of<int64_t>(t[1].cast<py::array>(), "sentence_offsets", &n_offsets);
+    MTL_CHECK(n_offsets >= 1 && task.sentence_offsets[0] == 0 && task.sentence_offsets[n_offsets - 1] == n_tokens,
+              "sentence_offsets must run from 0 to the number of tokens");
+    for (int64_t s = 1; s < n_offsets; ++s)
+      MTL_CHECK(task.sentence_offsets[s - 1] <= task.sentence_offsets[s], "sentence_offsets must not decrease");
+    task.n_sentences = n_offsets - 1;
+    task.noise = t[2].cast<int32_t>();
+    task.head = t[3].cast<int32_t>();
+    task.weight = t[4].cast<float>();
+    job.tasks.push_back(task);
+  }
+  int64_t n_chunks = 0, n;
+  const int32_t* task_of = vector_of<int32_t>(chunks["task"].cast<py::array>(), "chunks.task", &n_chunks);
+  const int64_t* begin = vector_of<int64_t>(chunks["sentence_begin"].cast<py::array>(), "chunks.sentence_begin", &n);
+  MTL_CHECK(n == n_chunks, "chunk arrays differ in length");
+  const int64_t* end = vector_of<int64_t>(chunks["sentence_end"].cast<py::array>(), "chunks.sentence_end", &n);
+  MTL_CHECK(n == n_chunks, "chunk arrays differ in length");
+  const double* p0 = vector_of<double>(chunks["progress_begin"].cast<py::array>(), "chunks.progress_begin", &n);
+  MTL_CHECK(n == n_chunks, "chunk arrays differ in length");
+  const double* p1 = vector_of<double>(chunks["progress_end"].cast<py::array>(), "chunks.progress_end", &n);
+  MTL_CHECK(n == n_chunks, "chunk arrays differ in length");
+  const uint64_t* ids = vector_of<uint64_t>(chunks["id"].cast<py::array>(), "chunks.id", &n);
+  MTL_CHECK(n == n_chunks, "chunk arrays differ in length");
+  for (int64_t c = 0; c < n_chunks; ++c) job.chunks.push_back(Chunk{task_of[c], begin[c], end[c], p0[c], p1[c], ids[c]});
+
+  const bool on_cuda = backend == "cuda";
+  const cpu::Ops* ops = on_cuda ? nullptr : &simd_ops(backend);
+  Control control;
+  std::mutex mutex;
+  std::condition_variable finished_cv;
+  bool finished = false;
+  std::optional<py::error_already_set> python_error;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    py::gil_scoped_release release;
+    std::thread runner([&] {
+      try {
+        if (on_cuda)
+          cuda::train(params, job, control);
+        else
+          cpu::train(params, job, control, *ops);
+      } catch (...) {
+        control.fail(std::current_exception());
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      finished = true;
+      finished_cv.notify_all();
+    });
+    const auto period = std::chrono::duration<double>(interval > 0 ? interval : 0.1);
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        if (finished_cv.wait_for(lock, period, [&] { return finished; })) break;
+      }
+      if (control.stop.load()) continue;  // stopping: just wait for the workers
+      py::gil_scoped_acquire acquire;
+      try {
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+        if (!progress.is_none())
+          progress(control.words_done.load(), control.chunks_done.load(), control.loss.load(), control.pairs.load());
+      } catch (py::error_already_set& error) {
+        python_error.emplace(std::move(error));
+        control.stop.store(true);
+      }
+    }
+    runner.join();
+  }
+  if (python_error) throw std::move(*python_error);
+  control.rethrow_if_failed();
+  return stats_dict(control, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
+py::dict info() {
+  py::dict d;
+  d["version"] = MTLEMBED_VERSION;
+  d["simd"] = simd_default();
+  d["simd_available"] = simd_available();
+  d["cuda_compiled"] = cuda::compiled();
+  d["cuda_devices"] = cuda::device_names();
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "mtlembed's compiled kernels (private: use the mtlembed package)";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const InvalidArgument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const Cancelled& e) {
+      PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
+    }
+  });
+
+  m.def("info", &info, "Version, SIMD levels and CUDA devices.");
+  m.def("simd_available", &simd_available);
+  m.def("alias_table", &alias_table, py::arg("weights"), "Vose alias table (prob float32, alias int32).");
+  m.def("step", &step, py::arg("model"), py::arg("w_in"), py::arg("w_out"), py::arg("contexts"), py::arg("targets"),
+        py::arg("lr"), py::arg("backend"), "One center word's update; targets[0] is the positive.");
+  m.def("train", &train, py::arg("model"), py::arg("dim"), py::arg("window"), py::arg("negative"), py::arg("alpha"),
+        py::arg("min_alpha"), py::arg("seed"), py::arg("threads"), py::arg("backend"), py::arg("w_in"),
+        py::arg("w_out"), py::arg("keep_prob"), py::arg("noise"), py::arg("tasks"), py::arg("chunks"),
+        py::arg("progress") = py::none(), py::arg("interval") = 0.1);
+
+  py::class_<corpus::Counter>(m, "Counter", "Distinct tokens of one language with their counts.")
+      .def(py::init<>())
+      .def("__len__", &corpus::Counter::size)
+      .def("words", [](const corpus::Counter& c) {
+        // One bytes blob and end offsets: the vocabulary crosses into Python in O(1) objects.
+        std::vector<int64_t> ends = c.ends(), counts = c.counts();
+        return py::make_tuple(py::bytes(c.text()), py::array_t<int64_t>(ends.size(), ends.data()),
+                              py::array_t<int64_t>(counts.size(), counts.data()));
+      });
+
+  py::class_<corpus::Stream>(m, "Stream", "One task's token ids and sentence offsets.")
+      .def(py::init<int64_t>(), py::arg("max_sentence"))
+      .def("end_sentence", &corpus::Stream::end_sentence)
+      .def("remap", [](corpus::Stream& s, const py::array& mapping) {
+        int64_t n = 0;
+        const int32_t* map = vector_of<int32_t>(mapping, "mapping", &n);
+        py::gil_scoped_release release;
+        s.remap(map, n);
+      })
+      .def_property_readonly("tokens", [](py::object self) { return view_of(self.cast<corpus::Stream&>().tokens, self); })
+      .def_property_readonly("offsets", [](py::object self) { return view_of(self.cast<corpus::Stream&>().offsets, self); });
+
+  m.def("tokenize", [](const py::bytes& block, corpus::Counter& counter, corpus::Stream& stream) {
+    char* data = nullptr;
+    Py_ssize_t size = 0;
+    PyBytes_AsStringAndSize(block.ptr(), &data, &size);
+    py::gil_scoped_release release;
+    return corpus::tokenize(data, static_cast<size_t>(size), counter, stream);
+  }, py::arg("block"), py::arg("counter"), py::arg("stream"),
+        "Splits a block (ending at whitespace) into tokens; '\\n' ends a sentence.");
+}

@@ -1,0 +1,59 @@
+// Counting and encoding of whitespace-separated UTF-8 text in one pass.
+//
+// Python reads, decompresses and validates the files in large blocks; here the
+// blocks are split into tokens, each token gets a provisional id (first-seen
+// order, per language) and its count, and each task's text becomes a stream of
+// provisional ids with sentence offsets. Once the vocabulary is chosen,
+// `remap` turns provisional ids into final ones, so the corpus is read once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mtl::corpus {
+
+// The distinct tokens of one language and their counts.
+class Counter {
+ public:
+  Counter();
+  // Provisional id of a token, adding it if new; counts one occurrence.
+  int32_t add(const char* text, size_t length);
+  int64_t size() const { return static_cast<int64_t>(counts_.size()); }
+  const std::string& text() const { return text_; }          // all tokens, back to back
+  const std::vector<int64_t>& ends() const { return ends_; }  // token i ends at ends[i]
+  const std::vector<int64_t>& counts() const { return counts_; }
+
+ private:
+  void grow();
+  std::string text_;
+  std::vector<int64_t> ends_;
+  std::vector<int64_t> counts_;
+  std::vector<uint64_t> hashes_;
+  std::vector<int32_t> slots_;  // open addressing, -1 = empty; size is a power of two
+};
+
+// One task's tokens as ids, cut into sentences at newlines and every
+// `max_sentence` tokens (long lines are split, never truncated).
+class Stream {
+ public:
+  explicit Stream(int64_t max_sentence);
+  void push(int32_t id);
+  void end_sentence();  // at a newline or the end of a file
+  // Replaces every id by mapping[id]; ids mapped to -1 are dropped, and
+  // sentences left empty disappear.
+  void remap(const int32_t* mapping, int64_t mapping_size);
+  std::vector<int32_t> tokens;
+  std::vector<int64_t> offsets{0};  // sentence s is tokens[offsets[s], offsets[s+1])
+
+ private:
+  int64_t max_sentence_;
+};
+
+// Splits a block of text on ASCII whitespace into `stream`, counting tokens in
+// `counter`. The block must not end inside a token (the caller carries the
+// last partial token over to the next block). Returns the number of tokens.
+int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream);
+
+}  // namespace mtl::corpus

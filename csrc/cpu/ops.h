@@ -1,0 +1,38 @@
+// The per-ISA inner steps of the CPU kernel. Each SIMD level compiles the same
+// body (ops_body.h) in its own translation unit with its own flags; the
+// dispatcher (simd.cc) picks one table once.
+#pragma once
+
+#include <cstdint>
+
+#include "../sgns.h"
+
+namespace mtl::cpu {
+
+// One center word's update. `targets[0]` is the positive target, the rest are
+// negatives shared by all contexts. Scores use the matrices as they were
+// before the step (all dot products first, then all updates). Returns the sum
+// of the pair losses. `scratch` holds n_contexts * (dim + n_targets) + dim floats.
+using StepFn = double (*)(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts,
+                          int n_contexts, const int32_t* targets, int n_targets, float lr,
+                          float* scratch);
+
+struct Ops {
+  const char* level;
+  StepFn skipgram;  // every context row of w_in predicts every target row of w_out
+  StepFn cbow;      // the mean of the context rows predicts every target row
+};
+
+const Ops& ops_generic();
+#if defined(MTLEMBED_HAVE_AVX2)
+const Ops& ops_avx2();
+#endif
+#if defined(MTLEMBED_HAVE_AVX512)
+const Ops& ops_avx512();
+#endif
+
+inline int64_t scratch_floats(int max_contexts, int max_targets, int dim) {
+  return static_cast<int64_t>(max_contexts) * (dim + max_targets) + dim;
+}
+
+}  // namespace mtl::cpu

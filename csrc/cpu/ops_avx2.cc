@@ -1,0 +1,4 @@
+// The CPU inner steps compiled for the avx2 level (flags set in CMakeLists.txt).
+#include "ops_body.h"
+
+MTL_DEFINE_OPS(avx2)

@@ -1,0 +1,45 @@
+#include "sgns.h"
+
+#include "common.h"
+
+namespace mtl {
+
+// Limits of the fixed per-step buffers of the kernels.
+constexpr int kMaxWindow = 64;
+constexpr int kMaxNegative = 63;
+
+void validate(const TrainParams& p, const TrainJob& job) {
+  MTL_CHECK(p.dim >= 1, "dim must be >= 1, got ", p.dim);
+  MTL_CHECK(p.window >= 1 && p.window <= kMaxWindow, "window must be in 1..", kMaxWindow, ", got ", p.window);
+  MTL_CHECK(p.negative >= 1 && p.negative <= kMaxNegative, "negative must be in 1..", kMaxNegative,
+            ", got ", p.negative);
+  MTL_CHECK(p.threads >= 1, "threads must be >= 1, got ", p.threads);
+  MTL_CHECK(p.alpha > 0 && p.min_alpha >= 0, "alpha must be > 0 and min_alpha >= 0");
+  MTL_CHECK(job.w_in.data != nullptr && job.w_in.cols == p.dim, "w_in must have ", p.dim, " columns");
+  MTL_CHECK(!job.w_out.empty(), "at least one w_out head is needed");
+  for (const Matrix& head : job.w_out)
+    MTL_CHECK(head.data != nullptr && head.rows == job.w_in.rows && head.cols == p.dim,
+              "every w_out head must have the shape of w_in (", job.w_in.rows, " x ", p.dim, ")");
+  MTL_CHECK(job.keep_prob != nullptr, "keep_prob is missing");
+  for (const NoiseTable& noise : job.noise)
+    MTL_CHECK(noise.size >= 1 && noise.first_id >= 0 && noise.first_id + noise.size <= job.w_in.rows,
+              "a noise table does not fit the vocabulary");
+  for (const Task& task : job.tasks) {
+    MTL_CHECK(task.noise >= 0 && task.noise < static_cast<int32_t>(job.noise.size()), "task noise index out of range");
+    MTL_CHECK(task.head >= 0 && task.head < static_cast<int32_t>(job.w_out.size()), "task head index out of range");
+    MTL_CHECK(task.weight >= 0, "task weight must be >= 0");
+    const int64_t n = task.sentence_offsets[task.n_sentences];
+    for (int64_t i = 0; i < n; ++i)
+      MTL_CHECK(task.tokens[i] >= 0 && task.tokens[i] < job.w_in.rows, "token id ", task.tokens[i],
+                " at position ", i, " is outside the vocabulary");
+  }
+  for (const Chunk& chunk : job.chunks) {
+    MTL_CHECK(chunk.task >= 0 && chunk.task < static_cast<int32_t>(job.tasks.size()), "chunk task out of range");
+    const Task& task = job.tasks[chunk.task];
+    MTL_CHECK(0 <= chunk.sentence_begin && chunk.sentence_begin <= chunk.sentence_end &&
+                  chunk.sentence_end <= task.n_sentences,
+              "chunk sentences out of range");
+  }
+}
+
+}  // namespace mtl

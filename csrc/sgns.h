@@ -1,0 +1,113 @@
+// The one contract between the bindings, the CPU kernel and the CUDA kernel.
+//
+// Skip-gram / CBOW with negative sampling over one shared input matrix `w_in`
+// (word2vec's syn0) and one or more context matrices `w_out` (word2vec's
+// syn1neg): one per "head", shared by all tasks or one per task. Everything
+// here is plain data with no CUDA or Python types, so both backends and the
+// bindings include it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <vector>
+
+namespace mtl {
+
+enum class Model : int32_t { SkipGram = 0, Cbow = 1 };
+
+struct TrainParams {
+  Model model = Model::SkipGram;
+  int32_t dim = 100;
+  int32_t window = 5;     // maximum; the effective window is drawn from 1..window
+  int32_t negative = 5;   // negatives per center word, shared by its contexts
+  float alpha = 0.025f;   // learning rate at the start of the run ...
+  float min_alpha = 0.0000025f;  // ... decaying linearly to this at its end
+  uint64_t seed = 1;
+  int32_t threads = 1;
+};
+
+// A row-major float32 matrix the kernel updates in place.
+struct Matrix {
+  float* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  float* row(int64_t i) const { return data + i * cols; }
+};
+
+// Alias table of one language's unigram^0.75 distribution. A draw k in
+// [0, size) is returned as the global id first_id + k: languages own
+// contiguous id ranges, so negatives never leave the task's language.
+struct NoiseTable {
+  const float* prob = nullptr;
+  const int32_t* alias = nullptr;
+  int64_t size = 0;
+  int32_t first_id = 0;
+};
+
+// One task's encoded corpus: sentence s is tokens[offsets[s], offsets[s+1]).
+struct Task {
+  const int32_t* tokens = nullptr;
+  const int64_t* sentence_offsets = nullptr;
+  int64_t n_sentences = 0;
+  int32_t noise = 0;     // index into TrainJob::noise
+  int32_t head = 0;      // index into TrainJob::w_out
+  float weight = 1.0f;   // a_t: scales the learning rate of this task's updates
+};
+
+// A unit of work: consecutive sentences of one task. `progress_*` place the
+// chunk on the run's 0..1 timeline (for the lr schedule); `id` seeds its RNG,
+// so a chunk trains the same whichever thread takes it.
+struct Chunk {
+  int32_t task = 0;
+  int64_t sentence_begin = 0;
+  int64_t sentence_end = 0;
+  double progress_begin = 0.0;
+  double progress_end = 0.0;
+  uint64_t id = 0;
+};
+
+struct TrainJob {
+  Matrix w_in;
+  std::vector<Matrix> w_out;
+  const float* keep_prob = nullptr;  // subsampling: probability to keep each id
+  std::vector<NoiseTable> noise;
+  std::vector<Task> tasks;
+  std::vector<Chunk> chunks;         // in schedule order
+};
+
+// Shared between the training threads and the monitoring (calling) thread.
+struct Control {
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> words_done{0};    // corpus tokens consumed, kept or not
+  std::atomic<int64_t> chunks_done{0};
+  std::atomic<int64_t> pairs{0};         // (context, target) scores computed
+  std::atomic<double> loss{0.0};         // sum of -log sigmoid over those pairs
+
+  void add_loss(double value) {
+    double old = loss.load(std::memory_order_relaxed);
+    while (!loss.compare_exchange_weak(old, old + value, std::memory_order_relaxed)) {
+    }
+  }
+  // The first worker error is kept and rethrown on the caller; others are dropped.
+  void fail(std::exception_ptr error) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!error_) error_ = error;
+    stop.store(true);
+  }
+  void rethrow_if_failed() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::exception_ptr error_;
+};
+
+// Checks sizes and ids against each other; throws InvalidArgument naming the
+// first inconsistency. Both backends call it before touching any memory.
+void validate(const TrainParams& params, const TrainJob& job);
+
+}  // namespace mtl

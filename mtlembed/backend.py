@@ -1,0 +1,38 @@
+"""Access to the compiled kernel and the choice of device."""
+
+from __future__ import annotations
+
+import functools
+
+from .errors import BackendError
+
+
+@functools.lru_cache(maxsize=None)
+def core():
+    """The compiled extension, imported on first use (so pure-Python parts work without it)."""
+    try:
+        from . import _core
+    except ImportError as error:
+        raise BackendError(f"the compiled extension mtlembed._core is missing or broken ({error}); "
+                           "reinstall with: pip install .") from None
+    return _core
+
+
+def info() -> dict:
+    """Version, SIMD level in use and available, CUDA compiled and devices."""
+    try:
+        return dict(core().info())
+    except ValueError as error:  # an invalid MTLEMBED_SIMD
+        raise BackendError(str(error)) from None
+
+
+def resolve_device(device: str) -> str:
+    """'cpu' or 'cuda' for a configured device ('auto' picks cuda only when usable)."""
+    details = info()
+    usable = details["cuda_compiled"] and bool(details["cuda_devices"])
+    if device == "auto":
+        return "cuda" if usable else "cpu"
+    if device == "cuda" and not usable:
+        reason = "was built without CUDA" if not details["cuda_compiled"] else "found no CUDA device"
+        raise BackendError(f"device 'cuda' requested but mtlembed {reason}")
+    return device

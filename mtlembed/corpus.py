@@ -1,0 +1,236 @@
+"""Reading corpora: paths, globs and folders; plain, gzip, bz2 or xz files.
+
+Files are read in large blocks. Python decompresses and checks the UTF-8 of
+each block (C code in the standard library), the compiled tokenizer splits it
+into tokens, counts them and encodes them to ids; nothing here loops over
+tokens. A background thread reads the next block while the current one is
+tokenized.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import glob
+import gzip
+import lzma
+import os
+import queue
+import threading
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import CorpusError
+
+BLOCK_BYTES = 1 << 22
+# A "token" longer than this is split rather than buffered without bound
+# (a 100 MB line of junk without whitespace must not exhaust memory).
+MAX_TOKEN_BYTES = 1 << 20
+NEWLINE = b"\n"
+_WHITESPACE = (b" ", b"\n", b"\t", b"\r", b"\v", b"\f")
+_MAGIC = ((b"\x1f\x8b", "gzip", gzip.open), (b"BZh", "bz2", bz2.open), (b"\xfd7zXZ\x00", "xz", lzma.open))
+_DECOMPRESSION_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
+
+
+class CorpusWarning(UserWarning):
+    """Something in a corpus was repaired (invalid UTF-8 replaced)."""
+
+
+def expand_paths(patterns: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files named by paths, globs (`**` recurses) and folders (all files below, sorted)."""
+    files: list[Path] = []
+    for pattern in patterns:
+        text = os.fspath(pattern)
+        if any(c in text for c in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if os.path.isfile(p))
+            if not matches:
+                raise CorpusError(f"{text}: no files match this pattern")
+            files.extend(matches)
+        elif os.path.isdir(text):
+            found = sorted(_files_below(Path(text)))
+            if not found:
+                raise CorpusError(f"{text}: folder contains no files")
+            files.extend(found)
+        elif os.path.isfile(text):
+            files.append(Path(text))
+        elif os.path.lexists(text) and not os.path.exists(text):
+            raise CorpusError(f"{text}: broken symbolic link")
+        else:
+            raise CorpusError(f"{text}: no such file or folder")
+    if not files:
+        raise CorpusError("no corpus files given")
+    return files
+
+
+def _files_below(folder: Path) -> Iterator[Path]:
+    # followlinks=False: a symlink loop cannot make the walk endless.
+    for root, dirs, names in os.walk(folder, onerror=_raise_walk_error):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def _raise_walk_error(error: OSError) -> None:
+    raise CorpusError(f"{error.filename}: cannot list folder ({error.strerror})")
+
+
+def open_compressed(path: Path):
+    """Opens a file for binary reading, decompressing by content (not by name)."""
+    try:
+        with open(path, "rb") as probe:
+            head = probe.read(6)
+        for magic, _kind, opener in _MAGIC:
+            if head.startswith(magic):
+                return opener(path, "rb")
+        return open(path, "rb")
+    except OSError as error:
+        raise CorpusError(f"{path}: cannot open ({error.strerror or error})") from None
+
+
+def _compression(path: Path, head: bytes) -> str:
+    return next((kind for magic, kind, _ in _MAGIC if head.startswith(magic)), "plain")
+
+
+@dataclass
+class ReadStats:
+    """What reading a corpus found."""
+
+    files: int = 0
+    bytes: int = 0
+    invalid_bytes: int = 0
+    first_invalid: str = ""
+
+
+class _InvalidCounter:
+    """A codecs error handler that replaces invalid UTF-8 and counts the bytes."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first_offset = -1
+
+    def __call__(self, error: UnicodeDecodeError):
+        if self.first_offset < 0:
+            self.first_offset = error.start
+        self.count += error.end - error.start
+        return "\ufffd", error.end
+
+
+def _blocks(path: Path, lowercase: bool, strict: bool, stats: ReadStats) -> Iterator[bytes]:
+    """Valid UTF-8 blocks of a file, each ending at whitespace (or at end of file)."""
+    with open(path, "rb") as probe:
+        kind = _compression(path, probe.read(6))
+    handle = open_compressed(path)
+    carry = b""
+    line = 1  # line number at the start of `carry`
+    first = True
+    try:
+        with handle:
+            while True:
+                try:
+                    data = handle.read(BLOCK_BYTES)
+                except _DECOMPRESSION_ERRORS + (OSError,) as error:
+                    what = f"corrupt or truncated {kind} data" if kind != "plain" else "read error"
+                    raise CorpusError(f"{path}: {what} near line {line}: {error}") from None
+                if first:
+                    first = False
+                    if data.startswith(codecs.BOM_UTF8):
+                        data = data[len(codecs.BOM_UTF8):]
+                stats.bytes += len(data)
+                block = carry + data
+                if not data:
+                    carry = b""
+                else:
+                    cut = max(block.rfind(w) for w in _WHITESPACE)
+                    if cut < 0 and len(block) < MAX_TOKEN_BYTES:
+                        carry = block
+                        continue
+                    cut = len(block) - 1 if cut < 0 else cut
+                    block, carry = block[: cut + 1], block[cut + 1:]
+                if block:
+                    yield _decode(block, path, line, lowercase, strict, stats)
+                    line += block.count(b"\n")
+                if not data:
+                    break
+    except PermissionError as error:
+        raise CorpusError(f"{path}: permission denied ({error.strerror})") from None
+
+
+def _decode(block: bytes, path: Path, line: int, lowercase: bool, strict: bool, stats: ReadStats) -> bytes:
+    if block.isascii():
+        return block.lower() if lowercase else block
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError as error:
+        where = f"{path}:{line + block.count(NEWLINE, 0, error.start)}"
+        if strict:
+            bad = block[error.start:error.end].hex(" ")
+            raise CorpusError(f"{where}: invalid UTF-8 (bytes {bad}); use encoding_errors='replace' "
+                              "(--encoding-errors replace) to replace them") from None
+        counter = _InvalidCounter()
+        codecs.register_error("mtlembed.count", counter)
+        text = block.decode("utf-8", "mtlembed.count")
+        if not stats.invalid_bytes:
+            stats.first_invalid = where
+        stats.invalid_bytes += counter.count
+    if lowercase:
+        text = text.lower()
+    return text.encode("utf-8")
+
+
+def read_blocks(paths: list[Path], lowercase: bool, strict: bool, stats: ReadStats) -> Iterator[tuple[bytes, bool]]:
+    """(block, end_of_file) for every block of every file, read ahead in a background thread."""
+
+    def produce() -> Iterator[tuple[bytes, bool]]:
+        for path in paths:
+            stats.files += 1
+            for block in _blocks(path, lowercase, strict, stats):
+                yield block, False
+            yield b"", True
+
+    yield from _prefetch(produce(), depth=3)
+    if stats.invalid_bytes:
+        warnings.warn(f"{stats.invalid_bytes} invalid UTF-8 bytes replaced by U+FFFD "
+                      f"(first at {stats.first_invalid})", CorpusWarning, stacklevel=2)
+
+
+def _prefetch(items: Iterator, depth: int) -> Iterator:
+    """Runs an iterator in a thread, `depth` items ahead; its exceptions re-raise here."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as error:  # handed to the consumer, raised there
+            put(error)
+
+    worker = threading.Thread(target=run, name="mtlembed-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
