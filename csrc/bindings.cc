@@ -108,7 +108,7 @@ double step(const std::string& model, const py::array& w_in, const py::array& w_
   const Model m = parse_model(model);
   if (backend == "cuda") return cuda::step(m, in, out, ctx, int(n_contexts), tgt, int(n_targets), lr);
   const cpu::Ops& ops = simd_ops(backend);
-  std::vector<float> scratch(cpu::scratch_floats(int(n_contexts), int(n_targets), int(in.cols)) + in.cols);
+  std::vector<float> scratch(cpu::scratch_floats(int(n_contexts), int(n_targets), int(in.cols)));
   py::gil_scoped_release release;
   return (m == Model::SkipGram ? ops.skipgram : ops.cbow)(in, out, ctx, int(n_contexts), tgt, int(n_targets), lr,
                                                            scratch.data());

@@ -12,7 +12,7 @@ namespace mtl::cpu {
 // One center word's update. `targets[0]` is the positive target, the rest are
 // negatives shared by all contexts. Scores use the matrices as they were
 // before the step (all dot products first, then all updates). Returns the sum
-// of the pair losses. `scratch` holds n_contexts * (dim + n_targets) + dim floats.
+// of the pair losses. `scratch` holds scratch_floats(...) floats.
 using StepFn = double (*)(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts,
                           int n_contexts, const int32_t* targets, int n_targets, float lr,
                           float* scratch);
@@ -32,7 +32,8 @@ const Ops& ops_avx512();
 #endif
 
 inline int64_t scratch_floats(int max_contexts, int max_targets, int dim) {
-  return static_cast<int64_t>(max_contexts) * (dim + max_targets) + dim;
+  // rows of gradients, the score block rounded up to whole SIMD blocks, and h
+  return static_cast<int64_t>(max_contexts) * dim + (max_contexts * max_targets + 16) + 2 * dim;
 }
 
 }  // namespace mtl::cpu

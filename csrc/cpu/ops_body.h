@@ -57,15 +57,25 @@ inline void accumulate_rows(float* __restrict y, const float* const* rows, const
   }
 }
 
+// Scores are processed in blocks of kLanes with no scalar tail: buffers are
+// padded (see padded()), and padding entries are masked out of the loss.
+constexpr int kLanes = 16;
+inline int padded(int n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
 // Turns scores into gradients in place: g = lr * (label - sigmoid(score)),
 // label 1 for the first `n_positive` entries. Returns the summed loss.
 inline double scores_to_gradients(float* __restrict g, int n, int n_positive, float lr) {
   float loss = 0.0f;
+  for (int block = 0; block < padded(n); block += kLanes) {
 #pragma omp simd reduction(+ : loss)
-  for (int i = 0; i < n; ++i) {
-    const float label = i < n_positive ? 1.0f : 0.0f;
-    loss += pair_loss(g[i], label);
-    g[i] = lr * (label - clipped_sigmoid(g[i]));
+    for (int j = 0; j < kLanes; ++j) {
+      const int i = block + j;
+      const float label = i < n_positive ? 1.0f : 0.0f;
+      const float real = i < n ? 1.0f : 0.0f;
+      const float score = real * g[i];  // padding may hold anything: zero it
+      loss += real * pair_loss(score, label);
+      g[i] = lr * (label - clipped_sigmoid(score));
+    }
   }
   return loss;
 }
@@ -91,7 +101,7 @@ double skipgram_step(const Matrix& w_in, const Matrix& w_out, const int32_t* con
                      float* scratch) {
   const int64_t dim = w_in.cols;
   float* __restrict grad_in = scratch;              // n_contexts x dim
-  float* __restrict g = scratch + n_contexts * dim;  // n_targets x n_contexts
+  float* __restrict g = scratch + n_contexts * dim;  // n_targets x n_contexts, padded
   const float* in_rows[2 * 64];
   const float* out_rows[64];
   float* out_mut[64];

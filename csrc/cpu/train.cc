@@ -22,7 +22,7 @@ struct Worker {
   Worker(const TrainParams& p, const TrainJob& j, Control& c, const Ops& o)
       : params(p), job(j), control(c), ops(o),
         contexts(2 * p.window), targets(p.negative + 1),
-        scratch(scratch_floats(2 * p.window, p.negative + 1, p.dim) + p.dim) {}
+        scratch(scratch_floats(2 * p.window, p.negative + 1, p.dim)) {}
 
   void run_chunk(const Chunk& chunk) {
     const Task& task = job.tasks[chunk.task];

@@ -1,0 +1,502 @@
+// Host side of the CUDA backend: device buffers, the upload of the corpus and
+// matrices, the launch loop, and the per-center step for tests. The kernels
+// are in kernels.cuh.
+//
+// train(): everything is copied to the device once. Chunks are trained in
+// schedule order by launches that each cover ~kLaunchSeconds of work; two
+// launches are kept in flight on two streams, so the next one fills the SMs
+// while the previous one drains its last pieces. control.stop is checked
+// before every launch, and progress is added to control after every launch.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "../common.h"
+#include "backend.h"
+#include "kernels.cuh"
+
+namespace mtl::cuda {
+namespace {
+
+// Target duration of one launch: short enough that Ctrl-C (checked between
+// launches, two in flight) stops within a second, long enough to amortize
+// the launch tail.
+constexpr double kLaunchSeconds = 0.2;
+constexpr int64_t kFirstLaunchTokens = int64_t(1) << 20;
+// Workspaces that do not fit in shared memory go to global memory, at most
+// this much per in-flight launch.
+constexpr size_t kMaxGlobalWorkspace = size_t(1) << 30;
+
+[[noreturn]] void fail(cudaError_t error, const char* call, const char* file, int line) {
+  throw std::runtime_error(concat("CUDA error: ", cudaGetErrorString(error), " (", cudaGetErrorName(error), ") in ",
+                                  call, " at ", file, ":", line));
+}
+
+#define MTL_CUDA(call)                                               \
+  do {                                                               \
+    const cudaError_t mtl_cuda_error = (call);                       \
+    if (mtl_cuda_error != cudaSuccess) fail(mtl_cuda_error, #call, __FILE__, __LINE__); \
+  } while (0)
+
+// Launch errors; cudaErrorNotReady is left behind by event polling, not a failure.
+void check_launch(const char* what) {
+  const cudaError_t error = cudaGetLastError();
+  if (error != cudaSuccess && error != cudaErrorNotReady) fail(error, what, __FILE__, __LINE__);
+}
+
+// Device memory owned by one object; freed on every exit path.
+template <class T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(size_t count) : count_(count) {
+    if (count > 0) MTL_CUDA(cudaMalloc(reinterpret_cast<void**>(&data_), count * sizeof(T)));
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& other) noexcept : data_(other.data_), count_(other.count_) {
+    other.data_ = nullptr;
+    other.count_ = 0;
+  }
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(count_, other.count_);
+    return *this;
+  }
+  ~DeviceBuffer() {
+    if (data_) cudaFree(data_);  // errors here cannot be reported; the first one was thrown
+  }
+  T* get() const { return data_; }
+  size_t size() const { return count_; }
+  void upload(const T* host, size_t count, size_t at = 0) {
+    if (count > 0) MTL_CUDA(cudaMemcpy(data_ + at, host, count * sizeof(T), cudaMemcpyHostToDevice));
+  }
+  void upload(const std::vector<T>& host) { upload(host.data(), host.size()); }
+
+ private:
+  T* data_ = nullptr;
+  size_t count_ = 0;
+};
+
+// Page-locked host memory, so the counters come back asynchronously.
+template <class T>
+class PinnedBuffer {
+ public:
+  PinnedBuffer() { MTL_CUDA(cudaMallocHost(reinterpret_cast<void**>(&data_), sizeof(T))); }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer() { cudaFreeHost(data_); }
+  T* get() const { return data_; }
+
+ private:
+  T* data_ = nullptr;
+};
+
+// A non-blocking stream (no implicit sync with the legacy default stream,
+// which other libraries in the process may use) that drains on destruction,
+// so no kernel outlives the buffers it uses (streams are declared last).
+class Stream {
+ public:
+  Stream() { MTL_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() {
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+  cudaStream_t get() const { return stream_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+class Event {
+ public:
+  Event() { MTL_CUDA(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming)); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  ~Event() { cudaEventDestroy(event_); }
+  cudaEvent_t get() const { return event_; }
+
+  // Waits without spinning a core at 100%: the calling thread has nothing else to do.
+  void wait() const {
+    for (;;) {
+      const cudaError_t state = cudaEventQuery(event_);
+      if (state == cudaSuccess) return;
+      if (state != cudaErrorNotReady) fail(state, "cudaEventQuery", __FILE__, __LINE__);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+// Per-warp workspace layout; throws if it cannot be indexed with int.
+Layout make_layout(int dim, int slots, int max_ctx, int max_tgt, int ring) {
+  Layout L;
+  L.groups = static_cast<int>(round_up(dim, 4) / 4);
+  L.slots = slots;
+  L.max_ctx = max_ctx;
+  L.max_tgt = max_tgt;
+  L.ring = ring;
+  int64_t at = 0;
+  auto take = [&](int64_t floats) {
+    const int64_t offset = at;
+    at += round_up(floats, 4);
+    return static_cast<int>(offset);
+  };
+  const int64_t row = int64_t(L.groups) * 4;
+  L.val = take(slots * row);
+  L.orig = take(slots * row);
+  L.trow = take(max_tgt * row);
+  L.h = take(row);
+  L.g = take(int64_t(max_ctx) * max_tgt);
+  L.ring_ids = take(ring);
+  L.tgt_ids = take(max_tgt);
+  MTL_CHECK(at < (int64_t(1) << 31), "CUDA backend: dim ", dim, " is too large for its workspace");
+  L.words = static_cast<int>(at);
+  return L;
+}
+
+// A matrix on the device with rows padded to a multiple of 4 floats (float4
+// access); the padding stays zero, so it never changes a dot product.
+struct DeviceMatrix {
+  DeviceBuffer<float> data;
+  int64_t rows = 0;
+  int64_t stride = 0;
+
+  DeviceMatrix(const Matrix& host) : data(size_t(host.rows * round_up(host.cols, 4))), rows(host.rows),
+                                     stride(round_up(host.cols, 4)) {
+    if (rows == 0) return;
+    if (stride != host.cols) MTL_CUDA(cudaMemset(data.get(), 0, data.size() * sizeof(float)));
+    MTL_CUDA(cudaMemcpy2D(data.get(), stride * sizeof(float), host.data, host.cols * sizeof(float),
+                          host.cols * sizeof(float), rows, cudaMemcpyHostToDevice));
+  }
+  void download(const Matrix& host) const {
+    if (rows == 0) return;
+    MTL_CUDA(cudaMemcpy2D(host.data, host.cols * sizeof(float), data.get(), stride * sizeof(float),
+                          host.cols * sizeof(float), rows, cudaMemcpyDeviceToHost));
+  }
+  float4* rows4() const { return reinterpret_cast<float4*>(data.get()); }
+};
+
+int current_device() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    throw std::runtime_error("CUDA backend: no CUDA device is available");
+  }
+  int device = 0;
+  MTL_CUDA(cudaGetDevice(&device));
+  return device;
+}
+
+// How the kernel is launched for one configuration.
+struct LaunchShape {
+  bool shared = true;
+  int block_threads = 0;
+  int blocks = 0;
+  size_t shared_bytes = 0;  // per block
+};
+
+template <Model M>
+LaunchShape launch_shape(const Layout& L, int device) {
+  int sms = 0, optin = 0;
+  MTL_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  MTL_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const size_t warp_bytes = size_t(L.words) * sizeof(float);
+  LaunchShape best;
+  if (warp_bytes <= size_t(optin)) {
+    auto kernel = train_kernel<M, true>;
+    MTL_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
+    MTL_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                  cudaSharedmemCarveoutMaxShared));
+    // Shared memory bounds the warps per SM; pick the block size that packs the most.
+    int best_warps = 0;
+    for (int warps = kMaxBlockThreads / kWarpSize; warps >= 1; warps /= 2) {
+      const size_t bytes = warp_bytes * warps;
+      if (bytes > size_t(optin)) continue;
+      int per_sm = 0;
+      MTL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, warps * kWarpSize, bytes));
+      if (per_sm * warps > best_warps) {
+        best_warps = per_sm * warps;
+        best = LaunchShape{true, warps * kWarpSize, per_sm * sms, bytes};
+      }
+    }
+    if (best_warps > 0) return best;
+  }
+  // Too large for shared memory (huge dim x window): workspaces in global memory.
+  auto kernel = train_kernel<M, false>;
+  int per_sm = 0;
+  MTL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMaxBlockThreads, 0));
+  const size_t max_warps = std::max<size_t>(1, kMaxGlobalWorkspace / warp_bytes);
+  const size_t warps = std::min<size_t>(size_t(std::max(per_sm, 1)) * sms * (kMaxBlockThreads / kWarpSize), max_warps);
+  const int block_warps = static_cast<int>(std::min<size_t>(warps, kMaxBlockThreads / kWarpSize));
+  return LaunchShape{false, block_warps * kWarpSize, static_cast<int>(warps / block_warps), 0};
+}
+
+// One launch in flight: its stream, counters and what it will have done.
+struct InFlight {
+  DeviceBuffer<Counters> counters{1};
+  PinnedBuffer<Counters> result;
+  DeviceBuffer<float> workspace;  // global-memory workspaces, if used
+  Event done;
+  Stream stream;  // last member: destroyed (and drained) before the buffers
+  int64_t tokens = 0;
+  int64_t chunks = 0;
+};
+
+template <Model M>
+void run(const TrainParams& params, const TrainJob& job, Control& control, int device) {
+  // The per-warp workspace: 2*window+1 cached w_in rows, negative+1 targets,
+  // and a ring of kept ids that can run 32 ahead of the window.
+  int ring = 64;
+  while (ring < 2 * params.window + 40) ring *= 2;
+  const Layout layout = make_layout(params.dim, 2 * params.window + 1, 2 * params.window, params.negative + 1, ring);
+  const LaunchShape shape = launch_shape<M>(layout, device);
+
+  // Everything the kernel reads, copied once.
+  DeviceMatrix w_in(job.w_in);
+  std::vector<DeviceMatrix> heads;
+  heads.reserve(job.w_out.size());
+  std::vector<float4*> head_ptrs;
+  for (const Matrix& head : job.w_out) {
+    heads.emplace_back(head);
+    head_ptrs.push_back(heads.back().rows4());
+  }
+  DeviceBuffer<float4*> d_heads(head_ptrs.size());
+  d_heads.upload(head_ptrs);
+  DeviceBuffer<float> keep_prob(size_t(job.w_in.rows));
+  keep_prob.upload(job.keep_prob, size_t(job.w_in.rows));
+
+  int64_t noise_total = 0;
+  for (const NoiseTable& t : job.noise) noise_total += t.size;
+  DeviceBuffer<float> noise_prob(size_t(noise_total));
+  DeviceBuffer<int32_t> noise_alias(size_t(noise_total));
+  std::vector<NoiseTable> noise;
+  int64_t at = 0;
+  for (const NoiseTable& t : job.noise) {
+    noise_prob.upload(t.prob, size_t(t.size), size_t(at));
+    noise_alias.upload(t.alias, size_t(t.size), size_t(at));
+    noise.push_back(NoiseTable{noise_prob.get() + at, noise_alias.get() + at, t.size, t.first_id});
+    at += t.size;
+  }
+  DeviceBuffer<NoiseTable> d_noise(noise.size());
+  d_noise.upload(noise);
+
+  int64_t token_total = 0, offset_total = 0;
+  for (const Task& t : job.tasks) {
+    token_total += t.sentence_offsets[t.n_sentences];
+    offset_total += t.n_sentences + 1;
+  }
+  DeviceBuffer<int32_t> tokens(size_t(token_total));
+  DeviceBuffer<int64_t> offsets(size_t(offset_total));
+  std::vector<Task> tasks;
+  int64_t token_at = 0, offset_at = 0;
+  for (const Task& t : job.tasks) {
+    const int64_t n = t.sentence_offsets[t.n_sentences];
+    tokens.upload(t.tokens, size_t(n), size_t(token_at));
+    offsets.upload(t.sentence_offsets, size_t(t.n_sentences + 1), size_t(offset_at));
+    Task d = t;
+    d.tokens = tokens.get() + token_at;
+    d.sentence_offsets = offsets.get() + offset_at;
+    tasks.push_back(d);
+    token_at += n;
+    offset_at += t.n_sentences + 1;
+  }
+  DeviceBuffer<Task> d_tasks(tasks.size());
+  d_tasks.upload(tasks);
+
+  // Chunks and their pieces (kPieceTokens tokens each, the last one shorter).
+  const size_t n_chunks = job.chunks.size();
+  std::vector<DevChunk> chunks(n_chunks);
+  std::vector<int64_t> piece_first(n_chunks + 1, 0), chunk_tokens(n_chunks);
+  for (size_t c = 0; c < n_chunks; ++c) {
+    const Chunk& src = job.chunks[c];
+    const Task& task = job.tasks[src.task];
+    DevChunk& d = chunks[c];
+    d.token_first = task.sentence_offsets[src.sentence_begin];
+    d.token_end = task.sentence_offsets[src.sentence_end];
+    d.sentence_begin = src.sentence_begin;
+    d.sentence_end = src.sentence_end;
+    d.progress_begin = src.progress_begin;
+    d.progress_end = src.progress_end;
+    d.id = src.id;
+    d.task = src.task;
+    chunk_tokens[c] = d.token_end - d.token_first;
+    piece_first[c + 1] = piece_first[c] + (chunk_tokens[c] + kPieceTokens - 1) / kPieceTokens;
+  }
+  DeviceBuffer<DevChunk> d_chunks(n_chunks);
+  d_chunks.upload(chunks);
+  DeviceBuffer<int64_t> d_piece_first(n_chunks + 1);
+  d_piece_first.upload(piece_first);
+
+  const DeviceJob dj{w_in.rows4(), d_heads.get(), keep_prob.get(), d_noise.get(), d_tasks.get(), d_chunks.get(),
+                     d_piece_first.get(), layout, params.window, params.negative, params.alpha, params.min_alpha,
+                     params.seed};
+
+  InFlight slots[2];  // declared after the buffers: destroyed (and drained) first
+  if (!shape.shared)
+    for (InFlight& slot : slots)
+      slot.workspace = DeviceBuffer<float>(size_t(shape.blocks) * (shape.block_threads / kWarpSize) * layout.words);
+
+  std::deque<InFlight*> queue;  // launches in flight, oldest first
+  size_t next = 0;
+  int turn = 0;
+  int64_t batch_tokens = kFirstLaunchTokens, tokens_done = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    while (queue.size() < 2 && next < n_chunks && !control.stop.load()) {
+      InFlight& slot = slots[turn];
+      turn ^= 1;
+      size_t end = next;
+      int64_t tokens_in = 0;
+      while (end < n_chunks && (end == next || tokens_in + chunk_tokens[end] <= batch_tokens))
+        tokens_in += chunk_tokens[end++];
+      const Launch launch{int64_t(next), int64_t(end), piece_first[next], piece_first[end], slot.counters.get(),
+                          slot.workspace.get()};
+      cudaStream_t stream = slot.stream.get();
+      MTL_CUDA(cudaMemsetAsync(slot.counters.get(), 0, sizeof(Counters), stream));
+      if (launch.piece_end > launch.piece_begin) {
+        check_launch("before the training kernel");
+        if (shape.shared)
+          train_kernel<M, true><<<shape.blocks, shape.block_threads, shape.shared_bytes, stream>>>(dj, launch);
+        else
+          train_kernel<M, false><<<shape.blocks, shape.block_threads, 0, stream>>>(dj, launch);
+        check_launch("train_kernel launch");
+      }
+      MTL_CUDA(cudaMemcpyAsync(slot.result.get(), slot.counters.get(), sizeof(Counters), cudaMemcpyDeviceToHost,
+                               stream));
+      MTL_CUDA(cudaEventRecord(slot.done.get(), stream));
+      slot.tokens = tokens_in;
+      slot.chunks = int64_t(end - next);
+      next = end;
+      queue.push_back(&slot);
+    }
+    if (queue.empty()) break;
+    InFlight& slot = *queue.front();
+    queue.pop_front();
+    slot.done.wait();
+    const Counters& result = *slot.result.get();
+    control.words_done.fetch_add(slot.tokens, std::memory_order_relaxed);
+    control.pairs.fetch_add(static_cast<int64_t>(result.pairs), std::memory_order_relaxed);
+    control.add_loss(result.loss);
+    control.chunks_done.fetch_add(slot.chunks);
+    // Size the next launches from the rate so far (at most 4x growth per step).
+    tokens_done += slot.tokens;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (seconds > 0) {
+      const double wanted = double(tokens_done) / seconds * kLaunchSeconds;
+      batch_tokens = std::max<int64_t>(kPieceTokens, std::min<int64_t>(int64_t(wanted), 4 * batch_tokens));
+    }
+  }
+
+  // Also when stopped: the caller keeps what was trained so far.
+  w_in.download(job.w_in);
+  for (size_t h = 0; h < heads.size(); ++h) heads[h].download(job.w_out[h]);
+}
+
+}  // namespace
+
+bool compiled() { return true; }
+
+int device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear: no driver or no device is not an error here
+    return 0;
+  }
+  return count;
+}
+
+std::vector<std::string> device_names() {
+  std::vector<std::string> names;
+  const int count = device_count();
+  for (int d = 0; d < count; ++d) {
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, d) != cudaSuccess) {
+      cudaGetLastError();
+      names.push_back("unknown CUDA device");
+      continue;
+    }
+    names.emplace_back(prop.name);
+  }
+  return names;
+}
+
+void train(const TrainParams& params, const TrainJob& job, Control& control) {
+  validate(params, job);
+  const int device = current_device();
+  if (job.chunks.empty()) return;
+  if (params.model == Model::SkipGram)
+    run<Model::SkipGram>(params, job, control, device);
+  else
+    run<Model::Cbow>(params, job, control, device);
+}
+
+double step(Model model, const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, int n_contexts,
+            const int32_t* targets, int n_targets, float lr) {
+  MTL_CHECK(w_in.cols == w_out.cols && w_in.cols >= 1, "w_in and w_out must have the same number of columns");
+  MTL_CHECK(n_contexts >= 1 && n_targets >= 1, "step needs at least one context and one target");
+  current_device();
+  // Only the touched rows travel: compact copies, indexed by first appearance.
+  auto compact = [](const Matrix& m, const int32_t* ids, int n, std::vector<int32_t>& index,
+                    std::vector<int32_t>& rows) {
+    std::unordered_map<int32_t, int32_t> seen;
+    for (int i = 0; i < n; ++i) {
+      MTL_CHECK(ids[i] >= 0 && ids[i] < m.rows, "row id ", ids[i], " is out of range");
+      const auto found = seen.emplace(ids[i], static_cast<int32_t>(rows.size()));
+      if (found.second) rows.push_back(ids[i]);
+      index.push_back(found.first->second);
+    }
+  };
+  std::vector<int32_t> ctx_index, ctx_rows, tgt_index, tgt_rows;
+  compact(w_in, contexts, n_contexts, ctx_index, ctx_rows);
+  compact(w_out, targets, n_targets, tgt_index, tgt_rows);
+  const int64_t dim = w_in.cols;
+  auto gather = [dim](const Matrix& m, const std::vector<int32_t>& rows) {
+    std::vector<float> out(rows.size() * dim);
+    for (size_t r = 0; r < rows.size(); ++r) std::memcpy(&out[r * dim], m.row(rows[r]), dim * sizeof(float));
+    return out;
+  };
+  std::vector<float> in_rows = gather(w_in, ctx_rows), out_rows = gather(w_out, tgt_rows);
+  const Matrix in_host{in_rows.data(), int64_t(ctx_rows.size()), dim};
+  const Matrix out_host{out_rows.data(), int64_t(tgt_rows.size()), dim};
+
+  const Layout layout = make_layout(int(dim), n_contexts, n_contexts, n_targets, 0);
+  DeviceMatrix d_in(in_host), d_out(out_host);
+  DeviceBuffer<int32_t> d_ctx(ctx_index.size()), d_tgt(tgt_index.size());
+  d_ctx.upload(ctx_index);
+  d_tgt.upload(tgt_index);
+  DeviceBuffer<float> workspace(size_t(layout.words));
+  DeviceBuffer<double> d_loss(1);
+  check_launch("before the step kernel");
+  if (model == Model::SkipGram)
+    step_kernel<Model::SkipGram><<<1, kWarpSize>>>(d_in.rows4(), d_out.rows4(), d_ctx.get(), n_contexts, d_tgt.get(),
+                                                   n_targets, lr, layout, workspace.get(), d_loss.get());
+  else
+    step_kernel<Model::Cbow><<<1, kWarpSize>>>(d_in.rows4(), d_out.rows4(), d_ctx.get(), n_contexts, d_tgt.get(),
+                                               n_targets, lr, layout, workspace.get(), d_loss.get());
+  check_launch("step_kernel launch");
+  double loss = 0.0;
+  MTL_CUDA(cudaMemcpy(&loss, d_loss.get(), sizeof(double), cudaMemcpyDeviceToHost));  // waits for the kernel
+  d_in.download(in_host);
+  d_out.download(out_host);
+  for (size_t r = 0; r < ctx_rows.size(); ++r) std::memcpy(w_in.row(ctx_rows[r]), &in_rows[r * dim], dim * sizeof(float));
+  for (size_t r = 0; r < tgt_rows.size(); ++r)
+    std::memcpy(w_out.row(tgt_rows[r]), &out_rows[r * dim], dim * sizeof(float));
+  return loss;
+}
+
+}  // namespace mtl::cuda

@@ -1,0 +1,121 @@
+"""The `mtlembed` command: train, info, eval (one function per verb).
+
+Errors print one line `mtlembed: error: ...` and exit 1; usage errors exit 2;
+Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+import warnings
+from typing import Optional, Sequence
+
+from . import __version__, backend, config as config_module, io
+from .errors import ConfigError, MtlembedError
+from .tasks import TaskSpec
+from .trainer import Trainer
+
+OUTPUT_FORMATS = {".bin": True, ".txt": False, ".vec": False}
+
+
+def output_is_binary(path: str) -> bool:
+    """word2vec binary for .bin, text for .txt/.vec; anything else is an error."""
+    for suffix, binary in OUTPUT_FORMATS.items():
+        if path.endswith(suffix):
+            return binary
+    raise ConfigError(f"{path}: the output name must end with .bin (binary), .txt or .vec (text)")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = config_module.from_arguments(args)
+    # Fail on a bad output path now, not after hours of training.
+    io.check_output_path(args.output)
+    binary = output_is_binary(args.output)
+    if args.report:
+        io.check_output_path(args.report)
+    start = time.perf_counter()
+    trainer = Trainer(config, [TaskSpec("corpus", tuple(args.corpus))])
+    embeddings = trainer.train(progress=not args.quiet)
+    export_start = time.perf_counter()
+    embeddings.save(args.output, binary=binary)
+    report = trainer.report
+    report.export_seconds = time.perf_counter() - export_start
+    report.total_seconds = time.perf_counter() - start
+    if args.report:
+        with io.atomic_write(args.report, "w") as handle:
+            json.dump(dataclasses.asdict(report), handle, indent=2)
+    if not args.quiet:
+        print(f"mtlembed: {len(embeddings)} words x {config.dim} dims -> {args.output} "
+              f"({report.words_per_second / 1e6:.2f}M words/s, {report.total_seconds:.1f} s in all)",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    details = backend.info()
+    details["version"] = __version__
+    if args.json:
+        print(json.dumps(details))
+        return 0
+    print(f"mtlembed {details['version']}")
+    print(f"SIMD level:     {details['simd']} (available: {', '.join(details['simd_available'])})")
+    print(f"CUDA compiled:  {'yes' if details['cuda_compiled'] else 'no'}")
+    print(f"CUDA devices:   {', '.join(details['cuda_devices']) or 'none'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mtlembed", description="Fast joint word embeddings.")
+    parser.add_argument("--version", action="version", version=f"mtlembed {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    train = verbs.add_parser("train", help="train embeddings on a corpus",
+                             description="Train skip-gram or CBOW embeddings and write them in word2vec format.")
+    train.add_argument("corpus", nargs="+", metavar="CORPUS",
+                       help="text files, globs or folders (plain, .gz, .bz2 or .xz)")
+    train.add_argument("-o", "--output", required=True, metavar="OUT",
+                       help="output vectors: .bin (word2vec binary), .txt or .vec (text)")
+    config_module.add_arguments(train)
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--report", metavar="JSON", help="write timings and counts of the run as JSON")
+    train.set_defaults(func=cmd_train)
+
+    info = verbs.add_parser("info", help="version, SIMD level, CUDA", description="Show the build and hardware.")
+    info.add_argument("--json", action="store_true", help="one JSON object")
+    info.set_defaults(func=cmd_info)
+
+    try:
+        from .eval import cli as eval_cli
+    except ImportError:
+        eval_cli = None
+    if eval_cli is not None:
+        eval_cli.add_parser(verbs)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"mtlembed: warning: {message}", file=sys.stderr)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
+    try:
+        return int(args.func(args) or 0)
+    except MtlembedError as error:
+        print(f"mtlembed: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mtlembed: interrupted", file=sys.stderr)
+        return 130
+    except OSError as error:  # e.g. a full disk while writing: still one line, no traceback
+        print(f"mtlembed: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

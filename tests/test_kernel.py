@@ -1,0 +1,109 @@
+"""The compiled steps against a float64 numpy reference, for every SIMD level."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mtlembed import _core
+
+LEVELS = _core.simd_available()
+MAX_SCORE = 6.0
+
+
+def clipped_sigmoid(x):
+    s = 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
+    return np.where(x > MAX_SCORE, 1.0, np.where(x < -MAX_SCORE, 0.0, s))
+
+
+def pair_loss(scores, labels):
+    z = np.clip(scores, -MAX_SCORE, MAX_SCORE)
+    return float(np.sum(np.log1p(np.exp(np.where(labels > 0, -z, z)))))
+
+
+def reference_step(model, w_in, w_out, contexts, targets, lr):
+    """One center word's update in float64: all scores from the old rows, then the updates."""
+    w_in, w_out = w_in.astype(np.float64), w_out.astype(np.float64)
+    outs = w_out[targets]
+    if model == "sg":
+        inputs = w_in[contexts]
+        scores = inputs @ outs.T                       # contexts x targets
+        labels = np.zeros_like(scores)
+        labels[:, 0] = 1.0
+        g = lr * (labels - clipped_sigmoid(scores))
+        np.add.at(w_out, targets, g.T @ inputs)
+        np.add.at(w_in, contexts, g @ outs)
+    else:
+        h = w_in[contexts].mean(axis=0)
+        scores = outs @ h
+        labels = np.zeros_like(scores)
+        labels[0] = 1.0
+        g = lr * (labels - clipped_sigmoid(scores))
+        np.add.at(w_out, targets, np.outer(g, h))
+        np.add.at(w_in, contexts, np.broadcast_to(g @ outs, (len(contexts), h.size)))
+    return w_in, w_out, pair_loss(scores, labels)
+
+
+def random_case(dim, scale, seed=0):
+    rng = np.random.default_rng(seed)
+    w_in = (rng.standard_normal((40, dim)) * scale).astype(np.float32)
+    w_out = (rng.standard_normal((40, dim)) * scale).astype(np.float32)
+    # a repeated context and a repeated negative, as real windows and draws have
+    contexts = np.array([3, 7, 11, 7, 19, 23], dtype=np.int32)
+    targets = np.array([5, 8, 13, 8, 30, 2], dtype=np.int32)
+    return w_in, w_out, contexts, targets
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("model", ["sg", "cbow"])
+@pytest.mark.parametrize("dim, scale", [(100, 0.15), (37, 0.2), (300, 0.08), (16, 2.0)])
+def test_step_matches_float64_reference(level, model, dim, scale):
+    w_in, w_out, contexts, targets = random_case(dim, scale)
+    lr = 0.5
+    ref_in, ref_out, ref_loss = reference_step(model, w_in, w_out, contexts, targets, lr)
+    new_in, new_out = w_in.copy(), w_out.copy()
+    loss = _core.step(model, new_in, new_out, contexts, targets, lr, level)
+    for new, old, ref in ((new_in, w_in, ref_in), (new_out, w_out, ref_out)):
+        delta, ref_delta = new.astype(np.float64) - old, ref - old
+        assert np.abs(ref_delta).max() > 1e-3  # the step really moved something
+        assert np.abs(delta - ref_delta).max() / np.abs(ref_delta).max() < 1e-5
+    assert loss == pytest.approx(ref_loss, rel=1e-4)
+
+
+def test_saturated_scores_give_the_full_gradient():
+    # Beyond +-6 word2vec treats the sigmoid as exactly 0/1: a confident wrong
+    # negative gets gradient -lr, a confident right positive gets none.
+    dim = 8
+    w_in = np.zeros((4, dim), np.float32)
+    w_out = np.zeros((4, dim), np.float32)
+    w_in[0] = 1.0
+    w_out[1] = 1.0   # positive: score 8 > 6 -> no update
+    w_out[2] = 1.0   # negative: score 8 > 6 -> g = -lr
+    before = w_out.copy()
+    _core.step("sg", w_in, w_out, np.array([0], np.int32), np.array([1, 2], np.int32), 0.1, LEVELS[0])
+    np.testing.assert_array_equal(w_out[1], before[1])
+    np.testing.assert_allclose(w_out[2], before[2] - 0.1 * 1.0)
+
+
+@pytest.mark.parametrize("bad", ["float64", "fortran", "readonly"])
+def test_matrices_are_never_converted(bad):
+    w_in, w_out, contexts, targets = random_case(16, 0.1)
+    if bad == "float64":
+        w_in = w_in.astype(np.float64)
+    elif bad == "fortran":
+        w_in = np.asfortranarray(w_in)
+    else:
+        w_in.setflags(write=False)
+    with pytest.raises(ValueError, match="w_in must"):
+        _core.step("sg", w_in, w_out, contexts, targets, 0.1, "generic")
+
+
+def test_alias_table_draws_the_distribution():
+    weights = np.array([5.0, 1.0, 0.0, 3.0, 1.0])
+    prob, alias = _core.alias_table(weights)
+    # The implied distribution: slot k gives k with prob[k], alias[k] otherwise.
+    implied = np.zeros(len(weights))
+    for k in range(len(weights)):
+        implied[k] += prob[k] / len(weights)
+        implied[alias[k]] += (1 - prob[k]) / len(weights)
+    np.testing.assert_allclose(implied, weights / weights.sum(), atol=1e-6)

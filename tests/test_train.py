@@ -1,0 +1,65 @@
+"""Training end to end through the Python API: determinism, formats, quality signals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mtlembed
+from mtlembed import TaskSpec, TrainConfig, Trainer
+from mtlembed.tasks import schedule
+
+
+def test_one_thread_and_a_seed_give_bit_identical_vectors(small_corpus):
+    runs = [mtlembed.train(small_corpus, dim=24, epochs=2, threads=1, seed=7) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].vectors, runs[1].vectors)
+    other = mtlembed.train(small_corpus, dim=24, epochs=2, threads=1, seed=8)
+    assert not np.array_equal(runs[0].vectors, other.vectors)
+
+
+@pytest.mark.parametrize("model", ["sg", "cbow"])
+def test_training_lowers_the_loss(small_corpus, model):
+    losses = []
+    for epochs in (1, 6):
+        trainer = Trainer(TrainConfig(model=model, dim=16, epochs=epochs, threads=2, sample=0), [
+            TaskSpec("c", (str(small_corpus),))])
+        trainer.train()
+        losses.append(trainer.report.final_loss)
+    assert losses[1] < losses[0]
+
+
+def test_vocabulary_is_sorted_by_frequency_and_respects_min_count(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("a a a b b c\n" * 3 + "rare\n")
+    vectors = mtlembed.train(path, dim=4, min_count=2, epochs=1)
+    assert vectors.words == ["a", "b", "c"]
+    assert vectors.counts.tolist() == [9, 6, 3]
+    assert mtlembed.train(path, dim=4, min_count=2, max_vocab=2, epochs=1).words == ["a", "b"]
+
+
+def test_gensim_loads_text_and_binary_with_the_same_vectors(small_corpus, tmp_path):
+    gensim = pytest.importorskip("gensim")
+    vectors = mtlembed.train(small_corpus, dim=12, epochs=1)
+    for name, binary in (("v.bin", True), ("v.vec", False)):
+        vectors.save(tmp_path / name)
+        kv = gensim.models.KeyedVectors.load_word2vec_format(str(tmp_path / name), binary=binary)
+        assert kv.index_to_key == vectors.words
+        np.testing.assert_allclose(kv.vectors, vectors.vectors, rtol=1e-5, atol=1e-7)
+
+
+def test_schedule_covers_every_sentence_once_per_epoch_in_order():
+    offsets = np.array([0, 10, 50, 51, 90, 200], dtype=np.int64)
+    chunks = schedule([offsets], epochs=3, chunk_tokens=40)
+    per_epoch = len(chunks["task"]) // 3
+    first = chunks["sentence_begin"][:per_epoch], chunks["sentence_end"][:per_epoch]
+    assert first[0][0] == 0 and first[1][-1] == 5
+    np.testing.assert_array_equal(first[0][1:], first[1][:-1])  # contiguous, no gap or overlap
+    assert np.all(np.diff(chunks["progress_end"]) > 0) and chunks["progress_end"][-1] == pytest.approx(1.0)
+    assert len(set(chunks["id"].tolist())) == len(chunks["id"])
+
+
+def test_most_similar_finds_a_planted_neighbour():
+    words = ["a", "b", "c"]
+    vectors = np.array([[1, 0], [0.9, 0.1], [0, 1]], dtype=np.float32)
+    emb = mtlembed.Embeddings(words, vectors)
+    assert emb.most_similar("a", topn=1)[0][0] == "b"
