@@ -68,6 +68,39 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_WORDS = ("king", "city", "music", "war", "river", "three")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .eval import analogy, find_data_dir
+
+    data = find_data_dir(args.data_dir)
+    corpus = data / "corpora" / "en" / "wikitext-2" if data else None
+    if corpus is None or not corpus.is_dir():
+        raise ConfigError("the demo corpus (corpora/en/wikitext-2 of the shared data) was not found; "
+                          "set MTLEMBED_DATA to the shared data folder or pass --data-dir")
+    io.check_output_path(args.output)
+    config = config_module.TrainConfig(dim=100, epochs=10, min_count=3, lowercase=True, sample=1e-4)
+    print(f"mtlembed demo: skip-gram on {corpus} ({config.epochs} epochs)", file=sys.stderr)
+    trainer = Trainer(config, [TaskSpec("wikitext-2", (str(corpus),))])
+    embeddings = trainer.train(progress=True)
+    embeddings.save(args.output, binary=output_is_binary(args.output))
+    report = trainer.report
+    print(f"{len(embeddings)} words x {config.dim} dims, {report.corpus_words} corpus words, "
+          f"{report.words_per_second / 1e6:.2f}M words/s -> {args.output}")
+    for word in DEMO_WORDS:
+        if word in embeddings:
+            neighbours = ", ".join(w for w, _ in embeddings.most_similar(word, topn=6))
+            print(f"  {word:>6}: {neighbours}")
+    questions = data / "analogy" / "en" / "questions-words.txt"
+    if questions.is_file():
+        result = analogy(embeddings, questions)
+        print(f"analogies (questions-words, top 30k words): {100 * result['accuracy']:.1f}% of "
+              f"{result['total']} answerable questions ({result['oov']} out of vocabulary; "
+              "a 0.4M-word corpus is far too small for analogies: see benchmarks/ for real figures)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtlembed", description="Fast joint word embeddings.")
     parser.add_argument("--version", action="version", version=f"mtlembed {__version__}")
@@ -83,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--report", metavar="JSON", help="write timings and counts of the run as JSON")
     train.set_defaults(func=cmd_train)
+
+    demo = verbs.add_parser("demo", help="train on the small shared WikiText-2 corpus and show the result",
+                            description="Train skip-gram on WikiText-2 (shared data), print neighbours and "
+                                        "the analogy score.")
+    demo.add_argument("--data-dir", metavar="DIR", help="the shared data folder (default: $MTLEMBED_DATA or "
+                                                        "../shared/data)")
+    demo.add_argument("-o", "--output", default="demo-vectors.bin", metavar="OUT",
+                      help="where to write the vectors (default: demo-vectors.bin)")
+    demo.set_defaults(func=cmd_demo)
 
     info = verbs.add_parser("info", help="version, SIMD level, CUDA", description="Show the build and hardware.")
     info.add_argument("--json", action="store_true", help="one JSON object")

@@ -49,8 +49,9 @@ class ProgressBar:
         speed = words / elapsed if elapsed > 0 else 0.0
         eta = (self.total - words) / speed if speed > 0 else 0.0
         lr = self.alpha - (self.alpha - self.min_alpha) * fraction
+        loss = "  -   " if self.recent_loss != self.recent_loss else f"{self.recent_loss:.4f}"  # nan: none yet
         line = (f"{self.label} {100 * fraction:5.1f}% | {_human(speed)} words/s | lr {lr:.5f} | "
-                f"loss {self.recent_loss:.4f} | {'elapsed ' + _clock(elapsed) if final else 'ETA ' + _clock(eta)}")
+                f"loss {loss} | {'elapsed ' + _clock(elapsed) if final else 'ETA ' + _clock(eta)}")
         if self.tty:
             self.stream.write("\r" + line + ("\n" if final else ""))
         else:
