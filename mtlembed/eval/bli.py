@@ -1,0 +1,196 @@
+"""Bilingual lexicon induction (BLI): translation retrieval, MUSE protocol.
+
+As in MUSE's ``get_word_translation_accuracy`` (Conneau et al., 2018):
+
+* dictionary pairs are kept when both words are in the vocabularies (exact
+  match, the dictionaries are lower-cased);
+* the queries are the distinct source words kept; the candidates are the whole
+  target vocabulary (or its `max_vocab` most frequent words, the source being
+  cut the same way);
+* scores are cosines (``nn``) or CSLS: ``2 cos(x, y) - r_T(x) - r_S(y)``, where
+  ``r_T(x)`` is the mean cosine of x's `k` nearest target words and ``r_S(y)``
+  that of y's `k` nearest source words;
+* P@k counts a query as a hit when any of its gold translations is among the k
+  best candidates.
+
+Everything is computed in blocks of rows, so memory stays bounded (a few
+hundred MiB) even for 200k x 200k vocabularies: no n^2 matrix is ever built.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from mtlembed.errors import ConfigError, FormatError
+from mtlembed.eval.vectors import CHUNK_BYTES, prefix_hint, read_lines, resolve, unit_rows
+
+__all__ = ["METHODS", "CSLS_K", "PRECISION_AT", "evaluate_bli", "read_dictionary", "topk_mean"]
+
+METHODS = ("nn", "csls")
+CSLS_K = 10
+PRECISION_AT = (1, 5, 10)
+_BLOCK_WIDTH = 64  # columns per block when looking for a row's top k (see topk_mean)
+
+
+def read_dictionary(path):
+    """Read a bilingual dictionary: ``source target`` per line, space- or tab-separated.
+
+    Returns
+    -------
+    list of (line_number, source, target)
+    """
+    pairs = []
+    for lineno, line in read_lines(path, "dictionary"):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise FormatError(
+                f"{path}:{lineno}: expected 'source target', got {len(fields)} fields: {line[:60]!r}"
+            )
+        pairs.append((lineno, fields[0], fields[1]))
+    if not pairs:
+        raise FormatError(f"{path}: no word pairs in the dictionary")
+    return pairs
+
+
+def topk_mean(scores: np.ndarray, k: int) -> np.ndarray:
+    """Mean of the `k` largest values of each row (float64).
+
+    A full sort or partition of 200k-wide rows is the slow part of CSLS, so the
+    candidates are narrowed first: the k-th largest of the row's block maxima is
+    a lower bound of its k-th largest value, and only the few values above it
+    are sorted.
+    """
+    rows, width = scores.shape
+    if width <= k:
+        return scores.mean(axis=1, dtype=np.float64)
+    n_blocks = width // _BLOCK_WIDTH
+    if n_blocks < 4 * k:
+        top = np.partition(scores, width - k, axis=1)[:, width - k :]
+        return top.mean(axis=1, dtype=np.float64)
+    maxima = scores[:, : n_blocks * _BLOCK_WIDTH].reshape(rows, n_blocks, _BLOCK_WIDTH).max(axis=2)
+    if n_blocks * _BLOCK_WIDTH < width:
+        maxima = np.concatenate(
+            (maxima, scores[:, n_blocks * _BLOCK_WIDTH :].max(axis=1, keepdims=True)), axis=1
+        )
+    bound = np.partition(maxima, maxima.shape[1] - k, axis=1)[:, maxima.shape[1] - k]
+    row, col = np.nonzero(scores >= bound[:, None])  # at least k per row, by construction
+    values = scores[row, col]
+    order = np.lexsort((-values, row))
+    starts = np.searchsorted(row[order], np.arange(rows))
+    return values[order][starts[:, None] + np.arange(k)].mean(axis=1, dtype=np.float64)
+
+
+def _mean_topk_similarity(queries, candidates, k):
+    """For each row of `queries`, the mean cosine of its `k` nearest `candidates` (unit rows)."""
+    out = np.empty(len(queries), np.float64)
+    block = max(1, CHUNK_BYTES // (4 * max(1, len(candidates))))
+    for lo in range(0, len(queries), block):
+        out[lo : lo + block] = topk_mean(queries[lo : lo + block] @ candidates.T, k)
+    return out
+
+
+def evaluate_bli(
+    src, tgt, dictionary_path, method="csls", k=CSLS_K, max_vocab=None, src_lang=None, tgt_lang=None
+):
+    """Precision at 1, 5 and 10 of translation retrieval (MUSE protocol).
+
+    Parameters
+    ----------
+    src, tgt : Embeddings, gensim KeyedVectors, (words, vectors) or str
+        Source and target models or word2vec files; `tgt` None means `src`
+        (one joint model, with `src_lang` and `tgt_lang`).
+    dictionary_path : str or PathLike
+        Gold pairs ``source target`` (MUSE or xling format).
+    method : {"csls", "nn"}
+        CSLS or plain cosine nearest neighbours.
+    k : int
+        CSLS neighbourhood size.
+    max_vocab : int or None
+        Only the most frequent `max_vocab` words of each side take part.
+    src_lang, tgt_lang : str, optional
+        With prefixed keys (``en:house``), the prefix of each side.
+
+    Returns
+    -------
+    dict
+        ``p@1``, ``p@5``, ``p@10`` (fractions of the queries), ``queries``,
+        ``coverage`` (queries / distinct source words of the dictionary),
+        ``pairs`` (pairs kept), ``pairs_total``, ``method``, ``k``,
+        ``src_vocab``, ``tgt_vocab`` and ``file``.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"BLI method must be one of {', '.join(METHODS)}, got {method!r}")
+    if k < 1:
+        raise ConfigError(f"CSLS k must be >= 1, got {k}")
+    if max_vocab is not None and max_vocab < 1:
+        raise ConfigError(f"max_vocab must be >= 1, got {max_vocab}")
+    same = tgt is None
+    src_vs = resolve(src)
+    tgt_vs = src_vs if same else resolve(tgt)
+    src_vs = (src_vs if not src_lang else resolve(src_vs, src_lang)).head(max_vocab)
+    tgt_vs = (tgt_vs if not tgt_lang else resolve(tgt_vs, tgt_lang)).head(max_vocab)
+    src_dim, tgt_dim = src_vs.vectors.shape[1], tgt_vs.vectors.shape[1]
+    if src_dim != tgt_dim:
+        raise FormatError(f"{src_vs.name} has dim {src_dim} but {tgt_vs.name} has dim {tgt_dim}")
+    pairs = read_dictionary(dictionary_path)
+    src_index = {w: i for i, w in reversed(list(enumerate(src_vs.words)))}
+    tgt_index = {w: i for i, w in reversed(list(enumerate(tgt_vs.words)))}
+    kept = sorted({(src_index[s], tgt_index[t]) for _, s, t in pairs if s in src_index and t in tgt_index})
+    n_sources = len({s for _, s, _ in pairs})
+    if not kept:
+        n_src = sum(s in src_index for _, s, _ in pairs)
+        n_tgt = sum(t in tgt_index for _, _, t in pairs)
+        raise FormatError(
+            f"{dictionary_path}: none of its {len(pairs)} pairs has both words in the vocabularies "
+            f"({n_src} source words found in {src_vs.name}, {n_tgt} target words in {tgt_vs.name})"
+            f"{prefix_hint(src_vs)}"
+        )
+    pair_src, pair_tgt = (np.asarray(v, dtype=np.int64) for v in zip(*kept))
+    queries, first_pair = np.unique(pair_src, return_index=True)  # kept is sorted by source
+    src_unit, tgt_unit = unit_rows(src_vs.vectors), unit_rows(tgt_vs.vectors)
+    ranks = _gold_ranks(src_unit, tgt_unit, queries, first_pair, pair_tgt, method, k)
+    result = {f"p@{at}": float(np.mean(ranks < at)) for at in PRECISION_AT}
+    result.update(
+        queries=len(queries),
+        coverage=len(queries) / n_sources,
+        pairs=len(kept),
+        pairs_total=len(pairs),
+        method=method,
+        k=k,
+        src_vocab=len(src_vs.words),
+        tgt_vocab=len(tgt_vs.words),
+        file=os.fspath(dictionary_path),
+    )
+    return result
+
+
+def _gold_ranks(src_unit, tgt_unit, queries, first_pair, pair_tgt, method, k):
+    """For each query, how many candidates score strictly above its best gold translation.
+
+    A query is a hit at P@n when this rank is below n; this equals "a gold word
+    is in the top n" whenever scores do not tie exactly.
+    """
+    k = min(k, len(src_unit), len(tgt_unit))
+    if method == "csls":
+        r_src = _mean_topk_similarity(tgt_unit, src_unit, k)  # r_S(y) for every candidate y
+    ranks = np.empty(len(queries), np.int64)
+    block = max(1, CHUNK_BYTES // (4 * len(tgt_unit)))
+    bounds = np.append(first_pair, len(pair_tgt))
+    for lo in range(0, len(queries), block):
+        hi = min(lo + block, len(queries))
+        scores = src_unit[queries[lo:hi]] @ tgt_unit.T
+        if method == "csls":
+            r_tgt = topk_mean(scores, k)  # r_T(x) for these queries
+            scores *= 2
+            scores -= r_tgt[:, None].astype(np.float32)
+            scores -= r_src[None, :].astype(np.float32)
+        counts = np.diff(bounds[lo : hi + 1])
+        rows = np.repeat(np.arange(hi - lo), counts)
+        gold = scores[rows, pair_tgt[bounds[lo] : bounds[hi]]]
+        best = np.maximum.reduceat(gold, bounds[lo:hi] - bounds[lo])
+        ranks[lo:hi] = np.count_nonzero(scores > best[:, None], axis=1)
+    return ranks

@@ -1,0 +1,150 @@
+"""Where the evaluations get their vectors from, and the helpers they share.
+
+Every protocol accepts the same things as "vectors": an ``Embeddings``-like
+object (``.words`` and ``.vectors``), a gensim ``KeyedVectors``
+(``.index_to_key`` and ``.vectors``), a ``(words, vectors)`` pair, or the path
+of a word2vec text/binary file. Neither ``mtlembed.model`` nor the compiled
+extension is imported: objects are recognised by their attributes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mtlembed.errors import ConfigError, FormatError
+
+__all__ = ["VectorSet", "resolve", "unit_rows", "first_index", "read_lines", "prefix_hint"]
+
+CHUNK_BYTES = 1 << 27  # size of one block of scores (128 MiB): bounds memory whatever the vocabulary
+
+
+@dataclass(frozen=True)
+class VectorSet:
+    """Words (most frequent first) and their float32 vectors, with a name for messages."""
+
+    words: list
+    vectors: np.ndarray
+    name: str
+
+    def head(self, n):
+        """The `n` most frequent words (all of them when `n` is None, 0 or too large)."""
+        if not n or n >= len(self.words):
+            return self
+        return VectorSet(self.words[:n], self.vectors[:n], self.name)
+
+
+def resolve(vectors, lang=None) -> VectorSet:
+    """Turn any accepted kind of `vectors` into a :class:`VectorSet`.
+
+    Parameters
+    ----------
+    vectors : Embeddings, gensim KeyedVectors, (words, vectors), str or PathLike
+        The model, or a word2vec file (loaded with :func:`mtlembed.io.load_word2vec`).
+    lang : str, optional
+        Keep only the keys prefixed ``"<lang>:"`` (one joint model holding several
+        languages, e.g. ``en:house``, ``es:casa``) and strip the prefix.
+    """
+    if isinstance(vectors, VectorSet):
+        vs = vectors
+    elif isinstance(vectors, (str, os.PathLike)):
+        from mtlembed.io import load_word2vec
+
+        words, matrix = load_word2vec(vectors)
+        vs = VectorSet(words, matrix, os.fspath(vectors))
+    else:
+        if hasattr(vectors, "index_to_key") and hasattr(vectors, "vectors"):
+            words, matrix = vectors.index_to_key, vectors.vectors
+        elif hasattr(vectors, "words") and hasattr(vectors, "vectors"):
+            words, matrix = vectors.words, vectors.vectors
+        elif isinstance(vectors, tuple) and len(vectors) == 2:
+            words, matrix = vectors
+        else:
+            raise ConfigError(
+                "vectors must be an Embeddings, a gensim KeyedVectors, a (words, vectors) pair or the path "
+                f"of a word2vec file; got {type(vectors).__name__}"
+            )
+        vs = _checked(list(words), matrix, type(vectors).__name__)
+    return select_language(vs, lang) if lang else vs
+
+
+def _checked(words, matrix, name) -> VectorSet:
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != len(words):
+        raise FormatError(f"{name}: {len(words)} words but vectors of shape {matrix.shape}")
+    if not np.issubdtype(matrix.dtype, np.floating):
+        raise FormatError(f"{name}: vectors must be floating point, got {matrix.dtype}")
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    if bad.size:
+        raise FormatError(f"{name}: the vector of {words[bad[0]]!r} (row {bad[0]}) holds NaN or infinity")
+    return VectorSet(words, matrix, name)
+
+
+def select_language(vs: VectorSet, lang: str) -> VectorSet:
+    """The rows of keys ``"<lang>:word"``, renamed ``"word"``, in their original order."""
+    prefix = f"{lang}:"
+    rows = [i for i, w in enumerate(vs.words) if w.startswith(prefix)]
+    if not rows:
+        found = sorted({w.split(":", 1)[0] for w in vs.words[:10000] if ":" in w[1:]})[:10]
+        seen = f"; prefixes seen: {', '.join(found)}" if found else "; its keys have no language prefix"
+        raise ConfigError(f"{vs.name}: no key starts with {prefix!r}{seen}")
+    words = [vs.words[i][len(prefix) :] for i in rows]
+    return VectorSet(words, vs.vectors[np.asarray(rows)], f"{vs.name}[{lang}]")
+
+
+def prefix_hint(vs: VectorSet) -> str:
+    """A hint for an empty vocabulary match: joint models need a language."""
+    sample = vs.words[:1000]
+    prefixed = [w for w in sample if ":" in w[1:]]
+    if sample and len(prefixed) > len(sample) // 2:
+        langs = sorted({w.split(":", 1)[0] for w in prefixed})[:5]
+        return f"; its keys carry language prefixes ({', '.join(langs)}): choose one with lang= / --lang"
+    return ""
+
+
+def unit_rows(matrix: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """Rows scaled to unit length; an all-zero row stays zero (cosine 0, never NaN)."""
+    matrix = np.asarray(matrix, dtype=dtype)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1
+    return np.ascontiguousarray(matrix / norms)
+
+
+def first_index(words, case_insensitive: bool) -> dict:
+    """Map each word (upper-cased if `case_insensitive`) to its first, most frequent, row.
+
+    This is gensim's rule: of ``Paris`` and ``paris``, the more frequent one stands for both.
+    """
+    index = {}
+    if case_insensitive:
+        for i, w in enumerate(words):
+            index.setdefault(w.upper(), i)
+    else:
+        for i, w in enumerate(words):
+            index.setdefault(w, i)
+    return index
+
+
+def read_lines(path, what: str) -> list:
+    """``(line_number, text)`` of a UTF-8 evaluation file (any line ending; a BOM is ignored)."""
+    path = Path(os.fspath(path))
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, expected a {what} file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        bad = raw[exc.start : exc.start + 4]
+        raise FormatError(f"{path}:{line}: not valid UTF-8 (bytes {bad!r})") from None
+    # splitlines() also splits on \r alone (old Mac files, such as one of the shared SimLex copies)
+    return list(enumerate(text.splitlines(), start=1))

@@ -1,0 +1,477 @@
+"""Reading and writing word vectors, and writing any output safely.
+
+The word2vec formats, as written by word2vec's C tool and read by gensim's
+``KeyedVectors.load_word2vec_format``:
+
+* a header line ``"<count> <dim>\\n"``;
+* text: one row per word, ``word v1 v2 ... vdim\\n`` (single spaces);
+* binary: ``word<space>`` then ``dim`` little-endian float32, then ``\\n``.
+
+Loading is vectorized: rows are located with numpy on the raw bytes and the
+numbers of a whole block of rows are converted in one call, never one Python
+``float()`` per value. Every output goes through :func:`atomic_write`, so a
+crash or Ctrl-C never leaves half a file where the old one was.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import errno
+import gzip
+import lzma
+import os
+import re
+import tempfile
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from mtlembed.errors import ConfigError, FormatError, ResourceError
+
+__all__ = ["atomic_write", "check_output_path", "load_word2vec", "save_word2vec"]
+
+_MAGIC = ((b"\x1f\x8b", gzip.decompress), (b"BZh", bz2.decompress), (b"\xfd7zXZ\x00", lzma.decompress))
+_ROWS_PER_BLOCK = 4096  # text rows converted per np.fromstring call (bounds the temporary copies)
+_WHITESPACE = re.compile(r"\s")
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_DIGITS = 8  # significant digits written in text files: relative error <= 5e-8, under float32's own
+_POW10_ZERO = 64  # _POW10[i + _POW10_ZERO] == 10.0**i; a table is much faster than np.power
+_POW10 = 10.0 ** np.arange(-_POW10_ZERO, _POW10_ZERO + 1)
+
+
+# ----------------------------------------------------------------------------- output paths
+
+
+def check_output_path(path) -> Path:
+    """Check that `path` can be written, without writing anything.
+
+    The trainer calls it before a long run, so that a typo in the output path
+    fails in a second rather than after hours.
+
+    Raises
+    ------
+    ConfigError
+        If the parent folder is missing or not writable, or `path` is a folder.
+    """
+    path = Path(os.fspath(path))
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"cannot write {path}: it is a folder, expected a file name")
+    if not parent.exists():
+        raise ConfigError(f"cannot write {path}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {path}: folder {parent} is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file beside `path`; rename it onto `path` on success.
+
+    The file is flushed and fsync'ed before :func:`os.replace`, so after a power
+    loss `path` holds either the old or the new content. On any exception,
+    KeyboardInterrupt included, the temporary file is removed and an existing
+    `path` is left untouched.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Final file name.
+    mode : str
+        ``"wb"`` (default) or ``"w"`` (UTF-8 text, ``\\n`` line ends).
+
+    Raises
+    ------
+    ConfigError
+        A bad output path (see :func:`check_output_path`).
+    ResourceError
+        The disk is full or over quota.
+    """
+    if mode not in ("w", "wb"):
+        raise ConfigError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
+    path = check_output_path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        # mkstemp makes the file 0600; give it the mode a plain open() would have
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        kwargs = {"encoding": "utf-8", "newline": "\n"} if mode == "w" else {}
+        with os.fdopen(fd, mode, **kwargs) as f:
+            fd = -1
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ResourceError(f"no space left on the device writing {path}") from exc
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    with contextlib.suppress(OSError):  # make the rename itself durable; not possible everywhere
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+# ----------------------------------------------------------------------------- saving
+
+
+def save_word2vec(path, words, vectors, binary=None) -> None:
+    """Write vectors in word2vec format.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Output file, written atomically.
+    words : sequence of str
+        One word per row; no whitespace, no duplicates.
+    vectors : array_like, shape (len(words), dim)
+        Finite values; written as float32.
+    binary : bool or None
+        Binary format if True, or if None and `path` ends with ``.bin``; else text.
+    """
+    words = list(words)
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2:
+        raise ConfigError(f"vectors must be a 2-D array, got shape {vectors.shape}")
+    if len(words) != vectors.shape[0]:
+        raise ConfigError(f"{len(words)} words but {vectors.shape[0]} vectors")
+    _check_words(words)
+    vectors = np.ascontiguousarray(vectors, dtype="<f4")
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if bad.size:
+        raise FormatError(
+            f"vector of {words[bad[0]]!r} (row {bad[0]}) is not finite; refusing to write {path}"
+        )
+    if binary is None:
+        binary = os.fspath(path).endswith(".bin")
+    n, dim = vectors.shape
+    with atomic_write(path, "wb") as f:
+        f.write(b"%d %d\n" % (n, dim))
+        for start in range(0, n, _ROWS_PER_BLOCK):
+            block = vectors[start : start + _ROWS_PER_BLOCK]
+            keys = [w.encode("utf-8") for w in words[start : start + _ROWS_PER_BLOCK]]
+            rows = [r.tobytes() for r in block] if binary else _format_rows(block)
+            f.write(b"".join(k + b" " + r + b"\n" for k, r in zip(keys, rows)))
+
+
+def _check_words(words) -> None:
+    for i, w in enumerate(words):
+        if not isinstance(w, str):
+            raise ConfigError(f"word {i} is not a str: {w!r}")
+        if not w or _WHITESPACE.search(w):
+            raise FormatError(
+                f"word {i} ({w!r}) is empty or contains whitespace; word2vec files cannot hold it"
+            )
+    if len(set(words)) != len(words):
+        seen = set()
+        dup = next(w for w in words if w in seen or seen.add(w))
+        raise FormatError(f"word {dup!r} appears more than once")
+
+
+def _format_rows(block: np.ndarray) -> list:
+    """Format float32 rows as text, all values at once (no Python loop per float).
+
+    Each value becomes ``[-]d.ddddddde±XX`` with 8 significant digits, trailing
+    zeros, a ``+`` sign and a zero exponent left out (``0.5`` -> ``5e-01``,
+    ``1.25`` -> ``1.25``): short, and read back within 1.1e-7 relative error.
+    Characters are laid out in a fixed-width byte grid in which 0 marks "no
+    character"; removing the zeros gives the rows.
+    """
+    m, dim = block.shape
+    x = block.astype(np.float64).ravel()
+    ax = np.abs(x)
+    nz = ax > 0
+    exp = np.floor(np.log10(np.where(nz, ax, 1.0))).astype(np.int32)
+    top = 10.0 ** (_DIGITS - 1)
+    mant = np.rint(ax * _POW10[_DIGITS - 1 + _POW10_ZERO - exp])
+    off = (mant >= 10 * top).astype(np.int32) - (nz & (mant < top))  # log10 was off by one
+    if off.any():
+        exp += off
+        mant = np.rint(ax * _POW10[_DIGITS - 1 + _POW10_ZERO - exp])
+    mant = mant.astype(np.int32)
+    u8 = np.uint8
+    zero, char0 = u8(0), u8(ord("0"))
+    digits = np.empty((_DIGITS, x.size), u8)  # digits[0] is the most significant
+    for k in range(_DIGITS - 1, -1, -1):
+        q = mant // 10
+        digits[k] = mant - 10 * q
+        mant = q
+    width = _DIGITS + 7  # sign, digits, '.', 'e', exponent sign, 2 exponent digits, separator
+    grid = np.zeros((width, x.size), u8)  # one row per character position, transposed at the end
+    grid[0] = np.where(x < 0, u8(ord("-")), zero)
+    grid[1] = digits[0] + char0
+    trailing = np.ones(x.size, bool)
+    for k in range(_DIGITS - 1, 0, -1):  # drop trailing zeros of the fraction
+        trailing &= digits[k] == 0
+        grid[k + 2] = np.where(trailing, zero, digits[k] + char0)
+    grid[2] = np.where(trailing, zero, u8(ord(".")))
+    has_exp = exp != 0
+    aexp = np.abs(exp).astype(u8)
+    grid[_DIGITS + 2] = np.where(has_exp, u8(ord("e")), zero)
+    grid[_DIGITS + 3] = np.where(has_exp, np.where(exp < 0, u8(ord("-")), u8(ord("+"))), zero)
+    grid[_DIGITS + 4] = np.where(has_exp, aexp // 10 + char0, zero)
+    grid[_DIGITS + 5] = np.where(has_exp, aexp % 10 + char0, zero)
+    grid[_DIGITS + 6] = ord(" ")
+    grid = np.ascontiguousarray(grid.T).reshape(m, dim * width)
+    grid[:, -1] = ord("\n")
+    flat = grid.ravel()
+    return flat[flat != 0].tobytes().split(b"\n")[:m]
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_word2vec(path, binary=None, limit=None):
+    """Load a word2vec text or binary file (plain, gzip, bzip2 or xz).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file.
+    binary : bool or None
+        Format; None sniffs it from the first row.
+    limit : int or None
+        Read only the first `limit` rows (the most frequent words).
+
+    Returns
+    -------
+    words : list of str
+    vectors : numpy.ndarray of float32, shape (len(words), dim), C-contiguous
+
+    Raises
+    ------
+    FormatError
+        A malformed file; the message names ``file:line`` (text) or the byte
+        offset (binary) and the offending value. NaN or infinite values are an
+        error too. Duplicate words are not: the first is kept, with a warning.
+    """
+    path = Path(os.fspath(path))
+    data = _read_all(path)
+    if not data.strip():
+        raise FormatError(f"{path}: empty file, expected a word2vec header '<count> <dim>'")
+    nl = data.find(b"\n")
+    header = data[: nl if nl >= 0 else len(data)]
+    try:
+        count, dim = (int(v) for v in header.split())
+        if count < 0 or dim <= 0:
+            raise ValueError
+    except ValueError:
+        raise FormatError(f"{path}:1: header must be '<count> <dim>', got {_show(header)}") from None
+    if limit is not None:
+        if limit < 0:
+            raise ConfigError(f"limit must be >= 0, got {limit}")
+        count = min(count, limit)
+    body = data[nl + 1 :] if nl >= 0 else b""
+    if binary is None:
+        binary = _looks_binary(body, dim)
+    if binary:
+        words, vectors = _parse_binary(path, body, count, dim, nl + 1, check_end=limit is None)
+    else:
+        words, vectors = _parse_text(path, body, count, dim, check_end=limit is None)
+    return _drop_duplicates(path, words, vectors)
+
+
+def _read_all(path: Path) -> bytes:
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, expected a vectors file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"vectors file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    for magic, decompress in _MAGIC:
+        if data.startswith(magic):
+            try:
+                return decompress(data)
+            except (OSError, EOFError, lzma.LZMAError) as exc:
+                raise FormatError(f"{path}: corrupt or truncated compressed file ({exc})") from None
+    return data
+
+
+def _show(raw, limit=40) -> str:
+    """A short printable form of an offending value for messages."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "backslashreplace")
+    return repr(raw if len(raw) <= limit else raw[:limit] + "...")
+
+
+def _looks_binary(body: bytes, dim: int) -> bool:
+    """Text iff the first row is a word followed by printable numbers (however many: the
+    text parser then names a wrong count); raw float32 bytes are never all printable."""
+    start = len(body) - len(body.lstrip(b"\n"))
+    end = body.find(b"\n", start)
+    line = body[start : end if end >= 0 else len(body)]
+    parts = line.split(b" ", 1)
+    if len(parts) < 2:
+        return False  # not a vector row in either format; the text parser names the line
+    values = parts[1].rstrip(b"\r")
+    if not values.isascii() or _CONTROL.search(values):
+        return True
+    try:
+        return np.fromstring(values, dtype=np.float32, sep=" ").size == 0
+    except ValueError:
+        return True
+
+
+def _parse_binary(path, body, count, dim, offset0, check_end):
+    row_bytes = 4 * dim
+    out = bytearray(count * row_bytes)
+    words = []
+    pos = 0
+    newline_rows = None  # whether rows end with '\n' (word2vec and gensim write one)
+    for i in range(count):
+        while pos < len(body) and body[pos] == 10:
+            pos += 1
+        space = body.find(b" ", pos, pos + 100_000)
+        if space < 0:
+            raise FormatError(
+                f"{path}: byte {offset0 + pos}: file truncated in row {i + 1} of {count}, no word found "
+                f"(the header says {count} vectors of dim {dim})"
+            )
+        raw = body[pos:space]
+        try:
+            word = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FormatError(
+                f"{path}: byte {offset0 + pos}: word of row {i + 1} is not valid UTF-8: {_show(raw)} "
+                f"(is the header's dim {dim} right?)"
+            ) from None
+        end = space + 1 + row_bytes
+        if end > len(body):
+            raise FormatError(
+                f"{path}: byte {offset0 + len(body)}: file truncated in row {i + 1} ({word!r}) of {count}"
+            )
+        out[i * row_bytes : (i + 1) * row_bytes] = body[space + 1 : end]
+        ends_nl = end < len(body) and body[end] == 10
+        if newline_rows is None:
+            newline_rows = ends_nl
+        elif newline_rows != ends_nl and (end < len(body) or i + 1 < count):
+            raise FormatError(
+                f"{path}: byte {offset0 + end}: row {i + 1} ({word!r}) does not end like the rows before it; "
+                f"the header's dim {dim} or count {count} is wrong, or the file is corrupt"
+            )
+        words.append(word)
+        pos = end
+    if check_end and body[pos:].strip(b"\n"):
+        raise FormatError(
+            f"{path}: byte {offset0 + pos}: data after the {count} vectors the header announces "
+            f"(header count or dim is wrong)"
+        )
+    vectors = np.frombuffer(out, dtype="<f4").reshape(count, dim).astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if bad.size:
+        raise FormatError(f"{path}: row {bad[0] + 1} ({words[bad[0]]!r}) holds a NaN or infinite value")
+    return words, vectors
+
+
+def _parse_text(path, body, count, dim, check_end):
+    arr = np.frombuffer(body, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [len(body)]))
+    if body.endswith(b"\n"):  # final newline: no row after it
+        starts, ends = starts[:-1], ends[:-1]
+    ends = ends - ((arr[np.maximum(ends - 1, 0)] == 13) & (ends > starts))  # tolerate CRLF
+    nonblank = ends > starts
+    n_lines = len(starts)
+    short = np.flatnonzero(~nonblank[:count])
+    if n_lines < count or short.size:
+        r = short[0] if short.size else n_lines
+        if nonblank[r:].any():
+            raise FormatError(f"{path}:{r + 2}: blank line among the vectors")
+        raise FormatError(f"{path}:{r + 2}: file ends after {r} vectors, the header says {count}")
+    if check_end and nonblank[count:].any():
+        raise FormatError(f"{path}:{count + 2}: more vectors than the {count} the header announces")
+    starts, ends = starts[:count].tolist(), ends[:count].tolist()
+    words, first = [], []
+    for i, (s, e) in enumerate(zip(starts, ends)):
+        f = body.find(b" ", s, e)
+        if f <= s:
+            what = "an empty word" if f == s else "no values"
+            raise FormatError(f"{path}:{i + 2}: row has {what}: {_show(body[s:e])}")
+        # single spaces (and one trailing space, as word2vec.c writes) are the fast path
+        n = body.count(b" ", f + 1, e) + 1 - (body[e - 1] == 32)
+        if n != dim:
+            n = len(body[f + 1 : e].split())
+            if n != dim:
+                raise FormatError(
+                    f"{path}:{i + 2}: row of {_show(body[s:f])} has {n} values, the header says dim {dim}"
+                )
+        try:
+            words.append(body[s:f].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise FormatError(f"{path}:{i + 2}: word is not valid UTF-8: {_show(body[s:f])}") from None
+        first.append(f)
+    vectors = np.empty((count, dim), np.float32)
+    blocks = range(0, count, _ROWS_PER_BLOCK)
+
+    def convert(lo):
+        hi = min(lo + _ROWS_PER_BLOCK, count)
+        chunk = b" ".join([body[f + 1 : e] for f, e in zip(first[lo:hi], ends[lo:hi])])
+        try:
+            vectors[lo:hi] = np.fromstring(chunk, dtype=np.float32, sep=" ").reshape(hi - lo, dim)
+        except ValueError:
+            _raise_bad_number(path, body, starts, ends, first, lo, hi)
+
+    workers = min(4, os.cpu_count() or 1, len(blocks))
+    if workers > 1:  # np.fromstring releases the GIL part of the time
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(convert, blocks))
+    else:
+        for lo in blocks:
+            convert(lo)
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if bad.size:
+        r = bad[0]
+        value = body[first[r] + 1 : ends[r]].split()[int(np.flatnonzero(~np.isfinite(vectors[r]))[0])]
+        raise FormatError(
+            f"{path}:{r + 2}: value {_show(value)} of {words[r]!r} is NaN, infinite or too large"
+        )
+    return words, vectors
+
+
+def _raise_bad_number(path, body, starts, ends, first, lo, hi):
+    for r in range(lo, hi):
+        for token in body[first[r] + 1 : ends[r]].split():
+            try:
+                np.fromstring(token, dtype=np.float32, sep=" ")
+            except ValueError:
+                word = body[starts[r] : first[r]]
+                raise FormatError(
+                    f"{path}:{r + 2}: value {_show(token)} of {_show(word)} is not a number"
+                ) from None
+    raise FormatError(f"{path}:{lo + 2}: unreadable numbers between lines {lo + 2} and {hi + 1}")
+
+
+def _drop_duplicates(path, words, vectors):
+    if len(set(words)) == len(words):
+        return words, np.ascontiguousarray(vectors, dtype=np.float32)
+    first = {}
+    for i, w in enumerate(words):
+        first.setdefault(w, i)
+    keep = np.fromiter(sorted(first.values()), dtype=np.int64)
+    dup = next(w for i, w in enumerate(words) if first[w] != i)
+    warnings.warn(
+        f"{path}: {len(words) - len(keep)} duplicate words (first: {dup!r}); kept the first row of each",
+        stacklevel=3,
+    )
+    return [words[i] for i in keep], np.ascontiguousarray(vectors[keep], dtype=np.float32)
