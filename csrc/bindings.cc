@@ -107,6 +107,8 @@ double step(const std::string& model, const py::array& w_in, const py::array& w_
   for (int64_t i = 0; i < n_targets; ++i) MTL_CHECK(tgt[i] >= 0 && tgt[i] < in.rows, "target id out of range");
   const Model m = parse_model(model);
   if (backend == "cuda") return cuda::step(m, in, out, ctx, int(n_contexts), tgt, int(n_targets), lr);
+  MTL_CHECK(in.cols % cpu::kRowBlock == 0, "the CPU kernel needs rows padded to a multiple of ", cpu::kRowBlock,
+            " floats, got ", in.cols);
   const cpu::Ops& ops = simd_ops(backend);
   std::vector<float> scratch(cpu::scratch_floats(int(n_contexts), int(n_targets), int(in.cols)));
   py::gil_scoped_release release;

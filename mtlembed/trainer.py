@@ -84,6 +84,19 @@ def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig) -> EncodedC
     return EncodedCorpus(vocab, list(task_specs), streams, words_read, stats)
 
 
+# The CPU kernel works on 16-float blocks: rows are padded with zero columns
+# (which stay zero) and start on 64-byte cache-line boundaries.
+ROW_BLOCK = 16
+
+
+def padded_matrix(rows: int, dim: int) -> np.ndarray:
+    """A zeroed float32 (rows, dim rounded up to ROW_BLOCK) matrix, 64-byte aligned."""
+    cols = -(-dim // ROW_BLOCK) * ROW_BLOCK
+    buffer = np.zeros(rows * cols + ROW_BLOCK, dtype=np.float32)
+    offset = (-buffer.ctypes.data % 64) // 4
+    return buffer[offset:offset + rows * cols].reshape(rows, cols)
+
+
 def available_memory() -> Optional[int]:
     """Bytes of memory available to allocate (MemAvailable), None if unknown."""
     try:
@@ -140,13 +153,13 @@ class Trainer:
         heads = sorted({t.head if t.head != "per_task" else t.name for t in self.task_specs})
         head_of = {t.name: heads.index(t.head if t.head != "per_task" else t.name) for t in self.task_specs}
         rows = len(data.vocab)
-        check_memory(rows, cfg.dim, 1 + len(heads))
+        check_memory(rows, -(-cfg.dim // ROW_BLOCK) * ROW_BLOCK, 1 + len(heads))
 
         rng = np.random.default_rng(cfg.seed)
-        w_in = rng.random((rows, cfg.dim), dtype=np.float32)
-        w_in -= 0.5
-        w_in /= cfg.dim  # word2vec's init: uniform in [-0.5/dim, 0.5/dim)
-        w_out = [np.zeros((rows, cfg.dim), dtype=np.float32) for _ in heads]
+        w_in = padded_matrix(rows, cfg.dim)
+        # word2vec's init: uniform in [-0.5/dim, 0.5/dim); w_out starts at zero.
+        w_in[:, :cfg.dim] = (rng.random((rows, cfg.dim), dtype=np.float32) - 0.5) / cfg.dim
+        w_out = [padded_matrix(rows, cfg.dim) for _ in heads]
         keep = data.vocab.keep_probabilities(cfg.sample)
         noise = data.vocab.noise_tables()
         lang_index = {lang: i for i, lang in enumerate(data.vocab.languages)}
@@ -161,7 +174,7 @@ class Trainer:
         info = backend.info()
         simd = info["simd"]
         stats = backend.core().train(
-            model=cfg.model, dim=cfg.dim, window=cfg.window, negative=cfg.negative, alpha=cfg.learning_rate,
+            model=cfg.model, dim=w_in.shape[1], window=cfg.window, negative=cfg.negative, alpha=cfg.learning_rate,
             min_alpha=cfg.final_learning_rate, seed=cfg.seed, threads=cfg.worker_threads,
             backend="cuda" if device == "cuda" else simd, w_in=w_in, w_out=w_out, keep_prob=keep, noise=noise,
             tasks=task_tuples, chunks=chunks, progress=callback or None)
@@ -175,7 +188,7 @@ class Trainer:
         r.final_loss = stats["loss"] / max(stats["pairs"], 1)
         r.simd, r.device, r.threads = (simd if device == "cpu" else "cuda"), device, cfg.worker_threads
         self.w_out = w_out
-        return Embeddings(data.vocab.keys(), w_in, data.vocab.counts)
+        return Embeddings(data.vocab.keys(), w_in[:, :cfg.dim], data.vocab.counts)
 
 
 def train(corpus_paths: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]],

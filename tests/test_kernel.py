@@ -44,10 +44,17 @@ def reference_step(model, w_in, w_out, contexts, targets, lr):
     return w_in, w_out, pair_loss(scores, labels)
 
 
+def padded(matrix):
+    """The kernel's layout: columns padded with zeros to a multiple of 16."""
+    out = np.zeros((matrix.shape[0], -(-matrix.shape[1] // 16) * 16), np.float32)
+    out[:, :matrix.shape[1]] = matrix
+    return out
+
+
 def random_case(dim, scale, seed=0):
     rng = np.random.default_rng(seed)
-    w_in = (rng.standard_normal((40, dim)) * scale).astype(np.float32)
-    w_out = (rng.standard_normal((40, dim)) * scale).astype(np.float32)
+    w_in = padded(rng.standard_normal((40, dim)) * scale)
+    w_out = padded(rng.standard_normal((40, dim)) * scale)
     # a repeated context and a repeated negative, as real windows and draws have
     contexts = np.array([3, 7, 11, 7, 19, 23], dtype=np.int32)
     targets = np.array([5, 8, 13, 8, 30, 2], dtype=np.int32)
@@ -64,6 +71,7 @@ def test_step_matches_float64_reference(level, model, dim, scale):
     new_in, new_out = w_in.copy(), w_out.copy()
     loss = _core.step(model, new_in, new_out, contexts, targets, lr, level)
     for new, old, ref in ((new_in, w_in, ref_in), (new_out, w_out, ref_out)):
+        assert not new[:, dim:].any()  # the padding stays zero
         delta, ref_delta = new.astype(np.float64) - old, ref - old
         assert np.abs(ref_delta).max() > 1e-3  # the step really moved something
         assert np.abs(delta - ref_delta).max() / np.abs(ref_delta).max() < 1e-5
@@ -73,16 +81,16 @@ def test_step_matches_float64_reference(level, model, dim, scale):
 def test_saturated_scores_give_the_full_gradient():
     # Beyond +-6 word2vec treats the sigmoid as exactly 0/1: a confident wrong
     # negative gets gradient -lr, a confident right positive gets none.
-    dim = 8
+    dim = 16
     w_in = np.zeros((4, dim), np.float32)
     w_out = np.zeros((4, dim), np.float32)
-    w_in[0] = 1.0
-    w_out[1] = 1.0   # positive: score 8 > 6 -> no update
-    w_out[2] = 1.0   # negative: score 8 > 6 -> g = -lr
-    before = w_out.copy()
+    w_in[0, :8] = 1.0
+    w_out[1, :8] = 1.0   # positive: score 8 > 6 -> no update
+    w_out[2, :8] = 1.0   # negative: score 8 > 6 -> g = -lr
+    before, in_before = w_out.copy(), w_in.copy()
     _core.step("sg", w_in, w_out, np.array([0], np.int32), np.array([1, 2], np.int32), 0.1, LEVELS[0])
     np.testing.assert_array_equal(w_out[1], before[1])
-    np.testing.assert_allclose(w_out[2], before[2] - 0.1 * 1.0)
+    np.testing.assert_allclose(w_out[2], before[2] - 0.1 * in_before[0])
 
 
 @pytest.mark.parametrize("bad", ["float64", "fortran", "readonly"])
@@ -96,6 +104,12 @@ def test_matrices_are_never_converted(bad):
         w_in.setflags(write=False)
     with pytest.raises(ValueError, match="w_in must"):
         _core.step("sg", w_in, w_out, contexts, targets, 0.1, "generic")
+
+
+def test_unpadded_rows_are_rejected():
+    w = np.zeros((4, 10), np.float32)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        _core.step("sg", w, w.copy(), np.array([0], np.int32), np.array([1], np.int32), 0.1, "generic")
 
 
 def test_alias_table_draws_the_distribution():

@@ -9,6 +9,10 @@
 
 namespace mtl::cpu {
 
+// Rows are processed in blocks of this many floats: matrices handed to the CPU
+// kernel have a column count that is a multiple of it (zero padding stays zero).
+constexpr int kRowBlock = 16;
+
 // One center word's update. `targets[0]` is the positive target, the rest are
 // negatives shared by all contexts. Scores use the matrices as they were
 // before the step (all dot products first, then all updates). Returns the sum

@@ -1,9 +1,12 @@
 // The body of the CPU inner steps, included once per SIMD level by
-// ops_<level>.cc. Plain loops with `omp simd` hints: the compiler vectorizes
-// them for the level's flags. Everything is file-private (anonymous
+// ops_<level>.cc. Written with GCC/Clang vector extensions, one register wide
+// (16 floats for AVX-512, 8 for AVX2, 4 for the generic SSE2 level), with no
+// tail loops because rows are padded to a multiple of 16 floats. Everything is file-private (anonymous
 // namespace) and uses no std templates, so no ISA-specific code can leak into
 // another level through the linker.
 #pragma once
+
+#include <cstring>
 
 #include "../sampling.h"
 #include "ops.h"
@@ -11,120 +14,173 @@
 namespace mtl::cpu {
 namespace {
 
-inline float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
-  return sum;
+// One SIMD register per level (MTL_VEC_BYTES is set by ops_<level>.cc): a
+// wider vector type than the hardware has would be split up by the compiler,
+// often badly.
+#ifndef MTL_VEC_BYTES
+#error "define MTL_VEC_BYTES (16, 32 or 64) before including ops_body.h"
+#endif
+typedef float vec __attribute__((vector_size(MTL_VEC_BYTES)));
+typedef int32_t ivec __attribute__((vector_size(MTL_VEC_BYTES)));
+constexpr int kLanes = MTL_VEC_BYTES / 4;
+
+inline vec load(const float* p) {
+  vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, vec v) { std::memcpy(p, &v, sizeof v); }
+inline vec splat(float x) { return vec{} + x; }
+
+inline float hsum(vec v) {
+  typedef float quarter __attribute__((vector_size(16)));
+#if MTL_VEC_BYTES == 64
+  typedef float half __attribute__((vector_size(32)));
+  const half h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                 __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  const quarter q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
+#elif MTL_VEC_BYTES == 32
+  const quarter q = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
+#else
+  const quarter q = v;
+#endif
+  return (q[0] + q[2]) + (q[1] + q[3]);
 }
 
-// Four dot products of one row against four others: the row is loaded once.
-inline void dot4(const float* __restrict a, const float* __restrict b0, const float* __restrict b1,
-                 const float* __restrict b2, const float* __restrict b3, int64_t n, float* out) {
-  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-  for (int64_t i = 0; i < n; ++i) {
-    s0 += a[i] * b0[i];
-    s1 += a[i] * b1[i];
-    s2 += a[i] * b2[i];
-    s3 += a[i] * b3[i];
-  }
-  out[0] = s0;
-  out[1] = s1;
-  out[2] = s2;
-  out[3] = s3;
+// The math of sampling.h on 16 lanes (same constants, same results to
+// rounding): exp by Cody-Waite reduction and a degree-6 polynomial.
+inline vec vexp(vec x) {
+  const vec t = x * 1.44269504088896341f;
+  const vec n = (t + 12582912.0f) - 12582912.0f;
+  const vec r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  vec p = splat(1.0f / 720.0f);
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const ivec bits = (__builtin_convertvector(n, ivec) + 127) << 23;
+  return p * (vec)bits;  // same-size vector casts reinterpret the bits
 }
 
-// y += sum_k g[k * stride] * rows[k], four rows per pass over y.
-inline void accumulate_rows(float* __restrict y, const float* const* rows, const float* g,
-                            int64_t stride, int count, int64_t n) {
-  int k = 0;
-  for (; k + 4 <= count; k += 4) {
-    const float g0 = g[k * stride], g1 = g[(k + 1) * stride];
-    const float g2 = g[(k + 2) * stride], g3 = g[(k + 3) * stride];
-    const float* __restrict r0 = rows[k];
-    const float* __restrict r1 = rows[k + 1];
-    const float* __restrict r2 = rows[k + 2];
-    const float* __restrict r3 = rows[k + 3];
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) y[i] += g0 * r0[i] + g1 * r1[i] + g2 * r2[i] + g3 * r3[i];
-  }
-  for (; k < count; ++k) {
-    const float gk = g[k * stride];
-    const float* __restrict r = rows[k];
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) y[i] += gk * r[i];
-  }
+inline vec vlog(vec x) {  // normal positive x; feeds the reported loss only
+  const ivec bits = (ivec)x;
+  const vec exponent = __builtin_convertvector(((bits >> 23) & 255) - 127, vec);
+  const ivec mantissa_bits = (bits & 0x007FFFFF) | 0x3F800000;
+  const vec m = (vec)mantissa_bits;
+  const vec s = (m - 1.0f) / (m + 1.0f);
+  const vec s2 = s * s;
+  return exponent * 0.693147180559945f + s * (2.0f + s2 * (2.0f / 3.0f + s2 * (2.0f / 5.0f + s2 * (2.0f / 7.0f))));
 }
 
-// Scores are processed in blocks of kLanes with no scalar tail: buffers are
-// padded (see padded()), and padding entries are masked out of the loss.
-constexpr int kLanes = 16;
-inline int padded(int n) { return (n + kLanes - 1) / kLanes * kLanes; }
+inline int blocks(int n) { return (n + kLanes - 1) / kLanes; }
 
-// Turns scores into gradients in place: g = lr * (label - sigmoid(score)),
-// label 1 for the first `n_positive` entries. Returns the summed loss.
-inline double scores_to_gradients(float* __restrict g, int n, int n_positive, float lr) {
-  float loss = 0.0f;
-  for (int block = 0; block < padded(n); block += kLanes) {
-#pragma omp simd reduction(+ : loss)
-    for (int j = 0; j < kLanes; ++j) {
-      const int i = block + j;
-      const float label = i < n_positive ? 1.0f : 0.0f;
-      const float real = i < n ? 1.0f : 0.0f;
-      const float score = real * g[i];  // padding may hold anything: zero it
-      loss += real * pair_loss(score, label);
-      g[i] = lr * (label - clipped_sigmoid(score));
-    }
+// Turns scores into gradients in place: g = lr * (label - sigmoid(score))
+// with word2vec's clip at +-6, label 1 for the first `n_positive` entries.
+// Works on whole blocks (the buffer is padded); padding is masked out.
+// Returns the summed loss -log P(label | score).
+inline double scores_to_gradients(float* g, int n, int n_positive, float lr) {
+  vec loss = splat(0.0f);
+  ivec index;
+  for (int i = 0; i < kLanes; ++i) index[i] = i;
+  for (int b = 0; b < blocks(n); ++b, index += kLanes) {
+    const vec label = index < n_positive ? splat(1.0f) : splat(0.0f);
+    const vec real = index < n ? splat(1.0f) : splat(0.0f);
+    const vec score = load(g + b * kLanes) * real;
+    const vec z = score > kMaxScore ? splat(kMaxScore) : (score < -kMaxScore ? splat(-kMaxScore) : score);
+    const vec sigmoid_z = 1.0f / (1.0f + vexp(-z));
+    const vec sigmoid = score > kMaxScore ? splat(1.0f) : (score < -kMaxScore ? splat(0.0f) : sigmoid_z);
+    const vec p_label = label > 0.5f ? sigmoid_z : 1.0f - sigmoid_z;
+    loss -= real * vlog(p_label);
+    store(g + b * kLanes, lr * (label - sigmoid));
   }
-  return loss;
+  return hsum(loss);
 }
 
-// g[t * n_rows + r] = <rows[r], targets[t]>, four targets at a time.
-inline void score_block(float* g, const float* const* rows, int n_rows, const float* const* targets,
-                        int n_targets, int64_t dim) {
+constexpr int kMaxRows = 128;  // 2 * the largest window; targets are fewer
+
+// Scores of every context row against NT target rows: the NT accumulators
+// stay in registers, each context block is loaded once per target set.
+template <int NT>
+inline void score_rows(float* scores, float* const* rows, int n_rows, float* const* targets, int64_t dim) {
   for (int r = 0; r < n_rows; ++r) {
-    int t = 0;
-    float four[4];
-    for (; t + 4 <= n_targets; t += 4) {
-      dot4(rows[r], targets[t], targets[t + 1], targets[t + 2], targets[t + 3], dim, four);
-      for (int j = 0; j < 4; ++j) g[(t + j) * n_rows + r] = four[j];
+    vec acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = splat(0.0f);
+    for (int64_t k = 0; k < dim; k += kLanes) {
+      const vec x = load(rows[r] + k);
+      for (int t = 0; t < NT; ++t) acc[t] += x * load(targets[t] + k);
     }
-    for (; t < n_targets; ++t) g[t * n_rows + r] = dot(rows[r], targets[t], dim);
+    for (int t = 0; t < NT; ++t) scores[t * n_rows + r] = hsum(acc[t]);
   }
 }
 
-// HogBatch step: an (n_contexts x n_targets) block of scores is computed from
-// the old rows, then w_out and w_in are updated with two small rank-k products.
-double skipgram_step(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts,
-                     int n_contexts, const int32_t* targets, int n_targets, float lr,
-                     float* scratch) {
+// Both HogBatch updates for NT targets, one column block at a time: the old
+// target blocks and their deltas stay in registers while the contexts stream
+// by; each gradient coefficient is broadcast once and used twice.
+template <int NT>
+inline void update_rows(const float* g, float* const* in_rows, int n_contexts, float* const* out_rows, int64_t dim,
+                        vec* old_in) {
+  for (int64_t k = 0; k < dim; k += kLanes) {
+    vec old_out[NT], delta[NT];
+    for (int t = 0; t < NT; ++t) old_out[t] = load(out_rows[t] + k), delta[t] = splat(0.0f);
+    // All old context blocks first: a word repeated in the window must not
+    // see its own update.
+    for (int c = 0; c < n_contexts; ++c) old_in[c] = load(in_rows[c] + k);
+    for (int c = 0; c < n_contexts; ++c) {
+      vec grad = splat(0.0f);
+      for (int t = 0; t < NT; ++t) {
+        const vec coefficient = splat(g[t * n_contexts + c]);
+        grad += coefficient * old_out[t];
+        delta[t] += coefficient * old_in[c];
+      }
+      store(in_rows[c] + k, load(in_rows[c] + k) + grad);  // read-modify-write: repeats add up
+    }
+    for (int t = 0; t < NT; ++t) store(out_rows[t] + k, load(out_rows[t] + k) + delta[t]);
+  }
+}
+
+// Targets come in groups of at most kGroup, so the register-blocked
+// templates above cover any negative count with a handful of instances.
+constexpr int kGroup = 6;
+
+template <int NT>
+inline void score_group(float* scores, float* const* rows, int n_rows, float* const* targets, int n, int64_t dim) {
+  if constexpr (NT > 1) {
+    if (n < NT) return score_group<NT - 1>(scores, rows, n_rows, targets, n, dim);
+  }
+  score_rows<NT>(scores, rows, n_rows, targets, dim);
+}
+
+template <int NT>
+inline void update_group(const float* g, float* const* in_rows, int n_contexts, float* const* out_rows, int n,
+                         int64_t dim, vec* old_in) {
+  if constexpr (NT > 1) {
+    if (n < NT) return update_group<NT - 1>(g, in_rows, n_contexts, out_rows, n, dim, old_in);
+  }
+  update_rows<NT>(g, in_rows, n_contexts, out_rows, dim, old_in);
+}
+
+// HogBatch step: an (n_contexts x n_targets) block of scores from the old
+// rows, then w_in[c] += sum_t g[t,c] w_out[t] and w_out[t] += sum_c g[t,c] w_in[c],
+// both from the old values. With more than kGroup targets the groups' input
+// updates see earlier groups' input updates (a second-order difference, like
+// Hogwild's); up to kGroup targets the step is exact.
+double skipgram_step(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, int n_contexts,
+                     const int32_t* targets, int n_targets, float lr, float* scratch) {
   const int64_t dim = w_in.cols;
-  float* __restrict grad_in = scratch;              // n_contexts x dim
-  float* __restrict g = scratch + n_contexts * dim;  // n_targets x n_contexts, padded
-  const float* in_rows[2 * 64];
-  const float* out_rows[64];
-  float* out_mut[64];
+  float* g = scratch;  // n_targets x n_contexts, padded to whole blocks
+  float* in_rows[kMaxRows];
+  float* out_rows[kMaxRows];
+  vec old_in[kMaxRows];
   for (int c = 0; c < n_contexts; ++c) in_rows[c] = w_in.row(contexts[c]);
-  for (int t = 0; t < n_targets; ++t) out_rows[t] = out_mut[t] = w_out.row(targets[t]);
+  for (int t = 0; t < n_targets; ++t) out_rows[t] = w_out.row(targets[t]);
 
-  score_block(g, in_rows, n_contexts, out_rows, n_targets, dim);
+  for (int t = 0; t < n_targets; t += kGroup)
+    score_group<kGroup>(g + t * n_contexts, in_rows, n_contexts, out_rows + t, n_targets - t, dim);
   const double loss = scores_to_gradients(g, n_contexts * n_targets, n_contexts, lr);
-
-  // grad_in[c] = sum_t g[t, c] * w_out[t], from the rows before their update.
-  for (int c = 0; c < n_contexts; ++c) {
-    float* __restrict row = grad_in + c * dim;
-#pragma omp simd
-    for (int64_t i = 0; i < dim; ++i) row[i] = 0.0f;
-    accumulate_rows(row, out_rows, g + c, n_contexts, n_targets, dim);
-  }
-  for (int t = 0; t < n_targets; ++t) accumulate_rows(out_mut[t], in_rows, g + t * n_contexts, 1, n_contexts, dim);
-  for (int c = 0; c < n_contexts; ++c) {
-    float* __restrict row = w_in.row(contexts[c]);
-    const float* __restrict delta = grad_in + c * dim;
-#pragma omp simd
-    for (int64_t i = 0; i < dim; ++i) row[i] += delta[i];
-  }
+  for (int t = 0; t < n_targets; t += kGroup)
+    update_group<kGroup>(g + t * n_contexts, in_rows, n_contexts, out_rows + t, n_targets - t, dim, old_in);
   return loss;
 }
 
@@ -133,38 +189,30 @@ double skipgram_step(const Matrix& w_in, const Matrix& w_out, const int32_t* con
 double cbow_step(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, int n_contexts,
                  const int32_t* targets, int n_targets, float lr, float* scratch) {
   const int64_t dim = w_in.cols;
-  float* __restrict h = scratch;
-  float* __restrict grad_h = scratch + dim;
-  float* __restrict g = scratch + 2 * dim;
-  const float* in_rows[2 * 64];
-  const float* out_rows[64];
+  float* h = scratch;
+  float* g = scratch + dim;
+  float* in_rows[kMaxRows];
+  float* out_rows[kMaxRows];
   for (int c = 0; c < n_contexts; ++c) in_rows[c] = w_in.row(contexts[c]);
   for (int t = 0; t < n_targets; ++t) out_rows[t] = w_out.row(targets[t]);
 
   const float inv = 1.0f / static_cast<float>(n_contexts);
-#pragma omp simd
-  for (int64_t i = 0; i < dim; ++i) h[i] = 0.0f;
-  float ones[2 * 64];
-  for (int c = 0; c < n_contexts; ++c) ones[c] = inv;
-  accumulate_rows(h, in_rows, ones, 1, n_contexts, dim);
-
-  const float* h_row[1] = {h};
-  score_block(g, h_row, 1, out_rows, n_targets, dim);
+  for (int64_t k = 0; k < dim; k += kLanes) {
+    vec sum = splat(0.0f);
+    for (int c = 0; c < n_contexts; ++c) sum += load(in_rows[c] + k);
+    store(h + k, sum * inv);
+  }
+  float* h_row[1] = {h};
+  for (int t = 0; t < n_targets; t += kGroup)
+    score_group<kGroup>(g + t, h_row, 1, out_rows + t, n_targets - t, dim);
   const double loss = scores_to_gradients(g, n_targets, 1, lr);
 
-#pragma omp simd
-  for (int64_t i = 0; i < dim; ++i) grad_h[i] = 0.0f;
-  accumulate_rows(grad_h, out_rows, g, 1, n_targets, dim);
-  for (int t = 0; t < n_targets; ++t) {
-    float* __restrict row = w_out.row(targets[t]);
-    const float gt = g[t];
-#pragma omp simd
-    for (int64_t i = 0; i < dim; ++i) row[i] += gt * h[i];
-  }
-  for (int c = 0; c < n_contexts; ++c) {
-    float* __restrict row = w_in.row(contexts[c]);
-#pragma omp simd
-    for (int64_t i = 0; i < dim; ++i) row[i] += grad_h[i];
+  for (int64_t k = 0; k < dim; k += kLanes) {
+    const vec hk = load(h + k);
+    vec grad_h = splat(0.0f);
+    for (int t = 0; t < n_targets; ++t) grad_h += g[t] * load(out_rows[t] + k);  // all old rows first
+    for (int t = 0; t < n_targets; ++t) store(out_rows[t] + k, load(out_rows[t] + k) + g[t] * hk);
+    for (int c = 0; c < n_contexts; ++c) store(in_rows[c] + k, load(in_rows[c] + k) + grad_h);
   }
   return loss;
 }
@@ -173,8 +221,8 @@ double cbow_step(const Matrix& w_in, const Matrix& w_out, const int32_t* context
 }  // namespace mtl::cpu
 
 // Defines the accessor for one level, e.g. MTL_DEFINE_OPS(avx2).
-#define MTL_DEFINE_OPS(LEVEL)                                                   \
-  const ::mtl::cpu::Ops& ::mtl::cpu::ops_##LEVEL() {                            \
-    static const Ops table{#LEVEL, &skipgram_step, &cbow_step};                 \
-    return table;                                                               \
+#define MTL_DEFINE_OPS(LEVEL)                                   \
+  const ::mtl::cpu::Ops& ::mtl::cpu::ops_##LEVEL() {            \
+    static const Ops table{#LEVEL, &skipgram_step, &cbow_step}; \
+    return table;                                               \
   }

@@ -3,6 +3,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common.h"
 #include "../sampling.h"
 
 namespace mtl::cpu {
@@ -75,6 +76,8 @@ struct Worker {
 
 void train(const TrainParams& params, const TrainJob& job, Control& control, const Ops& ops) {
   validate(params, job);
+  MTL_CHECK(job.w_in.cols % kRowBlock == 0, "the CPU kernel needs rows padded to a multiple of ", kRowBlock,
+            " floats, got ", job.w_in.cols);
   std::atomic<int64_t> next_chunk{0};
   const int64_t n_chunks = static_cast<int64_t>(job.chunks.size());
   auto work = [&] {
