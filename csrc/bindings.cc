@@ -128,8 +128,9 @@ py::dict stats_dict(const Control& control, double seconds) {
 
 // Trains on the calling thread's behalf with the GIL released. Every
 // `interval` seconds the caller briefly takes the GIL to check for Ctrl-C and
-// to report progress; a KeyboardInterrupt or a callback error stops the
-// workers (within one sentence) and is re-raised once they have joined.
+// to report progress; a KeyboardInterrupt (or any exception from a signal
+// handler or the callback) stops the workers after their current chunk and
+// is returned as stats["interrupted"] (None when the run completed).
 py::dict train(const std::string& model, int dim, int window, int negative, float alpha, float min_alpha,
                uint64_t seed, int threads, const std::string& backend, const py::array& w_in, const py::list& w_out,
                const py::array& keep_prob, const py::list& noise, const py::list& tasks, const py::dict& chunks,
@@ -234,9 +235,12 @@ py::dict train(const std::string& model, int dim, int window, int negative, floa
     }
     runner.join();
   }
-  if (python_error) throw std::move(*python_error);
   control.rethrow_if_failed();
-  return stats_dict(control, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  py::dict stats = stats_dict(control, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  // Ctrl-C, SIGTERM or a failing callback: the caller gets the exception with
+  // the stats of the finished chunks, so it can checkpoint before re-raising.
+  stats["interrupted"] = python_error ? python_error->value() : py::none();
+  return stats;
 }
 
 py::dict info() {

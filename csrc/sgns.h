@@ -78,6 +78,10 @@ struct TrainJob {
 };
 
 // Shared between the training threads and the monitoring (calling) thread.
+// Stopping is graceful: no new chunk is taken and every taken chunk is
+// finished (a chunk is a fraction of a second of work). Chunks are taken in
+// schedule order, so the finished ones are always the first `chunks_done`:
+// a checkpoint at that point resumes exactly.
 struct Control {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> words_done{0};    // corpus tokens consumed, kept or not

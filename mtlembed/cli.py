@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
+import threading
 import time
 import warnings
 from typing import Optional, Sequence
@@ -17,7 +19,7 @@ from typing import Optional, Sequence
 from . import __version__, backend, config as config_module, io
 from .errors import ConfigError, MtlembedError
 from .tasks import TaskSpec
-from .trainer import Trainer
+from .trainer import Interrupted, Terminated, Trainer
 
 OUTPUT_FORMATS = {".bin": True, ".txt": False, ".vec": False}
 
@@ -30,16 +32,41 @@ def output_is_binary(path: str) -> bool:
     raise ConfigError(f"{path}: the output name must end with .bin (binary), .txt or .vec (text)")
 
 
+def _train_job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Trainer:
+    """A new trainer from the arguments, or the one saved in --resume's checkpoint."""
+    if args.resume:
+        if args.corpus or any(getattr(args, name) is not None for name in config_module.field_names()):
+            parser.error("--resume continues a run as it was configured: give no corpus or training flags")
+        trainer = Trainer.resume(args.resume)
+        for key in ("output", "report", "checkpoint_every"):
+            if getattr(args, key) is None:
+                setattr(args, key, trainer.notes.get(key))
+        args.checkpoint_dir = args.checkpoint_dir or args.resume
+        return trainer
+    if not args.corpus or not args.output:
+        parser.error("the corpus and -o/--output are required (or --resume DIR)")
+    trainer = Trainer(config_module.from_arguments(args), [TaskSpec("corpus", tuple(args.corpus))])
+    trainer.notes = {"output": args.output, "report": args.report, "checkpoint_every": args.checkpoint_every}
+    return trainer
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    config = config_module.from_arguments(args)
+    trainer = _train_job(args, args.parser)
     # Fail on a bad output path now, not after hours of training.
     io.check_output_path(args.output)
     binary = output_is_binary(args.output)
     if args.report:
         io.check_output_path(args.report)
     start = time.perf_counter()
-    trainer = Trainer(config, [TaskSpec("corpus", tuple(args.corpus))])
-    embeddings = trainer.train(progress=not args.quiet)
+    config = trainer.config
+    try:
+        embeddings = trainer.train(progress=not args.quiet, checkpoint_dir=args.checkpoint_dir,
+                                   checkpoint_every=args.checkpoint_every or "10m")
+    except Interrupted as stop:
+        if stop.checkpoint:
+            print(f"mtlembed: checkpoint saved; continue with: mtlembed train --resume "
+                  f"{args.checkpoint_dir}", file=sys.stderr)
+        raise stop.cause from None
     export_start = time.perf_counter()
     embeddings.save(args.output, binary=binary)
     report = trainer.report
@@ -108,14 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = verbs.add_parser("train", help="train embeddings on a corpus",
                              description="Train skip-gram or CBOW embeddings and write them in word2vec format.")
-    train.add_argument("corpus", nargs="+", metavar="CORPUS",
+    train.add_argument("corpus", nargs="*", metavar="CORPUS",
                        help="text files, globs or folders (plain, .gz, .bz2 or .xz)")
-    train.add_argument("-o", "--output", required=True, metavar="OUT",
+    train.add_argument("-o", "--output", metavar="OUT",
                        help="output vectors: .bin (word2vec binary), .txt or .vec (text)")
     config_module.add_arguments(train)
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--report", metavar="JSON", help="write timings and counts of the run as JSON")
-    train.set_defaults(func=cmd_train)
+    train.add_argument("--checkpoint-dir", metavar="DIR",
+                       help="save the run's state here periodically and on Ctrl-C/SIGTERM")
+    train.add_argument("--checkpoint-every", metavar="INTERVAL",
+                       help="time (30s, 10m, 1h) or words (5000000w, 50Mw) between checkpoints (default: 10m)")
+    train.add_argument("--resume", metavar="DIR", help="continue the run saved in this checkpoint folder")
+    train.set_defaults(func=cmd_train, parser=train)
 
     demo = verbs.add_parser("demo", help="train on the small shared WikiText-2 corpus and show the result",
                             description="Train skip-gram on WikiText-2 (shared data), print neighbours and "
@@ -143,9 +175,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"mtlembed: warning: {message}", file=sys.stderr)
 
 
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
+    previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         return int(args.func(args) or 0)
     except MtlembedError as error:
@@ -154,9 +192,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("mtlembed: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("mtlembed: terminated", file=sys.stderr)
+        return 143
     except OSError as error:  # e.g. a full disk while writing: still one line, no traceback
         print(f"mtlembed: error: {error}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from . import backend, corpus, tasks as tasks_module, vocab as vocab_module
+from . import backend, checkpoint, corpus, tasks as tasks_module, vocab as vocab_module
 from .config import TrainConfig, from_mapping
 from .errors import CorpusError, ResourceError
 from .model import Embeddings
@@ -119,11 +121,63 @@ def check_memory(rows: int, dim: int, matrices: int) -> None:
                             "lower --dim or --max-vocab")
 
 
+class Terminated(Exception):
+    """Raised by the CLI's SIGTERM handler; stops training like Ctrl-C (exit 143)."""
+
+
+class _StopRequests:
+    """Turns SIGINT/SIGTERM into a request that training honours at a chunk boundary.
+
+    The handlers only record the signal. The kernel's monitor polls the
+    request every 0.1 s (through the progress callback) and stops the workers
+    after their current chunk; between segments the loop checks it. Either
+    way the state at the stop is consistent, so a checkpoint resumes exactly.
+    Handlers can only be installed from the main thread; elsewhere signals
+    keep their usual behaviour.
+    """
+
+    def __init__(self) -> None:
+        self.cause: Optional[BaseException] = None
+        self._previous: dict = {}
+
+    def __enter__(self) -> _StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            for signum, cause in ((signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)):
+                self._previous[signum] = signal.signal(signum, lambda *_, c=cause: self._request(c()))
+        return self
+
+    def _request(self, cause: BaseException) -> None:
+        if self.cause is None:
+            self.cause = cause
+
+    def check(self) -> None:
+        if self.cause is not None:
+            raise self.cause
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+class Interrupted(Exception):
+    """Training stopped early (Ctrl-C, SIGTERM); `checkpoint` is where it was saved, if anywhere."""
+
+    def __init__(self, cause: BaseException, checkpoint: Optional[str]):
+        super().__init__(str(cause))
+        self.cause, self.checkpoint = cause, checkpoint
+
+
 class Trainer:
     """Trains embeddings on one or more tasks.
 
     >>> trainer = Trainer(TrainConfig(dim=100), [TaskSpec("wiki", ("corpus.txt",))])
     >>> embeddings = trainer.train()
+    >>> trainer.report.words_per_second
+
+    With `checkpoint_dir`, the state is saved atomically every
+    `checkpoint_every` (see checkpoint.parse_interval) and when training is
+    interrupted; `Trainer.resume(dir)` continues the run (bit-identical to an
+    uninterrupted one with threads=1).
     """
 
     def __init__(self, config: TrainConfig, task_specs: Sequence[TaskSpec]):
@@ -134,8 +188,20 @@ class Trainer:
             raise CorpusError(f"task names must be unique: {names}")
         self.config = config
         self.task_specs = list(task_specs)
-        self.report = Report(config={k: v for k, v in vars(config).items()})
+        self.report = Report(config=dict(vars(config)))
         self.corpus: Optional[EncodedCorpus] = None
+        self.notes: dict = {}            # saved with checkpoints (the CLI keeps its output path here)
+        self._resume_state: Optional[checkpoint.Checkpoint] = None
+
+    @classmethod
+    def resume(cls, directory: Union[str, os.PathLike]) -> Trainer:
+        """A trainer that continues the run saved in `directory`."""
+        state = checkpoint.load(directory)
+        trainer = cls(from_mapping(state.config, source=f"{directory}: config"),
+                      [TaskSpec(**{**t, "paths": tuple(t["paths"])}) for t in state.tasks])
+        trainer.notes = dict(state.notes)
+        trainer._resume_state = state
+        return trainer
 
     def read(self) -> EncodedCorpus:
         start = time.perf_counter()
@@ -145,48 +211,109 @@ class Trainer:
         self.report.vocab_size = len(self.corpus.vocab)
         return self.corpus
 
-    def train(self, progress: Union[bool, Callable, None] = False) -> Embeddings:
-        """Reads the corpus (if not yet read) and trains; `progress=True` draws a bar on stderr."""
+    def _initial_matrices(self, rows: int, n_heads: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        cfg = self.config
+        check_memory(rows, -(-cfg.dim // ROW_BLOCK) * ROW_BLOCK, 1 + n_heads)
+        w_in = padded_matrix(rows, cfg.dim)
+        w_out = [padded_matrix(rows, cfg.dim) for _ in range(n_heads)]
+        state = self._resume_state
+        if state is not None:
+            vocab = self.corpus.vocab
+            if state.words != vocab.words or not np.array_equal(state.counts, vocab.counts):
+                raise CorpusError("the corpus has changed since the checkpoint was written (its vocabulary "
+                                  "differs); resume needs the same files")
+            w_in[:] = state.w_in
+            for head, saved in zip(w_out, state.w_out):
+                head[:] = saved
+        else:
+            # word2vec's init: uniform in [-0.5/dim, 0.5/dim); w_out starts at zero.
+            rng = np.random.default_rng(cfg.seed)
+            w_in[:, :cfg.dim] = (rng.random((rows, cfg.dim), dtype=np.float32) - 0.5) / cfg.dim
+        return w_in, w_out
+
+    def train(self, progress: Union[bool, Callable, None] = False, checkpoint_dir: Optional[str] = None,
+              checkpoint_every: Union[str, checkpoint.Interval] = "10m") -> Embeddings:
+        """Reads the corpus (if not yet read) and trains; `progress=True` draws a bar on stderr.
+
+        Raises `Interrupted` (with the checkpoint path) on Ctrl-C or SIGTERM.
+        """
         cfg = self.config
         data = self.corpus or self.read()
         device = backend.resolve_device(cfg.device)
         heads = sorted({t.head if t.head != "per_task" else t.name for t in self.task_specs})
         head_of = {t.name: heads.index(t.head if t.head != "per_task" else t.name) for t in self.task_specs}
-        rows = len(data.vocab)
-        check_memory(rows, -(-cfg.dim // ROW_BLOCK) * ROW_BLOCK, 1 + len(heads))
-
-        rng = np.random.default_rng(cfg.seed)
-        w_in = padded_matrix(rows, cfg.dim)
-        # word2vec's init: uniform in [-0.5/dim, 0.5/dim); w_out starts at zero.
-        w_in[:, :cfg.dim] = (rng.random((rows, cfg.dim), dtype=np.float32) - 0.5) / cfg.dim
-        w_out = [padded_matrix(rows, cfg.dim) for _ in heads]
+        w_in, w_out = self._initial_matrices(len(data.vocab), len(heads))
         keep = data.vocab.keep_probabilities(cfg.sample)
         noise = data.vocab.noise_tables()
         lang_index = {lang: i for i, lang in enumerate(data.vocab.languages)}
         task_tuples = [(s.tokens, s.offsets, lang_index[t.lang], head_of[t.name], float(t.weight))
                        for t, s in zip(self.task_specs, data.streams)]
         chunks = tasks_module.schedule([s.offsets for s in data.streams], cfg.epochs)
+        n_chunks = len(chunks["id"])
+        chunk_words = np.cumsum(np.concatenate(([0], [
+            int(data.streams[t].offsets[e] - data.streams[t].offsets[b])
+            for t, b, e in zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])])))
 
-        total_words = data.words * cfg.epochs
+        interval = checkpoint.parse_interval(checkpoint_every) if isinstance(checkpoint_every, str) \
+            else checkpoint_every
+        position = self._resume_state.next_chunk if self._resume_state else 0
         callback = progress
         if progress is True:
-            callback = ProgressBar(total_words, cfg.learning_rate, cfg.final_learning_rate)
-        info = backend.info()
-        simd = info["simd"]
-        stats = backend.core().train(
-            model=cfg.model, dim=w_in.shape[1], window=cfg.window, negative=cfg.negative, alpha=cfg.learning_rate,
-            min_alpha=cfg.final_learning_rate, seed=cfg.seed, threads=cfg.worker_threads,
-            backend="cuda" if device == "cuda" else simd, w_in=w_in, w_out=w_out, keep_prob=keep, noise=noise,
-            tasks=task_tuples, chunks=chunks, progress=callback or None)
-        if isinstance(callback, ProgressBar):
-            callback(stats["words"], stats["chunks"], stats["loss"], stats["pairs"], final=True)
-
+            callback = ProgressBar(int(chunk_words[-1]), cfg.learning_rate, cfg.final_learning_rate)
+        simd = backend.info()["simd"]
         r = self.report
-        r.train_seconds = stats["seconds"]
-        r.train_words = int(stats["words"])
-        r.words_per_second = stats["words"] / max(stats["seconds"], 1e-9)
-        r.final_loss = stats["loss"] / max(stats["pairs"], 1)
         r.simd, r.device, r.threads = (simd if device == "cpu" else "cuda"), device, cfg.worker_threads
+        loss = pairs = 0.0
+
+        def save(next_chunk: int) -> str:
+            vocab = data.vocab
+            state = checkpoint.Checkpoint(
+                config=dict(vars(cfg)), tasks=[dict(vars(t)) for t in self.task_specs], words=vocab.words,
+                counts=vocab.counts, languages=vocab.languages, starts=vocab.starts, w_in=w_in, w_out=w_out,
+                next_chunk=next_chunk, total_chunks=n_chunks, words_done=int(chunk_words[next_chunk]),
+                notes=self.notes)
+            return str(checkpoint.save(checkpoint_dir, state))
+
+        # The schedule runs in segments; between two, every thread has joined,
+        # so the matrices are a consistent state to checkpoint.
+        segment_words = interval.words or 0
+        with _StopRequests() as stop:
+            while position < n_chunks:
+                end = n_chunks
+                if checkpoint_dir:
+                    if not segment_words:  # a time interval: size segments by the speed seen so far
+                        segment_words = max(int((r.words_per_second or 2e5) * interval.seconds), 1)
+                    end = int(np.searchsorted(chunk_words, chunk_words[position] + segment_words, side="left"))
+                    end = min(max(end, position + 1), n_chunks)
+                    if interval.seconds:
+                        segment_words = 0
+
+                def monitor(words, done, seg_loss, seg_pairs, _o=int(chunk_words[position]), _c=position,
+                            _l=loss, _p=pairs):
+                    stop.check()  # raising here stops the workers after their current chunk
+                    if callback:
+                        callback(_o + words, _c + done, _l + seg_loss, _p + seg_pairs)
+
+                stats = backend.core().train(
+                    model=cfg.model, dim=w_in.shape[1], window=cfg.window, negative=cfg.negative,
+                    alpha=cfg.learning_rate, min_alpha=cfg.final_learning_rate, seed=cfg.seed,
+                    threads=cfg.worker_threads, backend="cuda" if device == "cuda" else simd, w_in=w_in,
+                    w_out=w_out, keep_prob=keep, noise=noise, tasks=task_tuples,
+                    chunks={key: value[position:end] for key, value in chunks.items()}, progress=monitor)
+                position += int(stats["chunks"])
+                r.train_seconds += stats["seconds"]
+                r.train_words += int(stats["words"])
+                r.words_per_second = r.train_words / max(r.train_seconds, 1e-9)
+                loss, pairs = loss + stats["loss"], pairs + stats["pairs"]
+                cause = stats["interrupted"] or stop.cause
+                if cause is None and checkpoint_dir and position < n_chunks:
+                    save(position)
+                    cause = stop.cause
+                if cause is not None:
+                    raise Interrupted(cause, save(position) if checkpoint_dir else None)
+        if isinstance(callback, ProgressBar):
+            callback(r.train_words, position, loss, int(pairs), final=True)
+        r.final_loss = loss / max(pairs, 1)
         self.w_out = w_out
         return Embeddings(data.vocab.keys(), w_in[:, :cfg.dim], data.vocab.counts)
 

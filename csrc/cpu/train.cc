@@ -37,7 +37,6 @@ struct Worker {
     double loss = 0.0;
     int64_t pairs = 0;
     for (int64_t s = chunk.sentence_begin; s < chunk.sentence_end; ++s) {
-      if (control.stop.load(std::memory_order_relaxed)) break;
       const int64_t begin = task.sentence_offsets[s], end = task.sentence_offsets[s + 1];
       // Linear decay over the whole run, placed by this sentence's position.
       const double progress = chunk.progress_begin + (chunk.progress_end - chunk.progress_begin) *
@@ -86,8 +85,8 @@ void train(const TrainParams& params, const TrainJob& job, Control& control, con
       for (;;) {
         const int64_t c = next_chunk.fetch_add(1);
         if (c >= n_chunks || control.stop.load()) break;
-        worker.run_chunk(job.chunks[c]);
-        if (!control.stop.load()) control.chunks_done.fetch_add(1);
+        worker.run_chunk(job.chunks[c]);  // a taken chunk is always finished
+        control.chunks_done.fetch_add(1);
       }
     } catch (...) {
       control.fail(std::current_exception());
