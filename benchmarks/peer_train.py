@@ -1,0 +1,108 @@
+"""Train one peer through its Python API, in a process of its own (run.py starts it).
+
+gensim and fastText have no command-line trainer we can time from outside, so this
+script calls them and prints one JSON line on stdout with time.monotonic() stamps
+(CLOCK_MONOTONIC: comparable with the parent's clock) taken between the stages:
+start, vocabulary built, training done, vectors written. The parent also timestamps
+the peer's own progress output, which is how fastText's vocabulary pass is separated
+(its API builds the vocabulary and trains in one call).
+
+Vectors are written in word2vec binary format, most frequent word first, so the same
+evaluator (restricted to the first 30,000 rows) reads every tool's output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from importlib import metadata
+
+T_START = time.monotonic()  # before the heavy imports: they count as the peer's start-up
+
+
+def write_word2vec_binary(path: str, words: list[str], matrix) -> None:
+    import numpy as np
+
+    matrix = np.ascontiguousarray(matrix, dtype="<f4")
+    with open(path, "wb") as f:
+        f.write(f"{len(words)} {matrix.shape[1]}\n".encode())
+        f.write(b"".join(w.encode() + b" " + row.tobytes() + b"\n" for w, row in zip(words, matrix)))
+
+
+def train_gensim(a: argparse.Namespace) -> dict:
+    from gensim.models import Word2Vec
+    from gensim.models.word2vec_corpusfile import CORPUSFILE_VERSION  # noqa: F401 (needs the compiled module)
+
+    t_import = time.monotonic()
+    model = Word2Vec(
+        vector_size=a.dim, window=a.window, negative=a.negative, hs=0, sample=a.sample,
+        min_count=a.min_count, epochs=a.epochs, alpha=a.alpha, sg=int(a.model == "sg"),
+        workers=a.threads, seed=a.seed,
+    )
+    model.build_vocab(corpus_file=a.corpus)
+    t_vocab = time.monotonic()
+    trained, raw = model.train(
+        corpus_file=a.corpus, total_words=model.corpus_total_words, epochs=model.epochs
+    )
+    t_train = time.monotonic()
+    model.wv.save_word2vec_format(a.out, binary=True)
+    t_export = time.monotonic()
+    return {
+        "t_import": t_import, "t_vocab": t_vocab, "t_train": t_train, "t_export": t_export,
+        "vocab_size": len(model.wv), "corpus_words": model.corpus_total_words,
+        "effective_words": trained, "version": metadata.version("gensim"),
+    }
+
+
+def fasttext_version() -> str:
+    for dist in ("fasttext", "fasttext-wheel"):
+        try:
+            return f"{dist} {metadata.version(dist)}"
+        except metadata.PackageNotFoundError:
+            pass
+    return "unknown"
+
+
+def train_fasttext(a: argparse.Namespace) -> dict:
+    import fasttext
+
+    t_import = time.monotonic()
+    # minn=maxn=0 and wordNgrams=1: plain word2vec, no subword or n-gram rows (the API
+    # then sets bucket=0 itself; said explicitly so the matrix is surely words only).
+    # fastText 0.9.3's Python API takes no seed: its C++ default (0) is used.
+    model = fasttext.train_unsupervised(
+        input=a.corpus, model="skipgram" if a.model == "sg" else "cbow", dim=a.dim, ws=a.window,
+        neg=a.negative, loss="ns", t=a.sample, minCount=a.min_count, epoch=a.epochs, lr=a.alpha,
+        thread=a.threads, minn=0, maxn=0, wordNgrams=1, bucket=0, verbose=2,
+    )
+    t_train = time.monotonic()
+    words = model.get_words()
+    write_word2vec_binary(a.out, words, model.get_input_matrix()[: len(words)])
+    t_export = time.monotonic()
+    return {
+        "t_import": t_import, "t_train": t_train, "t_export": t_export,
+        "vocab_size": len(words), "version": fasttext_version(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="train one peer and print stage timestamps")
+    ap.add_argument("tool", choices=["gensim", "fasttext"])
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--model", choices=["sg", "cbow"], required=True)
+    for name, kind in [("dim", int), ("window", int), ("negative", int), ("sample", float),
+                       ("min-count", int), ("epochs", int), ("alpha", float), ("threads", int),
+                       ("seed", int)]:
+        ap.add_argument(f"--{name}", type=kind, required=True)
+    a = ap.parse_args(argv)
+    stamps = train_gensim(a) if a.tool == "gensim" else train_fasttext(a)
+    sys.stderr.flush()
+    print(json.dumps({"t_start": T_START, **stamps}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

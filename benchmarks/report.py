@@ -1,0 +1,182 @@
+"""Summaries of the raw runs, and the JSON / Markdown / PNG written from them."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+PEERS = ("gensim", "fasttext", "word2vec")
+
+
+def _median(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarize(runs: list[dict]) -> list[dict]:
+    """One row per (model, dim, threads, tool): medians over repeats, ratios to the peers."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        if r["ok"]:
+            groups.setdefault((r["model"], r["dim"], r["threads"], r["tool"]), []).append(r)
+    rows = []
+    for (model, dim, threads, tool), rs in groups.items():
+        words = rs[0]["corpus_words"] * rs[0]["epochs"]
+        train = _median([r["train_seconds"] for r in rs])
+        wall = _median([r["wall_seconds"] for r in rs])
+        quality = next((r["eval"] for r in rs if r.get("eval")), {})
+        rows.append({
+            "model": model, "dim": dim, "threads": threads, "tool": tool, "repeats": len(rs),
+            "train_seconds": train, "wall_seconds": wall,
+            "train_words_per_second": words / train if train else None,
+            "e2e_words_per_second": words / wall if wall else None,
+            "vocab_seconds": _median([r.get("vocab_seconds") for r in rs]),
+            "export_seconds": _median([r.get("export_seconds") for r in rs]),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+            "cpu_seconds": _median([r["cpu_seconds"] for r in rs]),
+            "others_cores": _median([r.get("others_cores") for r in rs]),
+            "vocab_size": rs[0].get("vocab_size"),
+            "analogy_accuracy": quality.get("analogy_accuracy"),
+            "analogy_seen": quality.get("analogy_seen"),
+            "wordsim353_spearman": quality.get("wordsim353_spearman"),
+        })
+    for row in rows:
+        peers = [p for p in rows if p["tool"] in PEERS and
+                 (p["model"], p["dim"], p["threads"]) == (row["model"], row["dim"], row["threads"])]
+        fastest = max((p["train_words_per_second"] or 0 for p in peers), default=0)
+        fastest_e2e = max((p["e2e_words_per_second"] or 0 for p in peers), default=0)
+        accs = [p["analogy_accuracy"] for p in peers if p["analogy_accuracy"] is not None]
+        wps, e2e, acc = row["train_words_per_second"], row["e2e_words_per_second"], row["analogy_accuracy"]
+        row["ratio_to_fastest_peer"] = wps / fastest if wps and fastest else None
+        row["e2e_ratio_to_fastest_peer"] = e2e / fastest_e2e if e2e and fastest_e2e else None
+        row["accuracy_diff_to_best_peer"] = acc - max(accs) if acc is not None and accs else None
+    order = {"mtlembed": 0, **{p: i + 1 for i, p in enumerate(PEERS)}}
+    rows.sort(key=lambda r: (r["model"] != "sg", r["dim"], r["threads"], order.get(r["tool"], 9)))
+    return rows
+
+
+def _f(value, fmt: str, none: str = "-") -> str:
+    return none if value is None else format(value, fmt)
+
+
+def _alpha(alpha) -> str:
+    if isinstance(alpha, dict):
+        return ", ".join(f"{v} ({k})" for k, v in alpha.items())
+    return str(alpha)
+
+
+def _k(value) -> str:
+    return "-" if value is None else f"{value / 1000:,.0f}k"
+
+
+def markdown(doc: dict) -> str:
+    m, p = doc["meta"], doc["params"]
+    lines = [
+        f"# Benchmark `{doc['name']}`", "",
+        f"- command: `{m['command']}`",
+        f"- date: {m['date']}; git: `{m['git_sha']}`{' (dirty tree)' if m['git_dirty'] else ''}",
+        f"- CPU: {m['cpu_model']}, {m['cores']} logical cores, SIMD flags: {m['cpu_simd']}"
+        f"{'; GPU: ' + m['gpu'] if m.get('gpu') else ''}",
+        f"- load average before/after: {m['loadavg_before']} / {m['loadavg_after']}",
+        f"- mtlembed SIMD level: {m['mtlembed_simd'] or 'n/a (mtlembed not run)'}",
+        f"- corpus: `{doc['corpus']['path']}`, {doc['corpus']['words']:,} words",
+        f"- hyper-parameters: dim {p['dim']}, window {p['window']}, negative {p['negative']}, "
+        f"sample {p['sample']}, min-count {p['min_count']}, epochs {p['epochs']}, hs 0, alpha "
+        f"{_alpha(p['alpha'])} (the same for every tool, fastText included), threads "
+        f"{p['threads']}, repeats {p['repeat']}",
+        f"- evaluator: {doc['evaluator']}",
+    ]
+    others = [r["others_cores"] for r in doc["runs"] if r.get("others_cores") is not None]
+    if others and max(others) > 0.1 * m["cores"]:
+        lines.append(f"- **warning: other processes kept up to {max(others):.2f} of {m['cores']} "
+                     f"cores busy during the timed runs (mean {statistics.mean(others):.2f}): "
+                     "timings are noisy, rerun on a quiet machine before quoting them**")
+    lines += ["", "| tool | version | status |", "|---|---|---|"]
+    for name, t in doc["tools"].items():
+        lines.append(f"| {name} | {t.get('version') or '-'} | "
+                     f"{'ran' if t['available'] else 'skipped: ' + t['reason']} |")
+    lines += [
+        "", "Train words/s = corpus words x epochs / training-only seconds; "
+        "e2e = the same over the whole process (start-up, vocabulary, training, writing "
+        "vectors). Ratios are to the fastest peer in the same row group; the accuracy diff is "
+        "in percentage points to the best peer. Analogy: accuracy over the questions whose "
+        "words are all among the 30,000 most frequent (seen / 19,544).", "",
+        "| model | dim | threads | tool | train words/s | x fastest peer | train s | e2e s | "
+        "e2e x fastest | vocab s | peak RSS MB | CPU s | others | analogy % (seen) | diff pp | "
+        "WS353 rho |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in doc["summary"]:
+        acc = r["analogy_accuracy"]
+        lines.append(
+            f"| {r['model']} | {r['dim']} | {r['threads']} | {r['tool']} | "
+            f"{_k(r['train_words_per_second'])} | {_f(r['ratio_to_fastest_peer'], '.2f')} | "
+            f"{_f(r['train_seconds'], '.2f')} | {_f(r['wall_seconds'], '.2f')} | "
+            f"{_f(r['e2e_ratio_to_fastest_peer'], '.2f')} | {_f(r['vocab_seconds'], '.2f')} | "
+            f"{r['peak_rss_mb']:.0f} | {_f(r['cpu_seconds'], '.1f')} | {_f(r['others_cores'], '.2f')} | "
+            f"{_f(acc and acc * 100, '.2f')} ({_f(r['analogy_seen'], 'd')}) | "
+            f"{_f(r['accuracy_diff_to_best_peer'] and r['accuracy_diff_to_best_peer'] * 100, '+.2f')} | "
+            f"{_f(r['wordsim353_spearman'], '.3f')} |")
+    failed = [r for r in doc["runs"] if not r["ok"]]
+    if failed:
+        lines += ["", "## Failed runs", ""]
+        lines += [f"- {r['tool']} {r['model']} dim {r['dim']} threads {r['threads']}: "
+                  f"{r['error']}" for r in failed]
+    lines += ["", "## How each stage was timed", ""]
+    lines += [f"- **{name}**: {t['timing']}" for name, t in doc["tools"].items() if t["available"]]
+    lines += ["", "Peak RSS is the child process's ru_maxrss from wait4() (for gensim, fastText "
+              "and mtlembed it includes the Python interpreter and its imports). CPU s is user + "
+              "system time of that process; others = mean number of cores that other processes "
+              "kept busy while it ran (from /proc/stat; near 0 on a quiet machine). Each tool ran "
+              "alone; the tools were interleaved per configuration so that drift in machine load "
+              "does not favour one of them.", ""]
+    return "\n".join(lines)
+
+
+def write(doc: dict, out_dir: Path, plot: bool) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = out_dir / doc["name"]
+    paths = [base.with_suffix(".json"), base.with_suffix(".md")]
+    paths[0].write_text(json.dumps(doc, indent=1) + "\n")
+    paths[1].write_text(markdown(doc))
+    if plot:
+        png = plot_png(doc, base.with_suffix(".png"))
+        if png:
+            paths.append(png)
+    return paths
+
+
+def plot_png(doc: dict, path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot: matplotlib is not installed (pip install matplotlib); no PNG written")
+        return None
+    rows = [r for r in doc["summary"] if r["train_words_per_second"]]
+    panels = sorted({(r["model"], r["dim"]) for r in rows})
+    if not panels:
+        return None
+    tools = list(dict.fromkeys(r["tool"] for r in rows))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (model, dim) in zip(axes[0], panels):
+        threads = sorted({r["threads"] for r in rows if (r["model"], r["dim"]) == (model, dim)})
+        width = 0.8 / len(tools)
+        for i, tool in enumerate(tools):
+            values = [next((r["train_words_per_second"] / 1e6 for r in rows if
+                            (r["model"], r["dim"], r["threads"], r["tool"]) ==
+                            (model, dim, t, tool)), 0) for t in threads]
+            ax.bar([x + i * width for x in range(len(threads))], values, width, label=tool)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(threads))])
+        ax.set_xticklabels([f"{t} thr" for t in threads])
+        ax.set_title(f"{model}, dim {dim}")
+        ax.set_ylabel("training words/s (millions)")
+    axes[0][0].legend()
+    fig.suptitle(f"{doc['name']}: {doc['corpus']['words']:,} words x {doc['params']['epochs']} epochs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
