@@ -40,12 +40,16 @@ class CorpusWarning(UserWarning):
 
 
 def expand_paths(patterns: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files named by paths, globs (`**` recurses) and folders (all files below, sorted)."""
+    """Files named by paths, globs (`**` recurses) and folders (all files below, sorted).
+
+    Neither folders nor `**` follow symbolic links to folders: a link loop cannot
+    make them endless.
+    """
     files: list[Path] = []
     for pattern in patterns:
         text = os.fspath(pattern)
         if any(c in text for c in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if os.path.isfile(p))
+            matches = sorted(Path(p) for p in _glob(text) if os.path.isfile(p))
             if not matches:
                 raise CorpusError(f"{text}: no files match this pattern")
             files.extend(matches)
@@ -57,12 +61,44 @@ def expand_paths(patterns: Iterable[str | os.PathLike]) -> list[Path]:
         elif os.path.isfile(text):
             files.append(Path(text))
         elif os.path.lexists(text) and not os.path.exists(text):
-            raise CorpusError(f"{text}: broken symbolic link")
+            try:
+                os.stat(text)
+                reason = "its target is missing"
+            except OSError as error:  # a missing target, or a loop
+                reason = error.strerror
+            raise CorpusError(f"{text}: broken symbolic link ({reason})")
         else:
             raise CorpusError(f"{text}: no such file or folder")
     if not files:
         raise CorpusError("no corpus files given")
     return files
+
+
+def _glob(pattern: str) -> list[str]:
+    """glob.glob, but a `**` component does not follow symbolic links to folders.
+
+    glob's own `**` does: a link to the folder itself lists every file under
+    ever longer names (a/loop/loop/x) until the OS refuses, and two such links
+    make that 2^40 paths, a hang. Like folders (os.walk), `**` here walks only
+    real subfolders.
+    """
+    head, sep, tail = pattern.partition("**")
+    whole_component = (not head or head.endswith(os.sep)) and (not tail or tail.startswith(os.sep))
+    if not sep or not whole_component:
+        return glob.glob(pattern)  # no `**`, or `**` inside a name, where it means `*`
+    bases = glob.glob(head) if glob.has_magic(head) else [head]
+    tail = tail.lstrip(os.sep)
+    found: list[str] = []
+    for base in (b for b in bases if os.path.isdir(b or os.curdir)):
+        for root, dirs, names in os.walk(base or os.curdir, onerror=_raise_walk_error):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            # a pattern starting with `**` names paths relative to here, without "./", as glob does
+            here = ("" if root == os.curdir else os.path.relpath(root)) if not base else root
+            if tail:
+                found.extend(_glob(os.path.join(glob.escape(here), tail)))
+            else:
+                found.extend(os.path.join(here, n) for n in names if not n.startswith("."))
+    return found
 
 
 def _files_below(folder: Path) -> Iterator[Path]:
@@ -121,8 +157,11 @@ class _InvalidCounter:
 
 def _blocks(path: Path, lowercase: bool, strict: bool, stats: ReadStats) -> Iterator[bytes]:
     """Valid UTF-8 blocks of a file, each ending at whitespace (or at end of file)."""
-    with open(path, "rb") as probe:
-        kind = _compression(path, probe.read(6))
+    try:
+        with open(path, "rb") as probe:
+            kind = _compression(path, probe.read(6))
+    except OSError as error:  # unreadable, a link loop, or gone since the folder was listed
+        raise CorpusError(f"{path}: cannot open ({error.strerror or error})") from None
     handle = open_compressed(path)
     carry = b""
     line = 1  # line number at the start of `carry`
