@@ -176,6 +176,11 @@ def _blocks(path: Path, lowercase: bool, strict: bool, stats: ReadStats) -> Iter
                     raise CorpusError(f"{path}: {what} near line {line}: {error}") from None
                 if first:
                     first = False
+                    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                        # UTF-16 of ASCII text is valid UTF-8 (every other byte NUL): it would train
+                        # on garbage with hardly a warning.
+                        raise CorpusError(f"{path}: UTF-16 text (byte order mark {data[:2].hex(' ')}); "
+                                          "corpora must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8")
                     if data.startswith(codecs.BOM_UTF8):
                         data = data[len(codecs.BOM_UTF8):]
                 stats.bytes += len(data)
@@ -187,7 +192,11 @@ def _blocks(path: Path, lowercase: bool, strict: bool, stats: ReadStats) -> Iter
                     if cut < 0 and len(block) < MAX_TOKEN_BYTES:
                         carry = block
                         continue
-                    cut = len(block) - 1 if cut < 0 else cut
+                    if cut < 0:  # one over-long token: split it, but never inside a UTF-8 character
+                        cut = len(block) - 1
+                        while cut > len(block) - 4 and block[cut] & 0xC0 == 0x80:
+                            cut -= 1
+                        cut -= 1  # the character starting at the old `cut` goes to the carry
                     block, carry = block[: cut + 1], block[cut + 1:]
                 if block:
                     yield _decode(block, path, line, lowercase, strict, stats)
