@@ -116,6 +116,13 @@ double step(const std::string& model, const py::array& w_in, const py::array& w_
                                                            scratch.data());
 }
 
+// Offsets of a CSR layout: from 0, never decreasing, ending at the item count.
+void check_offsets(const int64_t* offsets, int64_t n_offsets, int64_t n_items) {
+  MTL_CHECK(n_offsets >= 1 && offsets[0] == 0 && offsets[n_offsets - 1] == n_items,
+            "offsets must run from 0 to the number of items");
+  for (int64_t i = 1; i < n_offsets; ++i) MTL_CHECK(offsets[i - 1] <= offsets[i], "offsets must not decrease");
+}
+
 py::dict stats_dict(const Control& control, double seconds) {
   py::dict d;
   d["words"] = control.words_done.load();
@@ -164,21 +171,40 @@ py::dict train(const std::string& model, int dim, int window, int negative, floa
     job.noise.push_back(table);
   }
   for (const auto& item : tasks) {
-    const auto t = item.cast<py::tuple>();
+    const auto t = item.cast<py::dict>();
     Task task;
     int64_t n_tokens = 0, n_offsets = 0;
-    task.tokens = vector_of<int32_t>(t[0].cast<py::array>(), "tokens", &n_tokens);
-    task.sentence_offsets = vector_of<int64_t>(t[1].cast<py::array>(), "sentence_offsets", &n_offsets);
-    MTL_CHECK(n_offsets >= 1 && task.sentence_offsets[0] == 0 && task.sentence_offsets[n_offsets - 1] == n_tokens,
-              "sentence_offsets must run from 0 to the number of tokens");
-    for (int64_t s = 1; s < n_offsets; ++s)
-      MTL_CHECK(task.sentence_offsets[s - 1] <= task.sentence_offsets[s], "sentence_offsets must not decrease");
+    task.tokens = vector_of<int32_t>(t["tokens"].cast<py::array>(), "tokens", &n_tokens);
+    task.sentence_offsets = vector_of<int64_t>(t["offsets"].cast<py::array>(), "offsets", &n_offsets);
+    check_offsets(task.sentence_offsets, n_offsets, n_tokens);
     task.n_sentences = n_offsets - 1;
-    task.noise = t[2].cast<int32_t>();
-    task.head = t[3].cast<int32_t>();
-    task.weight = t[4].cast<float>();
+    task.noise = t["noise"].cast<int32_t>();
+    task.head = t["head"].cast<int32_t>();
+    task.weight = t["weight"].cast<float>();
+    if (t.contains("codeswitch")) {
+      task.codeswitch = t["codeswitch"].cast<float>();
+      int64_t n_rows = 0, n_ids = 0;
+      task.translations.offsets =
+          vector_of<int64_t>(t["translation_offsets"].cast<py::array>(), "translation_offsets", &n_rows);
+      task.translations.ids = vector_of<int32_t>(t["translation_ids"].cast<py::array>(), "translation_ids", &n_ids);
+      MTL_CHECK(n_rows == job.w_in.rows + 1, "translation_offsets needs one entry per vocabulary row, plus one");
+      check_offsets(task.translations.offsets, n_rows, n_ids);
+    }
+    if (t.contains("second_tokens")) {
+      int64_t n_second = 0, n_second_offsets = 0;
+      task.second_tokens = vector_of<int32_t>(t["second_tokens"].cast<py::array>(), "second_tokens", &n_second);
+      task.second_offsets =
+          vector_of<int64_t>(t["second_offsets"].cast<py::array>(), "second_offsets", &n_second_offsets);
+      check_offsets(task.second_offsets, n_second_offsets, n_second);
+      MTL_CHECK(n_second_offsets == n_offsets, "the two sides of a parallel task need the same number of sentences");
+      task.second_noise = t["second_noise"].cast<int32_t>();
+    }
     job.tasks.push_back(task);
   }
+  if (backend == "cuda")
+    for (const Task& task : job.tasks)
+      MTL_CHECK(!task.parallel() && task.codeswitch == 0,
+                "parallel tasks and code-switching are not implemented on CUDA yet; use device='cpu'");
   int64_t n_chunks = 0, n;
   const int32_t* task_of = vector_of<int32_t>(chunks["task"].cast<py::array>(), "chunks.task", &n_chunks);
   const int64_t* begin = vector_of<int64_t>(chunks["sentence_begin"].cast<py::array>(), "chunks.sentence_begin", &n);
@@ -288,7 +314,7 @@ PYBIND11_MODULE(_core, m) {
       });
 
   py::class_<corpus::Stream>(m, "Stream", "One task's token ids and sentence offsets.")
-      .def(py::init<int64_t>(), py::arg("max_sentence"))
+      .def(py::init<int64_t, bool>(), py::arg("max_sentence"), py::arg("keep_empty") = false)
       .def("end_sentence", &corpus::Stream::end_sentence)
       .def("remap", [](corpus::Stream& s, const py::array& mapping) {
         int64_t n = 0;

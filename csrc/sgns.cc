@@ -8,6 +8,11 @@ namespace mtl {
 constexpr int kMaxWindow = 64;
 constexpr int kMaxNegative = 63;
 
+static void check_ids(const int32_t* ids, int64_t n, int64_t rows) {
+  for (int64_t i = 0; i < n; ++i)
+    MTL_CHECK(ids[i] >= 0 && ids[i] < rows, "id ", ids[i], " at position ", i, " is outside the vocabulary");
+}
+
 void validate(const TrainParams& p, const TrainJob& job) {
   MTL_CHECK(p.dim >= 1, "dim must be >= 1, got ", p.dim);
   MTL_CHECK(p.window >= 1 && p.window <= kMaxWindow, "window must be in 1..", kMaxWindow, ", got ", p.window);
@@ -28,10 +33,19 @@ void validate(const TrainParams& p, const TrainJob& job) {
     MTL_CHECK(task.noise >= 0 && task.noise < static_cast<int32_t>(job.noise.size()), "task noise index out of range");
     MTL_CHECK(task.head >= 0 && task.head < static_cast<int32_t>(job.w_out.size()), "task head index out of range");
     MTL_CHECK(task.weight >= 0, "task weight must be >= 0");
-    const int64_t n = task.sentence_offsets[task.n_sentences];
-    for (int64_t i = 0; i < n; ++i)
-      MTL_CHECK(task.tokens[i] >= 0 && task.tokens[i] < job.w_in.rows, "token id ", task.tokens[i],
-                " at position ", i, " is outside the vocabulary");
+    check_ids(task.tokens, task.sentence_offsets[task.n_sentences], job.w_in.rows);
+    MTL_CHECK(task.codeswitch >= 0 && task.codeswitch <= 1, "codeswitch must be in 0..1");
+    if (task.codeswitch > 0) {
+      MTL_CHECK(task.translations.offsets != nullptr && task.translations.ids != nullptr,
+                "codeswitch needs a translation table");
+      check_ids(task.translations.ids, task.translations.offsets[job.w_in.rows], job.w_in.rows);
+    }
+    if (task.parallel()) {
+      MTL_CHECK(task.second_offsets != nullptr, "a parallel task needs the second side's offsets");
+      MTL_CHECK(task.second_noise >= 0 && task.second_noise < static_cast<int32_t>(job.noise.size()),
+                "parallel task noise index out of range");
+      check_ids(task.second_tokens, task.second_offsets[task.n_sentences], job.w_in.rows);
+    }
   }
   for (const Chunk& chunk : job.chunks) {
     MTL_CHECK(chunk.task >= 0 && chunk.task < static_cast<int32_t>(job.tasks.size()), "chunk task out of range");

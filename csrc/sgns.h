@@ -46,7 +46,18 @@ struct NoiseTable {
   int32_t first_id = 0;
 };
 
+// Translations for code-switching, a CSR table over global ids: the
+// translations of id i are ids[offsets[i], offsets[i+1]).
+struct Translations {
+  const int64_t* offsets = nullptr;
+  const int32_t* ids = nullptr;
+};
+
 // One task's encoded corpus: sentence s is tokens[offsets[s], offsets[s+1]).
+// A parallel task also has `second`, the aligned sentences of another
+// language (same count): then each word predicts the words around its
+// proportionally aligned position in the other sentence, both ways, and
+// nothing within its own sentence.
 struct Task {
   const int32_t* tokens = nullptr;
   const int64_t* sentence_offsets = nullptr;
@@ -54,6 +65,15 @@ struct Task {
   int32_t noise = 0;     // index into TrainJob::noise
   int32_t head = 0;      // index into TrainJob::w_out
   float weight = 1.0f;   // a_t: scales the learning rate of this task's updates
+  // Code-switching: with this probability a kept word that has translations
+  // is replaced by one of them (drawn uniformly) before windows are formed.
+  float codeswitch = 0.0f;
+  Translations translations;
+  // Parallel tasks only.
+  const int32_t* second_tokens = nullptr;
+  const int64_t* second_offsets = nullptr;
+  int32_t second_noise = 0;
+  bool parallel() const { return second_tokens != nullptr; }
 };
 
 // A unit of work: consecutive sentences of one task. `progress_*` place the

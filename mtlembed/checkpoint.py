@@ -39,6 +39,8 @@ class Checkpoint:
     total_chunks: int
     words_done: int
     notes: dict = field(default_factory=dict)
+    parallel: list[dict] = field(default_factory=list)
+    dictionaries: list[dict] = field(default_factory=list)
 
 
 def save(directory: os.PathLike | str, state: Checkpoint) -> Path:
@@ -51,7 +53,8 @@ def save(directory: os.PathLike | str, state: Checkpoint) -> Path:
         raise ConfigError(f"cannot create checkpoint folder {directory}: {error.strerror}") from None
     meta = {"version": FORMAT_VERSION, "config": state.config, "tasks": state.tasks,
             "languages": state.languages, "next_chunk": state.next_chunk, "total_chunks": state.total_chunks,
-            "words_done": state.words_done, "notes": state.notes}
+            "words_done": state.words_done, "notes": state.notes, "parallel": state.parallel,
+            "dictionaries": state.dictionaries}
     arrays = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
               "words": np.frombuffer("\n".join(state.words).encode("utf-8"), dtype=np.uint8),
               "counts": state.counts, "starts": state.starts, "w_in": state.w_in}
@@ -77,7 +80,8 @@ def load(directory: os.PathLike | str) -> Checkpoint:
                               languages=meta["languages"], starts=data["starts"], w_in=data["w_in"],
                               w_out=[data[k] for k in sorted(heads, key=lambda k: int(k.split("_")[-1]))],
                               next_chunk=int(meta["next_chunk"]), total_chunks=int(meta["total_chunks"]),
-                              words_done=int(meta["words_done"]), notes=meta.get("notes", {}))
+                              words_done=int(meta["words_done"]), notes=meta.get("notes", {}),
+                              parallel=meta.get("parallel", []), dictionaries=meta.get("dictionaries", []))
     except (OSError, ValueError, KeyError, EOFError) as error:
         if isinstance(error, FormatError):
             raise

@@ -16,7 +16,7 @@ import time
 import warnings
 from typing import Optional, Sequence
 
-from . import __version__, backend, config as config_module, io
+from . import __version__, backend, config as config_module, io, jobconfig
 from .errors import ConfigError, MtlembedError
 from .tasks import TaskSpec
 from .trainer import Interrupted, Terminated, Trainer
@@ -43,18 +43,44 @@ def _train_job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Tra
                 setattr(args, key, trainer.notes.get(key))
         args.checkpoint_dir = args.checkpoint_dir or args.resume
         return trainer
-    if not args.corpus or not args.output:
-        parser.error("the corpus and -o/--output are required (or --resume DIR)")
-    trainer = Trainer(config_module.from_arguments(args), [TaskSpec("corpus", tuple(args.corpus))])
-    trainer.notes = {"output": args.output, "report": args.report, "checkpoint_every": args.checkpoint_every}
+    if not args.output:
+        parser.error("-o/--output is required")
+    if args.config:
+        if args.corpus:
+            parser.error("give the corpora in the --config file's [[task]] tables, not on the command line")
+        flags = {name: getattr(args, name) for name in config_module.field_names()}
+        job = jobconfig.apply_overrides(jobconfig.load_job(args.config),
+                                        {**flags, "per_language": args.per_language or None})
+        trainer = Trainer(job.config, job.tasks, job.parallel, job.dictionaries)
+        per_language, binary = job.output.per_language, job.output.binary
+    else:
+        if not args.corpus:
+            parser.error("give a CORPUS, a --config file, or --resume DIR")
+        trainer = Trainer(config_module.from_arguments(args), [TaskSpec("corpus", tuple(args.corpus))])
+        per_language, binary = bool(args.per_language), None
+    trainer.notes = {"output": args.output, "report": args.report, "checkpoint_every": args.checkpoint_every,
+                     "per_language": per_language, "binary": binary}
     return trainer
+
+
+def _output_paths(output: str, languages: list[str], per_language: bool, binary) -> list[str]:
+    """Where the vectors go: OUT itself, or OUT.<lang>.vec|bin per language (OUT is then a prefix)."""
+    if per_language:
+        return [f"{output}.{lang}.{'bin' if binary else 'vec'}" for lang in languages]
+    if binary is not None and not any(output.endswith(suffix) for suffix in OUTPUT_FORMATS):
+        return [output + (".bin" if binary else ".vec")]
+    return [output]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     trainer = _train_job(args, args.parser)
+    languages = list(dict.fromkeys(t.lang for t in trainer.task_specs))
+    per_language = trainer.notes.get("per_language") and len(languages) > 1
+    outputs = _output_paths(args.output, languages, per_language, trainer.notes.get("binary"))
     # Fail on a bad output path now, not after hours of training.
-    io.check_output_path(args.output)
-    binary = output_is_binary(args.output)
+    for path in outputs:
+        io.check_output_path(path)
+        output_is_binary(path)
     if args.report:
         io.check_output_path(args.report)
     start = time.perf_counter()
@@ -68,7 +94,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                   f"{args.checkpoint_dir}", file=sys.stderr)
         raise stop.cause from None
     export_start = time.perf_counter()
-    embeddings.save(args.output, binary=binary)
+    if per_language:
+        for lang, path in zip(languages, outputs):
+            embeddings.by_language(lang).save(path, binary=output_is_binary(path))
+    else:
+        embeddings.save(outputs[0], binary=output_is_binary(outputs[0]))
     report = trainer.report
     report.export_seconds = time.perf_counter() - export_start
     report.total_seconds = time.perf_counter() - start
@@ -76,7 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         with io.atomic_write(args.report, "w") as handle:
             json.dump(dataclasses.asdict(report), handle, indent=2)
     if not args.quiet:
-        print(f"mtlembed: {len(embeddings)} words x {config.dim} dims -> {args.output} "
+        print(f"mtlembed: {len(embeddings)} words x {config.dim} dims -> {', '.join(outputs)} "
               f"({report.words_per_second / 1e6:.2f}M words/s, {report.total_seconds:.1f} s in all)",
               file=sys.stderr)
     return 0
@@ -138,7 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("corpus", nargs="*", metavar="CORPUS",
                        help="text files, globs or folders (plain, .gz, .bz2 or .xz)")
     train.add_argument("-o", "--output", metavar="OUT",
-                       help="output vectors: .bin (word2vec binary), .txt or .vec (text)")
+                       help="output vectors: .bin (word2vec binary), .txt or .vec (text); with --per-language "
+                            "a prefix (OUT.<lang>.vec)")
+    train.add_argument("--config", metavar="TOML",
+                       help="a joint run: [train], [[task]], [[parallel]], [[dictionary]], [output] "
+                            "(command-line flags override [train])")
+    train.add_argument("--per-language", action="store_true", default=None,
+                       help="one file per language, OUT.<lang>.vec, keys without the lang: prefix")
     config_module.add_arguments(train)
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--report", metavar="JSON", help="write timings and counts of the run as JSON")

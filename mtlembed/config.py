@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
@@ -41,6 +43,13 @@ class TrainConfig:
     encoding_errors: str = _param("replace", "invalid UTF-8: replace with U+FFFD (with a warning) or strict (error)",
                                   choices=("replace", "strict"))
     max_sentence_length: int = _param(1000, "split longer lines into sentences of this many words", low=1)
+    sampling: str = _param("proportional", "how tasks interleave: proportional (by size, all finish each epoch "
+                           "together) or temperature (share ~ size^(1/T); small tasks repeated)",
+                           choices=("proportional", "temperature"))
+    temperature: float = _param(2.0, "T of temperature sampling (1: proportional; larger: flatter)", low=1.0,
+                                high=1000.0)
+    refine: str = _param("none", "after training, map each language onto the first task's language by "
+                         "orthogonal Procrustes on the seed dictionaries", choices=("none", "procrustes"))
     device: str = _param("cpu", "cpu, cuda, or auto (cuda when compiled in and a GPU is present)",
                          choices=("cpu", "cuda", "auto"))
 
@@ -90,6 +99,8 @@ def _check_value(f: dataclasses.Field, value: Any) -> None:
         ok = isinstance(value, str)
     if not ok:
         raise ConfigError(f"{f.name} must be of type {kind}, got {value!r}")
+    if kind == "float" and not math.isfinite(value):  # NaN passes every range comparison
+        raise ConfigError(f"{f.name} must be a finite number, got {value!r}")
     if meta["choices"] and value not in meta["choices"]:
         raise ConfigError(f"{f.name} must be one of {', '.join(meta['choices'])}; got {value!r}")
     low, high = meta["low"], meta["high"]
@@ -102,15 +113,29 @@ def field_names() -> list[str]:
     return [f.name for f in fields(TrainConfig)]
 
 
+# The names gensim, fastText and word2vec give our parameters (the README's table), for
+# suggestions: difflib alone answers 'encoding_errors' for 'learning_rate'.
+PEER_NAMES = {
+    "vector_size": "dim", "size": "dim", "ws": "window", "neg": "negative", "t": "sample",
+    "mincount": "min_count", "max_final_vocab": "max_vocab", "epoch": "epochs", "iter": "epochs",
+    "lr": "alpha", "learning_rate": "alpha", "workers": "threads", "thread": "threads", "sg": "model",
+    "cbow": "model",
+}
+
+
 def unknown_key_error(key: str, valid: list[str], where: str) -> ConfigError:
     """An error for an unknown key that suggests the closest valid one."""
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    key = str(key)
+    peer = PEER_NAMES.get(key.lower().replace("-", "_"))
+    close = [peer] if peer in valid else difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
     hint = f" (did you mean '{close[0]}'?)" if close else f" (valid keys: {', '.join(valid)})"
     return ConfigError(f"{where}: unknown key '{key}'{hint}")
 
 
 def from_mapping(values: dict[str, Any], source: str = "config") -> TrainConfig:
     """TrainConfig from a dict (a TOML table, keyword arguments), checking every key."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{source}: expected a table of parameters, got {type(values).__name__}")
     valid = field_names()
     for key in values:
         if key not in valid:

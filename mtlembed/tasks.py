@@ -43,6 +43,28 @@ class TaskSpec:
                               f"got {self.lang!r}")
 
 
+@dataclass(frozen=True)
+class ParallelSpec:
+    """Two line-aligned files of two languages: a word predicts the words around
+    its aligned position in the other sentence (BiSkip-style)."""
+
+    name: str
+    langs: tuple[str, str]
+    paths: tuple[str, str]
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class DictionarySpec:
+    """Seed translation pairs (`source target` per line) for code-switching:
+    while training, a word with translations is replaced by one of them with
+    probability `codeswitch` (both directions)."""
+
+    langs: tuple[str, str]
+    path: str
+    codeswitch: float = 0.25
+
+
 def chunk_bounds(offsets: np.ndarray, chunk_tokens: int = CHUNK_TOKENS) -> np.ndarray:
     """Sentence indices cutting a task into chunks of about `chunk_tokens` tokens."""
     n_sentences, total = len(offsets) - 1, int(offsets[-1])
@@ -51,33 +73,42 @@ def chunk_bounds(offsets: np.ndarray, chunk_tokens: int = CHUNK_TOKENS) -> np.nd
     return np.unique(np.concatenate(([0], cuts, [n_sentences]))).astype(np.int64)
 
 
-def schedule(task_offsets: list[np.ndarray], epochs: int, first_chunk_id: int = 0,
-             chunk_tokens: int = CHUNK_TOKENS) -> dict[str, np.ndarray]:
-    """Chunks of all tasks over all epochs, in run order ("proportional"
-    sampling: every task advances at a rate proportional to its size, so all
-    finish each epoch together)."""
+def schedule(task_offsets: list[np.ndarray], epochs: int, sampling: str = "proportional",
+             temperature: float = 1.0, chunk_tokens: int = CHUNK_TOKENS) -> dict[str, np.ndarray]:
+    """Chunks of all tasks over all epochs, in run order.
+
+    proportional: every task is read once per epoch, each advancing at a rate
+    proportional to its size, so all finish the epoch together.
+    temperature: an epoch has the same number of tokens, but task t gets a
+    share q_t ~ n_t^(1/T): a small task is repeated (a large one read in
+    part), continuing where it stopped. Each task's chunks stay evenly spread
+    over the epoch. Deterministic: no randomness at all.
+    """
+    sizes = np.array([max(int(o[-1]), 1) for o in task_offsets], dtype=np.float64)
+    if sampling == "temperature":
+        share = sizes ** (1.0 / temperature)
+        quota = share / share.sum() * sizes.sum()  # tokens per epoch for each task
+    else:
+        quota = sizes
     parts = []
     for task, offsets in enumerate(task_offsets):
         bounds = chunk_bounds(offsets, chunk_tokens)
-        tokens = offsets[bounds]
-        total = max(int(offsets[-1]), 1)
-        parts.append({
-            "task": np.full(len(bounds) - 1, task, dtype=np.int32),
-            "sentence_begin": bounds[:-1],
-            "sentence_end": bounds[1:],
-            "tokens": np.diff(tokens),
-            "position": tokens[1:] / total,  # where the chunk ends within its task's epoch
-        })
-    one_epoch = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    order = np.lexsort((one_epoch["task"], one_epoch["position"]))
-    one_epoch = {key: value[order] for key, value in one_epoch.items()}
-
-    n = len(order)
-    chunks = {key: np.tile(one_epoch[key], epochs) for key in ("task", "sentence_begin", "sentence_end")}
-    tokens = np.tile(one_epoch["tokens"], epochs).astype(np.float64)
+        tokens = np.diff(offsets[bounds]).astype(np.float64)
+        # Enough passes over the task's chunks to cover every epoch's quota.
+        passes = int(np.ceil(quota[task] * epochs / sizes[task])) + 1
+        cycle = np.tile(np.arange(len(tokens)), passes)
+        ends = np.cumsum(tokens[cycle])
+        taken = cycle[: int(np.searchsorted(ends, quota[task] * epochs - 0.5)) + 1]
+        position = np.cumsum(tokens[taken]) / (quota[task] * epochs)  # 0..1 over the whole run
+        parts.append({"task": np.full(len(taken), task, dtype=np.int32), "sentence_begin": bounds[taken],
+                      "sentence_end": bounds[taken + 1], "tokens": tokens[taken], "position": position})
+    merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    order = np.lexsort((merged["task"], merged["position"]))
+    chunks = {key: merged[key][order] for key in ("task", "sentence_begin", "sentence_end")}
+    tokens = merged["tokens"][order]
     ends = np.cumsum(tokens)
-    grand_total = max(ends[-1], 1.0) if len(ends) else 1.0
-    chunks["progress_end"] = ends / grand_total
-    chunks["progress_begin"] = (ends - tokens) / grand_total
-    chunks["id"] = np.arange(first_chunk_id, first_chunk_id + n * epochs, dtype=np.uint64)
+    total = max(float(ends[-1]), 1.0) if len(ends) else 1.0
+    chunks["progress_end"] = ends / total
+    chunks["progress_begin"] = (ends - tokens) / total
+    chunks["id"] = np.arange(len(tokens), dtype=np.uint64)
     return chunks

@@ -6,17 +6,18 @@ import os
 import signal
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from . import backend, checkpoint, corpus, tasks as tasks_module, vocab as vocab_module
+from . import backend, checkpoint, corpus, crosslingual, tasks as tasks_module, vocab as vocab_module
 from .config import TrainConfig, from_mapping
-from .errors import CorpusError, ResourceError
+from .errors import ConfigError, CorpusError, ResourceError
 from .model import Embeddings
 from .progress import ProgressBar
-from .tasks import TaskSpec
+from .tasks import DictionarySpec, ParallelSpec, TaskSpec
 
 
 @dataclass
@@ -28,11 +29,13 @@ class EncodedCorpus:
     streams: list            # _core.Stream per task: .tokens (int32), .offsets (int64)
     words_read: int          # tokens before min_count / max_vocab
     stats: corpus.ReadStats
+    parallel: list = field(default_factory=list)  # (Stream, Stream) per ParallelSpec, line-aligned
 
     @property
     def words(self) -> int:
         """Tokens left for training, all tasks."""
-        return sum(int(s.offsets[-1]) for s in self.streams)
+        return sum(int(s.offsets[-1]) for s in self.streams) + sum(
+            int(a.offsets[-1]) + int(b.offsets[-1]) for a, b in self.parallel)
 
 
 @dataclass
@@ -54,7 +57,22 @@ class Report:
     config: dict = field(default_factory=dict)
 
 
-def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig) -> EncodedCorpus:
+def _read_into(files, counter, stream, config: TrainConfig, stats: corpus.ReadStats, lines: bool) -> int:
+    """Tokenizes files into a stream; returns the token count. With `lines`,
+    a final line without a newline still counts as a line."""
+    core = backend.core()
+    words, last = 0, b""
+    for block, end_of_file in corpus.read_blocks(files, config.lowercase, config.encoding_errors == "strict", stats):
+        if not end_of_file:
+            words += core.tokenize(block, counter, stream)
+            last = block[-1:]
+        elif not lines or last not in (b"", b"\n"):
+            stream.end_sentence()
+    return words
+
+
+def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig,
+                parallel_specs: Sequence[ParallelSpec] = ()) -> EncodedCorpus:
     """Reads every task once: tokens are counted per language and encoded per task."""
     core = backend.core()
     counters: dict[str, object] = {}
@@ -62,19 +80,30 @@ def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig) -> EncodedC
     stats = corpus.ReadStats()
     for spec in task_specs:
         files = corpus.expand_paths(spec.paths)
-        counter = counters.setdefault(spec.lang, core.Counter())
         stream = core.Stream(config.max_sentence_length)
-        task_words = 0
-        for block, end_of_file in corpus.read_blocks(files, config.lowercase, config.encoding_errors == "strict", stats):
-            if end_of_file:
-                stream.end_sentence()
-            else:
-                task_words += core.tokenize(block, counter, stream)
+        task_words = _read_into(files, counters.setdefault(spec.lang, core.Counter()), stream, config, stats, False)
         if task_words == 0:
             raise CorpusError(f"task '{spec.name}': the corpus has no words ({', '.join(map(str, files[:3]))}"
                               f"{', ...' if len(files) > 3 else ''})")
         streams.append(stream)
         words_read += task_words
+
+    parallel = []
+    for spec in parallel_specs:
+        sides = []
+        for lang, path in zip(spec.langs, spec.paths):
+            if lang not in counters:
+                raise ConfigError(f"parallel '{spec.name}': no task has language '{lang}'")
+            stream = core.Stream(2**62, keep_empty=True)  # one sentence per line, never split
+            words_read += _read_into(corpus.expand_paths([path]), counters[lang], stream, config, stats, True)
+            sides.append(stream)
+        lines = [len(side.offsets) - 1 for side in sides]
+        if lines[0] != lines[1]:
+            short = int(lines[1] < lines[0])
+            raise CorpusError(f"{spec.paths[short]}:{lines[short] + 1}: parallel '{spec.name}' is not line-aligned: "
+                              f"this file ends after {lines[short]} lines, {spec.paths[1 - short]} has "
+                              f"{lines[1 - short]}")
+        parallel.append(tuple(sides))
 
     vocab, mappings = vocab_module.build(counters, config.min_count, config.max_vocab)
     for spec, stream in zip(task_specs, streams):
@@ -83,7 +112,10 @@ def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig) -> EncodedC
             distinct = len(counters[spec.lang])
             raise CorpusError(f"task '{spec.name}': no word occurs at least min_count={config.min_count} times "
                               f"({distinct} distinct words); lower --min-count")
-    return EncodedCorpus(vocab, list(task_specs), streams, words_read, stats)
+    for spec, sides in zip(parallel_specs, parallel):
+        for lang, side in zip(spec.langs, sides):
+            side.remap(mappings[lang])
+    return EncodedCorpus(vocab, list(task_specs), streams, words_read, stats, parallel)
 
 
 # The CPU kernel works on 16-float blocks: rows are padded with zero columns
@@ -180,14 +212,23 @@ class Trainer:
     uninterrupted one with threads=1).
     """
 
-    def __init__(self, config: TrainConfig, task_specs: Sequence[TaskSpec]):
+    def __init__(self, config: TrainConfig, task_specs: Sequence[TaskSpec],
+                 parallel: Sequence[ParallelSpec] = (), dictionaries: Sequence[DictionarySpec] = ()):
         if not task_specs:
-            raise CorpusError("no tasks to train")
-        names = [t.name for t in task_specs]
+            raise ConfigError("no tasks to train")
+        names = [t.name for t in task_specs] + [p.name for p in parallel]
         if len(set(names)) != len(names):
-            raise CorpusError(f"task names must be unique: {names}")
+            raise ConfigError(f"task names must be unique: {names}")
+        languages = {t.lang for t in task_specs}
+        for tie in (*parallel, *dictionaries):
+            for lang in tie.langs:
+                if lang not in languages:
+                    raise ConfigError(f"{'parallel ' + repr(tie.name) if isinstance(tie, ParallelSpec) else tie.path}: "
+                                      f"no task has language '{lang}'")
         self.config = config
         self.task_specs = list(task_specs)
+        self.parallel = list(parallel)
+        self.dictionaries = list(dictionaries)
         self.report = Report(config=dict(vars(config)))
         self.corpus: Optional[EncodedCorpus] = None
         self.notes: dict = {}            # saved with checkpoints (the CLI keeps its output path here)
@@ -198,14 +239,17 @@ class Trainer:
         """A trainer that continues the run saved in `directory`."""
         state = checkpoint.load(directory)
         trainer = cls(from_mapping(state.config, source=f"{directory}: config"),
-                      [TaskSpec(**{**t, "paths": tuple(t["paths"])}) for t in state.tasks])
+                      [TaskSpec(**{**t, "paths": tuple(t["paths"])}) for t in state.tasks],
+                      [ParallelSpec(**{**p, "langs": tuple(p["langs"]), "paths": tuple(p["paths"])})
+                       for p in state.parallel],
+                      [DictionarySpec(**{**d, "langs": tuple(d["langs"])}) for d in state.dictionaries])
         trainer.notes = dict(state.notes)
         trainer._resume_state = state
         return trainer
 
     def read(self) -> EncodedCorpus:
         start = time.perf_counter()
-        self.corpus = read_corpus(self.task_specs, self.config)
+        self.corpus = read_corpus(self.task_specs, self.config, self.parallel)
         self.report.vocab_seconds = time.perf_counter() - start
         self.report.corpus_words = self.corpus.words_read
         self.report.vocab_size = len(self.corpus.vocab)
@@ -240,18 +284,33 @@ class Trainer:
         cfg = self.config
         data = self.corpus or self.read()
         device = backend.resolve_device(cfg.device)
-        heads = sorted({t.head if t.head != "per_task" else t.name for t in self.task_specs})
-        head_of = {t.name: heads.index(t.head if t.head != "per_task" else t.name) for t in self.task_specs}
+        head_names = [t.head if t.head != "per_task" else t.name for t in self.task_specs]
+        heads = sorted(set(head_names) | ({"shared"} if self.parallel else set()))
         w_in, w_out = self._initial_matrices(len(data.vocab), len(heads))
         keep = data.vocab.keep_probabilities(cfg.sample)
         noise = data.vocab.noise_tables()
         lang_index = {lang: i for i, lang in enumerate(data.vocab.languages)}
-        task_tuples = [(s.tokens, s.offsets, lang_index[t.lang], head_of[t.name], float(t.weight))
-                       for t, s in zip(self.task_specs, data.streams)]
-        chunks = tasks_module.schedule([s.offsets for s in data.streams], cfg.epochs)
+        translations = self._translations(data.vocab)
+        kernel_tasks, task_offsets = [], []
+        for spec, stream, head in zip(self.task_specs, data.streams, head_names):
+            task = {"tokens": stream.tokens, "offsets": stream.offsets, "noise": lang_index[spec.lang],
+                    "head": heads.index(head), "weight": float(spec.weight)}
+            codeswitch = max((d.codeswitch for d in self.dictionaries if spec.lang in d.langs), default=0.0)
+            if codeswitch > 0:
+                task.update(codeswitch=codeswitch, translation_offsets=translations.offsets,
+                            translation_ids=translations.ids)
+            kernel_tasks.append(task)
+            task_offsets.append(stream.offsets)
+        for spec, (first, second) in zip(self.parallel, data.parallel):
+            kernel_tasks.append({"tokens": first.tokens, "offsets": first.offsets, "noise": lang_index[spec.langs[0]],
+                                 "head": heads.index("shared"), "weight": float(spec.weight),
+                                 "second_tokens": second.tokens, "second_offsets": second.offsets,
+                                 "second_noise": lang_index[spec.langs[1]]})
+            task_offsets.append(first.offsets + second.offsets)  # a sentence pair's size: both sides
+        chunks = tasks_module.schedule(task_offsets, cfg.epochs, cfg.sampling, cfg.temperature)
         n_chunks = len(chunks["id"])
         chunk_words = np.cumsum(np.concatenate(([0], [
-            int(data.streams[t].offsets[e] - data.streams[t].offsets[b])
+            int(task_offsets[t][e] - task_offsets[t][b])
             for t, b, e in zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])])))
 
         interval = checkpoint.parse_interval(checkpoint_every) if isinstance(checkpoint_every, str) \
@@ -268,7 +327,9 @@ class Trainer:
         def save(next_chunk: int) -> str:
             vocab = data.vocab
             state = checkpoint.Checkpoint(
-                config=dict(vars(cfg)), tasks=[dict(vars(t)) for t in self.task_specs], words=vocab.words,
+                config=dict(vars(cfg)), tasks=[dict(vars(t)) for t in self.task_specs],
+                parallel=[dict(vars(p)) for p in self.parallel],
+                dictionaries=[dict(vars(d)) for d in self.dictionaries], words=vocab.words,
                 counts=vocab.counts, languages=vocab.languages, starts=vocab.starts, w_in=w_in, w_out=w_out,
                 next_chunk=next_chunk, total_chunks=n_chunks, words_done=int(chunk_words[next_chunk]),
                 notes=self.notes)
@@ -298,7 +359,7 @@ class Trainer:
                     model=cfg.model, dim=w_in.shape[1], window=cfg.window, negative=cfg.negative,
                     alpha=cfg.learning_rate, min_alpha=cfg.final_learning_rate, seed=cfg.seed,
                     threads=cfg.worker_threads, backend="cuda" if device == "cuda" else simd, w_in=w_in,
-                    w_out=w_out, keep_prob=keep, noise=noise, tasks=task_tuples,
+                    w_out=w_out, keep_prob=keep, noise=noise, tasks=kernel_tasks,
                     chunks={key: value[position:end] for key, value in chunks.items()}, progress=monitor)
                 position += int(stats["chunks"])
                 r.train_seconds += stats["seconds"]
@@ -315,7 +376,31 @@ class Trainer:
             callback(r.train_words, position, loss, int(pairs), final=True)
         r.final_loss = loss / max(pairs, 1)
         self.w_out = w_out
-        return Embeddings(data.vocab.keys(), w_in[:, :cfg.dim], data.vocab.counts)
+        embeddings = Embeddings(data.vocab.keys(), w_in[:, :cfg.dim], data.vocab.counts)
+        if cfg.refine == "procrustes" and self.dictionaries:
+            embeddings = crosslingual.refine(embeddings, self.task_specs[0].lang, self.dictionaries)
+        return embeddings
+
+    def _translations(self, vocab: vocab_module.Vocabulary):
+        """One CSR table of every dictionary's usable pairs, both directions."""
+        if not self.dictionaries:
+            return None
+        index = {}
+        for lang in vocab.languages:
+            first, last = vocab.range_of(lang)
+            index[lang] = {w: first + i for i, w in enumerate(vocab.words[first:last])}
+        tables = []
+        for spec in self.dictionaries:
+            pairs = crosslingual.read_dictionary(spec.path, tuple(spec.langs))
+            table = crosslingual.translation_table(pairs, index[spec.langs[0]], index[spec.langs[1]], len(vocab))
+            if table.usable == 0:
+                raise CorpusError(f"{spec.path}: no usable pairs: no pair has both words in the vocabulary "
+                                  f"({len(pairs)} pairs read; check langs = {list(spec.langs)} and lowercase)")
+            if table.usable < 0.1 * len(pairs):
+                warnings.warn(f"{spec.path}: only {table.usable} of {len(pairs)} pairs have both words in the "
+                              "vocabulary", corpus.CorpusWarning, stacklevel=3)
+            tables.append(table)
+        return crosslingual.merge_tables(tables, len(vocab))
 
 
 def train(corpus_paths: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]],

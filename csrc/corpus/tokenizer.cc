@@ -75,7 +75,7 @@ void Counter::grow() {
   slots_.swap(slots);
 }
 
-Stream::Stream(int64_t max_sentence) : max_sentence_(max_sentence) {
+Stream::Stream(int64_t max_sentence, bool keep_empty) : max_sentence_(max_sentence), keep_empty_(keep_empty) {
   MTL_CHECK(max_sentence >= 1, "max_sentence must be >= 1");
 }
 
@@ -85,7 +85,8 @@ void Stream::push(int32_t id) {
 }
 
 void Stream::end_sentence() {
-  if (static_cast<int64_t>(tokens.size()) > offsets.back()) offsets.push_back(static_cast<int64_t>(tokens.size()));
+  if (keep_empty_ || static_cast<int64_t>(tokens.size()) > offsets.back())
+    offsets.push_back(static_cast<int64_t>(tokens.size()));
 }
 
 void Stream::remap(const int32_t* mapping, int64_t mapping_size) {
@@ -98,7 +99,8 @@ void Stream::remap(const int32_t* mapping, int64_t mapping_size) {
       MTL_CHECK(id >= 0 && id < mapping_size, "token id ", id, " outside the mapping");
       if (mapping[id] >= 0) tokens[write++] = mapping[id];
     }
-    if (static_cast<int64_t>(write) > offsets[sentence_out - 1]) offsets[sentence_out++] = static_cast<int64_t>(write);
+    if (keep_empty_ || static_cast<int64_t>(write) > offsets[sentence_out - 1])
+      offsets[sentence_out++] = static_cast<int64_t>(write);
     begin = end;
   }
   tokens.resize(write);

@@ -35,10 +35,12 @@ class Counter {
 };
 
 // One task's tokens as ids, cut into sentences at newlines and every
-// `max_sentence` tokens (long lines are split, never truncated).
+// `max_sentence` tokens (long lines are split, never truncated). With
+// `keep_empty` (one side of parallel text) every line is a sentence, empty
+// ones included, so line i of two aligned files stays sentence i.
 class Stream {
  public:
-  explicit Stream(int64_t max_sentence);
+  Stream(int64_t max_sentence, bool keep_empty);
   void push(int32_t id);
   void end_sentence();  // at a newline or the end of a file
   // Replaces every id by mapping[id]; ids mapped to -1 are dropped, and
@@ -49,6 +51,7 @@ class Stream {
 
  private:
   int64_t max_sentence_;
+  bool keep_empty_;
 };
 
 // Splits a block of text on ASCII whitespace into `stream`, counting tokens in

@@ -98,7 +98,7 @@ inline double scores_to_gradients(float* g, int n, int n_positive, float lr) {
   return hsum(loss);
 }
 
-constexpr int kMaxRows = 128;  // 2 * the largest window; targets are fewer
+constexpr int kMaxRows = 2 * 64 + 2;  // contexts: 2 * the largest window (+1 across a parallel pair)
 
 // Scores of every context row against NT target rows: the NT accumulators
 // stay in registers, each context block is loaded once per target set.

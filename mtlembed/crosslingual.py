@@ -1,0 +1,233 @@
+"""Cross-lingual ties: seed dictionaries, the code-switching table, Procrustes.
+
+* `read_dictionary`: MUSE-format seed dictionaries (`source target` per line,
+  space- or tab-separated; the xling/Glavaš et al. files are tab-separated).
+* `translation_table`: the dictionary as a CSR table over global ids, both
+  directions, which the kernel uses for code-switching (sgns.h, Translations).
+* `procrustes` / `refine`: the post-hoc orthogonal map of each language onto a
+  pivot language, fitted on the dictionary pairs (Xing et al., 2015; Conneau
+  et al., 2018's supervised refinement).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import ConfigError, FormatError
+from .eval.vectors import read_lines
+from .model import Embeddings
+from .tasks import DictionarySpec
+
+_BLOCK_ROWS = 1 << 15  # rows mapped at once by refine (float64: 32k x 300 x 8 B = 79 MB)
+
+__all__ = ["TranslationTable", "merge_tables", "procrustes", "read_dictionary", "refine", "translation_table"]
+
+
+class TranslationTable(NamedTuple):
+    """The translations of global id i are `ids[offsets[i]:offsets[i + 1]]`.
+
+    `usable` counts the distinct dictionary pairs whose two words are both in
+    the vocabulary: the trainer warns when it is a small share of the
+    dictionary and stops when it is zero (nothing would be tied).
+    """
+
+    offsets: np.ndarray  # int64, n_ids + 1
+    ids: np.ndarray      # int32
+    usable: int
+
+
+def read_dictionary(path: str | os.PathLike,
+                    lang_pair: tuple[str, str] | None = None) -> list[tuple[str, str]]:
+    """The `(source, target)` pairs of a seed dictionary, in file order.
+
+    One pair per line, UTF-8. A line holding a tab is split on tabs (so a
+    tab-separated file may hold multi-word entries; they are simply never in a
+    whitespace-tokenized vocabulary), any other line on whitespace. Blank
+    lines are skipped. `lang_pair` = (source, target) languages names the
+    dictionary in messages, and a file named the other way round (an `es-en`
+    file read as en->es) is warned about: the columns would be swapped.
+
+    Raises
+    ------
+    FormatError
+        a line without exactly two columns, invalid UTF-8 (with `file:line`),
+        or a file without any pair.
+    ConfigError
+        the file is missing or unreadable.
+    """
+    what = f"{lang_pair[0]}-{lang_pair[1]} dictionary" if lang_pair else "dictionary"
+    if lang_pair:
+        _check_direction(os.fspath(path), lang_pair)
+    pairs = []
+    for lineno, line in read_lines(path, what):
+        if not line.strip():
+            continue
+        columns = [c.strip() for c in line.split("\t")] if "\t" in line else line.split()
+        if len(columns) != 2 or not all(columns):
+            raise FormatError(f"{path}:{lineno}: expected 'source target' (two columns separated by a space "
+                              f"or a tab), got {len([c for c in columns if c])} column(s): {line[:80]!r}")
+        pairs.append((columns[0], columns[1]))
+    if not pairs:
+        raise FormatError(f"{path}: no word pairs in the {what}")
+    return pairs
+
+
+def _check_direction(path: str, lang_pair: tuple[str, str]) -> None:
+    source, target = (re.escape(lang) for lang in lang_pair)
+    name = os.path.basename(path)
+    reversed_name = re.search(rf"(?<![A-Za-z]){target}[-_]{source}(?![A-Za-z])", name)
+    forward_name = re.search(rf"(?<![A-Za-z]){source}[-_]{target}(?![A-Za-z])", name)
+    if reversed_name and not forward_name:
+        warnings.warn(f"{path}: the file name suggests {lang_pair[1]}->{lang_pair[0]}, but it is read as "
+                      f"{lang_pair[0]}->{lang_pair[1]} (first column {lang_pair[0]}): check langs",
+                      stacklevel=3)
+
+
+def translation_table(pairs: Iterable[tuple[str, str]], src_index: Mapping[str, int],
+                      tgt_index: Mapping[str, int], n_ids: int) -> TranslationTable:
+    """The CSR table of the pairs over global ids, in both directions.
+
+    `src_index` / `tgt_index` map the words of each language (without
+    `lang:` prefix) to global ids below `n_ids`. Pairs with a word outside
+    the vocabulary are dropped; repeated pairs count once; each row lists
+    its translations in increasing id order.
+    """
+    src_ids, tgt_ids = [], []
+    for source, target in pairs:
+        s, t = src_index.get(source), tgt_index.get(target)
+        if s is not None and t is not None:
+            src_ids.append(s)
+            tgt_ids.append(t)
+    src = np.asarray(src_ids, dtype=np.int64)
+    tgt = np.asarray(tgt_ids, dtype=np.int64)
+    _check_range(src, n_ids, "src_index")
+    _check_range(tgt, n_ids, "tgt_index")
+    keep = src != tgt  # a word listed as its own translation would only dilute the draw
+    usable = len(np.unique(src[keep] * n_ids + tgt[keep])) if n_ids else 0
+    return _csr(np.concatenate((src[keep], tgt[keep])), np.concatenate((tgt[keep], src[keep])), n_ids, usable)
+
+
+def merge_tables(tables: Sequence[TranslationTable], n_ids: int) -> TranslationTable:
+    """One table holding the translations of several (en-es, en-de, ...);
+    `usable` is the sum of theirs. The kernel takes one table per task."""
+    rows, cols = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for table in tables:
+        if len(table.offsets) != n_ids + 1:
+            raise ConfigError(f"a translation table over {len(table.offsets) - 1} ids cannot be merged into "
+                              f"one over {n_ids}")
+        rows.append(np.repeat(np.arange(n_ids, dtype=np.int64), np.diff(table.offsets)))
+        cols.append(table.ids.astype(np.int64))
+    return _csr(np.concatenate(rows), np.concatenate(cols), n_ids, sum(t.usable for t in tables))
+
+
+def _check_range(ids: np.ndarray, n_ids: int, name: str) -> None:
+    if ids.size and (ids.min() < 0 or ids.max() >= n_ids):
+        bad = ids[(ids < 0) | (ids >= n_ids)][0]
+        raise ConfigError(f"{name} maps a word to id {bad}, outside 0..{n_ids - 1}")
+
+
+def _csr(rows: np.ndarray, cols: np.ndarray, n_ids: int, usable: int) -> TranslationTable:
+    keys = np.unique(rows * max(n_ids, 1) + cols)  # sorted by row, then column; duplicates gone
+    rows, cols = keys // max(n_ids, 1), keys % max(n_ids, 1)
+    offsets = np.zeros(n_ids + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_ids), out=offsets[1:])
+    return TranslationTable(offsets, cols.astype(np.int32), int(usable))
+
+
+def procrustes(src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+    """The orthogonal W (dim x dim, float64) minimizing ||src W - tgt||_F.
+
+    Rows of `src` and `tgt` are translation pairs. Solution (Schönemann,
+    1966): with U S V^T the SVD of src^T tgt, W = U V^T. Computed in float64.
+    """
+    src = np.asarray(src, dtype=np.float64)
+    tgt = np.asarray(tgt, dtype=np.float64)
+    if src.ndim != 2 or src.shape != tgt.shape:
+        raise ConfigError(f"procrustes needs two matrices of the same shape (pairs x dim), "
+                          f"got {src.shape} and {tgt.shape}")
+    if src.shape[0] == 0:
+        raise ConfigError("procrustes needs at least one pair of rows")
+    if not (np.isfinite(src).all() and np.isfinite(tgt).all()):
+        raise ConfigError("procrustes: the vectors hold NaN or infinite values")
+    u, _, vt = np.linalg.svd(src.T @ tgt)
+    return u @ vt
+
+
+def refine(embeddings: Embeddings, pivot_lang: str,
+           dictionaries: Sequence[DictionarySpec | tuple[tuple[str, str], Sequence[tuple[str, str]]]],
+           ) -> Embeddings:
+    """Maps every other language's rows onto the pivot language's space.
+
+    `embeddings` has `lang:word` keys. `dictionaries` are DictionarySpecs (read
+    from their path) or `((src_lang, tgt_lang), pairs)` tuples. For each
+    language L other than the pivot, the pairs of every dictionary between L
+    and the pivot (either direction) whose two words are in the vocabulary
+    fit an orthogonal W (`procrustes`) on length-normalized rows, so frequent
+    words with long vectors do not dominate the fit (Artetxe et al., 2016);
+    W is then applied to all of L's raw rows. Being orthogonal, it keeps the
+    cosines within L, so monolingual quality is unchanged.
+
+    A language with no usable pair to the pivot (no dictionary to it, or only
+    through a third language) is left as is, with a warning. Returns new
+    Embeddings; the pivot's rows are unchanged.
+    """
+    languages = embeddings.languages
+    if pivot_lang not in languages:
+        raise ConfigError(f"refine: pivot language '{pivot_lang}' has no words in the embeddings "
+                          f"(languages: {', '.join(languages) or 'none: keys have no lang: prefix'})")
+    rows = _rows_by_language(embeddings.words)
+    pairs_to_pivot: dict[str, list[tuple[str, str]]] = {}  # lang -> (word in lang, pivot word)
+    for entry in dictionaries:
+        if isinstance(entry, DictionarySpec):
+            langs, pairs = tuple(entry.langs), read_dictionary(entry.path, tuple(entry.langs))
+        else:
+            langs, pairs = tuple(entry[0]), entry[1]
+        if langs[1] == pivot_lang:
+            pairs_to_pivot.setdefault(langs[0], []).extend(pairs)
+        elif langs[0] == pivot_lang:
+            pairs_to_pivot.setdefault(langs[1], []).extend((t, s) for s, t in pairs)
+
+    vectors = np.array(embeddings.vectors, dtype=np.float32, copy=True)
+    for lang in languages:
+        if lang == pivot_lang:
+            continue
+        own, pivot = rows[lang], rows[pivot_lang]
+        found = [(own[w], pivot[p]) for w, p in dict.fromkeys(pairs_to_pivot.get(lang, ()))
+                 if w in own and p in pivot]
+        if not found:
+            reason = ("no dictionary to it" if lang not in pairs_to_pivot
+                      else "none of its dictionary pairs is in the vocabulary")
+            warnings.warn(f"refine: language '{lang}' left as is: {reason} (pivot '{pivot_lang}')",
+                          stacklevel=2)
+            continue
+        if len(found) < embeddings.dim:
+            warnings.warn(f"refine: only {len(found)} usable pairs between '{lang}' and '{pivot_lang}' for "
+                          f"{embeddings.dim} dimensions: the mapping is poorly determined", stacklevel=2)
+        source_rows, pivot_rows = (np.asarray(r, dtype=np.int64) for r in zip(*found))
+        w = procrustes(_unit(vectors[source_rows]), _unit(vectors[pivot_rows]))
+        lang_rows = np.asarray(list(own.values()), dtype=np.int64)
+        for begin in range(0, len(lang_rows), _BLOCK_ROWS):  # bounded memory for large vocabularies
+            block = lang_rows[begin:begin + _BLOCK_ROWS]
+            vectors[block] = (vectors[block].astype(np.float64) @ w).astype(np.float32)
+    return Embeddings(embeddings.words, vectors, embeddings.counts)
+
+
+def _rows_by_language(words: Sequence[str]) -> dict[str, dict[str, int]]:
+    rows: dict[str, dict[str, int]] = {}
+    for i, key in enumerate(words):
+        lang, sep, word = key.partition(":")
+        if sep:
+            rows.setdefault(lang, {})[word] = i
+    return rows
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    matrix = matrix.astype(np.float64)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)

@@ -1,0 +1,346 @@
+"""Job files: one TOML file describing a whole joint training run.
+
+    [train]                      # exactly TrainConfig's names (config.py)
+    dim = 300
+    lowercase = true
+
+    [[task]]                     # one corpus of one language or domain
+    name = "wiki"
+    lang = "en"
+    paths = ["wiki/*.txt.gz"]    # a list, or one string
+    weight = 1.0
+    head = "shared"              # "shared", "per_task", or a head name shared by several tasks
+
+    [[parallel]]                 # two line-aligned files (first file: first language)
+    langs = ["en", "es"]
+    paths = ["tatoeba.en", "tatoeba.es"]
+
+    [[dictionary]]               # seed translations, `source target` per line
+    langs = ["en", "es"]         # the first column is the first language
+    path = "en-es.txt"
+    codeswitch = 0.25
+
+    [output]
+    per_language = true          # one word2vec file per language
+    binary = false
+
+Relative paths are relative to the folder of the job file. Every error is a
+ConfigError naming the file, the table (`[[task]] #2`) and the key; unknown
+keys get the closest valid one suggested. Files are not opened here: the
+corpus reader reports a missing corpus when training starts, so a job can be
+checked before its data is prepared. Defaults are those of the dataclasses
+(TrainConfig, TaskSpec, ParallelSpec, DictionarySpec, OutputSpec): a key
+left out is simply not passed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .config import TrainConfig, field_names, from_mapping, unknown_key_error
+from .errors import ConfigError
+from .tasks import DictionarySpec, ParallelSpec, TaskSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python < 3.11 only
+    import tomli as tomllib
+
+__all__ = ["Job", "OutputSpec", "apply_overrides", "load_job", "parse_job"]
+
+# The codeswitch default lives in tasks.DictionarySpec (0.25). Why 0.25: code-switching ties
+# a word to its translation by letting the translation appear in the word's contexts
+# (Gouws & Søgaard, 2015, build such mixed-language corpora from a seed dictionary; CoSDA-ML,
+# Qin et al., 2020, replace a fraction of the words and treat that fraction as a
+# hyper-parameter). Each switch also takes an occurrence away from the word's own language,
+# so p trades the cross-lingual tie against the monolingual statistics: at 0.25 three quarters
+# of every dictionary word's occurrences still train it in its own language, while a 5,000-word
+# MUSE seed dictionary covers most running tokens, so the tie is applied millions of times per
+# epoch. It is a conservative middle value, not one tuned on this code base: tune it per job.
+
+_TABLES = ("train", "task", "parallel", "dictionary", "output")
+_ARRAYS = ("task", "parallel", "dictionary")  # arrays of tables: [[task]]
+_TASK_KEYS = ("name", "lang", "paths", "weight", "head")
+_PARALLEL_KEYS = ("name", "langs", "paths", "weight")
+_DICTIONARY_KEYS = ("langs", "path", "codeswitch")
+_HEADS = ("shared", "per_task")
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """How the trained vectors are written: one file per language (keys without
+    the `lang:` prefix) or one file with prefixed keys; word2vec binary or text."""
+
+    per_language: bool = False
+    binary: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a joint training run needs, as read from a job file."""
+
+    config: TrainConfig
+    tasks: tuple[TaskSpec, ...]
+    parallel: tuple[ParallelSpec, ...] = ()
+    dictionaries: tuple[DictionarySpec, ...] = ()
+    output: OutputSpec = OutputSpec()
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The tasks' languages in order of first appearance (the first is the
+        pivot of `refine = "procrustes"`)."""
+        return tuple(dict.fromkeys(t.lang for t in self.tasks))
+
+
+def load_job(path: str | os.PathLike) -> Job:
+    """Reads and checks a TOML job file (see the module docstring)."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, expected a TOML config file") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not valid UTF-8 (TOML files are UTF-8)") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(_toml_message(path, str(error), text)) from None
+    return parse_job(document, base=os.path.dirname(os.path.abspath(path)), source=path)
+
+
+def parse_job(document: Mapping[str, Any], base: str | os.PathLike = ".",
+              source: str = "config") -> Job:
+    """A Job from an already parsed TOML document (a dict); relative paths are
+    taken relative to `base`; `source` names the document in messages."""
+    if not isinstance(document, Mapping):
+        raise ConfigError(f"{source}: expected a table at the top level, got {type(document).__name__}")
+    for key, value in document.items():
+        if key not in _TABLES:
+            if key in field_names():
+                raise ConfigError(f"{source}: '{key}' is a training parameter: put it under [train]")
+            raise unknown_key_error(key, list(_TABLES), f"{source}: top level")
+        if key in _ARRAYS and not _is_array_of_tables(value):
+            raise ConfigError(f"{source}: '{key}' must be an array of tables: write [[{key}]], not [{key}]"
+                              if isinstance(value, Mapping) else
+                              f"{source}: '{key}' must be an array of tables [[{key}]], got {value!r}")
+        if key not in _ARRAYS and not isinstance(value, Mapping):
+            raise ConfigError(f"{source}: '{key}' must be a table: write [{key}], not [[{key}]]"
+                              if _is_array_of_tables(value) else
+                              f"{source}: '{key}' must be a table [{key}], got {value!r}")
+    base = os.fspath(base)
+    config = from_mapping(dict(document.get("train", {})), source=f"{source}: [train]")
+    # Task and parallel names share one namespace: both are tasks of the schedule.
+    owners: dict[str, _Where] = {}
+    tasks = []
+    for i, table in enumerate(document.get("task", []), start=1):
+        where = _Where(source, "task", i)
+        tasks.append(_task(table, where, base))
+        _claim(owners, tasks[-1].name, where)
+    if not tasks:
+        raise ConfigError(f"{source}: no [[task]]: a job needs at least one corpus")
+    languages = tuple(dict.fromkeys(t.lang for t in tasks))
+    parallel = []
+    for i, table in enumerate(document.get("parallel", []), start=1):
+        where = _Where(source, "parallel", i)
+        parallel.append(_parallel(table, where, base, languages, owners))
+        _claim(owners, parallel[-1].name, where)
+    dictionaries = tuple(_dictionary(table, _Where(source, "dictionary", i), base, languages)
+                         for i, table in enumerate(document.get("dictionary", []), start=1))
+    output = _output(document.get("output", {}), f"{source}: [output]")
+    job = Job(config, tuple(tasks), tuple(parallel), dictionaries, output)
+    _check_job(job, source)
+    return job
+
+
+def apply_overrides(job: Job, overrides: Mapping[str, Any], source: str = "command line") -> Job:
+    """The job with some values replaced (the command-line flags actually given).
+
+    Keys are TrainConfig names (they replace `[train]` values) or OutputSpec
+    names (`per_language`, `binary`). None means "not given" and is skipped,
+    so a dict of every parsed flag can be passed as is.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    output_names = [f.name for f in fields(OutputSpec)]
+    valid = field_names() + output_names
+    for key in given:
+        if key not in valid:
+            raise unknown_key_error(key, valid, source)
+    train = {key: value for key, value in given.items() if key not in output_names}
+    output = {key: value for key, value in given.items() if key in output_names}
+    config = job.config
+    if train:
+        config = from_mapping({**dataclasses.asdict(job.config), **train}, source=source)
+    if output:
+        _output(output, source)  # type checks
+    job = dataclasses.replace(job, config=config, output=dataclasses.replace(job.output, **output))
+    _check_job(job, source)
+    return job
+
+
+class _Where:
+    """`file: [[task]] #2 ('es')`: where a value sits, for messages."""
+
+    def __init__(self, source: str, table: str, number: int):
+        self.source, self.table, self.number, self.name = source, table, number, None
+
+    def __str__(self) -> str:
+        name = f" ('{self.name}')" if self.name else ""
+        return f"{self.source}: [[{self.table}]] #{self.number}{name}"
+
+
+def _is_array_of_tables(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, Mapping) for item in value)
+
+
+def _toml_message(path: str, message: str, text: str) -> str:
+    """`file:line:column: invalid TOML: ...` from tomllib's '... (at line 3, column 7)'."""
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", message)
+    if found:
+        return f"{path}:{found.group(1)}:{found.group(2)}: invalid TOML: {message[:found.start()]}"
+    found = re.search(r"\s*\(at end of document\)\s*$", message)
+    if found:
+        line = text.count("\n") + (0 if text.endswith("\n") else 1)
+        return f"{path}:{max(line, 1)}: invalid TOML: {message[:found.start()]} (at the end of the file)"
+    return f"{path}: invalid TOML: {message}"
+
+
+def _check_keys(table: Any, valid: tuple[str, ...], where: Any, required: tuple[str, ...]) -> dict:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: expected a table, got {table!r}")
+    for key in table:
+        if key not in valid:
+            raise unknown_key_error(key, list(valid), str(where))
+    for key in required:
+        if key not in table:
+            raise ConfigError(f"{where}: missing required key '{key}'")
+    return dict(table)
+
+
+def _text(value: Any, key: str, where: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: {key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _number(value: Any, key: str, where: Any, low: float, high: float | None, low_open: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{where}: {key} must be a finite number, got {value!r}")
+    too_low = value <= low if low_open else value < low
+    if too_low or (high is not None and value > high):
+        bounds = (f"> {low}" if low_open else f">= {low}") if high is None else f"{low}..{high}"
+        raise ConfigError(f"{where}: {key} must be {bounds}, got {value!r}")
+    return float(value)
+
+
+def _path(value: Any, key: str, where: Any, base: str) -> str:
+    text = _text(value, key, where)
+    return os.path.normpath(os.path.join(base, os.path.expanduser(text)))
+
+
+def _language_pair(value: Any, where: Any, languages: tuple[str, ...]) -> tuple[str, str]:
+    if (not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, str) and v for v in value)
+            or value[0] == value[1]):
+        raise ConfigError(f"{where}: langs must be a pair of two different languages, "
+                          f'e.g. ["en", "es"]; got {value!r}')
+    for lang in value:
+        if lang not in languages:
+            raise ConfigError(f"{where}: langs: no [[task]] has language '{lang}' "
+                              f"(task languages: {', '.join(languages)})")
+    return value[0], value[1]
+
+
+def _task(table: Any, where: _Where, base: str) -> TaskSpec:
+    values = _check_keys(table, _TASK_KEYS, where, required=("name", "paths"))
+    where.name = values["name"] if isinstance(values["name"], str) else None
+    values["name"] = _text(values["name"], "name", where)
+    paths = values["paths"]
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, list) or not paths:
+        raise ConfigError(f"{where}: paths must be a path or a non-empty list of paths, "
+                          f"got {values['paths']!r}")
+    values["paths"] = tuple(_path(p, "paths", where, base) for p in paths)
+    if "lang" in values:
+        _text(values["lang"], "lang", where)
+    if "weight" in values:
+        values["weight"] = _number(values["weight"], "weight", where, 0.0, None, low_open=True)
+    if "head" in values:
+        _text(values["head"], "head", where)
+    try:
+        return TaskSpec(**values)
+    except ConfigError as error:  # TaskSpec's own rules (e.g. no ':' in lang)
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def _parallel(table: Any, where: _Where, base: str, languages: tuple[str, ...],
+              taken: Mapping) -> ParallelSpec:
+    values = _check_keys(table, _PARALLEL_KEYS, where, required=("langs", "paths"))
+    if "name" in values:
+        where.name = values["name"] if isinstance(values["name"], str) else None
+        _text(values["name"], "name", where)
+    langs = _language_pair(values["langs"], where, languages)
+    paths = values["paths"]
+    if not isinstance(paths, list) or len(paths) != 2:
+        raise ConfigError(f"{where}: paths must be a list of two line-aligned files, "
+                          f"[{langs[0]} file, {langs[1]} file]; got {paths!r}")
+    values["langs"] = langs
+    values["paths"] = tuple(_path(p, "paths", where, base) for p in paths)
+    if values["paths"][0] == values["paths"][1]:
+        raise ConfigError(f"{where}: paths name the same file twice: {paths[0]!r}")
+    if "weight" in values:
+        values["weight"] = _number(values["weight"], "weight", where, 0.0, None, low_open=True)
+    if "name" not in values:
+        # A readable default that stays unique when one pair has several corpora.
+        stem, k = f"{langs[0]}-{langs[1]}", 1
+        values["name"] = stem
+        while values["name"] in taken:
+            k += 1
+            values["name"] = f"{stem}-{k}"
+    return ParallelSpec(**values)
+
+
+def _dictionary(table: Any, where: _Where, base: str, languages: tuple[str, ...]) -> DictionarySpec:
+    values = _check_keys(table, _DICTIONARY_KEYS, where, required=("langs", "path"))
+    values["langs"] = _language_pair(values["langs"], where, languages)
+    values["path"] = _path(values["path"], "path", where, base)
+    if "codeswitch" in values:
+        values["codeswitch"] = _number(values["codeswitch"], "codeswitch", where, 0.0, 1.0, low_open=False)
+    return DictionarySpec(**values)
+
+
+def _output(table: Any, where: str) -> OutputSpec:
+    values = _check_keys(table, tuple(f.name for f in fields(OutputSpec)), where, required=())
+    for key, value in values.items():
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+    return OutputSpec(**values)
+
+
+def _claim(owners: dict, name: str, where: _Where) -> None:
+    if name in owners:
+        first = owners[name]
+        raise ConfigError(f"{where}: name '{name}' is already used by [[{first.table}]] #{first.number} "
+                          "(the names of [[task]] and [[parallel]] tables must be unique)")
+    owners[name] = where
+
+
+def _check_job(job: Job, source: str) -> None:
+    """Rules that involve several tables (checked again after overrides)."""
+    if job.config.refine == "procrustes" and not job.dictionaries:
+        raise ConfigError(f"{source}: refine = \"procrustes\" needs at least one [[dictionary]] "
+                          "(the seed translations the mapping is fitted on)")
