@@ -35,7 +35,9 @@ __all__ = ["atomic_write", "check_output_path", "load_word2vec", "save_word2vec"
 
 _MAGIC = ((b"\x1f\x8b", gzip.decompress), (b"BZh", bz2.decompress), (b"\xfd7zXZ\x00", lzma.decompress))
 _ROWS_PER_BLOCK = 4096  # text rows converted per np.fromstring call (bounds the temporary copies)
-_WHITESPACE = re.compile(r"\s")
+# What separates fields in both formats (and all the tokenizer splits on): ASCII whitespace.
+# Unicode spaces (U+00A0, U+3000) and controls (\x1c) can be inside a trained word.
+_WHITESPACE = re.compile(r"[ \t\n\r\v\f]")
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = 8  # significant digits written in text files: relative error <= 5e-8, under float32's own
 _POW10_ZERO = 64  # _POW10[i + _POW10_ZERO] == 10.0**i; a table is much faster than np.power
