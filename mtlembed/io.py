@@ -24,6 +24,7 @@ import os
 import re
 import tempfile
 import warnings
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -304,7 +305,7 @@ def _read_all(path: Path) -> bytes:
         if data.startswith(magic):
             try:
                 return decompress(data)
-            except (OSError, EOFError, lzma.LZMAError) as exc:
+            except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
                 raise FormatError(f"{path}: corrupt or truncated compressed file ({exc})") from None
     return data
 
@@ -331,19 +332,24 @@ def _looks_binary(body: bytes, dim: int) -> bool:
     try:
         return np.fromstring(values, dtype=np.float32, sep=" ").size == 0
     except ValueError:
-        return True
+        # Printable but not all numbers: a text row with a bad value if it has the `dim` fields the
+        # header announces (16+ raw float32 bytes are never all printable and split that way); the
+        # text parser then names the value instead of the binary one reporting a phantom truncation.
+        return not (dim >= 4 and len(values.split()) == dim)
 
 
 def _parse_binary(path, body, count, dim, offset0, check_end):
     row_bytes = 4 * dim
-    out = bytearray(count * row_bytes)
+    # A row takes at least row_bytes + 1 bytes: a header lying about count or dim must not
+    # allocate terabytes before the rows run out (the loop below names the truncated row).
+    out = bytearray(min(count, len(body) // (row_bytes + 1)) * row_bytes)
     words = []
     pos = 0
     newline_rows = None  # whether rows end with '\n' (word2vec and gensim write one)
     for i in range(count):
         while pos < len(body) and body[pos] == 10:
             pos += 1
-        space = body.find(b" ", pos, pos + 100_000)
+        space = body.find(b" ", pos)  # no length cap: the corpus reader keeps tokens of megabytes
         if space < 0:
             raise FormatError(
                 f"{path}: byte {offset0 + pos}: file truncated in row {i + 1} of {count}, no word found "
@@ -392,7 +398,8 @@ def _parse_text(path, body, count, dim, check_end):
     ends = np.concatenate((nl, [len(body)]))
     if body.endswith(b"\n"):  # final newline: no row after it
         starts, ends = starts[:-1], ends[:-1]
-    ends = ends - ((arr[np.maximum(ends - 1, 0)] == 13) & (ends > starts))  # tolerate CRLF
+    if arr.size:  # an empty body has no line ends to look at
+        ends = ends - ((arr[np.maximum(ends - 1, 0)] == 13) & (ends > starts))  # tolerate CRLF
     nonblank = ends > starts
     n_lines = len(starts)
     short = np.flatnonzero(~nonblank[:count])
