@@ -268,7 +268,7 @@ def load_word2vec(path, binary=None, limit=None):
     """
     path = Path(os.fspath(path))
     data = _read_all(path)
-    if not data.strip():
+    if not data or data.isspace():  # isspace() stops at the first byte that is not (strip() would copy)
         raise FormatError(f"{path}: empty file, expected a word2vec header '<count> <dim>'")
     nl = data.find(b"\n")
     header = data[: nl if nl >= 0 else len(data)]
@@ -320,7 +320,9 @@ def _show(raw, limit=40) -> str:
 def _looks_binary(body: bytes, dim: int) -> bool:
     """Text iff the first row is a word followed by printable numbers (however many: the
     text parser then names a wrong count); raw float32 bytes are never all printable."""
-    start = len(body) - len(body.lstrip(b"\n"))
+    start = 0
+    while start < len(body) and body[start] == 10:
+        start += 1
     end = body.find(b"\n", start)
     line = body[start : end if end >= 0 else len(body)]
     parts = line.split(b" ", 1)

@@ -150,22 +150,25 @@ def _answer(unit, a, b, c, canon, method):
     # per block: scores (q x n), and for 3CosMul the cosines of up to 3q distinct words (3q x n)
     block = max(1, CHUNK_BYTES // ((4 if method == "add" else 16) * n))
     predicted = np.empty(len(a), np.int64)
+    # reused: on large blocks, fresh pages cost as much as the arithmetic
+    buffer = np.empty((min(block, len(a)), n), np.float32)
+    spare = np.empty_like(buffer) if method == "mul" else None
     for lo in range(0, len(a), block):
         qa, qb, qc = a[lo : lo + block], b[lo : lo + block], c[lo : lo + block]
         m = len(qa)
         if method == "add":
-            # the query (b - a + c) against every word: one matrix product
-            scores = (unit[qb] + unit[qc] - unit[qa]) @ unit.T
+            # the query b - a + c against every word: one matrix product
+            scores = np.matmul(unit[qb] + unit[qc] - unit[qa], unit.T, out=buffer[:m])
         else:
             # three cosine rows per question, gathered from the few distinct question words of the block
+            # (mode="clip": with out=, the default mode copies through a temporary buffer)
             distinct, inverse = np.unique(np.concatenate((qa, qb, qc)), return_inverse=True)
-            cos = unit[distinct] @ unit.T
-            cos += 1  # (cos + 1) / 2, the factors 1/2 folded into the epsilon
-            scores = cos[inverse[m : 2 * m]]
-            scores *= cos[inverse[2 * m :]]
-            denominator = cos[inverse[:m]]
-            denominator += 2 * MUL_EPSILON
-            scores /= denominator
+            shifted = unit[distinct] @ unit.T
+            shifted += 1  # (cos + 1) / 2, the factors 1/2 folded into the epsilon
+            scores = np.take(shifted, inverse[m : 2 * m], axis=0, out=buffer[:m], mode="clip")
+            scores *= np.take(shifted, inverse[2 * m :], axis=0, out=spare[:m], mode="clip")
+            shifted += 2 * MUL_EPSILON
+            scores /= np.take(shifted, inverse[:m], axis=0, out=spare[:m], mode="clip")
         rows = np.arange(m)
         for q in (qa, qb, qc):
             scores[rows, q] = -np.inf
