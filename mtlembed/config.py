@@ -129,7 +129,7 @@ def unknown_key_error(key: str, valid: list[str], where: str) -> ConfigError:
     peer = PEER_NAMES.get(key.lower().replace("-", "_"))
     close = [peer] if peer in valid else difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
     hint = f" (did you mean '{close[0]}'?)" if close else f" (valid keys: {', '.join(valid)})"
-    return ConfigError(f"{where}: unknown key '{key}'{hint}")
+    return ConfigError(f"{where}: unknown key {key!r}{hint}")  # repr: a TOML key may hold a newline
 
 
 def from_mapping(values: dict[str, Any], source: str = "config") -> TrainConfig:
