@@ -183,6 +183,8 @@ def _blocks(path: Path, lowercase: bool, strict: bool, stats: ReadStats) -> Iter
                                           "corpora must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8")
                     if data.startswith(codecs.BOM_UTF8):
                         data = data[len(codecs.BOM_UTF8):]
+                        if not data:  # the BOM was the whole first read, not necessarily the file
+                            continue
                 stats.bytes += len(data)
                 block = carry + data
                 if not data:
