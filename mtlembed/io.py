@@ -305,7 +305,7 @@ def _read_all(path: Path) -> bytes:
         if data.startswith(magic):
             try:
                 return decompress(data)
-            except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+            except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:  # bz2: ValueError
                 raise FormatError(f"{path}: corrupt or truncated compressed file ({exc})") from None
     return data
 

@@ -319,6 +319,8 @@ BAD_VECTORS = {
     "binary header of 10^11 rows": (w2v_binary(b"99999999999 300\n", GOOD_ROWS), r"v\.vec: byte \d+: "),
     "binary header of dim 4e9": (w2v_binary(b"3 4000000000\n", GOOD_ROWS), r"v\.vec: byte \d+: file trunc"),
     "corrupt gzip": (corrupt_middle(gzip.compress(w2v_text(count=300, dim=50))), r"v\.vec: corrupt or trunc"),
+    "corrupt xz": (corrupt_middle(lzma.compress(w2v_text(count=300, dim=50))), r"v\.vec: corrupt or trunc"),
+    "truncated bz2": (bz2.compress(w2v_text(count=300, dim=50))[:-30], r"v\.vec: corrupt or trunc"),
 }
 
 
