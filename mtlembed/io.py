@@ -118,6 +118,8 @@ def atomic_write(path, mode="wb"):
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise ResourceError(f"no space left on the device writing {path}") from exc
+        if exc.filename is None:  # a write, flush or fsync of this output (EIO...): name the file
+            raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(path)) from exc
         raise
     finally:
         if fd >= 0:

@@ -559,6 +559,15 @@ def test_disk_full_through_the_cli(small_corpus, tmp_path, capsys, monkeypatch, 
     assert temp_files(out_dir) == []
 
 
+def test_io_error_while_writing_names_the_file(small_corpus, tmp_path, capsys, monkeypatch):
+    vectors = tmp_path / "v.bin"
+    vectors.write_bytes(b"previous vectors")
+    fail_writes_after(monkeypatch, 100, OSError(errno.EIO, "Input/output error"))
+    message = cli_error(capsys, "train", small_corpus, "-o", vectors, *TRAIN_FAST)
+    assert message == f"mtlembed: error: [Errno 5] Input/output error: '{vectors}'"
+    assert vectors.read_bytes() == b"previous vectors" and temp_files(tmp_path) == []
+
+
 def test_interrupt_in_the_middle_of_saving(tmp_path, monkeypatch):
     path = tmp_path / "v.vec"
     path.write_bytes(b"previous vectors")
