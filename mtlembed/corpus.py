@@ -67,6 +67,8 @@ def expand_paths(patterns: Iterable[str | os.PathLike]) -> list[Path]:
             except OSError as error:  # a missing target, or a loop
                 reason = error.strerror
             raise CorpusError(f"{text}: broken symbolic link ({reason})")
+        elif os.path.exists(text):
+            raise CorpusError(f"{text}: not a regular file or folder (a pipe, socket or device)")
         else:
             raise CorpusError(f"{text}: no such file or folder")
     if not files:
@@ -107,7 +109,10 @@ def _files_below(folder: Path) -> Iterator[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in names:
             if not name.startswith("."):
-                yield Path(root) / name
+                path = Path(root) / name
+                if os.path.exists(path) and not os.path.isfile(path):  # opening a FIFO blocks for ever
+                    raise CorpusError(f"{path}: not a regular file (a pipe, socket or device)")
+                yield path
 
 
 def _raise_walk_error(error: OSError) -> None:

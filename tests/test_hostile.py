@@ -288,6 +288,18 @@ def test_dangling_link_in_a_folder_is_named(tmp_path):
         read([folder])
 
 
+def test_pipes_and_devices_are_refused_not_waited_on(tmp_path, capsys):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text("words here\n")
+    os.mkfifo(folder / "pipe")  # opening it for reading would block until a writer comes: never
+    message = cli_error(capsys, "train", folder, "-o", tmp_path / "v.bin", *TRAIN_FAST)
+    assert f"{folder / 'pipe'}: not a regular file" in message
+    message = cli_error(capsys, "train", folder / "pipe", "-o", tmp_path / "v.bin", *TRAIN_FAST)
+    assert f"{folder / 'pipe'}: not a regular file or folder" in message
+    assert read([folder / "*.txt"]).words_read == 2  # a glob simply does not match it
+
+
 # ----------------------------------------------------------------------------- word2vec files
 
 
