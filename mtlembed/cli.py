@@ -234,6 +234,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as error:  # e.g. a full disk while writing: still one line, no traceback
         print(f"mtlembed: error: {error}", file=sys.stderr)
         return 1
+    except MemoryError:  # e.g. the vocabulary of a huge corpus of junk (std::bad_alloc in C++ too)
+        print("mtlembed: error: out of memory; raise --min-count, or lower --max-vocab or --dim",
+              file=sys.stderr)
+        return 1
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -288,6 +288,17 @@ def test_dangling_link_in_a_folder_is_named(tmp_path):
         read([folder])
 
 
+def test_out_of_memory_is_one_line(small_corpus, tmp_path, capsys, monkeypatch):
+    import mtlembed.trainer
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError  # what the C++ counter's std::bad_alloc becomes on a vast vocabulary
+
+    monkeypatch.setattr(mtlembed.trainer, "read_corpus", exhausted)
+    message = cli_error(capsys, "train", small_corpus, "-o", tmp_path / "v.bin", *TRAIN_FAST)
+    assert message.startswith("mtlembed: error: out of memory")
+
+
 def test_pipes_and_devices_are_refused_not_waited_on(tmp_path, capsys):
     folder = tmp_path / "corpus"
     folder.mkdir()
