@@ -36,6 +36,7 @@ left out is simply not passed.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import re
@@ -55,15 +56,18 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
 
 __all__ = ["Job", "OutputSpec", "apply_overrides", "load_job", "parse_job"]
 
-# The codeswitch default lives in tasks.DictionarySpec (0.25). Why 0.25: code-switching ties
-# a word to its translation by letting the translation appear in the word's contexts
-# (Gouws & Søgaard, 2015, build such mixed-language corpora from a seed dictionary; CoSDA-ML,
-# Qin et al., 2020, replace a fraction of the words and treat that fraction as a
-# hyper-parameter). Each switch also takes an occurrence away from the word's own language,
-# so p trades the cross-lingual tie against the monolingual statistics: at 0.25 three quarters
-# of every dictionary word's occurrences still train it in its own language, while a 5,000-word
-# MUSE seed dictionary covers most running tokens, so the tie is applied millions of times per
-# epoch. It is a conservative middle value, not one tuned on this code base: tune it per job.
+# The codeswitch default lives in tasks.DictionarySpec (0.25). Code-switching ties a word to
+# its translations by letting them appear in its contexts (Gouws & Søgaard, 2015, build such
+# mixed-language corpora from a seed dictionary; CoSDA-ML, Qin et al., 2020, switch a fraction
+# of the words and tune it), but every switch takes an occurrence away from the word's own
+# language: p trades the cross-lingual tie for monolingual quality. Measured here (English
+# Wikipedia 4M words + Spanish Tatoeba/OPUS 1.6M, dim 100, 3 epochs, MUSE en-es 0-5000, no
+# parallel task, 2 seeds): p = 0, 0.05, 0.1, 0.25, 0.5 gave en->es CSLS P@1 on the dictionary's
+# pairs 0.00, 0.04, 0.06, 0.10, 0.33 (with refine = "procrustes" at 0, 0.1, 0.25: 0.03, 0.12,
+# 0.21), and English WS-353 Spearman 0.39, 0.38, 0.34, 0.30, 0.24 (SimLex 0.20, 0.22, 0.20,
+# 0.15, 0.06). 0.25 sits in the middle of that trade-off, before SimLex collapses; use ~0.1
+# when the monolingual spaces matter most. (Held-out MUSE pairs stayed near P@1 0 at this
+# size for every p: too little Spanish for rank 5000-6500 words.)
 
 _TABLES = ("train", "task", "parallel", "dictionary", "output")
 _ARRAYS = ("task", "parallel", "dictionary")  # arrays of tables: [[task]]
@@ -198,6 +202,10 @@ class _Where:
     def __init__(self, source: str, table: str, number: int):
         self.source, self.table, self.number, self.name = source, table, number, None
 
+    def named_after(self, table: Any) -> None:
+        name = table.get("name") if isinstance(table, Mapping) else None
+        self.name = name if isinstance(name, str) and name.strip() else None
+
     def __str__(self) -> str:
         name = f" ('{self.name}')" if self.name else ""
         return f"{self.source}: [[{self.table}]] #{self.number}{name}"
@@ -238,11 +246,13 @@ def _text(value: Any, key: str, where: Any) -> str:
 
 
 def _number(value: Any, key: str, where: Any, low: float, high: float | None, low_open: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+    if not math.isfinite(value):
         raise ConfigError(f"{where}: {key} must be a finite number, got {value!r}")
     too_low = value <= low if low_open else value < low
     if too_low or (high is not None and value > high):
-        bounds = (f"> {low}" if low_open else f">= {low}") if high is None else f"{low}..{high}"
+        bounds = (f"> {low:g}" if low_open else f">= {low:g}") if high is None else f"{low:g}..{high:g}"
         raise ConfigError(f"{where}: {key} must be {bounds}, got {value!r}")
     return float(value)
 
@@ -265,8 +275,8 @@ def _language_pair(value: Any, where: Any, languages: tuple[str, ...]) -> tuple[
 
 
 def _task(table: Any, where: _Where, base: str) -> TaskSpec:
+    where.named_after(table)
     values = _check_keys(table, _TASK_KEYS, where, required=("name", "paths"))
-    where.name = values["name"] if isinstance(values["name"], str) else None
     values["name"] = _text(values["name"], "name", where)
     paths = values["paths"]
     if isinstance(paths, str):
@@ -280,18 +290,31 @@ def _task(table: Any, where: _Where, base: str) -> TaskSpec:
     if "weight" in values:
         values["weight"] = _number(values["weight"], "weight", where, 0.0, None, low_open=True)
     if "head" in values:
-        _text(values["head"], "head", where)
+        _check_head(_text(values["head"], "head", where), where)
     try:
         return TaskSpec(**values)
     except ConfigError as error:  # TaskSpec's own rules (e.g. no ':' in lang)
         raise ConfigError(f"{where}: {error}") from None
 
 
+def _check_head(head: str, where: Any) -> None:
+    """Any name is a valid head (tasks naming the same head share it), so a
+    misspelled "per_task" would silently become one head shared by all: refuse
+    names that look like a misspelling of the two keywords."""
+    if head in _HEADS:
+        return
+    normalized = re.sub(r"[\s-]+", "_", head.strip().lower())
+    close = [normalized] if normalized in _HEADS else difflib.get_close_matches(normalized, _HEADS, 1, 0.8)
+    if close:
+        raise ConfigError(f"{where}: head {head!r}: did you mean '{close[0]}'? (heads are \"shared\", "
+                          "\"per_task\", or a name that the tasks sharing one head give)")
+
+
 def _parallel(table: Any, where: _Where, base: str, languages: tuple[str, ...],
               taken: Mapping) -> ParallelSpec:
+    where.named_after(table)
     values = _check_keys(table, _PARALLEL_KEYS, where, required=("langs", "paths"))
     if "name" in values:
-        where.name = values["name"] if isinstance(values["name"], str) else None
         _text(values["name"], "name", where)
     langs = _language_pair(values["langs"], where, languages)
     paths = values["paths"]
