@@ -2,10 +2,8 @@
 // kPieceTokens consecutive tokens of a chunk) at a time, center word after
 // center word, like one CPU thread; thousands of warps run Hogwild.
 //
-// Data layout inside a warp: lane l owns the float4 columns l, l+32, ... of
-// every row, so all row arithmetic is lane-private and only the scores need
-// cross-lane sums. Rows live in a per-warp workspace (shared memory, or global
-// memory when a configuration does not fit on chip):
+// Rows live in a per-warp workspace (shared memory, or global memory when a
+// configuration does not fit on chip):
 //   val/orig  the w_in rows of the kept positions [i-window, i+window] around
 //             center i (a ring of 2*window+1 slots): loaded once when a
 //             position enters the window, updated in place by every center
@@ -16,12 +14,20 @@
 //   g         the gradient block, one float per (context, target) pair;
 //   ring      kept (subsampled) token ids of the current sentence segment;
 //   tgt       the current target ids.
-// w_out rows are read fresh (L2) and updated with float4 atomics, so repeated
-// negatives add up as on the CPU.
+// Updates are column-parallel (lane l owns the float4 columns l, l+32, ...);
+// scores are pair-parallel (a lane, or a few, per (context, target) pair), so
+// the sigmoid and loss of 32 pairs cost one warp instruction each. w_out rows
+// are read fresh (L2) and updated with float4 atomics, so repeated negatives
+// add up as on the CPU.
+//
+// Without a GPU, tests/test_cuda_emulator.py (pytest -m slow) runs this code
+// on CPU threads against the CPU kernel; tests/test_gpu.py is the GPU check.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
+#include "../common.h"
 #include "../sampling.h"
 #include "../sgns.h"
 
@@ -31,6 +37,9 @@ namespace {
 constexpr unsigned kFullMask = 0xffffffffu;
 constexpr int kWarpSize = 32;
 constexpr int kMaxBlockThreads = 256;
+// Caps registers at 128 per thread: shared memory already limits a typical
+// configuration (dim 100, window 5) to ~16 warps per SM.
+constexpr int kMinBlocks = 2;
 // Unit of work of one warp. Sentences longer than this are cut (a few lost
 // contexts per cut, like word2vec's 1000-word sentences); shorter ones share a
 // piece. Small enough that a launch's tail (warps waiting for the last
@@ -41,6 +50,7 @@ constexpr int64_t kPieceTokens = 1024;
 // multiple of 4 floats, so rows are 16-byte aligned.
 struct Layout {
   int groups = 0;   // float4 per row (device row stride / 4)
+  int pitch = 0;    // float4 per workspace row: groups rounded up to odd (no bank conflicts)
   int slots = 0;    // w_in rows cached around the center (2*window+1)
   int max_ctx = 0;  // contexts per center (2*window)
   int max_tgt = 0;  // targets per center (negative+1)
@@ -107,6 +117,69 @@ struct Launch {
   float* global_ws;  // per-warp workspaces when they do not fit in shared memory
 };
 
+inline int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+// Per-warp workspace layout (host side); throws if it cannot be indexed with int.
+inline Layout make_layout(int dim, int slots, int max_ctx, int max_tgt, int ring) {
+  Layout L;
+  L.groups = static_cast<int>(round_up(dim, 4) / 4);
+  L.pitch = L.groups | 1;
+  L.slots = slots;
+  L.max_ctx = max_ctx;
+  L.max_tgt = max_tgt;
+  L.ring = ring;
+  int64_t at = 0;
+  auto take = [&](int64_t floats) {
+    const int64_t offset = at;
+    at += round_up(floats, 4);
+    return static_cast<int>(offset);
+  };
+  const int64_t row = int64_t(L.pitch) * 4;
+  L.val = take(slots * row);
+  L.orig = take(slots * row);
+  L.trow = take(max_tgt * row);
+  L.h = take(row);
+  L.g = take(int64_t(max_ctx) * max_tgt);
+  L.ring_ids = take(ring);
+  L.tgt_ids = take(max_tgt);
+  MTL_CHECK(at < (int64_t(1) << 31), "CUDA backend: dim ", dim, " is too large for its workspace");
+  L.words = static_cast<int>(at);
+  return L;
+}
+
+// Training's workspace: 2*window+1 cached w_in rows, negative+1 targets, and
+// a ring of kept ids that can run 32 ahead of the window.
+inline Layout train_layout(const TrainParams& params) {
+  int ring = 64;
+  while (ring < 2 * params.window + 40) ring *= 2;
+  return make_layout(params.dim, 2 * params.window + 1, 2 * params.window, params.negative + 1, ring);
+}
+
+// The device's view of the schedule: chunks with token ranges, and the prefix
+// of their pieces (kPieceTokens tokens each, the last one shorter).
+inline void plan_chunks(const TrainJob& job, std::vector<DevChunk>& chunks, std::vector<int64_t>& piece_first,
+                        std::vector<int64_t>& chunk_tokens) {
+  const size_t n = job.chunks.size();
+  chunks.assign(n, DevChunk{});
+  piece_first.assign(n + 1, 0);
+  chunk_tokens.assign(n, 0);
+  for (size_t c = 0; c < n; ++c) {
+    const Chunk& src = job.chunks[c];
+    const Task& task = job.tasks[src.task];
+    DevChunk& d = chunks[c];
+    d.token_first = task.sentence_offsets[src.sentence_begin];
+    d.token_end = task.sentence_offsets[src.sentence_end];
+    d.sentence_begin = src.sentence_begin;
+    d.sentence_end = src.sentence_end;
+    d.progress_begin = src.progress_begin;
+    d.progress_end = src.progress_end;
+    d.id = src.id;
+    d.task = src.task;
+    chunk_tokens[c] = d.token_end - d.token_first;
+    piece_first[c + 1] = piece_first[c] + (chunk_tokens[c] + kPieceTokens - 1) / kPieceTokens;
+  }
+}
+
 // Which slot holds context c of the current center: contexts are the
 // positions lo..hi without the center; `before` of them precede it.
 struct Window {
@@ -151,27 +224,6 @@ __device__ __forceinline__ double warp_sum(double v) {
   return v;
 }
 
-// Sums N per-lane partials over the warp with N-1 + log2(32/N) shuffles
-// (instead of 5 per value): each step swaps half of the values with the
-// partner lane. Lane l ends with the total of value (l mod N).
-template <int N>
-__device__ __forceinline__ float transpose_reduce(float (&v)[N], int lane) {
-#pragma unroll
-  for (int half = N / 2; half >= 1; half /= 2) {
-    const bool upper = (lane & half) != 0;
-#pragma unroll
-    for (int k = 0; k < half; ++k) {
-      const float send = upper ? v[k] : v[k + half];
-      const float keep = upper ? v[k + half] : v[k];
-      v[k] = keep + __shfl_xor_sync(kFullMask, send, half);
-    }
-  }
-  float total = v[0];
-#pragma unroll
-  for (int off = N; off < kWarpSize; off *= 2) total += __shfl_xor_sync(kFullMask, total, off);
-  return total;
-}
-
 // Largest i in [lo, hi) with a[i] <= x, given a sorted and a[lo] <= x:
 // a 32-way search, one probe per lane and round.
 __device__ __forceinline__ int64_t last_le(const int64_t* a, int64_t lo, int64_t hi, int64_t x, int lane) {
@@ -186,55 +238,36 @@ __device__ __forceinline__ int64_t last_le(const int64_t* a, int64_t lo, int64_t
   return lo;
 }
 
-// The scores of pairs [j0, j0 + N) (pair j = context j / n_tgt, target
-// j % n_tgt; CBOW: the mean row h against target j).
-template <int N, bool kCbow>
-__device__ __forceinline__ float batch_scores(const Ws& ws, const Window& win, int groups, int n_tgt, int j0,
-                                              int n_pairs, int lane) {
-  float part[N];
-#pragma unroll
-  for (int k = 0; k < N; ++k) part[k] = 0.0f;
-  const int c0 = j0 / n_tgt;
-  const int t0 = j0 - c0 * n_tgt;
-  for (int gi = lane; gi < groups; gi += kWarpSize) {
-    int c = c0, t = t0;
-#pragma unroll
-    for (int k = 0; k < N; ++k) {
-      if (j0 + k < n_pairs) {
-        const float4 a = kCbow ? ws.h[gi] : ws.val[win.slot(c) * groups + gi];
-        part[k] += dot4(a, ws.trow[t * groups + gi]);
-      }
-      if (++t == n_tgt) t = 0, ++c;
-    }
-  }
-  return transpose_reduce<N>(part, lane);
-}
-
-// g[j] = lr * (label - sigmoid(score_j)) for every pair, from the rows as
+// g[j] = lr * (label - sigmoid(score_j)) for every pair j (context j / n_tgt,
+// target j % n_tgt; CBOW: the mean row h against target j), from the rows as
 // they are before this center's updates; label 1 for target 0 (the center).
+// A round scores P pairs (P = 32, or the power of two covering what is left)
+// with 32/P lanes per pair, each summing a strided share of the columns; the
+// workspace pitch is odd, so lanes reading different rows hit different banks.
 template <bool kCbow>
-__device__ __forceinline__ void scores_to_gradients(const Ws& ws, const Window& win, int groups, int n_tgt,
+__device__ __forceinline__ void scores_to_gradients(const Ws& ws, const Window& win, const Layout& L, int n_tgt,
                                                     int n_pairs, float lr, int lane, double& loss) {
-  for (int j0 = 0; j0 < n_pairs; j0 += kWarpSize) {
-    const int left = n_pairs - j0;
-    float score;
-    int width;
-    if (left <= 8) {
-      score = batch_scores<8, kCbow>(ws, win, groups, n_tgt, j0, n_pairs, lane);
-      width = 8;
-    } else if (left <= 16) {
-      score = batch_scores<16, kCbow>(ws, win, groups, n_tgt, j0, n_pairs, lane);
-      width = 16;
-    } else {
-      score = batch_scores<32, kCbow>(ws, win, groups, n_tgt, j0, n_pairs, lane);
-      width = 32;
+  for (int j0 = 0; j0 < n_pairs;) {
+    int pairs = 1;
+    while (pairs < n_pairs - j0 && pairs < kWarpSize) pairs *= 2;
+    const int lanes_per_pair = kWarpSize / pairs;
+    const int j = j0 + (lane & (pairs - 1));
+    const bool valid = j < n_pairs;
+    float score = 0.0f;
+    if (valid) {
+      const int c = j / n_tgt, t = j - c * n_tgt;
+      const float4* a = kCbow ? ws.h : ws.val + win.slot(c) * L.pitch;
+      const float4* b = ws.trow + t * L.pitch;
+#pragma unroll 4
+      for (int gi = lane / pairs; gi < L.groups; gi += lanes_per_pair) score += dot4(a[gi], b[gi]);
     }
-    const int j = j0 + lane;
-    if (lane < width && j < n_pairs) {
+    for (int off = pairs; off < kWarpSize; off *= 2) score += __shfl_xor_sync(kFullMask, score, off);
+    if (lane < pairs && valid) {
       const float label = j % n_tgt == 0 ? 1.0f : 0.0f;
       loss += pair_loss(score, label);
       ws.g[j] = lr * (label - clipped_sigmoid(score));
     }
+    j0 += pairs;
   }
   __syncwarp();
 }
@@ -242,19 +275,19 @@ __device__ __forceinline__ void scores_to_gradients(const Ws& ws, const Window& 
 // HogBatch skip-gram: w_out[t] += sum_c g[c,t] * in_c (old rows) is applied
 // first; then the cached context rows get in_c += sum_t g[c,t] * out_t, with
 // out_t the staged old target rows.
-__device__ __forceinline__ void skipgram_update(const Ws& ws, const Window& win, float4* w_out, int groups,
+__device__ __forceinline__ void skipgram_update(const Ws& ws, const Window& win, const Layout& L, float4* w_out,
                                                 int n_ctx, int n_tgt, int lane) {
-  for (int gi = lane; gi < groups; gi += kWarpSize) {
+  for (int gi = lane; gi < L.groups; gi += kWarpSize) {
     for (int t = 0; t < n_tgt; ++t) {
       float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      for (int c = 0; c < n_ctx; ++c) axpy(acc, ws.g[c * n_tgt + t], ws.val[win.slot(c) * groups + gi]);
-      red_add(w_out + static_cast<int64_t>(ws.tgt[t]) * groups + gi, acc);
+      for (int c = 0; c < n_ctx; ++c) axpy(acc, ws.g[c * n_tgt + t], ws.val[win.slot(c) * L.pitch + gi]);
+      red_add(w_out + static_cast<int64_t>(ws.tgt[t]) * L.groups + gi, acc);
     }
     for (int c = 0; c < n_ctx; ++c) {
       float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
       const float* gc = ws.g + c * n_tgt;
-      for (int t = 0; t < n_tgt; ++t) axpy(acc, gc[t], ws.trow[t * groups + gi]);
-      float4& row = ws.val[win.slot(c) * groups + gi];
+      for (int t = 0; t < n_tgt; ++t) axpy(acc, gc[t], ws.trow[t * L.pitch + gi]);
+      float4& row = ws.val[win.slot(c) * L.pitch + gi];
       row = make_float4(row.x + acc.x, row.y + acc.y, row.z + acc.z, row.w + acc.w);
     }
   }
@@ -262,18 +295,19 @@ __device__ __forceinline__ void skipgram_update(const Ws& ws, const Window& win,
 
 // word2vec CBOW (cbow_mean=1): h = mean of the context rows predicts the
 // targets; the gradient of h is added, undivided, to every context row.
-__device__ __forceinline__ void cbow_update(const Ws& ws, const Window& win, float4* w_out, int groups, int n_ctx,
+__device__ __forceinline__ void cbow_update(const Ws& ws, const Window& win, const Layout& L, float4* w_out, int n_ctx,
                                             int n_tgt, int lane) {
-  for (int gi = lane; gi < groups; gi += kWarpSize) {
+  for (int gi = lane; gi < L.groups; gi += kWarpSize) {
     const float4 h = ws.h[gi];
     float4 grad_h = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     for (int t = 0; t < n_tgt; ++t) {
       const float gt = ws.g[t];
-      axpy(grad_h, gt, ws.trow[t * groups + gi]);
-      red_add(w_out + static_cast<int64_t>(ws.tgt[t]) * groups + gi, make_float4(gt * h.x, gt * h.y, gt * h.z, gt * h.w));
+      axpy(grad_h, gt, ws.trow[t * L.pitch + gi]);
+      red_add(w_out + static_cast<int64_t>(ws.tgt[t]) * L.groups + gi,
+              make_float4(gt * h.x, gt * h.y, gt * h.z, gt * h.w));
     }
     for (int c = 0; c < n_ctx; ++c) {
-      float4& row = ws.val[win.slot(c) * groups + gi];
+      float4& row = ws.val[win.slot(c) * L.pitch + gi];
       row = make_float4(row.x + grad_h.x, row.y + grad_h.y, row.z + grad_h.z, row.w + grad_h.w);
     }
   }
@@ -282,56 +316,68 @@ __device__ __forceinline__ void cbow_update(const Ws& ws, const Window& win, flo
 // One center word's update: contexts are the cached rows of `win`, targets
 // the staged rows ws.trow with ids ws.tgt (target 0 = the positive).
 template <Model M>
-__device__ __forceinline__ void center_update(const Ws& ws, const Window& win, float4* w_out, int groups, int n_ctx,
-                                              int n_tgt, float lr, int lane, double& loss) {
+__device__ __forceinline__ void center_update(const Ws& ws, const Window& win, const Layout& L, float4* w_out,
+                                              int n_ctx, int n_tgt, float lr, int lane, double& loss) {
   if constexpr (M == Model::Cbow) {
     const float inv = 1.0f / static_cast<float>(n_ctx);
-    for (int gi = lane; gi < groups; gi += kWarpSize) {
+    for (int gi = lane; gi < L.groups; gi += kWarpSize) {
       float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      for (int c = 0; c < n_ctx; ++c) axpy(sum, 1.0f, ws.val[win.slot(c) * groups + gi]);
+      for (int c = 0; c < n_ctx; ++c) axpy(sum, 1.0f, ws.val[win.slot(c) * L.pitch + gi]);
       ws.h[gi] = make_float4(sum.x * inv, sum.y * inv, sum.z * inv, sum.w * inv);
     }
-    scores_to_gradients<true>(ws, win, groups, n_tgt, n_tgt, lr, lane, loss);
-    cbow_update(ws, win, w_out, groups, n_ctx, n_tgt, lane);
+    __syncwarp();  // lanes read other lanes' columns of h while scoring
+    scores_to_gradients<true>(ws, win, L, n_tgt, n_tgt, lr, lane, loss);
+    cbow_update(ws, win, L, w_out, n_ctx, n_tgt, lane);
   } else {
-    scores_to_gradients<false>(ws, win, groups, n_tgt, n_ctx * n_tgt, lr, lane, loss);
-    skipgram_update(ws, win, w_out, groups, n_ctx, n_tgt, lane);
+    scores_to_gradients<false>(ws, win, L, n_tgt, n_ctx * n_tgt, lr, lane, loss);
+    skipgram_update(ws, win, L, w_out, n_ctx, n_tgt, lane);
   }
 }
 
-// Loads a w_in row into a cache slot (value and the original for the delta).
-__device__ __forceinline__ void load_slot(const Ws& ws, int slot, const float4* row, int groups, int lane) {
+// Starts copying a matrix row into a workspace row. Shared workspaces use
+// cp.async (global to shared without registers, through L2 only, where other
+// warps' atomics land), so all rows a center needs are in flight at once;
+// global workspaces copy through registers.
+template <bool kShared>
+__device__ __forceinline__ void start_row(float4* dst, const float4* src, int groups, int lane) {
   for (int gi = lane; gi < groups; gi += kWarpSize) {
-    const float4 v = __ldcg(row + gi);  // L2: other warps' atomics land there
-    ws.val[slot * groups + gi] = v;
-    ws.orig[slot * groups + gi] = v;
+    if constexpr (kShared) {
+      const unsigned to = static_cast<unsigned>(__cvta_generic_to_shared(dst + gi));
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(to), "l"(src + gi) : "memory");
+    } else {
+      dst[gi] = __ldcg(src + gi);
+    }
   }
+}
+
+// Waits for this lane's copies; other lanes see them after a __syncwarp.
+template <bool kShared>
+__device__ __forceinline__ void finish_rows() {
+  if constexpr (kShared) asm volatile("cp.async.wait_all;\n" ::: "memory");
+}
+
+// Remembers a freshly loaded slot's value, for the delta flushed later.
+__device__ __forceinline__ void keep_original(const Ws& ws, const Layout& L, int slot, int lane) {
+  for (int gi = lane; gi < L.groups; gi += kWarpSize) ws.orig[slot * L.pitch + gi] = ws.val[slot * L.pitch + gi];
 }
 
 // Adds what the cached row learnt since it was loaded back to w_in.
-__device__ __forceinline__ void flush_slot(const Ws& ws, int slot, float4* row, int groups, int lane) {
-  for (int gi = lane; gi < groups; gi += kWarpSize)
-    red_add(row + gi, sub4(ws.val[slot * groups + gi], ws.orig[slot * groups + gi]));
+__device__ __forceinline__ void flush_slot(const Ws& ws, const Layout& L, int slot, float4* row, int lane) {
+  for (int gi = lane; gi < L.groups; gi += kWarpSize)
+    red_add(row + gi, sub4(ws.val[slot * L.pitch + gi], ws.orig[slot * L.pitch + gi]));
 }
 
-// Stages the target rows (ids in ws.tgt), eight loads in flight per lane.
-__device__ __forceinline__ void load_targets(const Ws& ws, const float4* w_out, int groups, int n_tgt, int lane) {
-  for (int t0 = 0; t0 < n_tgt; t0 += 8) {
-    for (int gi = lane; gi < groups; gi += kWarpSize) {
-      float4 rows[8];
-#pragma unroll
-      for (int k = 0; k < 8; ++k)
-        if (t0 + k < n_tgt) rows[k] = __ldcg(w_out + static_cast<int64_t>(ws.tgt[t0 + k]) * groups + gi);
-#pragma unroll
-      for (int k = 0; k < 8; ++k)
-        if (t0 + k < n_tgt) ws.trow[(t0 + k) * groups + gi] = rows[k];
-    }
-  }
+// Starts staging the target rows whose ids are in ws.tgt (visible to all lanes).
+template <bool kShared>
+__device__ __forceinline__ void start_targets(const Ws& ws, const Layout& L, const float4* w_out, int n_tgt, int lane) {
+  for (int t = 0; t < n_tgt; ++t)
+    start_row<kShared>(ws.trow + t * L.pitch, w_out + static_cast<int64_t>(ws.tgt[t]) * L.groups, L.groups, lane);
 }
 
 // Appends kept ids of the next 32 raw tokens (one per lane, in order) to the
-// ring until position `need` exists or the segment is exhausted.
-__device__ __forceinline__ void refill(const Ws& ws, const Layout& L, const int32_t* tokens, const float* keep_prob,
+// ring until position `need` exists or the segment is exhausted. A kept word
+// with translations becomes one of them with probability task.codeswitch.
+__device__ __forceinline__ void refill(const Ws& ws, const Layout& L, const Task& task, const float* keep_prob,
                                        int64_t end, int need, int64_t& raw, int& kept, Rng& rng, int lane) {
   const unsigned below_me = (1u << lane) - 1u;
   while (kept <= need && raw < end) {
@@ -339,8 +385,14 @@ __device__ __forceinline__ void refill(const Ws& ws, const Layout& L, const int3
     int32_t id = 0;
     bool keep = false;
     if (at < end) {
-      id = __ldg(tokens + at);
+      id = __ldg(task.tokens + at);
       keep = keep_token(rng, keep_prob, id);
+      if (keep && task.codeswitch > 0.0f) {
+        const int64_t first = __ldg(task.translations.offsets + id);
+        const int64_t count = __ldg(task.translations.offsets + id + 1) - first;
+        if (count > 0 && rng.uniform() < task.codeswitch)
+          id = __ldg(task.translations.ids + first + rng.below(static_cast<uint32_t>(count)));
+      }
     }
     const unsigned mask = __ballot_sync(kFullMask, keep);
     if (keep) ws.ring[(kept + __popc(mask & below_me)) & (L.ring - 1)] = id;
@@ -351,9 +403,10 @@ __device__ __forceinline__ void refill(const Ws& ws, const Layout& L, const int3
 }
 
 // Draws the negatives of one center (one per lane, a draw equal to the center
-// is skipped, as in word2vec) and stages the target rows. Returns n_tgt.
-__device__ __forceinline__ int draw_targets(const Ws& ws, const NoiseTable& noise, const float4* w_out, int groups,
-                                            int negative, int32_t center, Rng& rng, int lane) {
+// is skipped, as in word2vec) and starts staging the target rows. Returns n_tgt.
+template <bool kShared>
+__device__ __forceinline__ int draw_targets(const Ws& ws, const Layout& L, const NoiseTable& noise,
+                                            const float4* w_out, int negative, int32_t center, Rng& rng, int lane) {
   const unsigned below_me = (1u << lane) - 1u;
   __syncwarp();  // the previous center's readers of tgt and g are done
   int n = 1;
@@ -370,16 +423,16 @@ __device__ __forceinline__ int draw_targets(const Ws& ws, const NoiseTable& nois
   }
   if (lane == 0) ws.tgt[0] = center;
   __syncwarp();
-  load_targets(ws, w_out, groups, n, lane);
+  start_targets<kShared>(ws, L, w_out, n, lane);
   return n;
 }
 
 // Trains the sentence segment tokens[begin, end): subsampling into the ring,
 // then every kept center with its reduced window and shared negatives.
-template <Model M>
-__device__ void train_segment(const DeviceJob& job, const Ws& ws, const Task& task, const NoiseTable& noise,
-                              float4* w_out, int64_t begin, int64_t end, float lr, Rng& rng, int lane, double& loss,
-                              unsigned long long& pairs) {
+template <Model M, bool kShared>
+__device__ __forceinline__ void train_segment(const DeviceJob& job, const Ws& ws, const Task& task,
+                                              const NoiseTable& noise, float4* w_out, int64_t begin, int64_t end,
+                                              float lr, Rng& rng, int lane, double& loss, unsigned long long& pairs) {
   const Layout& L = job.layout;
   const int window = job.window;
   const int S = L.slots;
@@ -389,36 +442,41 @@ __device__ void train_segment(const DeviceJob& job, const Ws& ws, const Task& ta
   __syncwarp();                      // the previous segment's readers of the ring are done
   for (int i = 0;; ++i) {
     for (; lo_loaded < i - window; ++lo_loaded)
-      flush_slot(ws, lo_loaded % S, job.w_in + static_cast<int64_t>(ws.ring[lo_loaded & (L.ring - 1)]) * L.groups,
-                 L.groups, lane);
-    refill(ws, L, task.tokens, job.keep_prob, end, i + window, raw, kept, rng, lane);
+      flush_slot(ws, L, lo_loaded % S, job.w_in + static_cast<int64_t>(ws.ring[lo_loaded & (L.ring - 1)]) * L.groups,
+                 lane);
+    refill(ws, L, task, job.keep_prob, end, i + window, raw, kept, rng, lane);
     if (i >= kept) break;
+    const int entering = hi_loaded;
     for (const int want = min(i + window + 1, kept); hi_loaded < want; ++hi_loaded)
-      load_slot(ws, hi_loaded % S, job.w_in + static_cast<int64_t>(ws.ring[hi_loaded & (L.ring - 1)]) * L.groups,
-                L.groups, lane);
+      start_row<kShared>(ws.val + (hi_loaded % S) * L.pitch,
+                         job.w_in + static_cast<int64_t>(ws.ring[hi_loaded & (L.ring - 1)]) * L.groups, L.groups,
+                         lane);
 
     int reach = 0;
     if (lane == 0) reach = window - static_cast<int>(rng.below(static_cast<uint32_t>(window)));  // 1..window
     reach = __shfl_sync(kFullMask, reach, 0);
     const int lo = max(0, i - reach), hi = min(kept - 1, i + reach);
     const int n_ctx = hi - lo;  // the positions lo..hi without the center
-    if (n_ctx == 0) continue;
     const int32_t center = ws.ring[i & (L.ring - 1)];
-    const int n_tgt = draw_targets(ws, noise, w_out, L.groups, job.negative, center, rng, lane);
+    const int n_tgt = n_ctx > 0 ? draw_targets<kShared>(ws, L, noise, w_out, job.negative, center, rng, lane) : 0;
+    finish_rows<kShared>();
+    for (int p = entering; p < hi_loaded; ++p) keep_original(ws, L, p % S, lane);
+    __syncwarp();  // the staged rows are visible to every lane
+    if (n_ctx == 0) continue;
     const Window win{lo % S, i - lo, S};
-    center_update<M>(ws, win, w_out, L.groups, n_ctx, n_tgt, lr, lane, loss);
+    center_update<M>(ws, win, L, w_out, n_ctx, n_tgt, lr, lane, loss);
     pairs += M == Model::SkipGram ? static_cast<unsigned long long>(n_ctx * n_tgt) : n_tgt;
   }
   for (; lo_loaded < hi_loaded; ++lo_loaded)
-    flush_slot(ws, lo_loaded % S, job.w_in + static_cast<int64_t>(ws.ring[lo_loaded & (L.ring - 1)]) * L.groups,
-               L.groups, lane);
+    flush_slot(ws, L, lo_loaded % S, job.w_in + static_cast<int64_t>(ws.ring[lo_loaded & (L.ring - 1)]) * L.groups,
+               lane);
 }
 
 // Piece p of the launch: finds its chunk and first sentence, then trains the
 // sentence segments it covers at the chunk's learning rate.
-template <Model M>
-__device__ void train_piece(const DeviceJob& job, const Ws& ws, const Launch& launch, int64_t piece, int lane,
-                            double& loss, unsigned long long& pairs) {
+template <Model M, bool kShared>
+__device__ __forceinline__ void train_piece(const DeviceJob& job, const Ws& ws, const Launch& launch, int64_t piece,
+                                            int lane, double& loss, unsigned long long& pairs) {
   const int64_t ci = last_le(job.piece_first, launch.chunk_begin, launch.chunk_end, piece, lane);
   const DevChunk chunk = job.chunks[ci];
   const Task task = job.tasks[chunk.task];
@@ -440,13 +498,15 @@ __device__ void train_piece(const DeviceJob& job, const Ws& ws, const Launch& la
     const double progress = chunk.progress_begin + (chunk.progress_end - chunk.progress_begin) *
                                                        (static_cast<double>(first - chunk.token_first) / span);
     const float lr = task.weight * static_cast<float>(job.alpha - (job.alpha - job.min_alpha) * progress);
-    train_segment<M>(job, ws, task, noise, w_out, first, last, lr, rng, lane, loss, pairs);
+    train_segment<M, kShared>(job, ws, task, noise, w_out, first, last, lr, rng, lane, loss, pairs);
   }
 }
 
 // Persistent warps take pieces from the launch's queue in schedule order.
+// __grid_constant__: the device functions read the parameters in place.
 template <Model M, bool kShared>
-__global__ void __launch_bounds__(kMaxBlockThreads) train_kernel(const DeviceJob job, const Launch launch) {
+__global__ void __launch_bounds__(kMaxBlockThreads, kMinBlocks)
+    train_kernel(const __grid_constant__ DeviceJob job, const __grid_constant__ Launch launch) {
   extern __shared__ float4 shared_ws[];
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
   const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
@@ -466,7 +526,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads) train_kernel(const DeviceJob
     taken = __shfl_sync(kFullMask, taken, 0);
     const int64_t piece = launch.piece_begin + static_cast<int64_t>(taken);
     if (piece >= launch.piece_end) break;
-    train_piece<M>(job, ws, launch, piece, lane, loss, pairs);
+    train_piece<M, kShared>(job, ws, launch, piece, lane, loss, pairs);
   }
   loss = warp_sum(loss);
   if (lane == 0) {
@@ -475,22 +535,27 @@ __global__ void __launch_bounds__(kMaxBlockThreads) train_kernel(const DeviceJob
   }
 }
 
-// One center word's update (tests): contexts are slots 0..n_ctx-1 of a
-// workspace in global memory, flushed back at the end. One warp.
-template <Model M>
+// One center word's update (tests), through the same staging and update code
+// as training: contexts are slots 0..n_ctx-1, flushed back at the end. One warp.
+template <Model M, bool kShared>
 __global__ void step_kernel(float4* w_in, float4* w_out, const int32_t* contexts, int n_ctx, const int32_t* targets,
                             int n_tgt, float lr, const Layout layout, float* workspace, double* loss_out) {
+  extern __shared__ float4 shared_ws[];
   const int lane = static_cast<int>(threadIdx.x);
-  const Ws ws = carve(workspace, layout);
+  const Ws ws = carve(kShared ? reinterpret_cast<float*>(shared_ws) : workspace, layout);
   const int groups = layout.groups;
-  for (int c = 0; c < n_ctx; ++c) load_slot(ws, c, w_in + static_cast<int64_t>(contexts[c]) * groups, groups, lane);
+  for (int c = 0; c < n_ctx; ++c)
+    start_row<kShared>(ws.val + c * layout.pitch, w_in + static_cast<int64_t>(contexts[c]) * groups, groups, lane);
   for (int t = lane; t < n_tgt; t += kWarpSize) ws.tgt[t] = targets[t];
   __syncwarp();
-  load_targets(ws, w_out, groups, n_tgt, lane);
+  start_targets<kShared>(ws, layout, w_out, n_tgt, lane);
+  finish_rows<kShared>();
+  for (int c = 0; c < n_ctx; ++c) keep_original(ws, layout, c, lane);
+  __syncwarp();
   double loss = 0.0;
   const Window win{0, n_ctx, n_ctx};
-  center_update<M>(ws, win, w_out, groups, n_ctx, n_tgt, lr, lane, loss);
-  for (int c = 0; c < n_ctx; ++c) flush_slot(ws, c, w_in + static_cast<int64_t>(contexts[c]) * groups, groups, lane);
+  center_update<M>(ws, win, layout, w_out, n_ctx, n_tgt, lr, lane, loss);
+  for (int c = 0; c < n_ctx; ++c) flush_slot(ws, layout, c, w_in + static_cast<int64_t>(contexts[c]) * groups, lane);
   loss = warp_sum(loss);
   if (lane == 0) *loss_out = loss;
 }

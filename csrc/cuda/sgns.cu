@@ -31,6 +31,7 @@ namespace {
 // the launch tail.
 constexpr double kLaunchSeconds = 0.2;
 constexpr int64_t kFirstLaunchTokens = int64_t(1) << 20;
+constexpr int64_t kMaxInFlight = 16;
 // Workspaces that do not fit in shared memory go to global memory, at most
 // this much per in-flight launch.
 constexpr size_t kMaxGlobalWorkspace = size_t(1) << 30;
@@ -100,12 +101,13 @@ class PinnedBuffer {
   T* data_ = nullptr;
 };
 
-// A non-blocking stream (no implicit sync with the legacy default stream,
-// which other libraries in the process may use) that drains on destruction,
-// so no kernel outlives the buffers it uses (streams are declared last).
+// A stream that drains on destruction, so no kernel outlives the buffers it
+// uses (streams are declared last). Blocking (the default): its kernels are
+// ordered after the uploads, which run on the legacy default stream and may
+// still be in flight when cudaMemcpy/cudaMemset return.
 class Stream {
  public:
-  Stream() { MTL_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+  Stream() { MTL_CUDA(cudaStreamCreate(&stream_)); }
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
   ~Stream() {
@@ -139,35 +141,6 @@ class Event {
  private:
   cudaEvent_t event_ = nullptr;
 };
-
-int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
-
-// Per-warp workspace layout; throws if it cannot be indexed with int.
-Layout make_layout(int dim, int slots, int max_ctx, int max_tgt, int ring) {
-  Layout L;
-  L.groups = static_cast<int>(round_up(dim, 4) / 4);
-  L.slots = slots;
-  L.max_ctx = max_ctx;
-  L.max_tgt = max_tgt;
-  L.ring = ring;
-  int64_t at = 0;
-  auto take = [&](int64_t floats) {
-    const int64_t offset = at;
-    at += round_up(floats, 4);
-    return static_cast<int>(offset);
-  };
-  const int64_t row = int64_t(L.groups) * 4;
-  L.val = take(slots * row);
-  L.orig = take(slots * row);
-  L.trow = take(max_tgt * row);
-  L.h = take(row);
-  L.g = take(int64_t(max_ctx) * max_tgt);
-  L.ring_ids = take(ring);
-  L.tgt_ids = take(max_tgt);
-  MTL_CHECK(at < (int64_t(1) << 31), "CUDA backend: dim ", dim, " is too large for its workspace");
-  L.words = static_cast<int>(at);
-  return L;
-}
 
 // A matrix on the device with rows padded to a multiple of 4 floats (float4
 // access); the padding stays zero, so it never changes a dot product.
@@ -208,6 +181,7 @@ struct LaunchShape {
   int block_threads = 0;
   int blocks = 0;
   size_t shared_bytes = 0;  // per block
+  int sms = 0;
 };
 
 template <Model M>
@@ -231,7 +205,7 @@ LaunchShape launch_shape(const Layout& L, int device) {
       MTL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, warps * kWarpSize, bytes));
       if (per_sm * warps > best_warps) {
         best_warps = per_sm * warps;
-        best = LaunchShape{true, warps * kWarpSize, per_sm * sms, bytes};
+        best = LaunchShape{true, warps * kWarpSize, per_sm * sms, bytes, sms};
       }
     }
     if (best_warps > 0) return best;
@@ -243,7 +217,7 @@ LaunchShape launch_shape(const Layout& L, int device) {
   const size_t max_warps = std::max<size_t>(1, kMaxGlobalWorkspace / warp_bytes);
   const size_t warps = std::min<size_t>(size_t(std::max(per_sm, 1)) * sms * (kMaxBlockThreads / kWarpSize), max_warps);
   const int block_warps = static_cast<int>(std::min<size_t>(warps, kMaxBlockThreads / kWarpSize));
-  return LaunchShape{false, block_warps * kWarpSize, static_cast<int>(warps / block_warps), 0};
+  return LaunchShape{false, block_warps * kWarpSize, static_cast<int>(warps / block_warps), 0, sms};
 }
 
 // One launch in flight: its stream, counters and what it will have done.
@@ -261,10 +235,8 @@ template <Model M>
 void run(const TrainParams& params, const TrainJob& job, Control& control, int device) {
   // The per-warp workspace: 2*window+1 cached w_in rows, negative+1 targets,
   // and a ring of kept ids that can run 32 ahead of the window.
-  int ring = 64;
-  while (ring < 2 * params.window + 40) ring *= 2;
-  const Layout layout = make_layout(params.dim, 2 * params.window + 1, 2 * params.window, params.negative + 1, ring);
-  const LaunchShape shape = launch_shape<M>(layout, device);
+  const Layout layout = train_layout(params);
+  LaunchShape shape = launch_shape<M>(layout, device);
 
   // Everything the kernel reads, copied once.
   DeviceMatrix w_in(job.w_in);
@@ -282,8 +254,8 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
 
   int64_t noise_total = 0;
   for (const NoiseTable& t : job.noise) noise_total += t.size;
-  DeviceBuffer<float> noise_prob(size_t(noise_total));
-  DeviceBuffer<int32_t> noise_alias(size_t(noise_total));
+  DeviceBuffer<float> noise_prob(static_cast<size_t>(noise_total));
+  DeviceBuffer<int32_t> noise_alias(static_cast<size_t>(noise_total));
   std::vector<NoiseTable> noise;
   int64_t at = 0;
   for (const NoiseTable& t : job.noise) {
@@ -300,8 +272,10 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
     token_total += t.sentence_offsets[t.n_sentences];
     offset_total += t.n_sentences + 1;
   }
-  DeviceBuffer<int32_t> tokens(size_t(token_total));
-  DeviceBuffer<int64_t> offsets(size_t(offset_total));
+  DeviceBuffer<int32_t> tokens(static_cast<size_t>(token_total));
+  DeviceBuffer<int64_t> offsets(static_cast<size_t>(offset_total));
+  // Code-switching tables, once per distinct table.
+  std::unordered_map<const int64_t*, std::pair<DeviceBuffer<int64_t>, DeviceBuffer<int32_t>>> translations;
   std::vector<Task> tasks;
   int64_t token_at = 0, offset_at = 0;
   for (const Task& t : job.tasks) {
@@ -311,6 +285,20 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
     Task d = t;
     d.tokens = tokens.get() + token_at;
     d.sentence_offsets = offsets.get() + offset_at;
+    if (t.codeswitch > 0.0f) {
+      auto found = translations.find(t.translations.offsets);
+      if (found == translations.end()) {
+        const size_t rows = size_t(job.w_in.rows) + 1, ids = size_t(t.translations.offsets[job.w_in.rows]);
+        std::pair<DeviceBuffer<int64_t>, DeviceBuffer<int32_t>> table{DeviceBuffer<int64_t>(rows),
+                                                                      DeviceBuffer<int32_t>(ids)};
+        table.first.upload(t.translations.offsets, rows);
+        table.second.upload(t.translations.ids, ids);
+        found = translations.emplace(t.translations.offsets, std::move(table)).first;
+      }
+      d.translations = Translations{found->second.first.get(), found->second.second.get()};
+    } else {
+      d.translations = Translations{};
+    }
     tasks.push_back(d);
     token_at += n;
     offset_at += t.n_sentences + 1;
@@ -318,29 +306,21 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
   DeviceBuffer<Task> d_tasks(tasks.size());
   d_tasks.upload(tasks);
 
-  // Chunks and their pieces (kPieceTokens tokens each, the last one shorter).
   const size_t n_chunks = job.chunks.size();
-  std::vector<DevChunk> chunks(n_chunks);
-  std::vector<int64_t> piece_first(n_chunks + 1, 0), chunk_tokens(n_chunks);
-  for (size_t c = 0; c < n_chunks; ++c) {
-    const Chunk& src = job.chunks[c];
-    const Task& task = job.tasks[src.task];
-    DevChunk& d = chunks[c];
-    d.token_first = task.sentence_offsets[src.sentence_begin];
-    d.token_end = task.sentence_offsets[src.sentence_end];
-    d.sentence_begin = src.sentence_begin;
-    d.sentence_end = src.sentence_end;
-    d.progress_begin = src.progress_begin;
-    d.progress_end = src.progress_end;
-    d.id = src.id;
-    d.task = src.task;
-    chunk_tokens[c] = d.token_end - d.token_first;
-    piece_first[c + 1] = piece_first[c] + (chunk_tokens[c] + kPieceTokens - 1) / kPieceTokens;
-  }
+  std::vector<DevChunk> chunks;
+  std::vector<int64_t> piece_first, chunk_tokens;
+  plan_chunks(job, chunks, piece_first, chunk_tokens);
   DeviceBuffer<DevChunk> d_chunks(n_chunks);
   d_chunks.upload(chunks);
   DeviceBuffer<int64_t> d_piece_first(n_chunks + 1);
   d_piece_first.upload(piece_first);
+
+  // Warps train in parallel what the CPU trains in sequence: on a small run,
+  // every warp at once would train its epochs concurrently, out of the lr
+  // schedule's order. At most 1/kMaxInFlight of the run is in flight.
+  const int64_t warps_wanted = std::max<int64_t>(shape.sms, (piece_first[n_chunks] + kMaxInFlight - 1) / kMaxInFlight);
+  const int block_warps = shape.block_threads / kWarpSize;
+  shape.blocks = static_cast<int>(std::min<int64_t>(shape.blocks, (warps_wanted + block_warps - 1) / block_warps));
 
   const DeviceJob dj{w_in.rows4(), d_heads.get(), keep_prob.get(), d_noise.get(), d_tasks.get(), d_chunks.get(),
                      d_piece_first.get(), layout, params.window, params.negative, params.alpha, params.min_alpha,
@@ -437,6 +417,8 @@ std::vector<std::string> device_names() {
 
 void train(const TrainParams& params, const TrainJob& job, Control& control) {
   validate(params, job);
+  for (const Task& task : job.tasks)
+    MTL_CHECK(!task.parallel(), "parallel tasks are not implemented on CUDA yet; train them with device='cpu'");
   const int device = current_device();
   if (job.chunks.empty()) return;
   if (params.model == Model::SkipGram)
@@ -449,7 +431,7 @@ double step(Model model, const Matrix& w_in, const Matrix& w_out, const int32_t*
             const int32_t* targets, int n_targets, float lr) {
   MTL_CHECK(w_in.cols == w_out.cols && w_in.cols >= 1, "w_in and w_out must have the same number of columns");
   MTL_CHECK(n_contexts >= 1 && n_targets >= 1, "step needs at least one context and one target");
-  current_device();
+  const int device = current_device();
   // Only the touched rows travel: compact copies, indexed by first appearance.
   auto compact = [](const Matrix& m, const int32_t* ids, int n, std::vector<int32_t>& index,
                     std::vector<int32_t>& rows) {
@@ -479,14 +461,18 @@ double step(Model model, const Matrix& w_in, const Matrix& w_out, const int32_t*
   DeviceBuffer<int32_t> d_ctx(ctx_index.size()), d_tgt(tgt_index.size());
   d_ctx.upload(ctx_index);
   d_tgt.upload(tgt_index);
-  DeviceBuffer<float> workspace(size_t(layout.words));
   DeviceBuffer<double> d_loss(1);
+  // The shared-memory path (the one training uses) whenever the workspace fits.
+  int optin = 0;
+  MTL_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const size_t bytes = size_t(layout.words) * sizeof(float);
+  const bool shared = bytes <= size_t(optin);
+  DeviceBuffer<float> workspace(shared ? 0 : static_cast<size_t>(layout.words));
+  auto kernel = model == Model::SkipGram ? (shared ? step_kernel<Model::SkipGram, true> : step_kernel<Model::SkipGram, false>)
+                                         : (shared ? step_kernel<Model::Cbow, true> : step_kernel<Model::Cbow, false>);
+  if (shared) MTL_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
   check_launch("before the step kernel");
-  if (model == Model::SkipGram)
-    step_kernel<Model::SkipGram><<<1, kWarpSize>>>(d_in.rows4(), d_out.rows4(), d_ctx.get(), n_contexts, d_tgt.get(),
-                                                   n_targets, lr, layout, workspace.get(), d_loss.get());
-  else
-    step_kernel<Model::Cbow><<<1, kWarpSize>>>(d_in.rows4(), d_out.rows4(), d_ctx.get(), n_contexts, d_tgt.get(),
+  kernel<<<1, kWarpSize, shared ? bytes : 0>>>(d_in.rows4(), d_out.rows4(), d_ctx.get(), n_contexts, d_tgt.get(),
                                                n_targets, lr, layout, workspace.get(), d_loss.get());
   check_launch("step_kernel launch");
   double loss = 0.0;

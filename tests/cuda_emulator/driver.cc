@@ -1,0 +1,373 @@
+// Checks csrc/cuda/kernels.cuh on CPU threads (see emu_cuda.h), for machines
+// without a GPU. The global-workspace instantiations run; the shared-memory
+// ones differ only in how rows are copied (cp.async).
+//
+//   step           one center's update vs a float64 reference (any dim, up to
+//                  128 contexts and 64 targets, repeated ids);
+//   deterministic  window 1, one noise word, no subsampling, one warp and
+//                  chunks of one piece: the kernel must reproduce cpu::train
+//                  (pairs exactly, rows and loss to float rounding), with and
+//                  without code-switching, two languages and two heads;
+//   statistical    (not with --quick) window 5, subsampling, several warps:
+//                  the loss per pair must match cpu::train's within 3%.
+//
+// Prints one line per check and exits non-zero on a failure.
+#include "emu_cuda.h"  // first: it defines the CUDA keywords for the host compiler
+#include "cuda/kernels.cuh"
+namespace mtl::cuda {
+namespace {
+float4 shared_ws[1];  // the block-scope extern of the kernels; unused by the global-workspace path
+}
+}  // namespace mtl::cuda
+
+#include <cstdio>
+#include <random>
+#include <string>
+
+#include "cpu/ops.h"
+#include "cpu/train.h"
+
+using namespace mtl;
+using cuda::Layout;
+
+namespace {
+
+int failures = 0;
+
+void check(bool ok, const std::string& what, double value) {
+  std::printf("%s %-70s %.3g\n", ok ? "ok  " : "FAIL", what.c_str(), value);
+  if (!ok) ++failures;
+}
+
+// A host matrix in the device layout (rows padded to float4).
+struct Padded {
+  std::vector<float4> data;
+  int64_t rows, cols, groups;
+  explicit Padded(const Matrix& m) : rows(m.rows), cols(m.cols), groups(cuda::round_up(m.cols, 4) / 4) {
+    data.assign(rows * groups, make_float4(0, 0, 0, 0));
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(&data[r * groups], m.row(r), cols * 4);
+  }
+  void back(const Matrix& m) const {
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(m.row(r), &data[r * groups], cols * 4);
+  }
+  float4* p() { return data.data(); }
+};
+
+double emu_step(Model model, const Matrix& w_in, const Matrix& w_out, const std::vector<int32_t>& ctx,
+                const std::vector<int32_t>& tgt, float lr) {
+  Padded in(w_in), out(w_out);
+  const int nc = int(ctx.size()), nt = int(tgt.size());
+  const Layout L = cuda::make_layout(int(w_in.cols), nc, nc, nt, 0);
+  std::vector<float4> ws(L.words / 4 + 1);
+  float* base = reinterpret_cast<float*>(ws.data());
+  double loss = -1;
+  emu_launch(1, 32, [&] {
+    if (model == Model::SkipGram)
+      cuda::step_kernel<Model::SkipGram, false>(in.p(), out.p(), ctx.data(), nc, tgt.data(), nt, lr, L, base, &loss);
+    else
+      cuda::step_kernel<Model::Cbow, false>(in.p(), out.p(), ctx.data(), nc, tgt.data(), nt, lr, L, base, &loss);
+  });
+  in.back(w_in);
+  out.back(w_out);
+  return loss;
+}
+
+struct Stats {
+  double loss = 0;
+  unsigned long long pairs = 0;
+};
+
+// sgns.cu's run() on host memory: `batches` launches of `warps` warps.
+Stats emu_train(const TrainParams& p, const TrainJob& job, int warps, int batches) {
+  const Layout L = cuda::train_layout(p);
+  Padded in(job.w_in);
+  std::vector<Padded> heads;
+  for (const Matrix& h : job.w_out) heads.emplace_back(h);
+  std::vector<float4*> head_ptrs;
+  for (Padded& h : heads) head_ptrs.push_back(h.p());
+  std::vector<cuda::DevChunk> chunks;
+  std::vector<int64_t> piece_first, chunk_tokens;
+  cuda::plan_chunks(job, chunks, piece_first, chunk_tokens);
+  const cuda::DeviceJob dj{in.p(),     head_ptrs.data(),   job.keep_prob, job.noise.data(), job.tasks.data(),
+                           chunks.data(), piece_first.data(), L,          p.window,         p.negative,
+                           p.alpha,   p.min_alpha,        p.seed};
+  std::vector<float4> ws(size_t(warps) * L.words / 4 + 4);
+  Stats st;
+  const size_t n = chunks.size();
+  for (int b = 0; b < batches; ++b) {
+    const size_t c0 = n * b / batches, c1 = n * (b + 1) / batches;
+    cuda::Counters counters{0, 0, 0.0};
+    const cuda::Launch launch{int64_t(c0),         int64_t(c1), piece_first[c0], piece_first[c1],
+                              &counters, reinterpret_cast<float*>(ws.data())};
+    if (piece_first[c1] > piece_first[c0])
+      emu_launch(1, 32 * warps, [&] {
+        if (p.model == Model::SkipGram)
+          cuda::train_kernel<Model::SkipGram, false>(dj, launch);
+        else
+          cuda::train_kernel<Model::Cbow, false>(dj, launch);
+      });
+    st.loss += counters.loss;
+    st.pairs += counters.pairs;
+  }
+  in.back(job.w_in);
+  for (size_t h = 0; h < heads.size(); ++h) heads[h].back(job.w_out[h]);
+  return st;
+}
+
+// |a - b| relative to the update |b - base| (plus float32 rounding of the values).
+double update_error(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& base) {
+  double num = 0, den = 0, values = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += (double(b[i]) - base[i]) * (double(b[i]) - base[i]);
+    values += double(base[i]) * base[i];
+  }
+  return std::sqrt(num) / (std::sqrt(den) + 1e-6 * std::sqrt(values) + 1e-30);
+}
+
+// One step in float64: every score from the old rows, then the updates.
+double reference_step(Model m, std::vector<double>& a, std::vector<double>& b, int dim,
+                      const std::vector<int32_t>& ctx, const std::vector<int32_t>& tgt, double lr) {
+  const int nc = int(ctx.size()), nt = int(tgt.size());
+  auto sigmoid = [](double x) { return x > 6 ? 1.0 : x < -6 ? 0.0 : 1 / (1 + std::exp(-x)); };
+  auto pair_loss = [](double x, double label) {
+    const double z = std::clamp(x, -6.0, 6.0);
+    return std::log1p(std::exp(label > 0.5 ? -z : z));
+  };
+  const std::vector<double> A(a), B(b);
+  double loss = 0;
+  std::vector<double> h(dim, 0.0), grad_h(dim, 0.0);
+  if (m == Model::Cbow)
+    for (int c = 0; c < nc; ++c)
+      for (int k = 0; k < dim; ++k) h[k] += A[ctx[c] * dim + k] / nc;
+  for (int t = 0; t < nt; ++t) {
+    const double label = t == 0 ? 1.0 : 0.0;
+    for (int c = 0; c < (m == Model::SkipGram ? nc : 1); ++c) {
+      const double* in = m == Model::SkipGram ? &A[ctx[c] * dim] : h.data();
+      double s = 0;
+      for (int k = 0; k < dim; ++k) s += in[k] * B[tgt[t] * dim + k];
+      const double g = lr * (label - sigmoid(s));
+      loss += pair_loss(s, label);
+      for (int k = 0; k < dim; ++k) {
+        b[tgt[t] * dim + k] += g * in[k];
+        if (m == Model::SkipGram)
+          a[ctx[c] * dim + k] += g * B[tgt[t] * dim + k];
+        else
+          grad_h[k] += g * B[tgt[t] * dim + k];
+      }
+    }
+  }
+  if (m == Model::Cbow)
+    for (int c = 0; c < nc; ++c)
+      for (int k = 0; k < dim; ++k) a[ctx[c] * dim + k] += grad_h[k];
+  return loss;
+}
+
+const char* name(Model m) { return m == Model::SkipGram ? "sg" : "cbow"; }
+
+void test_step() {
+  std::mt19937 gen(7);
+  const int V = 40;
+  for (Model m : {Model::SkipGram, Model::Cbow})
+    for (int dim : {3, 32, 100, 130, 300})
+      for (int nc : {1, 2, 10, 33, 128})
+        for (int nt : {1, 6, 17, 64}) {
+          std::vector<float> a(V * dim), b(V * dim);
+          // Scores of about +-2 (few clipped), and updates (lr 0.2) well above float32 rounding.
+          std::normal_distribution<float> normal(0, float(std::sqrt(2.0) / std::pow(dim, 0.25)));
+          for (float& x : a) x = normal(gen);
+          for (float& x : b) x = normal(gen);
+          std::vector<int32_t> ctx(nc), tgt(nt);
+          for (int32_t& c : ctx) c = int32_t(gen() % V);  // repeats included
+          for (int32_t& t : tgt) t = int32_t(gen() % V);
+          std::vector<double> ra(a.begin(), a.end()), rb(b.begin(), b.end());
+          const double ref_loss = reference_step(m, ra, rb, dim, ctx, tgt, 0.2);
+          const std::vector<float> fa(ra.begin(), ra.end()), fb(rb.begin(), rb.end());
+          std::vector<float> a2 = a, b2 = b;
+          const double loss = emu_step(m, Matrix{a2.data(), V, dim}, Matrix{b2.data(), V, dim}, ctx, tgt, 0.2f);
+          const double err = std::max(update_error(a2, fa, a), update_error(b2, fb, b));
+          // The kernels' loss uses a fast log (~1e-5 absolute per pair).
+          const double loss_err = std::abs(loss - ref_loss) / std::max(1.0, ref_loss);
+          check(err < 1e-5 && loss_err < 1e-4,
+                std::string("step ") + name(m) + " dim " + std::to_string(dim) + " contexts " + std::to_string(nc) +
+                    " targets " + std::to_string(nt) + " (rows, then loss " + std::to_string(loss_err) + ")",
+                err);
+        }
+}
+
+struct Corpus {
+  std::vector<int32_t> tokens;
+  std::vector<int64_t> offsets{0};
+};
+
+// Sentences of ids in [first, first + vocab); with `topics`, words mostly stay
+// in one quarter of the vocabulary per sentence. No id repeats within 3
+// tokens (the deterministic check needs that: a word repeated inside one
+// window is two independent cache slots on the GPU).
+Corpus make_corpus(std::mt19937& gen, int first, int vocab, int n_sentences, int max_len, bool topics) {
+  Corpus c;
+  for (int s = 0; s < n_sentences; ++s) {
+    const int len = int(gen() % (max_len + 1)), topic = int(gen() % 4);
+    for (int i = 0; i < len; ++i) {
+      int32_t id;
+      do {
+        id = topics && gen() % 3 ? first + topic * (vocab / 4) + int32_t(gen() % (vocab / 4))
+                                 : first + int32_t(gen() % vocab);
+      } while ((i >= 1 && c.tokens.end()[-1] == id) || (i >= 2 && c.tokens.end()[-2] == id));
+      c.tokens.push_back(id);
+    }
+    c.offsets.push_back(int64_t(c.tokens.size()));
+  }
+  return c;
+}
+
+void test_deterministic(Model m, bool codeswitch) {
+  std::mt19937 gen(11);
+  const int V = 60, dim = 48;  // two languages: ids 0..29 and 30..59
+  const Corpus c0 = make_corpus(gen, 0, 30, 120, 40, false), c1 = make_corpus(gen, 30, 30, 80, 30, false);
+  std::vector<float> w_in(V * dim), h0(V * dim), h1(V * dim);
+  std::normal_distribution<float> normal(0, 0.3f);
+  for (std::vector<float>* v : {&w_in, &h0, &h1})
+    for (float& x : *v) x = normal(gen);
+  const std::vector<float> keep(V, 1.0f), prob{1.0f};
+  const std::vector<int32_t> alias{0};
+  std::vector<int64_t> tr_offsets(V + 1);
+  std::vector<int32_t> tr_ids(V);
+  for (int i = 0; i <= V; ++i) tr_offsets[i] = i;
+  for (int i = 0; i < V; ++i) tr_ids[i] = (i / 30) * 30 + (i % 30 + 7) % 30;  // one translation each, a permutation
+  TrainParams p;
+  p.model = m;
+  p.dim = dim;
+  p.window = 1;
+  p.negative = 3;
+  p.alpha = 0.05f;
+  p.min_alpha = 0.001f;
+  p.seed = 3;
+  auto make_job = [&](std::vector<float>& a, std::vector<float>& b0, std::vector<float>& b1) {
+    TrainJob job;
+    job.w_in = Matrix{a.data(), V, dim};
+    job.w_out = {Matrix{b0.data(), V, dim}, Matrix{b1.data(), V, dim}};
+    job.keep_prob = keep.data();
+    job.noise = {NoiseTable{prob.data(), alias.data(), 1, 5}, NoiseTable{prob.data(), alias.data(), 1, 41}};
+    for (const Corpus* c : {&c0, &c1}) {
+      Task t;
+      t.tokens = c->tokens.data();
+      t.sentence_offsets = c->offsets.data();
+      t.n_sentences = int64_t(c->offsets.size() - 1);
+      t.noise = t.head = c == &c0 ? 0 : 1;
+      t.weight = c == &c0 ? 1.0f : 0.5f;
+      if (codeswitch) {  // always taken, one translation: deterministic
+        t.codeswitch = 1.0f;
+        t.translations = Translations{tr_offsets.data(), tr_ids.data()};
+      }
+      job.tasks.push_back(t);
+    }
+    // Interleaved chunks of < 1024 tokens (one piece each) over two epochs.
+    const int64_t n0 = job.tasks[0].n_sentences, n1 = job.tasks[1].n_sentences;
+    uint64_t id = 0;
+    for (int e = 0; e < 2; ++e)
+      for (int k = 0; k < 4; ++k) {
+        const double at = (e * 8 + 2 * k) / 16.0, step = 1 / 16.0;
+        job.chunks.push_back(Chunk{0, n0 * k / 4, n0 * (k + 1) / 4, at, at + step, id++});
+        job.chunks.push_back(Chunk{1, n1 * k / 4, n1 * (k + 1) / 4, at + step, at + 2 * step, id++});
+      }
+    return job;
+  };
+  std::vector<float> a1 = w_in, a2 = w_in, b01 = h0, b02 = h0, b11 = h1, b12 = h1;
+  const TrainJob cpu_job = make_job(a1, b01, b11), gpu_job = make_job(a2, b02, b12);
+  Control control;
+  cpu::train(p, cpu_job, control, cpu::ops_generic());
+  const Stats st = emu_train(p, gpu_job, 1, 3);
+  const std::string what = std::string("deterministic ") + name(m) + (codeswitch ? " codeswitch" : "");
+  check(control.pairs.load() == int64_t(st.pairs), what + ": pairs " + std::to_string(st.pairs), 0);
+  const double err = std::max({update_error(a2, a1, w_in), update_error(b02, b01, h0), update_error(b12, b11, h1)});
+  check(err < 1e-4, what + ": rows (error relative to the updates)", err);
+  const double loss_err = std::abs(control.loss.load() - st.loss) / control.loss.load();
+  check(loss_err < 1e-5, what + ": loss", loss_err);
+}
+
+void test_statistical(Model m, int window, int warps, int dim) {
+  std::mt19937 gen(5);
+  const int V = 200;
+  const Corpus c = make_corpus(gen, 0, V, 24, 1500, true);  // long sentences: pieces cut them
+  std::vector<int64_t> counts(V, 1);
+  for (int32_t t : c.tokens) counts[t]++;
+  const double total = double(c.tokens.size()), sample = 2e-3;
+  std::vector<float> keep(V), prob(V);
+  std::vector<int32_t> alias(V);
+  for (int i = 0; i < V; ++i) {
+    const double f = counts[i] / total;
+    keep[i] = float(std::min(1.0, (std::sqrt(f / sample) + 1) * sample / f));
+  }
+  {  // Vose's alias table of counts^0.75
+    std::vector<double> scaled(V);
+    double sum = 0;
+    for (int i = 0; i < V; ++i) sum += (scaled[i] = std::pow(double(counts[i]), 0.75));
+    std::vector<int> small, large;
+    for (int i = 0; i < V; ++i) (scaled[i] *= V / sum) < 1 ? small.push_back(i) : large.push_back(i);
+    while (!small.empty() && !large.empty()) {
+      const int s = small.back(), l = large.back();
+      small.pop_back();
+      prob[s] = float(scaled[s]), alias[s] = l;
+      if ((scaled[l] -= 1 - scaled[s]) < 1) large.pop_back(), small.push_back(l);
+    }
+    for (int i : small) prob[i] = 1, alias[i] = i;
+    for (int i : large) prob[i] = 1, alias[i] = i;
+  }
+  std::vector<float> w_in(V * dim), w_out(V * dim, 0.0f);
+  std::uniform_real_distribution<float> uniform(-0.5f / dim, 0.5f / dim);
+  for (float& x : w_in) x = uniform(gen);
+  TrainParams p;
+  p.model = m;
+  p.dim = dim;
+  p.window = window;
+  p.negative = 5;
+  p.alpha = m == Model::SkipGram ? 0.025f : 0.05f;
+  p.min_alpha = 0.0001f;
+  p.seed = 9;
+  auto make_job = [&](std::vector<float>& a, std::vector<float>& b) {
+    TrainJob job;
+    job.w_in = Matrix{a.data(), V, dim};
+    job.w_out = {Matrix{b.data(), V, dim}};
+    job.keep_prob = keep.data();
+    job.noise = {NoiseTable{prob.data(), alias.data(), V, 0}};
+    Task t;
+    t.tokens = c.tokens.data();
+    t.sentence_offsets = c.offsets.data();
+    t.n_sentences = int64_t(c.offsets.size() - 1);
+    job.tasks = {t};
+    const int epochs = 2, per = 6;
+    for (int e = 0; e < epochs; ++e)
+      for (int k = 0; k < per; ++k)
+        job.chunks.push_back(Chunk{0, t.n_sentences * k / per, t.n_sentences * (k + 1) / per,
+                                   double(e * per + k) / (epochs * per), double(e * per + k + 1) / (epochs * per),
+                                   uint64_t(e * per + k)});
+    return job;
+  };
+  std::vector<float> a1 = w_in, a2 = w_in, b1 = w_out, b2 = w_out;
+  Control control;
+  cpu::train(p, make_job(a1, b1), control, cpu::ops_generic());
+  const Stats st = emu_train(p, make_job(a2, b2), warps, 4);
+  const double cpu_loss = control.loss.load() / control.pairs.load(), gpu_loss = st.loss / st.pairs;
+  const double pairs = double(st.pairs) / control.pairs.load();
+  char what[160];
+  std::snprintf(what, sizeof what, "statistical %s window %d, %d warps: loss/pair %.4f vs %.4f, pairs x%.4f", name(m),
+                window, warps, gpu_loss, cpu_loss, pairs);
+  check(std::abs(gpu_loss / cpu_loss - 1) < 0.03 && std::abs(pairs - 1) < 0.03, what, gpu_loss / cpu_loss);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  test_step();
+  for (Model m : {Model::SkipGram, Model::Cbow})
+    for (bool codeswitch : {false, true}) test_deterministic(m, codeswitch);
+  if (!quick) {
+    test_statistical(Model::SkipGram, 5, 2, 48);
+    test_statistical(Model::Cbow, 5, 2, 48);
+    test_statistical(Model::SkipGram, 2, 3, 32);
+  }
+  std::printf("%d failure(s)\n", failures);
+  return failures != 0;
+}

@@ -1,0 +1,242 @@
+"""The CUDA backend against the CPU oracle (skipped without a CUDA device).
+
+- one center word's step on the device vs the CPU and a float64 reference;
+- a training run that is deterministic on both backends (window 1, a single
+  noise word, no subsampling, one piece of work per language) must match the
+  CPU to float rounding: pairs, loss and every updated row;
+- a real training run through the Python API must reach the CPU's quality;
+- a KeyboardInterrupt from the progress callback stops training early.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from mtlembed import TaskSpec, TrainConfig, Trainer, _core
+from mtlembed.tasks import schedule
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not _core.info()["cuda_devices"], reason="no CUDA device"),
+]
+
+MAX_SCORE = 6.0
+# The CPU skip-gram step is exact up to 6 targets; beyond, its target groups
+# see each other's input updates (by design), so only float64 is the oracle.
+CPU_EXACT_TARGETS = 6
+
+
+def clipped_sigmoid(x):
+    s = 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
+    return np.where(x > MAX_SCORE, 1.0, np.where(x < -MAX_SCORE, 0.0, s))
+
+
+def reference_step(model, w_in, w_out, contexts, targets, lr):
+    """One center word's update in float64: all scores from the old rows, then the updates."""
+    w_in, w_out = w_in.astype(np.float64), w_out.astype(np.float64)
+    outs = w_out[targets]
+    if model == "sg":
+        inputs = w_in[contexts]
+        scores = inputs @ outs.T
+        labels = np.zeros_like(scores)
+        labels[:, 0] = 1.0
+        g = lr * (labels - clipped_sigmoid(scores))
+        np.add.at(w_out, targets, g.T @ inputs)
+        np.add.at(w_in, contexts, g @ outs)
+    else:
+        h = w_in[contexts].mean(axis=0)
+        scores = outs @ h
+        labels = np.zeros_like(scores)
+        labels[0] = 1.0
+        g = lr * (labels - clipped_sigmoid(scores))
+        np.add.at(w_out, targets, np.outer(g, h))
+        np.add.at(w_in, contexts, np.broadcast_to(g @ outs, (len(contexts), h.size)))
+    z = np.clip(scores, -MAX_SCORE, MAX_SCORE)
+    loss = float(np.sum(np.log1p(np.exp(np.where(labels > 0, -z, z)))))
+    return w_in, w_out, loss
+
+
+def padded(matrix):
+    """The trainer's layout (the CPU kernel needs it): columns padded with zeros to a multiple of 16."""
+    out = np.zeros((matrix.shape[0], -(-matrix.shape[1] // 16) * 16), np.float32)
+    out[:, :matrix.shape[1]] = matrix
+    return out
+
+
+def update_error(new, reference, old):
+    """|new - reference| relative to the update itself (much stricter than relative to the values),
+    allowing for the float32 rounding of the values."""
+    new, reference, old = (np.asarray(a, np.float64) for a in (new, reference, old))
+    scale = np.linalg.norm(reference - old) + 1e-6 * np.linalg.norm(old)
+    return np.linalg.norm(new - reference) / scale
+
+
+@pytest.mark.parametrize("model", ["sg", "cbow"])
+@pytest.mark.parametrize("dim,n_contexts,n_targets",
+                         [(100, 10, 6), (128, 4, 6), (300, 10, 11), (37, 48, 64), (1024, 20, 6), (16, 1, 1)])
+def test_step_matches_cpu_and_float64(model, dim, n_contexts, n_targets):
+    rng = np.random.default_rng(dim + n_contexts)
+    scale = np.sqrt(2.0) / dim**0.25  # scores of about +-2: few clipped
+    w_in = padded(rng.standard_normal((300, dim)) * scale)
+    w_out = padded(rng.standard_normal((300, dim)) * scale)
+    contexts = rng.integers(0, 300, n_contexts).astype(np.int32)
+    targets = rng.integers(0, 300, n_targets).astype(np.int32)
+    if n_contexts > 3 and n_targets > 3:  # repeated rows, as real windows and negative draws have
+        contexts[3], targets[3] = contexts[1], targets[1]
+    lr = 0.2  # updates well above the float32 rounding of the values
+    ref_in, ref_out, ref_loss = reference_step(model, w_in, w_out, contexts, targets, lr)
+    results = {}
+    for backend in ("generic", "cuda"):
+        a, b = w_in.copy(), w_out.copy()
+        loss = _core.step(model, a, b, contexts, targets, lr, backend)
+        results[backend] = (a, b, loss)
+    a, b, loss = results["cuda"]
+    assert update_error(a, ref_in, w_in) < 1e-5
+    assert update_error(b, ref_out, w_out) < 1e-5
+    assert loss == pytest.approx(ref_loss, rel=1e-4)  # the kernels' fast log is ~1e-5 absolute per pair
+    ca, cb, closs = results["generic"]
+    assert loss == pytest.approx(closs, rel=1e-5)
+    if n_targets <= CPU_EXACT_TARGETS:
+        assert update_error(a, ca, w_in) < 1e-5
+        assert update_error(b, cb, w_out) < 1e-5
+    untouched = np.setdiff1d(np.arange(300), contexts)
+    np.testing.assert_array_equal(a[untouched], w_in[untouched])
+
+
+def sentences_without_close_repeats(rng, first_id, vocab, n_sentences, max_len):
+    """Token ids in [first_id, first_id + vocab) where no id repeats within 3 tokens.
+
+    The CUDA kernel keeps each window position's row on chip: a word repeated
+    inside one window would see its own updates later than on the CPU."""
+    tokens, offsets = [], [0]
+    for _ in range(n_sentences):
+        sentence = []
+        for _ in range(int(rng.integers(0, max_len + 1))):  # empty and one-word sentences included
+            word = first_id + int(rng.integers(0, vocab))
+            while word in sentence[-2:]:
+                word = first_id + int(rng.integers(0, vocab))
+            sentence.append(word)
+        tokens += sentence
+        offsets.append(len(tokens))
+    return np.array(tokens, np.int32), np.array(offsets, np.int64)
+
+
+def task(tokens, offsets, noise, head, weight):
+    return {"tokens": tokens, "offsets": offsets, "noise": noise, "head": head, "weight": weight}
+
+
+def core_train(backend, model, dim, window, negative, w_in, w_out, keep, noise, tasks, chunks, **kwargs):
+    return _core.train(model=model, dim=dim, window=window, negative=negative, alpha=0.05, min_alpha=0.001,
+                       seed=3, threads=1, backend=backend, w_in=w_in, w_out=w_out, keep_prob=keep,
+                       noise=noise, tasks=tasks, chunks=chunks, **kwargs)
+
+
+@pytest.mark.parametrize("model", ["sg", "cbow"])
+def test_deterministic_training_matches_cpu(model):
+    # Two languages (ids 0..29 and 30..59) with their own heads and one
+    # chunk each (< 1024 tokens: one warp's piece), so the two warps touch
+    # disjoint rows and the GPU run is as sequential as the CPU's.
+    rng = np.random.default_rng(11)
+    vocab, dim = 60, 37
+    langs = [sentences_without_close_repeats(rng, 0, 30, 40, 30),
+             sentences_without_close_repeats(rng, 30, 30, 30, 25)]
+    assert all(int(offsets[-1]) <= 1024 for _, offsets in langs)
+    w_in = padded(rng.standard_normal((vocab, dim)) * 0.3)
+    heads = [padded(rng.standard_normal((vocab, dim)) * 0.3) for _ in range(2)]
+    keep = np.ones(vocab, np.float32)
+    one = (np.ones(1, np.float32), np.zeros(1, np.int32))
+    noise = [(*one, 5), (*one, 41)]  # every negative is word 5 (resp. 41)
+    tasks = [task(tokens, offsets, lang, lang, weight)
+             for lang, ((tokens, offsets), weight) in enumerate(zip(langs, (1.0, 0.5)))]
+    chunks = {
+        "task": np.array([0, 1], np.int32),
+        "sentence_begin": np.zeros(2, np.int64),
+        "sentence_end": np.array([len(langs[0][1]) - 1, len(langs[1][1]) - 1], np.int64),
+        "progress_begin": np.array([0.0, 0.5]),
+        "progress_end": np.array([0.5, 1.0]),
+        "id": np.arange(2, dtype=np.uint64),
+    }
+    runs = {}
+    for backend in ("generic", "cuda"):
+        a, b = w_in.copy(), [h.copy() for h in heads]
+        stats = core_train(backend, model, a.shape[1], 1, 3, a, b, keep, noise, tasks, chunks)
+        runs[backend] = (a, b, stats)
+    (ca, cb, cstats), (ga, gb, gstats) = runs["generic"], runs["cuda"]
+    assert gstats["pairs"] == cstats["pairs"] and gstats["words"] == cstats["words"] and gstats["chunks"] == 2
+    assert gstats["loss"] == pytest.approx(cstats["loss"], rel=1e-5)
+    assert update_error(ga, ca, w_in) < 1e-4
+    for g, c, h in zip(gb, cb, heads):
+        assert update_error(g, c, h) < 1e-4
+
+
+def topic_corpus(path, n_sentences=15000, vocab=2000, topics=40, in_topic=0.35, seed=0):
+    """Sentences that partly stay within one of `topics` word groups: neighbours should share a topic."""
+    rng = np.random.default_rng(seed)
+    per = vocab // topics
+    lines = []
+    for _ in range(n_sentences):
+        topical = rng.integers(topics) * per + rng.integers(0, per, 20)
+        words = np.where(rng.random(20) < in_topic, topical, rng.integers(0, vocab, 20))
+        lines.append(" ".join(f"w{w}" for w in words))
+    path.write_text("\n".join(lines) + "\n")
+    return per
+
+
+def topic_purity(vectors, per, k=10):
+    """Mean fraction of each word's k nearest neighbours (cosine) in its own topic."""
+    unit = vectors.vectors / np.linalg.norm(vectors.vectors, axis=1, keepdims=True)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    topic = np.array([int(w[1:]) // per for w in vectors.words])
+    nearest = np.argsort(-sims, axis=1)[:, :k]
+    return float(np.mean(topic[nearest] == topic[:, None]))
+
+
+# CPU purity over seeds: sg 0.95 +- 0.01, cbow 0.74 +- 0.02; loss/pair +- 0.1%.
+@pytest.mark.parametrize("model", ["sg", "cbow"])
+def test_training_reaches_cpu_quality(tmp_path, model):
+    per = topic_corpus(tmp_path / "topics.txt")
+    results = {}
+    for device in ("cpu", "cuda"):
+        trainer = Trainer(TrainConfig(model=model, dim=48, epochs=3, window=5, negative=5, sample=1e-3,
+                                      min_count=1, device=device, seed=2),
+                          [TaskSpec("topics", (str(tmp_path / "topics.txt"),))])
+        vectors = trainer.train()
+        results[device] = (topic_purity(vectors, per), trainer.report.final_loss)
+        assert trainer.report.train_words == 3 * 15000 * 20
+    (cpu_purity, cpu_loss), (gpu_purity, gpu_loss) = results["cpu"], results["cuda"]
+    assert cpu_purity > 0.6  # the corpus is learnable
+    assert gpu_purity > cpu_purity - 0.06
+    assert gpu_loss == pytest.approx(cpu_loss, rel=0.03)
+
+
+def test_interrupt_stops_after_whole_chunks_and_keeps_the_vectors():
+    rng = np.random.default_rng(0)
+    vocab, n_tokens, epochs = 50000, 20_000_000, 50  # a billion tokens: seconds on any GPU
+    tokens = rng.integers(0, vocab, n_tokens, dtype=np.int32)
+    offsets = np.arange(0, n_tokens + 1, 1000, dtype=np.int64)
+    w_in = ((rng.random((vocab, 64), dtype=np.float32) - 0.5) / 64).astype(np.float32)
+    w_out = [np.zeros((vocab, 64), np.float32)]
+    prob, alias = _core.alias_table(np.ones(vocab))
+    chunks = schedule([offsets], epochs)
+    calls = []
+
+    def progress(words, chunks_done, loss, pairs):
+        calls.append(words)
+        if words > 0:  # once a launch has finished (the first call may come before any)
+            raise KeyboardInterrupt
+
+    start = time.perf_counter()
+    stats = core_train("cuda", "sg", 64, 5, 5, w_in, w_out, np.ones(vocab, np.float32), [(prob, alias, 0)],
+                       [task(tokens, offsets, 0, 0, 1.0)], chunks, progress=progress)
+    assert time.perf_counter() - start < 10  # the upload, then at most two launches of ~0.2 s
+    assert isinstance(stats["interrupted"], KeyboardInterrupt) and calls[-1] > 0
+    # Graceful stop: exactly the first `chunks` chunks were trained, so a checkpoint resumes there.
+    done = stats["chunks"]
+    assert 0 < done < len(chunks["task"])
+    sizes = offsets[chunks["sentence_end"][:done]] - offsets[chunks["sentence_begin"][:done]]
+    assert stats["words"] == int(sizes.sum())
+    assert np.any(w_out[0] != 0)  # what was trained came back to the host
