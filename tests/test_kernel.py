@@ -51,21 +51,22 @@ def padded(matrix):
     return out
 
 
-def random_case(dim, scale, seed=0):
+def random_case(dim, scale, seed=0, n_targets=6):
     rng = np.random.default_rng(seed)
     w_in = padded(rng.standard_normal((40, dim)) * scale)
     w_out = padded(rng.standard_normal((40, dim)) * scale)
     # a repeated context and a repeated negative, as real windows and draws have
     contexts = np.array([3, 7, 11, 7, 19, 23], dtype=np.int32)
-    targets = np.array([5, 8, 13, 8, 30, 2], dtype=np.int32)
+    targets = np.array([5, 8, 13, 8, 30, 2, 17, 8, 21, 33, 5, 36, 1, 12][:n_targets], dtype=np.int32)
     return w_in, w_out, contexts, targets
 
 
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("model", ["sg", "cbow"])
-@pytest.mark.parametrize("dim, scale", [(100, 0.15), (37, 0.2), (300, 0.08), (16, 2.0)])
-def test_step_matches_float64_reference(level, model, dim, scale):
-    w_in, w_out, contexts, targets = random_case(dim, scale)
+@pytest.mark.parametrize("dim, scale, n_targets", [(100, 0.15, 6), (37, 0.2, 6), (300, 0.08, 6), (16, 2.0, 6),
+                                                   (100, 0.15, 2), (100, 0.15, 14)])
+def test_step_matches_float64_reference(level, model, dim, scale, n_targets):
+    w_in, w_out, contexts, targets = random_case(dim, scale, n_targets=n_targets)
     lr = 0.5
     ref_in, ref_out, ref_loss = reference_step(model, w_in, w_out, contexts, targets, lr)
     new_in, new_out = w_in.copy(), w_out.copy()

@@ -36,8 +36,9 @@ const Ops& ops_avx512();
 #endif
 
 inline int64_t scratch_floats(int max_contexts, int max_targets, int dim) {
-  // rows of gradients, the score block rounded up to whole SIMD blocks, and h
-  return static_cast<int64_t>(max_contexts) * dim + (max_contexts * max_targets + 16) + 2 * dim;
+  // the score block rounded up to whole SIMD blocks, copies of the old rows
+  // (when the targets come in several groups), and CBOW's h
+  return static_cast<int64_t>(max_contexts) * (max_targets + 16) + int64_t(max_contexts + max_targets) * dim + 2 * dim;
 }
 
 }  // namespace mtl::cpu

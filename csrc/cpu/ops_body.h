@@ -119,14 +119,14 @@ inline void score_rows(float* scores, float* const* rows, int n_rows, float* con
 // target blocks and their deltas stay in registers while the contexts stream
 // by; each gradient coefficient is broadcast once and used twice.
 template <int NT>
-inline void update_rows(const float* g, float* const* in_rows, int n_contexts, float* const* out_rows, int64_t dim,
-                        vec* old_in) {
+inline void update_rows(const float* g, float* const* in_rows, const float* const* in_old, int n_contexts,
+                        float* const* out_rows, const float* const* out_old, int64_t dim, vec* old_in) {
   for (int64_t k = 0; k < dim; k += kLanes) {
     vec old_out[NT], delta[NT];
-    for (int t = 0; t < NT; ++t) old_out[t] = load(out_rows[t] + k), delta[t] = splat(0.0f);
+    for (int t = 0; t < NT; ++t) old_out[t] = load(out_old[t] + k), delta[t] = splat(0.0f);
     // All old context blocks first: a word repeated in the window must not
     // see its own update.
-    for (int c = 0; c < n_contexts; ++c) old_in[c] = load(in_rows[c] + k);
+    for (int c = 0; c < n_contexts; ++c) old_in[c] = load(in_old[c] + k);
     for (int c = 0; c < n_contexts; ++c) {
       vec grad = splat(0.0f);
       for (int t = 0; t < NT; ++t) {
@@ -153,19 +153,19 @@ inline void score_group(float* scores, float* const* rows, int n_rows, float* co
 }
 
 template <int NT>
-inline void update_group(const float* g, float* const* in_rows, int n_contexts, float* const* out_rows, int n,
-                         int64_t dim, vec* old_in) {
+inline void update_group(const float* g, float* const* in_rows, const float* const* in_old, int n_contexts,
+                         float* const* out_rows, const float* const* out_old, int n, int64_t dim, vec* old_in) {
   if constexpr (NT > 1) {
-    if (n < NT) return update_group<NT - 1>(g, in_rows, n_contexts, out_rows, n, dim, old_in);
+    if (n < NT) return update_group<NT - 1>(g, in_rows, in_old, n_contexts, out_rows, out_old, n, dim, old_in);
   }
-  update_rows<NT>(g, in_rows, n_contexts, out_rows, dim, old_in);
+  update_rows<NT>(g, in_rows, in_old, n_contexts, out_rows, out_old, dim, old_in);
 }
 
 // HogBatch step: an (n_contexts x n_targets) block of scores from the old
 // rows, then w_in[c] += sum_t g[t,c] w_out[t] and w_out[t] += sum_c g[t,c] w_in[c],
-// both from the old values. With more than kGroup targets the groups' input
-// updates see earlier groups' input updates (a second-order difference, like
-// Hogwild's); up to kGroup targets the step is exact.
+// both from the old values. With more than kGroup targets the groups run one
+// after the other, so the old rows are first copied to scratch (a word can be
+// both a context twice and a negative twice).
 double skipgram_step(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, int n_contexts,
                      const int32_t* targets, int n_targets, float lr, float* scratch) {
   const int64_t dim = w_in.cols;
@@ -179,8 +179,25 @@ double skipgram_step(const Matrix& w_in, const Matrix& w_out, const int32_t* con
   for (int t = 0; t < n_targets; t += kGroup)
     score_group<kGroup>(g + t * n_contexts, in_rows, n_contexts, out_rows + t, n_targets - t, dim);
   const double loss = scores_to_gradients(g, n_contexts * n_targets, n_contexts, lr);
+  // One group reads every old value before writing; several need copies.
+  const float* in_old[kMaxRows];
+  const float* out_old[kMaxRows];
+  float* copy = g + blocks(n_contexts * n_targets) * kLanes;  // after the padded gradients
+  const auto keep_old = [&](float* const* rows, int n, const float** old) {
+    for (int r = 0; r < n; ++r, copy += dim) {
+      if (n_targets <= kGroup) {
+        old[r] = rows[r];
+        continue;
+      }
+      for (int64_t k = 0; k < dim; k += kLanes) store(copy + k, load(rows[r] + k));
+      old[r] = copy;
+    }
+  };
+  keep_old(in_rows, n_contexts, in_old);
+  keep_old(out_rows, n_targets, out_old);
   for (int t = 0; t < n_targets; t += kGroup)
-    update_group<kGroup>(g + t * n_contexts, in_rows, n_contexts, out_rows + t, n_targets - t, dim, old_in);
+    update_group<kGroup>(g + t * n_contexts, in_rows, in_old, n_contexts, out_rows + t, out_old + t, n_targets - t,
+                         dim, old_in);
   return loss;
 }
 
