@@ -44,7 +44,8 @@ class TrainConfig:
                                   choices=("replace", "strict"))
     max_sentence_length: int = _param(1000, "split longer lines into sentences of this many words", low=1)
     sampling: str = _param("proportional", "how tasks interleave: proportional (by size, all finish each epoch "
-                           "together) or temperature (share ~ size^(1/T); small tasks repeated)",
+                           "together) or temperature (share ~ size^(1/T): the largest read once per "
+                           "epoch, smaller ones repeated)",
                            choices=("proportional", "temperature"))
     temperature: float = _param(2.0, "T of temperature sampling (1: proportional; larger: flatter)", low=1.0,
                                 high=1000.0)

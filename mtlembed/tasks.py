@@ -79,15 +79,15 @@ def schedule(task_offsets: list[np.ndarray], epochs: int, sampling: str = "propo
 
     proportional: every task is read once per epoch, each advancing at a rate
     proportional to its size, so all finish the epoch together.
-    temperature: an epoch has the same number of tokens, but task t gets a
-    share q_t ~ n_t^(1/T): a small task is repeated (a large one read in
-    part), continuing where it stopped. Each task's chunks stay evenly spread
-    over the epoch. Deterministic: no randomness at all.
+    temperature: task t's share of an epoch is q_t ~ n_t^(1/T). The largest
+    task is still read exactly once per epoch (sharing must not starve the
+    task with the most data); smaller ones are repeated, each continuing where
+    it stopped, so an epoch holds more tokens than the corpora. Each task's
+    chunks stay evenly spread over the epoch. Deterministic: no randomness.
     """
     sizes = np.array([max(int(o[-1]), 1) for o in task_offsets], dtype=np.float64)
     if sampling == "temperature":
-        share = sizes ** (1.0 / temperature)
-        quota = share / share.sum() * sizes.sum()  # tokens per epoch for each task
+        quota = sizes.max() * (sizes / sizes.max()) ** (1.0 / temperature)  # tokens per epoch
     else:
         quota = sizes
     parts = []

@@ -85,6 +85,8 @@ def test_schedule_shares_and_determinism(sampling, temperature, shares):
                        zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])])
     got = [tokens[chunks["task"] == t].sum() / tokens.sum() for t in (0, 1)]
     np.testing.assert_allclose(got, shares, atol=0.01)
+    # the largest task is read exactly once per epoch under either sampling
+    assert tokens[chunks["task"] == 0].sum() == 3 * big[-1]
     # tasks interleave: the small task is spread over the run, not bunched at one end
     small_positions = chunks["progress_end"][chunks["task"] == 1]
     assert small_positions.min() < 0.1 and small_positions.max() > 0.9
