@@ -43,6 +43,13 @@ const T* vector_of(const py::array& a, const char* name, int64_t* size = nullptr
   return static_cast<const T*>(a.data());
 }
 
+// A 1-d float64 array the kernel fills (checked like vector_of, and writeable).
+double* writable_doubles(const py::array& a, const char* name, int64_t* size) {
+  vector_of<double>(a, name, size);
+  MTL_CHECK(a.writeable(), name, " must be writeable");
+  return static_cast<double*>(const_cast<void*>(a.data()));
+}
+
 Model parse_model(const std::string& model) {
   if (model == "sg") return Model::SkipGram;
   if (model == "cbow") return Model::Cbow;
@@ -141,7 +148,7 @@ py::dict stats_dict(const Control& control, double seconds) {
 py::dict train(const std::string& model, int dim, int window, int negative, float alpha, float min_alpha,
                uint64_t seed, int threads, const std::string& backend, const py::array& w_in, const py::list& w_out,
                const py::array& keep_prob, const py::list& noise, const py::list& tasks, const py::dict& chunks,
-               const py::object& progress, double interval) {
+               const py::object& progress, double interval, const py::object& chunk_stats) {
   TrainParams params;
   params.model = parse_model(model);
   params.dim = dim;
@@ -222,6 +229,11 @@ py::dict train(const std::string& model, int dim, int window, int negative, floa
   const bool on_cuda = backend == "cuda";
   const cpu::Ops* ops = on_cuda ? nullptr : &simd_ops(backend);
   Control control;
+  if (!chunk_stats.is_none()) {
+    int64_t n_stats = 0;
+    control.chunk_stats = writable_doubles(chunk_stats.cast<py::array>(), "chunk_stats", &n_stats);
+    MTL_CHECK(n_stats == 2 * n_chunks, "chunk_stats needs 2 entries (loss, pairs) per chunk");
+  }
   std::mutex mutex;
   std::condition_variable finished_cv;
   bool finished = false;
@@ -301,7 +313,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("train", &train, py::arg("model"), py::arg("dim"), py::arg("window"), py::arg("negative"), py::arg("alpha"),
         py::arg("min_alpha"), py::arg("seed"), py::arg("threads"), py::arg("backend"), py::arg("w_in"),
         py::arg("w_out"), py::arg("keep_prob"), py::arg("noise"), py::arg("tasks"), py::arg("chunks"),
-        py::arg("progress") = py::none(), py::arg("interval") = 0.1);
+        py::arg("progress") = py::none(), py::arg("interval") = 0.1, py::arg("chunk_stats") = py::none());
 
   py::class_<corpus::Counter>(m, "Counter", "Distinct tokens of one language with their counts.")
       .def(py::init<>())

@@ -108,6 +108,10 @@ struct Control {
   std::atomic<int64_t> chunks_done{0};
   std::atomic<int64_t> pairs{0};         // (context, target) scores computed
   std::atomic<double> loss{0.0};         // sum of -log sigmoid over those pairs
+  // Optional, filled by the CPU kernel: loss and pairs of each chunk of the job
+  // (2 doubles per chunk, each written once by the worker that ran it), from
+  // which the caller reports every task's loss.
+  double* chunk_stats = nullptr;
 
   void add_loss(double value) {
     double old = loss.load(std::memory_order_relaxed);

@@ -1,9 +1,13 @@
-"""A progress line on stderr: percent, words/s, learning rate, loss, ETA."""
+"""A progress line on stderr: percent, words/s, learning rate, loss, ETA, and each task's loss."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
+from typing import Optional, Sequence
+
+import numpy as np
 
 
 def _human(count: float) -> str:
@@ -18,6 +22,46 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+class TaskTally:
+    """Each task's words, passes over its corpus and loss, from the schedule
+    (which task each chunk belongs to) and the kernel's per-chunk (loss, pairs).
+
+    Chunks are taken in schedule order, so the first `done` chunks are (about)
+    the finished ones; chunks not yet run hold NaN and are skipped.
+    """
+
+    RECENT = 32  # a task's recent loss: its last finished chunks
+
+    def __init__(self, names: Sequence[str], sizes: Sequence[int], chunk_task: np.ndarray,
+                 chunk_words: np.ndarray, chunk_stats: np.ndarray):
+        self.names, self.sizes = list(names), np.maximum(np.asarray(sizes, dtype=np.float64), 1)
+        self.chunk_words, self.stats = chunk_words, chunk_stats
+        self.rows = [np.flatnonzero(chunk_task == t) for t in range(len(self.names))]
+
+    def _loss(self, rows: np.ndarray) -> float:
+        loss, pairs = np.nansum(self.stats[rows], axis=0) if len(rows) else (0.0, 0.0)
+        return float(loss / pairs) if pairs > 0 else float("nan")
+
+    def summary(self, done: int) -> list[dict]:
+        """Per task: words trained, passes over the corpus, mean loss of its finished chunks."""
+        result = []
+        for name, size, rows in zip(self.names, self.sizes, self.rows):
+            finished = rows[:np.searchsorted(rows, done)]
+            words = int(self.chunk_words[finished].sum())
+            result.append({"name": name, "words": words, "passes": words / size, "loss": self._loss(finished)})
+        return result
+
+    def line(self, done: int) -> str:
+        """`name loss xpasses` per task, the loss over the task's recent chunks."""
+        parts = []
+        for name, size, rows in zip(self.names, self.sizes, self.rows):
+            finished = rows[:np.searchsorted(rows, done)]
+            loss = self._loss(finished[-self.RECENT:])
+            passes = self.chunk_words[finished].sum() / size
+            parts.append(f"{name} {'-' if loss != loss else f'{loss:.3f}'} x{passes:.2f}")
+        return "tasks: " + ", ".join(parts)
+
+
 class ProgressBar:
     """Callable from the training monitor every ~0.1 s; redraws at most every `every` s.
 
@@ -25,12 +69,14 @@ class ProgressBar:
     every 10 s, so logs stay readable.
     """
 
-    def __init__(self, total_words: int, alpha: float, min_alpha: float, stream=None, label: str = "train"):
+    def __init__(self, total_words: int, alpha: float, min_alpha: float, stream=None, label: str = "train",
+                 tasks: Optional[TaskTally] = None):
         self.total, self.alpha, self.min_alpha = max(total_words, 1), alpha, min_alpha
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.every = 0.2 if self.tty else 10.0
         self.label = label
+        self.tasks = tasks if tasks is not None and len(tasks.names) > 1 else None
         self.start = time.monotonic()
         self.last_draw = 0.0
         self.last_loss = (0.0, 0)
@@ -52,8 +98,13 @@ class ProgressBar:
         loss = "  -   " if self.recent_loss != self.recent_loss else f"{self.recent_loss:.4f}"  # nan: none yet
         line = (f"{self.label} {100 * fraction:5.1f}% | {_human(speed)} words/s | lr {lr:.5f} | "
                 f"loss {loss} | {'elapsed ' + _clock(elapsed) if final else 'ETA ' + _clock(eta)}")
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if final else ""))
+        tasks = self.tasks.line(chunks) if self.tasks is not None else ""
+        if not self.tty:
+            self.stream.write(line + (" | " + tasks if tasks else "") + "\n")
+        elif final:
+            self.stream.write("\r" + line + "\x1b[K\n" + (tasks + "\n" if tasks else ""))
         else:
-            self.stream.write(line + "\n")
+            # Redrawn in place: never wider than the terminal, or it would wrap and scroll.
+            line = (line + (" | " + tasks if tasks else ""))[:shutil.get_terminal_size().columns - 1]
+            self.stream.write("\r" + line + "\x1b[K")
         self.stream.flush()

@@ -16,7 +16,7 @@ from . import backend, checkpoint, corpus, crosslingual, tasks as tasks_module, 
 from .config import TrainConfig, from_mapping
 from .errors import ConfigError, CorpusError, ResourceError
 from .model import Embeddings
-from .progress import ProgressBar
+from .progress import ProgressBar, TaskTally
 from .tasks import DictionarySpec, ParallelSpec, TaskSpec
 
 
@@ -55,6 +55,7 @@ class Report:
     device: str = ""
     threads: int = 0
     config: dict = field(default_factory=dict)
+    tasks: list = field(default_factory=list)  # per task: name, words, passes, loss (CPU; NaN on CUDA)
 
 
 def _read_into(files, counter, stream, config: TrainConfig, stats: corpus.ReadStats, lines: bool) -> int:
@@ -309,16 +310,19 @@ class Trainer:
             task_offsets.append(first.offsets + second.offsets)  # a sentence pair's size: both sides
         chunks = tasks_module.schedule(task_offsets, cfg.epochs, cfg.sampling, cfg.temperature)
         n_chunks = len(chunks["id"])
-        chunk_words = np.cumsum(np.concatenate(([0], [
-            int(task_offsets[t][e] - task_offsets[t][b])
-            for t, b, e in zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])])))
+        words_of_chunk = np.array([int(task_offsets[t][e] - task_offsets[t][b]) for t, b, e in
+                                   zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])], np.int64)
+        chunk_words = np.cumsum(np.concatenate(([0], words_of_chunk)))
+        chunk_stats = np.full((n_chunks, 2), np.nan)  # (loss, pairs) of each chunk, filled by the CPU kernel
+        tally = TaskTally([t.name for t in self.task_specs] + [p.name for p in self.parallel],
+                          [int(o[-1]) for o in task_offsets], chunks["task"], words_of_chunk, chunk_stats)
 
         interval = checkpoint.parse_interval(checkpoint_every) if isinstance(checkpoint_every, str) \
             else checkpoint_every
         position = self._resume_state.next_chunk if self._resume_state else 0
         callback = progress
         if progress is True:
-            callback = ProgressBar(int(chunk_words[-1]), cfg.learning_rate, cfg.final_learning_rate)
+            callback = ProgressBar(int(chunk_words[-1]), cfg.learning_rate, cfg.final_learning_rate, tasks=tally)
         simd = backend.info()["simd"]
         r = self.report
         r.simd, r.device, r.threads = (simd if device == "cpu" else "cuda"), device, cfg.worker_threads
@@ -360,7 +364,8 @@ class Trainer:
                     alpha=cfg.learning_rate, min_alpha=cfg.final_learning_rate, seed=cfg.seed,
                     threads=cfg.worker_threads, backend="cuda" if device == "cuda" else simd, w_in=w_in,
                     w_out=w_out, keep_prob=keep, noise=noise, tasks=kernel_tasks,
-                    chunks={key: value[position:end] for key, value in chunks.items()}, progress=monitor)
+                    chunks={key: value[position:end] for key, value in chunks.items()}, progress=monitor,
+                    chunk_stats=chunk_stats[position:end].reshape(-1))
                 position += int(stats["chunks"])
                 r.train_seconds += stats["seconds"]
                 r.train_words += int(stats["words"])
@@ -375,6 +380,7 @@ class Trainer:
         if isinstance(callback, ProgressBar):
             callback(r.train_words, position, loss, int(pairs), final=True)
         r.final_loss = loss / max(pairs, 1)
+        r.tasks = tally.summary(position)
         self.w_out = w_out
         embeddings = Embeddings(data.vocab.keys(), w_in[:, :cfg.dim], data.vocab.counts)
         if cfg.refine == "procrustes" and self.dictionaries:

@@ -144,3 +144,34 @@ path = "{world / 'dict.txt'}"
     config.write_text(config.read_text().replace("weight = 2.0", "wieght = 2.0"))
     assert main(["train", "--config", str(config), "-o", str(prefix), "--quiet"]) == 1
     assert "did you mean 'weight'" in capsys.readouterr().err
+
+
+def test_progress_and_report_show_each_task(world, monkeypatch):
+    """Each task's words, passes and loss reach the report and the progress lines."""
+    import io
+
+    from mtlembed.progress import ProgressBar
+
+    config = TrainConfig(dim=16, epochs=2, threads=2, min_count=1, sampling="temperature", temperature=2.0)
+    big = world / "big.txt"
+    big.write_text(((world / "xx.txt").read_text()) * 4)  # 4x the y task
+    tasks = [TaskSpec("big", (str(big),), lang="xx"), TaskSpec("small", (str(world / "yy.txt"),), lang="yy")]
+    trainer = Trainer(config, tasks, parallel=[ParallelSpec("par", ("xx", "yy"),
+                                                            (str(world / "par.xx"), str(world / "par.yy")))])
+    lines = io.StringIO()
+    original = ProgressBar.__init__
+
+    def to_buffer(self, *args, **kwargs):
+        original(self, *args, **{**kwargs, "stream": lines})
+        self.every = 0.0  # a line on every call
+
+    monkeypatch.setattr(ProgressBar, "__init__", to_buffer)
+    trainer.train(progress=True)
+    summary = {t["name"]: t for t in trainer.report.tasks}
+    assert list(summary) == ["big", "small", "par"]
+    assert summary["big"]["passes"] == pytest.approx(2.0)        # the largest task: once per epoch
+    assert summary["small"]["passes"] == pytest.approx(2 * 2.0, rel=0.05)  # (1/4)^(1/2) share: 2 reads per epoch
+    assert sum(t["words"] for t in summary.values()) == trainer.report.train_words
+    assert all(0 < t["loss"] < 1 for t in summary.values())
+    last = lines.getvalue().strip().splitlines()[-1]
+    assert "tasks: big" in last and "small" in last and "par" in last

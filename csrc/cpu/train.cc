@@ -88,7 +88,7 @@ struct Worker {
     }
   }
 
-  void run_chunk(const Chunk& chunk) {
+  void run_chunk(const Chunk& chunk, int64_t index) {
     const Task& task = job.tasks[chunk.task];
     const Matrix& w_out = job.w_out[task.head];
     Rng rng(params.seed, chunk.id);
@@ -118,6 +118,10 @@ struct Worker {
     }
     control.add_loss(loss);
     control.pairs.fetch_add(pairs, std::memory_order_relaxed);
+    if (control.chunk_stats) {
+      control.chunk_stats[2 * index] = loss;
+      control.chunk_stats[2 * index + 1] = static_cast<double>(pairs);
+    }
   }
 };
 
@@ -135,7 +139,7 @@ void train(const TrainParams& params, const TrainJob& job, Control& control, con
       for (;;) {
         const int64_t c = next_chunk.fetch_add(1);
         if (c >= n_chunks || control.stop.load()) break;
-        worker.run_chunk(job.chunks[c]);  // a taken chunk is always finished
+        worker.run_chunk(job.chunks[c], c);  // a taken chunk is always finished
         control.chunks_done.fetch_add(1);
       }
     } catch (...) {
