@@ -1,6 +1,7 @@
 """Makes the plain text files the example job files read, from the shared data.
 
     python examples/prepare_data.py [--data DIR] [--out DIR] [--force]
+    python examples/prepare_data.py --demo    # rewrites mtlembed/data/ (the demo corpus that ships)
 
 Writes into examples/data/ (git-ignored); files already there are kept unless
 --force. Each file is written under a temporary name and renamed, so an
@@ -16,6 +17,10 @@ interrupted run never leaves half a file. About 1 minute, 70 MB.
   The corpus reader splits on whitespace only, so punctuation is split off
   words here ("casa." -> "casa ."): in these short sentences a quarter of the
   words would otherwise carry a full stop or a comma and miss the dictionary.
+* with --demo, `mtlembed/data/tatoeba.en-es.{en,es}.gz`: the English-Spanish
+  Tatoeba pairs, tokenized as above, gzip with a fixed header so the files are
+  byte-identical on every run. They ship with the package (2.6 MB; Tatoeba is
+  CC BY 2.0 FR, see mtlembed/data/README.md) for `mtlembed demo`.
 * `enwikinews.txt.gz`: the `text` field of Wikinews (a JSON-lines file the
   reader cannot read), HTML entities decoded, one paragraph per line, left
   untokenized like the two Wikipedia dumps it is compared with.
@@ -112,6 +117,16 @@ def opus_pairs(data: Path, lang: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def demo_corpus(data: Path, target: Path) -> None:
+    """The shipped demo corpus: Tatoeba en-es, tokenized, one gzip file per side."""
+    pairs = tatoeba_pairs(data, "es")
+    for side, lang in enumerate(("en", "es")):
+        with atomic_write(target / f"tatoeba.en-es.{lang}.gz") as raw, \
+                gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=9, mtime=0) as packed:
+            packed.write("".join(tokenize(pair[side]) + "\n" for pair in pairs).encode("utf-8"))
+    print(f"{target}/tatoeba.en-es.{{en,es}}.gz: {len(pairs)} sentence pairs")
+
+
 def wikinews(data: Path, target: Path) -> None:
     source = data / "corpora" / "en_news" / "enwikinews-2022.jsonl.gz"
     with gzip.open(source, "rt", encoding="utf-8") as lines, atomic_write(target) as raw, \
@@ -132,9 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "data",
                         help="where to write (default: examples/data)")
     parser.add_argument("--force", action="store_true", help="rewrite files that exist")
+    parser.add_argument("--demo", action="store_true", help="only rewrite the shipped demo corpus, mtlembed/data/")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         parser.error(f"shared data folder {args.data} not found: give --data or set MTLEMBED_DATA")
+    if args.demo:
+        demo_corpus(args.data, HERE.parent / "mtlembed" / "data")
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
 
     def wanted(*names: str) -> bool:

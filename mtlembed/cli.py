@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 from typing import Optional, Sequence
 
 from . import __version__, backend, config as config_module, io, jobconfig
@@ -125,36 +126,53 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_WORDS = ("king", "city", "music", "war", "river", "three")
+DEMO_DATA = Path(__file__).resolve().parent / "data"
+DEMO_WORDS = {"en": ("dog", "house", "water", "king", "music", "tomorrow", "happy", "eat"),
+              "es": ("libro", "ciudad", "rojo", "trabajo")}
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .eval import analogy, find_data_dir
+    """A joint English-Spanish model from the shipped Tatoeba pairs: cross-lingual
+    neighbours, and BLI on the MUSE dictionary when the shared data is found."""
+    from .eval import bli, find_data_dir
+    from .tasks import ParallelSpec
 
-    data = find_data_dir(args.data_dir)
-    corpus = data / "corpora" / "en" / "wikitext-2" if data else None
-    if corpus is None or not corpus.is_dir():
-        raise ConfigError("the demo corpus (corpora/en/wikitext-2 of the shared data) was not found; "
-                          "set MTLEMBED_DATA to the shared data folder or pass --data-dir")
-    io.check_output_path(args.output)
-    config = config_module.TrainConfig(dim=100, epochs=10, min_count=3, lowercase=True, sample=1e-4)
-    print(f"mtlembed demo: skip-gram on {corpus} ({config.epochs} epochs)", file=sys.stderr)
-    trainer = Trainer(config, [TaskSpec("wikitext-2", (str(corpus),))])
+    sides = {lang: str(DEMO_DATA / f"tatoeba.en-es.{lang}.gz") for lang in ("en", "es")}
+    for path in sides.values():
+        if not Path(path).is_file():
+            raise ConfigError(f"the demo corpus {path} is missing from this installation")
+    paths = [f"{args.output}.{lang}.vec" for lang in sides]
+    for path in paths:
+        io.check_output_path(path)
+    config = config_module.TrainConfig(dim=100, epochs=5, window=5, negative=10, min_count=3, sample=1e-4,
+                                       lowercase=True)
+    print("mtlembed demo: joint English-Spanish skip-gram on the Tatoeba pairs shipped with the package "
+          f"(mtlembed/data, CC BY 2.0 FR), {config.epochs} epochs", file=sys.stderr)
+    # Each side is a monolingual task; the aligned pairs tie the two languages. No dictionary.
+    trainer = Trainer(config, [TaskSpec(lang, (path,), lang=lang) for lang, path in sides.items()],
+                      parallel=[ParallelSpec("tatoeba-en-es", ("en", "es"), (sides["en"], sides["es"]))])
     embeddings = trainer.train(progress=True)
-    embeddings.save(args.output, binary=output_is_binary(args.output))
+    embeddings.save_per_language(args.output)
     report = trainer.report
-    print(f"{len(embeddings)} words x {config.dim} dims, {report.corpus_words} corpus words, "
-          f"{report.words_per_second / 1e6:.2f}M words/s -> {args.output}")
-    for word in DEMO_WORDS:
-        if word in embeddings:
-            neighbours = ", ".join(w for w, _ in embeddings.most_similar(word, topn=6))
-            print(f"  {word:>6}: {neighbours}")
-    questions = data / "analogy" / "en" / "questions-words.txt"
-    if questions.is_file():
-        result = analogy(embeddings, questions)
-        print(f"analogies (questions-words, top 30k words): {100 * result['accuracy']:.1f}% of "
-              f"{result['total']} answerable questions ({result['oov']} out of vocabulary; "
-              "a 0.4M-word corpus is far too small for analogies: see benchmarks/ for real figures)")
+    print(f"{len(embeddings)} words x {config.dim} dims from {report.corpus_words} corpus words, "
+          f"{report.words_per_second / 1e6:.2f}M words/s -> {', '.join(paths)}")
+    for source, target in (("en", "es"), ("es", "en")):
+        print(f"nearest {target} words of {source} words:")
+        candidates = embeddings.by_language(target)
+        for word in DEMO_WORDS[source]:
+            if f"{source}:{word}" in embeddings:
+                neighbours = candidates.most_similar(embeddings[f"{source}:{word}"], topn=4)
+                print(f"  {word:>9}: {', '.join(w for w, _ in neighbours)}")
+    data = find_data_dir(args.data_dir)
+    dictionary = data / "bli" / "muse_reconstructed" / "en-es.0-5000.txt" if data else None
+    if dictionary is None or not dictionary.is_file():
+        print("BLI: the MUSE en-es dictionary (bli/muse_reconstructed/en-es.0-5000.txt of the shared data) was "
+              "not found; set MTLEMBED_DATA or pass --data-dir to score the model")
+        return 0
+    result = bli(embeddings.by_language("en"), embeddings.by_language("es"), dictionary)
+    print(f"BLI en->es on {dictionary.name} (MUSE, CSLS; no dictionary was used in training): "
+          f"P@1 {100 * result['p@1']:.1f}%, P@10 {100 * result['p@10']:.1f}% over {result['queries']} English "
+          f"words ({100 * result['coverage']:.0f}% of the dictionary's; the others are not in this small corpus)")
     return 0
 
 
@@ -185,13 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="DIR", help="continue the run saved in this checkpoint folder")
     train.set_defaults(func=cmd_train, parser=train)
 
-    demo = verbs.add_parser("demo", help="train on the small shared WikiText-2 corpus and show the result",
-                            description="Train skip-gram on WikiText-2 (shared data), print neighbours and "
-                                        "the analogy score.")
+    demo = verbs.add_parser("demo", help="train a joint English-Spanish model on the shipped corpus",
+                            description="Train joint English-Spanish embeddings on the Tatoeba pairs shipped with "
+                                        "the package, print cross-lingual neighbours and the BLI score.")
     demo.add_argument("--data-dir", metavar="DIR", help="the shared data folder (default: $MTLEMBED_DATA or "
                                                         "../shared/data)")
-    demo.add_argument("-o", "--output", default="demo-vectors.bin", metavar="OUT",
-                      help="where to write the vectors (default: demo-vectors.bin)")
+    demo.add_argument("-o", "--output", default="mtlembed-demo", metavar="PREFIX",
+                      help="writes PREFIX.en.vec and PREFIX.es.vec (default: mtlembed-demo)")
     demo.set_defaults(func=cmd_demo)
 
     info = verbs.add_parser("info", help="version, SIMD level, CUDA", description="Show the build and hardware.")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import zipf_text
+from conftest import shared_file, zipf_text
 from mtlembed.cli import main
 
 
@@ -108,3 +108,16 @@ def test_ctrl_c_stops_within_a_second_and_writes_nothing(tmp_path):
     assert time.monotonic() - sent < 1.5
     assert code == 130
     assert not out.exists()
+
+
+def test_demo_trains_the_shipped_bilingual_corpus(tmp_path):
+    """The README's main command: translations are neighbours, and BLI is far above chance."""
+    dictionary = shared_file("bli/muse_reconstructed/en-es.0-5000.txt")
+    code, out, err = run_cli("demo", "-o", tmp_path / "demo", "--data-dir", dictionary.parents[2])
+    assert code == 0, err
+    assert "dog: perro" in out and "house: casa" in out and "libro: book" in out
+    p_at_1 = float(out.split("P@1 ")[1].split("%")[0])
+    assert p_at_1 > 50  # 67.6 measured; chance is ~0
+    for lang in ("en", "es"):
+        words, dim = (tmp_path / f"demo.{lang}.vec").read_text(encoding="utf-8").split("\n", 1)[0].split()
+        assert int(words) > 5000 and int(dim) == 100  # en 9,108, es 15,279 words
