@@ -1,7 +1,8 @@
 """Cross-lingual ties: seed dictionaries, the code-switching table, Procrustes.
 
-* `read_dictionary`: MUSE-format seed dictionaries (`source target` per line,
-  space- or tab-separated; the xling/Glavaš et al. files are tab-separated).
+* `read_dictionary` (defined with the BLI evaluation, which reads the same
+  files): MUSE-format dictionaries (`source target` per line, space- or
+  tab-separated; the xling/Glavaš et al. files are tab-separated).
 * `translation_table`: the dictionary as a CSR table over global ids, both
   directions, which the kernel uses for code-switching (sgns.h, Translations).
 * `procrustes` / `refine`: the post-hoc orthogonal map of each language onto a
@@ -12,7 +13,6 @@
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import ConfigError, FormatError
-from .eval.vectors import read_lines
+from .eval.bli import read_dictionary  # the one reader of dictionary files, shared with eval
 from .model import Embeddings
 from .tasks import DictionarySpec
 
@@ -40,53 +40,6 @@ class TranslationTable(NamedTuple):
     offsets: np.ndarray  # int64, n_ids + 1
     ids: np.ndarray      # int32
     usable: int
-
-
-def read_dictionary(path: str | os.PathLike,
-                    lang_pair: tuple[str, str] | None = None) -> list[tuple[str, str]]:
-    """The `(source, target)` pairs of a seed dictionary, in file order.
-
-    One pair per line, UTF-8. A line holding a tab is split on tabs (so a
-    tab-separated file may hold multi-word entries; they are simply never in a
-    whitespace-tokenized vocabulary), any other line on whitespace. Blank
-    lines are skipped. `lang_pair` = (source, target) languages names the
-    dictionary in messages, and a file named the other way round (an `es-en`
-    file read as en->es) is warned about: the columns would be swapped.
-
-    Raises
-    ------
-    FormatError
-        a line without exactly two columns, invalid UTF-8 (with `file:line`),
-        or a file without any pair.
-    ConfigError
-        the file is missing or unreadable.
-    """
-    what = f"{lang_pair[0]}-{lang_pair[1]} dictionary" if lang_pair else "dictionary"
-    if lang_pair:
-        _check_direction(os.fspath(path), lang_pair)
-    pairs = []
-    for lineno, line in read_lines(path, what):
-        if not line.strip():
-            continue
-        columns = [c.strip() for c in line.split("\t")] if "\t" in line else line.split()
-        if len(columns) != 2 or not all(columns):
-            raise FormatError(f"{path}:{lineno}: expected 'source target' (two columns separated by a space "
-                              f"or a tab), got {len([c for c in columns if c])} column(s): {line[:80]!r}")
-        pairs.append((columns[0], columns[1]))
-    if not pairs:
-        raise FormatError(f"{path}: no word pairs in the {what}")
-    return pairs
-
-
-def _check_direction(path: str, lang_pair: tuple[str, str]) -> None:
-    source, target = (re.escape(lang) for lang in lang_pair)
-    name = os.path.basename(path)
-    reversed_name = re.search(rf"(?<![A-Za-z]){target}[-_]{source}(?![A-Za-z])", name)
-    forward_name = re.search(rf"(?<![A-Za-z]){source}[-_]{target}(?![A-Za-z])", name)
-    if reversed_name and not forward_name:
-        warnings.warn(f"{path}: the file name suggests {lang_pair[1]}->{lang_pair[0]}, but it is read as "
-                      f"{lang_pair[0]}->{lang_pair[1]} (first column {lang_pair[0]}): check langs",
-                      stacklevel=3)
 
 
 def translation_table(pairs: Iterable[tuple[str, str]], src_index: Mapping[str, int],

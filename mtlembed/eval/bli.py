@@ -20,6 +20,8 @@ hundred MiB) even for 200k x 200k vocabularies: no n^2 matrix is ever built.
 from __future__ import annotations
 
 import os
+import re
+import warnings
 
 import numpy as np
 
@@ -34,26 +36,52 @@ PRECISION_AT = (1, 5, 10)
 _BLOCK_WIDTH = 64  # columns per block when looking for a row's top k (see topk_mean)
 
 
-def read_dictionary(path):
-    """Read a bilingual dictionary: ``source target`` per line, space- or tab-separated.
+def read_dictionary(path: str | os.PathLike,
+                    lang_pair: tuple[str, str] | None = None) -> list[tuple[str, str]]:
+    """The `(source, target)` pairs of a bilingual dictionary (a seed dictionary
+    for training or a gold one for BLI), in file order.
 
-    Returns
-    -------
-    list of (line_number, source, target)
+    One pair per line, UTF-8. A line holding a tab is split on tabs (so a
+    tab-separated file may hold multi-word entries; they are simply never in a
+    whitespace-tokenized vocabulary), any other line on whitespace. Blank
+    lines are skipped. `lang_pair` = (source, target) languages names the
+    dictionary in messages, and a file named the other way round (an `es-en`
+    file read as en->es) is warned about: the columns would be swapped.
+
+    Raises
+    ------
+    FormatError
+        a line without exactly two columns, invalid UTF-8 (with `file:line`),
+        or a file without any pair.
+    ConfigError
+        the file is missing or unreadable.
     """
+    what = f"{lang_pair[0]}-{lang_pair[1]} dictionary" if lang_pair else "dictionary"
+    if lang_pair:
+        _check_direction(os.fspath(path), lang_pair)
     pairs = []
-    for lineno, line in read_lines(path, "dictionary"):
-        fields = line.split()
-        if not fields:
+    for lineno, line in read_lines(path, what):
+        if not line.strip():
             continue
-        if len(fields) != 2:
-            raise FormatError(
-                f"{path}:{lineno}: expected 'source target', got {len(fields)} fields: {line[:60]!r}"
-            )
-        pairs.append((lineno, fields[0], fields[1]))
+        columns = [c.strip() for c in line.split("\t")] if "\t" in line else line.split()
+        if len(columns) != 2 or not all(columns):
+            raise FormatError(f"{path}:{lineno}: expected 'source target' (two columns separated by a space "
+                              f"or a tab), got {len([c for c in columns if c])} column(s): {line[:80]!r}")
+        pairs.append((columns[0], columns[1]))
     if not pairs:
-        raise FormatError(f"{path}: no word pairs in the dictionary")
+        raise FormatError(f"{path}: no word pairs in the {what}")
     return pairs
+
+
+def _check_direction(path: str, lang_pair: tuple[str, str]) -> None:
+    source, target = (re.escape(lang) for lang in lang_pair)
+    name = os.path.basename(path)
+    reversed_name = re.search(rf"(?<![A-Za-z]){target}[-_]{source}(?![A-Za-z])", name)
+    forward_name = re.search(rf"(?<![A-Za-z]){source}[-_]{target}(?![A-Za-z])", name)
+    if reversed_name and not forward_name:
+        warnings.warn(f"{path}: the file name suggests {lang_pair[1]}->{lang_pair[0]}, but it is read as "
+                      f"{lang_pair[0]}->{lang_pair[1]} (first column {lang_pair[0]}): check langs",
+                      stacklevel=3)
 
 
 def topk_mean(scores: np.ndarray, k: int) -> np.ndarray:
@@ -139,11 +167,11 @@ def evaluate_bli(
     pairs = read_dictionary(dictionary_path)
     src_index = {w: i for i, w in reversed(list(enumerate(src_vs.words)))}
     tgt_index = {w: i for i, w in reversed(list(enumerate(tgt_vs.words)))}
-    kept = sorted({(src_index[s], tgt_index[t]) for _, s, t in pairs if s in src_index and t in tgt_index})
-    n_sources = len({s for _, s, _ in pairs})
+    kept = sorted({(src_index[s], tgt_index[t]) for s, t in pairs if s in src_index and t in tgt_index})
+    n_sources = len({s for s, _ in pairs})
     if not kept:
-        n_src = sum(s in src_index for _, s, _ in pairs)
-        n_tgt = sum(t in tgt_index for _, _, t in pairs)
+        n_src = sum(s in src_index for s, _ in pairs)
+        n_tgt = sum(t in tgt_index for _, t in pairs)
         raise FormatError(
             f"{dictionary_path}: none of its {len(pairs)} pairs has both words in the vocabularies "
             f"({n_src} source words found in {src_vs.name}, {n_tgt} target words in {tgt_vs.name})"

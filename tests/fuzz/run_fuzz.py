@@ -53,10 +53,9 @@ import mtlembed.io as mio  # noqa: E402
 from mtlembed import TaskSpec, TrainConfig  # noqa: E402
 from mtlembed.cli import main as cli_main  # noqa: E402
 from mtlembed.config import field_names, from_mapping  # noqa: E402
-from mtlembed.crosslingual import read_dictionary as read_seed_dictionary  # noqa: E402
 from mtlembed.errors import ConfigError, CorpusError, FormatError, MtlembedError, ResourceError  # noqa: E402
 from mtlembed.eval.analogy import read_questions  # noqa: E402
-from mtlembed.eval.bli import read_dictionary as read_bli_dictionary  # noqa: E402
+from mtlembed.eval.bli import read_dictionary  # noqa: E402
 from mtlembed.eval.similarity import read_pairs  # noqa: E402
 from mtlembed.io import load_word2vec, save_word2vec  # noqa: E402
 from mtlembed.jobconfig import load_job  # noqa: E402
@@ -268,15 +267,13 @@ def target_word2vec(rng, case_dir: Path) -> str:
 
 
 def target_eval_files(rng, case_dir: Path) -> str:
-    sources = {"questions": "tiny_questions.txt", "pairs": "tiny_pairs.tsv", "bli": "tiny_dict.txt",
-               "seed": "tiny_dict.txt"}
+    sources = {"questions": "tiny_questions.txt", "pairs": "tiny_pairs.tsv", "dictionary": "tiny_dict.txt"}
     kind = str(rng.choice(list(sources)))
     base = (FIXTURES / sources[kind]).read_bytes()
     data = damage(rng, base, 4) if rng.random() < 0.8 else random_bytes(rng, 600)
     path = case_dir / f"{kind}.txt"
     path.write_bytes(data)
-    reader = {"questions": read_questions, "pairs": read_pairs, "bli": read_bli_dictionary,
-              "seed": read_seed_dictionary}[kind]
+    reader = {"questions": read_questions, "pairs": read_pairs, "dictionary": read_dictionary}[kind]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
