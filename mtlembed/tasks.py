@@ -57,8 +57,9 @@ class ParallelSpec:
 @dataclass(frozen=True)
 class DictionarySpec:
     """Seed translation pairs (`source target` per line) for code-switching:
-    while training, a word with translations is replaced by one of them with
-    probability `codeswitch` (both directions)."""
+    while training on a language's text, a word with translations is replaced
+    by one of them with probability `codeswitch`. The pivot language (the first
+    task's) is never switched, so its text and quality stay its own."""
 
     langs: tuple[str, str]
     path: str

@@ -296,7 +296,11 @@ class Trainer:
         for spec, stream, head in zip(self.task_specs, data.streams, head_names):
             task = {"tokens": stream.tokens, "offsets": stream.offsets, "noise": lang_index[spec.lang],
                     "head": heads.index(head), "weight": float(spec.weight)}
+            # The pivot language (the first task's, usually the large one) keeps its text as is:
+            # switching it costs its own quality (benchmarks/results/codeswitch.md).
             codeswitch = max((d.codeswitch for d in self.dictionaries if spec.lang in d.langs), default=0.0)
+            if spec.lang == self.task_specs[0].lang:
+                codeswitch = 0.0
             if codeswitch > 0:
                 task.update(codeswitch=codeswitch, translation_offsets=translations.offsets,
                             translation_ids=translations.ids)
