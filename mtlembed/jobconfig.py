@@ -57,17 +57,12 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
 __all__ = ["Job", "OutputSpec", "apply_overrides", "load_job", "parse_job"]
 
 # The codeswitch default lives in tasks.DictionarySpec (0.25). Code-switching ties a word to
-# its translations by letting them appear in its contexts (Gouws & Søgaard, 2015, build such
-# mixed-language corpora from a seed dictionary; CoSDA-ML, Qin et al., 2020, switch a fraction
-# of the words and tune it), but every switch takes an occurrence away from the word's own
-# language: p trades the cross-lingual tie for monolingual quality. Measured here (English
-# Wikipedia 4M words + Spanish Tatoeba/OPUS 1.6M, dim 100, 3 epochs, MUSE en-es 0-5000, no
-# parallel task, 2 seeds): p = 0, 0.05, 0.1, 0.25, 0.5 gave en->es CSLS P@1 on the dictionary's
-# pairs 0.00, 0.04, 0.06, 0.10, 0.33 (with refine = "procrustes" at 0, 0.1, 0.25: 0.03, 0.12,
-# 0.21), and English WS-353 Spearman 0.39, 0.38, 0.34, 0.30, 0.24 (SimLex 0.20, 0.22, 0.20,
-# 0.15, 0.06). 0.25 sits in the middle of that trade-off, before SimLex collapses; use ~0.1
-# when the monolingual spaces matter most. (Held-out MUSE pairs stayed near P@1 0 at this
-# size for every p: too little Spanish for rank 5000-6500 words.)
+# its translations by letting them appear in its contexts (Gouws & Søgaard, 2015), but every
+# switch takes an occurrence away from the word's own language, so the pivot language (the
+# first task's) is never switched. Measured (benchmarks/results/codeswitch.md, English 17M +
+# Spanish 1.6M words): switching both languages cost English 1.4-11 analogy points; keeping
+# English as is, p = 0.25 gave the best held-out BLI without parallel text (7.1% vs 6.1% at
+# 0.5 and 1.0% for separate training + Procrustes) and was neutral with it (61.8% vs 61.6%).
 
 _TABLES = ("train", "task", "parallel", "dictionary", "output")
 _ARRAYS = ("task", "parallel", "dictionary")  # arrays of tables: [[task]]
