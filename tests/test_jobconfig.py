@@ -65,7 +65,7 @@ def test_joint_example_parses_with_paths_resolved():
 def test_multi_domain_example_parses():
     job = load_job(EXAMPLES / "multi-domain.toml")
     assert job.languages == ("en",)
-    assert [t.head for t in job.tasks] == ["per_task"] * 3
+    assert [t.head for t in job.tasks] == ["shared"] * 3
     assert job.tasks[2].paths == (str(EXAMPLES / "data" / "enwikinews.txt.gz"),)
     assert job.tasks[2].weight == 2.0
     assert job.parallel == () and job.dictionaries == ()
