@@ -94,8 +94,9 @@ def child_train(args: argparse.Namespace) -> dict:
     import mtlembed
     from mtlembed.trainer import ROW_BLOCK
 
+    cache = {"cache_dir": args.cache_dir} if args.cache_dir else {}  # only then: older versions lack it
     config = mtlembed.TrainConfig(model="sg", dim=args.dim, epochs=args.epochs, threads=args.threads,
-                                  sample=1e-4, cache_dir=args.cache_dir)
+                                  sample=1e-4, **cache)
     trainer = mtlembed.Trainer(config, [mtlembed.TaskSpec("corpus", (args.corpus,))])
     marks, seconds = {}, {}
     with Sampler() as sampler:

@@ -277,10 +277,12 @@ class Trainer:
             if state.words != vocab.words or not np.array_equal(state.counts, vocab.counts):
                 raise CorpusError("the corpus has changed since the checkpoint was written (its vocabulary "
                                   "differs); resume needs the same files")
+            # Each loaded matrix is dropped once copied, so at most one of them is held beside the new ones.
             w_in[:] = state.w_in
-            for head, saved in zip(w_out, state.w_out):
-                head[:] = saved
-            state.w_in, state.w_out = None, []  # copied: the loaded ones need not stay in memory
+            state.w_in = None
+            for i, head in enumerate(w_out):
+                head[:] = state.w_out[i]
+                state.w_out[i] = None
         else:
             # word2vec's init: uniform in [-0.5/dim, 0.5/dim); w_out starts at zero. Drawn in blocks
             # of rows (the same numbers) so that no temporary is as large as the matrix.

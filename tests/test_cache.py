@@ -97,6 +97,41 @@ def test_the_size_of_blocks_and_pieces_changes_nothing(joint, tmp_path, monkeypa
     same_encoding(reference, read_corpus(tasks, config.replace(cache_dir=str(tmp_path / "c")), parallel))
 
 
+_READ_PEAK = """
+import sys
+import numpy.random  # loaded before measuring, as training loads it anyway
+import mtlembed
+from mtlembed.trainer import read_corpus
+
+def status(key):
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(key))
+
+before = status("VmRSS:")
+data = read_corpus([mtlembed.TaskSpec("t", (sys.argv[1],))], mtlembed.TrainConfig(min_count=1))
+print(status("VmHWM:") - before, data.streams[0].tokens.nbytes + data.streams[0].offsets.nbytes)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_reading_holds_about_one_copy_of_the_encoded_corpus(tmp_path):
+    """16M tokens (61 MiB encoded): the peak grows by the corpus plus a fixed ~45 MiB of
+    blocks in flight. One growing vector of ids (and its shrink-to-fit copy) took 2x."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(5000)]
+    ids = np.minimum(rng.zipf(1.2, size=1_000_000), 5000) - 1
+    block = "\n".join(" ".join(words[i] for i in ids[k:k + 20]) for k in range(0, len(ids), 20)) + "\n"
+    path = tmp_path / "c.txt"
+    path.write_text(block * 16)
+    run = subprocess.run([sys.executable, "-c", _READ_PEAK, str(path)], capture_output=True, text=True,
+                         check=True)
+    growth, encoded_bytes = map(int, run.stdout.split())
+    assert encoded_bytes > 60 << 20
+    assert growth < 1.25 * encoded_bytes + (48 << 20), (growth >> 20, encoded_bytes >> 20)
+
+
 # ----------------------------------------------------------------------------- the cache
 
 
