@@ -56,13 +56,6 @@ Model parse_model(const std::string& model) {
   throw InvalidArgument(concat("model must be 'sg' or 'cbow', got '", model, "'"));
 }
 
-// Numpy view of a vector owned by `owner` (kept alive by the array's base).
-template <class T>
-py::array_t<T> view_of(std::vector<T>& data, py::handle owner) {
-  return py::array_t<T>({static_cast<py::ssize_t>(data.size())}, {static_cast<py::ssize_t>(sizeof(T))}, data.data(),
-                        owner);
-}
-
 // Vose's alias method: O(n) build, O(1) draws, exact distribution.
 py::tuple alias_table(const py::array& weights_array) {
   int64_t n = 0;
@@ -325,17 +318,20 @@ PYBIND11_MODULE(_core, m) {
                               py::array_t<int64_t>(counts.size(), counts.data()));
       });
 
-  py::class_<corpus::Stream>(m, "Stream", "One task's token ids and sentence offsets.")
+  py::class_<corpus::Stream>(m, "Stream", "The sentences of one task being tokenized (provisional ids).")
       .def(py::init<int64_t, bool>(), py::arg("max_sentence"), py::arg("keep_empty") = false)
       .def("end_sentence", &corpus::Stream::end_sentence)
-      .def("remap", [](corpus::Stream& s, const py::array& mapping) {
-        int64_t n = 0;
-        const int32_t* map = vector_of<int32_t>(mapping, "mapping", &n);
-        py::gil_scoped_release release;
-        s.remap(map, n);
-      })
-      .def_property_readonly("tokens", [](py::object self) { return view_of(self.cast<corpus::Stream&>().tokens, self); })
-      .def_property_readonly("offsets", [](py::object self) { return view_of(self.cast<corpus::Stream&>().offsets, self); });
+      // The finished sentences as (ids, sentence ends counted from the first id), removed from the
+      // stream; the unfinished one stays. Reading takes them out block by block, so no vector
+      // ever holds a whole corpus (doubling one to grow would briefly hold it twice).
+      .def("take_sentences", [](corpus::Stream& s) {
+        const int64_t done = s.offsets.back();
+        py::array_t<int32_t> tokens(done, s.tokens.data());
+        py::array_t<int64_t> ends(static_cast<py::ssize_t>(s.offsets.size() - 1), s.offsets.data() + 1);
+        s.tokens.erase(s.tokens.begin(), s.tokens.begin() + done);
+        s.offsets.assign(1, 0);
+        return py::make_tuple(tokens, ends);
+      });
 
   m.def("tokenize", [](const py::bytes& block, corpus::Counter& counter, corpus::Stream& stream) {
     char* data = nullptr;

@@ -94,6 +94,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"mtlembed: checkpoint saved; continue with: mtlembed train --resume "
                   f"{args.checkpoint_dir}", file=sys.stderr)
         raise stop.cause from None
+    trainer.corpus = trainer.w_out = None  # no longer needed: not held while the vectors are written
     export_start = time.perf_counter()
     if per_language:
         for lang, path in zip(languages, outputs):

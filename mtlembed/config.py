@@ -51,6 +51,9 @@ class TrainConfig:
                                 high=1000.0)
     refine: str = _param("none", "after training, map each language onto the first task's language by "
                          "orthogonal Procrustes on the seed dictionaries", choices=("none", "procrustes"))
+    cache_dir: Optional[str] = _param(None, "keep the encoded corpus in files in this folder and train from "
+                                      "them memory-mapped (for corpora larger than RAM); a later run on the "
+                                      "same files reuses them without reading the corpus")
     device: str = _param("cpu", "cpu, cuda, or auto (cuda when compiled in and a GPU is present)",
                          choices=("cpu", "cuda", "auto"))
 

@@ -159,19 +159,25 @@ def save_word2vec(path, words, vectors, binary=None) -> None:
     if len(words) != vectors.shape[0]:
         raise ConfigError(f"{len(words)} words but {vectors.shape[0]} vectors")
     _check_words(words)
-    vectors = np.ascontiguousarray(vectors, dtype="<f4")
-    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
-    if bad.size:
-        raise FormatError(
-            f"vector of {words[bad[0]]!r} (row {bad[0]}) is not finite; refusing to write {path}"
-        )
+    n, dim = vectors.shape
+
+    def float32_rows(start: int) -> np.ndarray:
+        # Block by block: a float32 copy of the whole matrix (the trained one is a view
+        # of the padded w_in) would be the run's largest temporary.
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below by name
+            return np.ascontiguousarray(vectors[start : start + _ROWS_PER_BLOCK], dtype="<f4")
+
+    for start in range(0, n, _ROWS_PER_BLOCK):
+        bad = np.flatnonzero(~np.isfinite(float32_rows(start)).all(axis=1))
+        if bad.size:
+            row = start + int(bad[0])
+            raise FormatError(f"vector of {words[row]!r} (row {row}) is not finite; refusing to write {path}")
     if binary is None:
         binary = os.fspath(path).endswith(".bin")
-    n, dim = vectors.shape
     with atomic_write(path, "wb") as f:
         f.write(b"%d %d\n" % (n, dim))
         for start in range(0, n, _ROWS_PER_BLOCK):
-            block = vectors[start : start + _ROWS_PER_BLOCK]
+            block = float32_rows(start)
             keys = [w.encode("utf-8") for w in words[start : start + _ROWS_PER_BLOCK]]
             rows = [r.tobytes() for r in block] if binary else _format_rows(block)
             f.write(b"".join(k + b" " + r + b"\n" for k, r in zip(keys, rows)))

@@ -13,29 +13,13 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 
 from . import backend, checkpoint, corpus, crosslingual, tasks as tasks_module, vocab as vocab_module
+from .cache import load_or_build as load_or_build_cache
 from .config import TrainConfig, from_mapping
+from .encoded import EncodedCorpus, MemorySink, release_free_memory
 from .errors import ConfigError, CorpusError, ResourceError
 from .model import Embeddings
 from .progress import ProgressBar, TaskTally
 from .tasks import DictionarySpec, ParallelSpec, TaskSpec
-
-
-@dataclass
-class EncodedCorpus:
-    """Every task's text as final ids, with the vocabulary they index."""
-
-    vocab: vocab_module.Vocabulary
-    tasks: list[TaskSpec]
-    streams: list            # _core.Stream per task: .tokens (int32), .offsets (int64)
-    words_read: int          # tokens before min_count / max_vocab
-    stats: corpus.ReadStats
-    parallel: list = field(default_factory=list)  # (Stream, Stream) per ParallelSpec, line-aligned
-
-    @property
-    def words(self) -> int:
-        """Tokens left for training, all tasks."""
-        return sum(int(s.offsets[-1]) for s in self.streams) + sum(
-            int(a.offsets[-1]) + int(b.offsets[-1]) for a, b in self.parallel)
 
 
 @dataclass
@@ -58,9 +42,10 @@ class Report:
     tasks: list = field(default_factory=list)  # per task: name, words, passes, loss (CPU; NaN on CUDA)
 
 
-def _read_into(files, counter, stream, config: TrainConfig, stats: corpus.ReadStats, lines: bool) -> int:
-    """Tokenizes files into a stream; returns the token count. With `lines`,
-    a final line without a newline still counts as a line."""
+def _read_into(files, counter, stream, sink, config: TrainConfig, stats: corpus.ReadStats,
+               lines: bool) -> int:
+    """Tokenizes files into a sink, block by block; returns the token count. With
+    `lines`, a final line without a newline still counts as a line."""
     core = backend.core()
     words, last = 0, b""
     for block, end_of_file in corpus.read_blocks(files, config.lowercase, config.encoding_errors == "strict", stats):
@@ -69,24 +54,46 @@ def _read_into(files, counter, stream, config: TrainConfig, stats: corpus.ReadSt
             last = block[-1:]
         elif not lines or last not in (b"", b"\n"):
             stream.end_sentence()
+        sink.add(*stream.take_sentences())
     return words
 
 
 def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig,
                 parallel_specs: Sequence[ParallelSpec] = ()) -> EncodedCorpus:
-    """Reads every task once: tokens are counted per language and encoded per task."""
+    """Reads every task once: tokens are counted per language and encoded per task,
+    in RAM or, with config.cache_dir, in files there (reused by later runs)."""
+    try:
+        if config.cache_dir is not None:
+            data = load_or_build_cache(config.cache_dir, task_specs, parallel_specs, config, _encode)
+        else:
+            data = _encode(task_specs, config, parallel_specs,
+                           lambda keep_empty: MemorySink(keep_empty, available_memory))
+    except MemoryError as error:
+        if isinstance(error, ResourceError) or config.cache_dir is not None:
+            raise
+        raise ResourceError("out of memory reading the corpus into RAM; train from a disk cache with "
+                            "--cache-dir DIR (cache_dir)") from None
+    release_free_memory()
+    return data
+
+
+def _encode(task_specs: Sequence[TaskSpec], config: TrainConfig, parallel_specs: Sequence[ParallelSpec],
+            new_sink: Callable) -> EncodedCorpus:
+    """read_corpus's work; `new_sink(keep_empty)` makes where each task's ids go
+    (called for the tasks, then both sides of each parallel text, in order)."""
     core = backend.core()
     counters: dict[str, object] = {}
-    streams, words_read = [], 0
+    sinks, words_read = [], 0
     stats = corpus.ReadStats()
     for spec in task_specs:
         files = corpus.expand_paths(spec.paths)
-        stream = core.Stream(config.max_sentence_length)
-        task_words = _read_into(files, counters.setdefault(spec.lang, core.Counter()), stream, config, stats, False)
+        sink = new_sink(False)
+        task_words = _read_into(files, counters.setdefault(spec.lang, core.Counter()),
+                                core.Stream(config.max_sentence_length), sink, config, stats, False)
         if task_words == 0:
             raise CorpusError(f"task '{spec.name}': the corpus has no words ({', '.join(map(str, files[:3]))}"
                               f"{', ...' if len(files) > 3 else ''})")
-        streams.append(stream)
+        sinks.append(sink)
         words_read += task_words
 
     parallel = []
@@ -95,10 +102,12 @@ def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig,
         for lang, path in zip(spec.langs, spec.paths):
             if lang not in counters:
                 raise ConfigError(f"parallel '{spec.name}': no task has language '{lang}'")
+            sink = new_sink(True)
             stream = core.Stream(2**62, keep_empty=True)  # one sentence per line, never split
-            words_read += _read_into(corpus.expand_paths([path]), counters[lang], stream, config, stats, True)
-            sides.append(stream)
-        lines = [len(side.offsets) - 1 for side in sides]
+            words_read += _read_into(corpus.expand_paths([path]), counters[lang], stream, sink, config, stats,
+                                     True)
+            sides.append(sink)
+        lines = [side.sentences for side in sides]
         if lines[0] != lines[1]:
             short = int(lines[1] < lines[0])
             raise CorpusError(f"{spec.paths[short]}:{lines[short] + 1}: parallel '{spec.name}' is not line-aligned: "
@@ -107,21 +116,22 @@ def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig,
         parallel.append(tuple(sides))
 
     vocab, mappings = vocab_module.build(counters, config.min_count, config.max_vocab)
-    for spec, stream in zip(task_specs, streams):
-        stream.remap(mappings[spec.lang])
-        if int(stream.offsets[-1]) == 0:
+    streams = []
+    for spec, sink in zip(task_specs, sinks):
+        streams.append(sink.finish(mappings[spec.lang]))
+        if len(streams[-1].tokens) == 0:
             distinct = len(counters[spec.lang])
             raise CorpusError(f"task '{spec.name}': no word occurs at least min_count={config.min_count} times "
                               f"({distinct} distinct words); lower --min-count")
-    for spec, sides in zip(parallel_specs, parallel):
-        for lang, side in zip(spec.langs, sides):
-            side.remap(mappings[lang])
+    parallel = [tuple(side.finish(mappings[lang]) for lang, side in zip(spec.langs, sides))
+                for spec, sides in zip(parallel_specs, parallel)]
     return EncodedCorpus(vocab, list(task_specs), streams, words_read, stats, parallel)
 
 
 # The CPU kernel works on 16-float blocks: rows are padded with zero columns
 # (which stay zero) and start on 64-byte cache-line boundaries.
 ROW_BLOCK = 16
+INIT_ROWS = 1024  # rows of w_in initialized per step
 
 
 def padded_matrix(rows: int, dim: int) -> np.ndarray:
@@ -267,13 +277,21 @@ class Trainer:
             if state.words != vocab.words or not np.array_equal(state.counts, vocab.counts):
                 raise CorpusError("the corpus has changed since the checkpoint was written (its vocabulary "
                                   "differs); resume needs the same files")
+            # Each loaded matrix is dropped once copied, so at most one of them is held beside the new ones.
             w_in[:] = state.w_in
-            for head, saved in zip(w_out, state.w_out):
-                head[:] = saved
+            state.w_in = None
+            for i, head in enumerate(w_out):
+                head[:] = state.w_out[i]
+                state.w_out[i] = None
         else:
-            # word2vec's init: uniform in [-0.5/dim, 0.5/dim); w_out starts at zero.
+            # word2vec's init: uniform in [-0.5/dim, 0.5/dim); w_out starts at zero. Drawn in blocks
+            # of rows (the same numbers) so that no temporary is as large as the matrix.
             rng = np.random.default_rng(cfg.seed)
-            w_in[:, :cfg.dim] = (rng.random((rows, cfg.dim), dtype=np.float32) - 0.5) / cfg.dim
+            for start in range(0, rows, INIT_ROWS):
+                block = rng.random((min(INIT_ROWS, rows - start), cfg.dim), dtype=np.float32)
+                block -= 0.5
+                block /= cfg.dim
+                w_in[start:start + len(block), :cfg.dim] = block
         return w_in, w_out
 
     def train(self, progress: Union[bool, Callable, None] = False, checkpoint_dir: Optional[str] = None,

@@ -203,6 +203,10 @@ def test_save_refuses_what_word2vec_cannot_hold(tmp_path):
         save_word2vec(path, ["a", "a"], np.zeros((2, 2)))
     with pytest.raises(FormatError, match="not finite"):
         save_word2vec(path, ["a"], np.array([[np.nan, 1]]))
+    rows = np.ones((5000, 2))  # checked block by block: the bad row is found past the first block
+    rows[4500, 1] = 1e300  # finite in float64, infinite as the float32 the file holds
+    with pytest.raises(FormatError, match=r"vector of 'w4500' \(row 4500\) is not finite"):
+        save_word2vec(path, [f"w{i}" for i in range(5000)], rows)
     with pytest.raises(ConfigError, match="2 words but 3 vectors"):
         save_word2vec(path, ["a", "b"], np.zeros((3, 2)))
     assert not path.exists()

@@ -89,25 +89,6 @@ void Stream::end_sentence() {
     offsets.push_back(static_cast<int64_t>(tokens.size()));
 }
 
-void Stream::remap(const int32_t* mapping, int64_t mapping_size) {
-  size_t write = 0, sentence_out = 1;
-  int64_t begin = 0;
-  for (size_t s = 1; s < offsets.size(); ++s) {
-    const int64_t end = offsets[s];
-    for (int64_t i = begin; i < end; ++i) {
-      const int32_t id = tokens[i];
-      MTL_CHECK(id >= 0 && id < mapping_size, "token id ", id, " outside the mapping");
-      if (mapping[id] >= 0) tokens[write++] = mapping[id];
-    }
-    if (keep_empty_ || static_cast<int64_t>(write) > offsets[sentence_out - 1])
-      offsets[sentence_out++] = static_cast<int64_t>(write);
-    begin = end;
-  }
-  tokens.resize(write);
-  tokens.shrink_to_fit();
-  offsets.resize(sentence_out);
-}
-
 int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream) {
   int64_t count = 0;
   size_t i = 0;

@@ -3,8 +3,9 @@
 // Python reads, decompresses and validates the files in large blocks; here the
 // blocks are split into tokens, each token gets a provisional id (first-seen
 // order, per language) and its count, and each task's text becomes a stream of
-// provisional ids with sentence offsets. Once the vocabulary is chosen,
-// `remap` turns provisional ids into final ones, so the corpus is read once.
+// provisional ids with sentence offsets, taken out in pieces as it grows. Once
+// the vocabulary is chosen, mtlembed/encoded.py maps provisional ids to final
+// ones, so the corpus is read once.
 #pragma once
 
 #include <cstddef>
@@ -43,9 +44,6 @@ class Stream {
   Stream(int64_t max_sentence, bool keep_empty);
   void push(int32_t id);
   void end_sentence();  // at a newline or the end of a file
-  // Replaces every id by mapping[id]; ids mapped to -1 are dropped, and
-  // sentences left empty disappear.
-  void remap(const int32_t* mapping, int64_t mapping_size);
   std::vector<int32_t> tokens;
   std::vector<int64_t> offsets{0};  // sentence s is tokens[offsets[s], offsets[s+1])
 

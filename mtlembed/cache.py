@@ -1,0 +1,256 @@
+"""The corpus cache: an encoded corpus kept in files and trained from memory maps.
+
+With `cache_dir` (--cache-dir DIR), what reading the corpus produces lives in DIR:
+
+    manifest.json            what the files hold and what they were made from
+    vocab.words              the words in id order, one per line (UTF-8)
+    vocab.counts             their counts (int64)
+    task<i>.tokens           task i's ids (int32) ...
+    task<i>.offsets          ... and its sentence offsets (int64, from 0)
+    parallel<j>.<k>.tokens   side k (0, 1) of parallel text j; and .offsets
+
+(all numbers little-endian, as the machine writes them). The ids are written
+while the corpus is read, a piece at a time, so a corpus larger than RAM never
+has to fit in it; training maps the files read-only and the kernel reads them
+in place, the page cache streaming them. A later run whose corpus files
+(path, size, modification time) and encoding settings match the manifest uses
+the files without reading the corpus; any other run rebuilds them. The
+manifest is written last and atomically, so files without a matching manifest
+are never used. Every load checks sizes, checksums and that every id indexes
+the vocabulary: a damaged cache is an error, never silent garbage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import re
+import warnings
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import corpus
+from . import vocab as vocab_module
+from .encoded import Encoded, EncodedCorpus, FileSink, map_file
+from .errors import ConfigError, CorpusError, FormatError
+from .io import atomic_write
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+# The settings that change what reading a corpus produces (the others only change training).
+ENCODING_KEYS = ("lowercase", "encoding_errors", "min_count", "max_vocab", "max_sentence_length")
+_FILE_NAME = re.compile(r"^(vocab\.(words|counts)|(task\d+|parallel\d+\.[01])\.(tokens|offsets))$")
+_CHECK_ITEMS = 1 << 22  # ids checked per step when a cache is loaded
+
+
+def corpus_key(task_specs: Sequence, parallel_specs: Sequence, config) -> dict:
+    """What the cached files depend on: each corpus file's path, size and modification time
+    (in task order), the languages, and the encoding settings."""
+
+    def identity(patterns) -> list:
+        files = []
+        for path in corpus.expand_paths(patterns):
+            try:
+                status = os.stat(path)
+            except OSError as error:
+                raise CorpusError(f"{path}: cannot open ({error.strerror})") from None
+            files.append([os.path.abspath(path), status.st_size, status.st_mtime_ns])
+        return files
+
+    return {"encoding": {key: getattr(config, key) for key in ENCODING_KEYS},
+            "tasks": [{"lang": t.lang, "files": identity(t.paths)} for t in task_specs],
+            "parallel": [{"langs": list(p.langs), "files": [identity([path]) for path in p.paths]}
+                         for p in parallel_specs]}
+
+
+def load_or_build(directory, task_specs: Sequence, parallel_specs: Sequence, config,
+                  encode: Callable) -> EncodedCorpus:
+    """The corpus from the cache in `directory`, reading and caching it first if the cache
+    is missing or stale. `encode(task_specs, config, parallel_specs, new_sink)` reads it."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cache_dir {directory}: cannot create the folder ({error.strerror})") from None
+    if not directory.is_dir():
+        raise ConfigError(f"cache_dir {directory}: not a folder")
+    key = corpus_key(task_specs, parallel_specs, config)
+    with _locked(directory):  # one process builds at a time; others then find its cache
+        manifest = _read_manifest(directory)
+        if manifest is not None and manifest.get("format") == FORMAT_VERSION and manifest.get("key") == key:
+            return _load(directory, manifest, task_specs, parallel_specs)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise ConfigError(f"cache_dir {directory}: folder is not writable")
+        _remove(directory, manifest)
+        return _build(directory, key, task_specs, parallel_specs, config, encode)
+
+
+@contextlib.contextmanager
+def _locked(directory: Path):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as error:
+        raise ConfigError(f"cache_dir {directory}: cannot open the folder ({error.strerror})") from None
+    try:
+        with contextlib.suppress(OSError):  # a file system without locks: go on unlocked
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _read_manifest(directory: Path):
+    path = directory / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise FormatError(f"{path}: unreadable corpus cache manifest ({error}); delete {directory} "
+                          "to rebuild the cache") from None
+    try:
+        manifest = json.loads(text)
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as error:
+        raise FormatError(f"{path}: damaged corpus cache manifest ({error}); delete {directory} "
+                          "to rebuild the cache") from None
+    return manifest
+
+
+def _remove(directory: Path, manifest) -> None:
+    """Removes a stale cache: the manifest first, so no crash can leave it describing other files."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(directory / MANIFEST)
+    names = [f["file"] for f in _listed_files(manifest)] if isinstance(manifest, dict) else []
+    for name in names:
+        if isinstance(name, str) and _FILE_NAME.match(name):  # never a path a damaged manifest made up
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(directory / name)
+
+
+def _listed_files(manifest: dict) -> list[dict]:
+    try:
+        streams = list(manifest["streams"].values())
+        return [manifest["vocab"]["words"], manifest["vocab"]["counts"]] + \
+            [s[part] for s in streams for part in ("tokens", "offsets")]
+    except (KeyError, TypeError, AttributeError):
+        return []
+
+
+def _stream_names(task_specs: Sequence, parallel_specs: Sequence) -> list[str]:
+    return [f"task{i}" for i in range(len(task_specs))] + \
+        [f"parallel{j}.{k}" for j in range(len(parallel_specs)) for k in (0, 1)]
+
+
+def _build(directory: Path, key: dict, task_specs, parallel_specs, config, encode) -> EncodedCorpus:
+    names = iter(_stream_names(task_specs, parallel_specs))  # read_corpus makes its sinks in this order
+    sinks: dict[str, FileSink] = {}
+
+    def new_sink(keep_empty: bool) -> FileSink:
+        name = next(names)
+        sinks[name] = FileSink(directory / f"{name}.tokens", directory / f"{name}.offsets", keep_empty)
+        return sinks[name]
+
+    try:
+        data = encode(task_specs, config, parallel_specs, new_sink)
+    except BaseException:
+        for sink in sinks.values():
+            sink.discard()
+        raise
+    words = "\n".join(data.vocab.words).encode("utf-8")
+    counts = np.ascontiguousarray(data.vocab.counts, dtype=np.int64)
+    files = {}
+    for name, content in (("vocab.words", words), ("vocab.counts", counts)):
+        with atomic_write(directory / name, "wb") as handle:
+            handle.write(memoryview(content).cast("B"))
+        files[name] = {"file": name, "items": len(content), "crc32": zlib.crc32(content)}
+    streams = {}
+    for name, sink in sinks.items():
+        streams[name] = {part: {"file": path.name, "items": items, "crc32": crc}
+                         for part, path, items, crc in zip(("tokens", "offsets"), sink.paths,
+                                                           (sink.tokens, sink.sentences + 1), sink.crc32)}
+    manifest = {"format": FORMAT_VERSION, "key": key, "words_read": data.words_read,
+                "stats": dataclasses.asdict(data.stats), "languages": data.vocab.languages,
+                "starts": [int(s) for s in data.vocab.starts], "vocab_size": len(data.vocab),
+                "vocab": {"words": files["vocab.words"], "counts": files["vocab.counts"]}, "streams": streams}
+    with atomic_write(directory / MANIFEST, "w") as handle:
+        json.dump(manifest, handle, indent=1)
+    return data
+
+
+def _damaged(directory: Path, name: str, what: str) -> FormatError:
+    return FormatError(f"{directory / name}: damaged corpus cache ({what}); delete {directory} to rebuild it")
+
+
+def _checked(directory: Path, entry: dict, dtype, high: int = 0, offsets: bool = False) -> np.ndarray:
+    """A cache file mapped read-only, after checking its size and checksum, and with
+    `high` that every id is in 0..high-1, with `offsets` that they start at 0 and never
+    decrease (block by block: a file may be larger than RAM)."""
+    name, items = entry["file"], int(entry["items"])
+    if not isinstance(name, str) or not _FILE_NAME.match(name):
+        raise _damaged(directory, MANIFEST, f"bad file name {name!r}")
+    path = directory / name
+    try:
+        size = os.path.getsize(path)
+    except OSError as error:
+        raise _damaged(directory, name, error.strerror or str(error)) from None
+    if size != items * np.dtype(dtype).itemsize:
+        raise _damaged(directory, name, f"{size} bytes, expected {items * np.dtype(dtype).itemsize}")
+    try:
+        array = map_file(path, dtype, items)
+    except (OSError, ValueError) as error:
+        raise _damaged(directory, name, str(error)) from None
+    crc, last = 0, 0
+    for start in range(0, items, _CHECK_ITEMS):
+        block = array[start:start + _CHECK_ITEMS]
+        crc = zlib.crc32(block, crc)
+        if high and (block.min() < 0 or block.max() >= high):
+            raise _damaged(directory, name, f"an id outside the vocabulary of {high} words")
+        if offsets and (block[0] < last or (start == 0 and block[0] != 0) or np.any(block[1:] < block[:-1])):
+            raise _damaged(directory, name, "sentence offsets out of order")
+        last = block[-1] if offsets else 0
+    if crc != entry["crc32"]:
+        raise _damaged(directory, name, "checksum mismatch")
+    return array
+
+
+def _load(directory: Path, manifest: dict, task_specs: Sequence, parallel_specs: Sequence) -> EncodedCorpus:
+    try:
+        vocab_entries = manifest["vocab"]
+        size = int(manifest["vocab_size"])
+        words_blob = bytes(_checked(directory, vocab_entries["words"], np.uint8))
+        counts = np.array(_checked(directory, vocab_entries["counts"], np.int64))
+        words = words_blob.decode("utf-8").split("\n") if size else []
+        if len(words) != size or len(counts) != size:
+            raise _damaged(directory, "vocab.words", f"{len(words)} words and {len(counts)} counts, "
+                           f"expected {size}")
+        vocab = vocab_module.Vocabulary(words, counts, list(manifest["languages"]),
+                                        np.array(manifest["starts"], dtype=np.int64))
+        encoded = {}
+        for name in _stream_names(task_specs, parallel_specs):
+            entry = manifest["streams"][name]
+            tokens = _checked(directory, entry["tokens"], np.int32, high=max(size, 1))
+            offsets = _checked(directory, entry["offsets"], np.int64, offsets=True)
+            if len(offsets) == 0 or offsets[-1] != len(tokens):
+                raise _damaged(directory, entry["offsets"]["file"], f"offsets do not end at {len(tokens)}")
+            encoded[name] = Encoded(tokens, offsets)
+        streams = [encoded[f"task{i}"] for i in range(len(task_specs))]
+        parallel = [(encoded[f"parallel{j}.0"], encoded[f"parallel{j}.1"])
+                    for j in range(len(parallel_specs))]
+        stats = corpus.ReadStats(**manifest["stats"])
+        words_read = int(manifest["words_read"])
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as error:
+        if isinstance(error, FormatError):
+            raise
+        raise _damaged(directory, MANIFEST, f"{type(error).__name__}: {error}") from None
+    if stats.invalid_bytes:  # said again: the user may not have seen the run that built the cache
+        warnings.warn(f"{stats.invalid_bytes} invalid UTF-8 bytes replaced by U+FFFD (first at "
+                      f"{stats.first_invalid})", corpus.CorpusWarning, stacklevel=4)
+    return EncodedCorpus(vocab, list(task_specs), streams, words_read, stats, parallel)
