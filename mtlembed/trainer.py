@@ -82,7 +82,8 @@ def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig,
     for spec in task_specs:
         files = corpus.expand_paths(spec.paths)
         stream = core.Stream(config.max_sentence_length)
-        task_words = _read_into(files, counters.setdefault(spec.lang, core.Counter()), stream, config, stats, False)
+        counter = counters.setdefault(spec.lang, core.Counter(config.max_distinct))
+        task_words = _read_into(files, counter, stream, config, stats, False)
         if task_words == 0:
             raise CorpusError(f"task '{spec.name}': the corpus has no words ({', '.join(map(str, files[:3]))}"
                               f"{', ...' if len(files) > 3 else ''})")
@@ -106,6 +107,12 @@ def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig,
                               f"{lines[1 - short]}")
         parallel.append(tuple(sides))
 
+    for lang, counter in counters.items():
+        if counter.prunings:
+            warnings.warn(f"language '{lang}': more than max_distinct={config.max_distinct} distinct tokens: "
+                          f"{counter.prunings} prunings dropped {counter.dropped} rare ones as word2vec does "
+                          f"(the last dropped those seen at most {counter.threshold} times); raise "
+                          "--max-distinct to keep them", corpus.CorpusWarning, stacklevel=3)
     vocab, mappings = vocab_module.build(counters, config.min_count, config.max_vocab)
     for spec, stream in zip(task_specs, streams):
         stream.remap(mappings[spec.lang])
