@@ -30,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mtlembed.corpus import HEADER_BYTES, compression_of
 from mtlembed.errors import ConfigError, FormatError, ResourceError
 
 __all__ = ["atomic_write", "check_output_path", "load_word2vec", "save_word2vec"]
 
-_MAGIC = ((b"\x1f\x8b", gzip.decompress), (b"BZh", bz2.decompress), (b"\xfd7zXZ\x00", lzma.decompress))
+_DECOMPRESS = {"gzip": gzip.decompress, "bz2": bz2.decompress, "xz": lzma.decompress}
 _ROWS_PER_BLOCK = 4096  # text rows converted per np.fromstring call (bounds the temporary copies)
 # What separates fields in both formats (and all the tokenizer splits on): ASCII whitespace.
 # Unicode spaces (U+00A0, U+3000) and controls (\x1c) can be inside a trained word.
@@ -303,13 +304,13 @@ def _read_all(path: Path) -> bytes:
         raise ConfigError(f"vectors file not found: {path}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    for magic, decompress in _MAGIC:
-        if data.startswith(magic):
-            try:
-                return decompress(data)
-            except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:  # bz2: ValueError
-                raise FormatError(f"{path}: corrupt or truncated compressed file ({exc})") from None
-    return data
+    kind = compression_of(data[:HEADER_BYTES])
+    if kind == "plain":
+        return data
+    try:
+        return _DECOMPRESS[kind](data)
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:  # bz2: ValueError
+        raise FormatError(f"{path}: corrupt or truncated compressed file ({exc})") from None
 
 
 def _show(raw, limit=40) -> str:
