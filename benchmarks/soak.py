@@ -1,7 +1,7 @@
 """Soak test (issue 7): a three-task run stopped by SIGINT (and kill -9) again and again and resumed,
 against the same run left alone.
 
-    python benchmarks/soak.py --corpus benchmarks/.cache/enwiki-text8-17M.txt     # ~25 min on 2 cores
+    python benchmarks/soak.py --corpus benchmarks/.cache/enwiki-text8-17M.txt --control  # ~30 min, 2 cores
     python benchmarks/soak.py --max-lines 2000 --epochs 2 --max-wait 8 --out /tmp/soak.md    # a smoke run
 
 The corpus (one sentence or article per line; `benchmarks/prepare_corpus.py` makes the default) is split by
@@ -20,6 +20,8 @@ the exit status 1:
   on this many questions (two Hogwild runs with 2 threads differ anyway; a resume that lost or repeated
   work, or restarted the learning rate, shows as a larger gap);
 * at the end the folders hold only the expected files: no temporary left by any stop.
+
+With --control the job also runs uninterrupted a second time: what two runs differ by anyway (reported).
 
 Results go to --out (Markdown) and the same name with .json.
 """
@@ -148,28 +150,27 @@ def _kind(command: list[str]) -> str:
     return "resume" if "--resume" in command else "start"
 
 
-def uninterrupted_run(job: Path, out: Path, checkpoints: Path, args: argparse.Namespace, log: Path) -> dict:
-    command = [*CLI, "train", "--config", str(job), "-o", str(out / "uninterrupted.bin"), "--checkpoint-dir",
-               str(checkpoints), "--checkpoint-every", args.checkpoint_every, "--quiet", "--report",
-               str(out / "uninterrupted.json")]
+def uninterrupted_run(job: Path, out: Path, args: argparse.Namespace, log: Path, name: str) -> dict:
+    command = [*CLI, "train", "--config", str(job), "-o", str(out / f"{name}.bin"), "--checkpoint-dir",
+               str(out.parent / f"ckpt-{name}"), "--checkpoint-every", args.checkpoint_every, "--quiet",
+               "--report", str(out / f"{name}.json")]
     started = time.perf_counter()
     with open(log, "a") as err:
         err.write(f"$ {' '.join(command)}\n")
         err.flush()
         code = subprocess.run(command, stdout=err, stderr=err).returncode
-    failures = [] if code == 0 else [f"the uninterrupted run exited {code} (see {log})"]
+    failures = [] if code == 0 else [f"the {name} run exited {code} (see {log})"]
     return {"exit": code, "failures": failures, "seconds": time.perf_counter() - started}
 
 
-def compare(out: Path) -> tuple[dict, list[str]]:
-    """Analogy accuracy of both models and whether they agree within noise."""
-    models = {name: mtlembed.Embeddings.load(out / f"{name}.bin")
-              for name in ("interrupted", "uninterrupted")}
+def compare(out: Path, names: list[str]) -> tuple[dict, list[str]]:
+    """Analogy accuracy of the models and whether the interrupted one agrees within noise."""
+    models = {name: mtlembed.Embeddings.load(out / f"{name}.bin") for name in names}
     scores = {name: ev.analogy(model, QUESTIONS, restrict=30_000) for name, model in models.items()}
     a, b = scores["interrupted"], scores["uninterrupted"]
     failures = []
-    if models["interrupted"].words != models["uninterrupted"].words:
-        failures.append("the two runs have different vocabularies")
+    if any(model.words != models["interrupted"].words for model in models.values()):
+        failures.append("the runs have different vocabularies")
     mean = (a["accuracy"] + b["accuracy"]) / 2
     # standard error of the difference of two independent binomial accuracies on `total` questions
     noise = 3 * math.sqrt(2 * mean * (1 - mean) / a["total"])
@@ -178,8 +179,10 @@ def compare(out: Path) -> tuple[dict, list[str]]:
         failures.append(f"analogy accuracies differ by {100 * gap:.2f} points, more than the noise "
                         f"({100 * noise:.2f} points)")
     keys = ("accuracy", "correct", "total", "oov")
-    facts = {"interrupted": {k: a[k] for k in keys}, "uninterrupted": {k: b[k] for k in keys},
-             "gap_points": 100 * gap, "noise_points": 100 * noise, "vocabulary": len(models["interrupted"])}
+    facts = {name: {k: score[k] for k in keys} for name, score in scores.items()}
+    facts.update(gap_points=100 * gap, noise_points=100 * noise, vocabulary=len(models["interrupted"]))
+    if "control" in scores:  # what two uninterrupted runs differ by: Hogwild's own noise
+        facts["control_gap_points"] = 100 * abs(scores["control"]["accuracy"] - b["accuracy"])
     return facts, failures
 
 
@@ -201,11 +204,17 @@ def report(path: Path, args: argparse.Namespace, facts: dict) -> None:
         "|---|---|---|---|",
         f"| interrupted and resumed | {broken['seconds']:.0f} s | {len(broken['cycles'])} "
         f"({len(stops)} stops) | {_accuracy(quality.get('interrupted'))} |",
-        f"| uninterrupted | {whole['seconds']:.0f} s | 1 | {_accuracy(quality.get('uninterrupted'))} |", "",
+        f"| uninterrupted | {whole['seconds']:.0f} s | 1 | {_accuracy(quality.get('uninterrupted'))} |",
     ]
+    if facts.get("control"):
+        lines.append(f"| uninterrupted again (control) | {facts['control']['seconds']:.0f} s | 1 | "
+                     f"{_accuracy(quality.get('control'))} |")
+    lines.append("")
     if "gap_points" in quality:
         lines += [f"Gap {quality['gap_points']:.2f} points; noise bound {quality['noise_points']:.2f} points "
-                  "(3 standard errors of the difference of two binomial accuracies on these questions).", ""]
+                  "(3 standard errors of the difference of two binomial accuracies on these questions)."
+                  + (f" The two uninterrupted runs differ by {quality['control_gap_points']:.2f} points."
+                     if "control_gap_points" in quality else ""), ""]
     if stops:
         sigints = [c for c in stops if c["signal"] == "SIGINT"]
         latencies = [c["stop_seconds"] for c in sigints] or [float("nan")]
@@ -261,6 +270,8 @@ def main() -> int:
     parser.add_argument("--kill-share", type=float, default=0.25,
                         help="share of the stops made with SIGKILL (kill -9) rather than SIGINT")
     parser.add_argument("--seed", type=int, default=7, help="seed of the random moments")
+    parser.add_argument("--control", action="store_true",
+                        help="run the job uninterrupted a second time: what two runs differ by anyway")
     args = parser.parse_args()
     if not args.corpus.is_file():
         sys.exit(f"soak: {args.corpus} not found; make it with: python benchmarks/prepare_corpus.py")
@@ -277,17 +288,19 @@ def main() -> int:
     broken = interrupted_run(job, out, args.work / "ckpt-interrupted", args, log)
     print(f"soak: {len(broken['cycles'])} processes, {broken['seconds']:.0f} s; uninterrupted run",
           file=sys.stderr)
-    whole = uninterrupted_run(job, out, args.work / "ckpt-uninterrupted", args, log)
-    failures = broken["failures"] + whole["failures"]
+    whole = uninterrupted_run(job, out, args, log, "uninterrupted")
+    control = uninterrupted_run(job, out, args, log, "control") if args.control else None
+    failures = broken["failures"] + whole["failures"] + (control["failures"] if control else [])
+    runs = ["interrupted", "uninterrupted"] + (["control"] if control else [])
     quality = {}
     if not failures:
-        quality, more = compare(out)
+        quality, more = compare(out, runs)
         failures += more
-    folders = (out, args.work / "ckpt-interrupted", args.work / "ckpt-uninterrupted")
+    folders = [out] + [args.work / f"ckpt-{run}" for run in runs]
     left = sorted(str(p.relative_to(args.work)) for folder in folders if folder.exists()
                   for p in folder.iterdir())
-    expected = {f"out/{run}.{kind}" for run in ("interrupted", "uninterrupted") for kind in ("bin", "json")}
-    expected |= {"ckpt-interrupted/checkpoint.npz", "ckpt-uninterrupted/checkpoint.npz"}
+    expected = {f"out/{run}.{kind}" for run in runs for kind in ("bin", "json")}
+    expected |= {f"ckpt-{run}/checkpoint.npz" for run in runs}
     if set(left) - expected:
         failures.append(f"unexpected files at the end: {sorted(set(left) - expected)}")
     commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -298,7 +311,8 @@ def main() -> int:
         f"Python {platform.python_version()}, {backend.info()['simd']}",
         "when": time.strftime("%Y-%m-%d %H:%M"), "corpus": str(args.corpus),
         "task_words": " + ".join(f"{sum(len(line.split()) for line in open(p, 'rb')):,}" for p in parts),
-        "interrupted": broken, "uninterrupted": whole, "quality": quality, "files_left": left,
+        "interrupted": broken, "uninterrupted": whole, "control": control, "quality": quality,
+        "files_left": left,
         "failures": failures, "verdict": "pass" if not failures else "FAIL",
     }
     report(args.out, args, facts)
