@@ -309,14 +309,22 @@ PYBIND11_MODULE(_core, m) {
         py::arg("progress") = py::none(), py::arg("interval") = 0.1, py::arg("chunk_stats") = py::none());
 
   py::class_<corpus::Counter>(m, "Counter", "Distinct tokens of one language with their counts.")
-      .def(py::init<>())
+      .def(py::init<int64_t>(), py::arg("max_distinct"))
       .def("__len__", &corpus::Counter::size)
       .def("words", [](const corpus::Counter& c) {
-        // One bytes blob and end offsets: the vocabulary crosses into Python in O(1) objects.
-        std::vector<int64_t> ends = c.ends(), counts = c.counts();
+        // One bytes blob and arrays: the vocabulary crosses into Python in O(1) objects.
+        const auto &ends = c.ends(), &counts = c.counts();
+        const auto& ids = c.ids();
         return py::make_tuple(py::bytes(c.text()), py::array_t<int64_t>(ends.size(), ends.data()),
-                              py::array_t<int64_t>(counts.size(), counts.data()));
-      });
+                              py::array_t<int64_t>(counts.size(), counts.data()),
+                              py::array_t<int32_t>(ids.size(), ids.data()));
+      }, "(text blob, end offsets, counts, provisional ids) of the tokens held")
+      .def_property_readonly("issued", &corpus::Counter::issued,
+                             "provisional ids handed out, dropped ones included")
+      .def_property_readonly("prunings", &corpus::Counter::prunings)
+      .def_property_readonly("dropped", &corpus::Counter::dropped, "tokens dropped by all prunings")
+      .def_property_readonly("threshold", &corpus::Counter::threshold,
+                             "the last pruning dropped counts <= this");
 
   py::class_<corpus::Stream>(m, "Stream", "The sentences of one task being tokenized (provisional ids).")
       .def(py::init<int64_t, bool>(), py::arg("max_sentence"), py::arg("keep_empty") = false)

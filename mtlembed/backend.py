@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from .errors import BackendError
+from .errors import BackendError, ResourceError
 
 
 @functools.lru_cache(maxsize=None)
@@ -36,3 +36,14 @@ def resolve_device(device: str) -> str:
         reason = "was built without CUDA" if not details["cuda_compiled"] else "found no CUDA device"
         raise BackendError(f"device 'cuda' requested but mtlembed {reason}")
     return device
+
+
+def kernel_error(error: RuntimeError) -> Exception:
+    """The error to raise for a failure inside the compiled kernel: device memory
+    exhausted (the matrices and corpus live on the GPU) is a ResourceError, the
+    rest a BackendError; one line either way."""
+    message = " ".join(str(error).split())
+    if "cudaErrorMemoryAllocation" in message or "out of memory" in message:
+        return ResourceError(f"the GPU has not enough free memory for this run ({message}); lower --dim or "
+                             "--max-vocab, or train on the CPU with --device cpu")
+    return BackendError(message)

@@ -66,9 +66,12 @@ def save(directory: os.PathLike | str, state: Checkpoint) -> Path:
 
 
 def load(directory: os.PathLike | str) -> Checkpoint:
+    from .io import remove_stale_temporaries
+
     path = Path(directory) / FILE_NAME
     if not path.is_file():
         raise ConfigError(f"{directory}: no checkpoint here (expected {path})")
+    remove_stale_temporaries(path)  # a run killed (kill -9) while saving left its half-written one
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode("utf-8"))

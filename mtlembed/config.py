@@ -33,6 +33,9 @@ class TrainConfig:
     sample: float = _param(1e-3, "subsampling threshold for frequent words (0 disables)", low=0.0, high=1.0)
     min_count: int = _param(5, "ignore words with fewer occurrences", low=1)
     max_vocab: Optional[int] = _param(None, "keep at most this many words per language (most frequent)", low=1)
+    max_distinct: int = _param(21_000_000, "while counting, hold at most this many distinct tokens per "
+                               "language: beyond it the rarest are dropped, as word2vec does (bounds memory)",
+                               low=100, high=2**31 - 1)
     epochs: int = _param(5, "passes over the corpus", low=1, high=10000)
     alpha: Optional[float] = _param(None, "initial learning rate (default 0.025 for sg, 0.05 for cbow)",
                                     low=1e-9, high=10.0)
@@ -121,9 +124,9 @@ def field_names() -> list[str]:
 # suggestions: difflib alone answers 'encoding_errors' for 'learning_rate'.
 PEER_NAMES = {
     "vector_size": "dim", "size": "dim", "ws": "window", "neg": "negative", "t": "sample",
-    "mincount": "min_count", "max_final_vocab": "max_vocab", "epoch": "epochs", "iter": "epochs",
-    "lr": "alpha", "learning_rate": "alpha", "workers": "threads", "thread": "threads", "sg": "model",
-    "cbow": "model",
+    "mincount": "min_count", "max_final_vocab": "max_vocab", "max_vocab_size": "max_distinct",
+    "epoch": "epochs", "iter": "epochs", "lr": "alpha", "learning_rate": "alpha", "workers": "threads",
+    "thread": "threads", "sg": "model", "cbow": "model",
 }
 
 

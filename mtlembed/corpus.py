@@ -16,6 +16,7 @@ import gzip
 import lzma
 import os
 import queue
+import re
 import threading
 import warnings
 import zlib
@@ -31,7 +32,15 @@ BLOCK_BYTES = 1 << 22
 MAX_TOKEN_BYTES = 1 << 20
 NEWLINE = b"\n"
 _WHITESPACE = (b" ", b"\n", b"\t", b"\r", b"\v", b"\f")
-_MAGIC = ((b"\x1f\x8b", "gzip", gzip.open), (b"BZh", "bz2", bz2.open), (b"\xfd7zXZ\x00", "xz", lzma.open))
+# Compressed files are recognized by their whole headers, not 2-3 bytes: a plain
+# text may well begin with "BZh" (or the bytes 1f 8b), and must not be taken for a
+# damaged archive. gzip: magic and the deflate method; bz2: "BZh", the block size
+# and the magic of the first block (or of the end of an empty stream); xz: 6 bytes.
+HEADER_BYTES = 10
+_HEADERS = ((re.compile(rb"\x1f\x8b\x08"), "gzip"),
+            (re.compile(rb"BZh[1-9](\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)"), "bz2"),
+            (re.compile(rb"\xfd7zXZ\x00"), "xz"))
+_OPENERS = {"gzip": lambda raw: gzip.GzipFile(fileobj=raw), "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}
 _DECOMPRESSION_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
 
 
@@ -119,21 +128,38 @@ def _raise_walk_error(error: OSError) -> None:
     raise CorpusError(f"{error.filename}: cannot list folder ({error.strerror})")
 
 
+def compression_of(head: bytes) -> str:
+    """'gzip', 'bz2', 'xz' or 'plain', from the first HEADER_BYTES bytes of a file."""
+    return next((kind for header, kind in _HEADERS if header.match(head)), "plain")
+
+
 def open_compressed(path: Path):
-    """Opens a file for binary reading, decompressing by content (not by name)."""
+    """(stream, raw, kind): the file decompressed by content (not by name), the
+    file itself (its tell() is how far it has been read, for error messages) and
+    the format. Close both."""
     try:
-        with open(path, "rb") as probe:
-            head = probe.read(6)
-        for magic, _kind, opener in _MAGIC:
-            if head.startswith(magic):
-                return opener(path, "rb")
-        return open(path, "rb")
-    except OSError as error:
+        raw = open(path, "rb", buffering=0)
+    except OSError as error:  # unreadable, a link loop, or gone since the folder was listed
         raise CorpusError(f"{path}: cannot open ({error.strerror or error})") from None
+    try:
+        kind = compression_of(raw.read(HEADER_BYTES))
+        raw.seek(0)
+        return (raw if kind == "plain" else _OPENERS[kind](raw)), raw, kind
+    except OSError as error:
+        raw.close()
+        raise CorpusError(f"{path}: read error at byte 0 ({error.strerror or error})") from None
 
 
-def _compression(path: Path, head: bytes) -> str:
-    return next((kind for magic, kind, _ in _MAGIC if head.startswith(magic)), "plain")
+def _read_error(path: Path, kind: str, line: int, raw, error: BaseException) -> CorpusError:
+    """A failed read: the device (an errno: EIO, ...) or the compressed data, with where it happened."""
+    try:
+        where = f"byte {raw.tell()}" + (" of the compressed file" if kind != "plain" else "")
+    except (OSError, ValueError):
+        where = "an unknown byte"
+    if isinstance(error, OSError) and error.errno is not None:
+        return CorpusError(f"{path}: read error at {where}, near line {line} ({error.strerror or error})")
+    # bz2 reports bad data as an OSError without errno; gzip as BadGzipFile; EOFError if cut short
+    return CorpusError(f"{path}: corrupt or truncated {kind} data near line {line} ({where}): {error}")
 
 
 @dataclass
@@ -162,56 +188,47 @@ class _InvalidCounter:
 
 def _blocks(path: Path, lowercase: bool, strict: bool, stats: ReadStats) -> Iterator[bytes]:
     """Valid UTF-8 blocks of a file, each ending at whitespace (or at end of file)."""
-    try:
-        with open(path, "rb") as probe:
-            kind = _compression(path, probe.read(6))
-    except OSError as error:  # unreadable, a link loop, or gone since the folder was listed
-        raise CorpusError(f"{path}: cannot open ({error.strerror or error})") from None
-    handle = open_compressed(path)
+    handle, raw, kind = open_compressed(path)
     carry = b""
     line = 1  # line number at the start of `carry`
     first = True
-    try:
-        with handle:
-            while True:
-                try:
-                    data = handle.read(BLOCK_BYTES)
-                except _DECOMPRESSION_ERRORS + (OSError,) as error:
-                    what = f"corrupt or truncated {kind} data" if kind != "plain" else "read error"
-                    raise CorpusError(f"{path}: {what} near line {line}: {error}") from None
-                if first:
-                    first = False
-                    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                        # UTF-16 of ASCII text is valid UTF-8 (every other byte NUL): it would train
-                        # on garbage with hardly a warning.
-                        raise CorpusError(f"{path}: UTF-16 text (byte order mark {data[:2].hex(' ')}); "
-                                          "corpora must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8")
-                    if data.startswith(codecs.BOM_UTF8):
-                        data = data[len(codecs.BOM_UTF8):]
-                        if not data:  # the BOM was the whole first read, not necessarily the file
-                            continue
-                stats.bytes += len(data)
-                block = carry + data
-                if not data:
-                    carry = b""
-                else:
-                    cut = max(block.rfind(w) for w in _WHITESPACE)
-                    if cut < 0 and len(block) < MAX_TOKEN_BYTES:
-                        carry = block
+    with raw, handle:
+        while True:
+            try:
+                data = handle.read(BLOCK_BYTES)
+            except _DECOMPRESSION_ERRORS + (OSError,) as error:
+                raise _read_error(path, kind, line, raw, error) from None
+            if first:
+                first = False
+                if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    # UTF-16 of ASCII text is valid UTF-8 (every other byte NUL): it would train
+                    # on garbage with hardly a warning.
+                    raise CorpusError(f"{path}: UTF-16 text (byte order mark {data[:2].hex(' ')}); "
+                                      "corpora must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8")
+                if data.startswith(codecs.BOM_UTF8):
+                    data = data[len(codecs.BOM_UTF8):]
+                    if not data:  # the BOM was the whole first read, not necessarily the file
                         continue
-                    if cut < 0:  # one over-long token: split it, but never inside a UTF-8 character
-                        cut = len(block) - 1
-                        while cut > len(block) - 4 and block[cut] & 0xC0 == 0x80:
-                            cut -= 1
-                        cut -= 1  # the character starting at the old `cut` goes to the carry
-                    block, carry = block[: cut + 1], block[cut + 1:]
-                if block:
-                    yield _decode(block, path, line, lowercase, strict, stats)
-                    line += block.count(b"\n")
-                if not data:
-                    break
-    except PermissionError as error:
-        raise CorpusError(f"{path}: permission denied ({error.strerror})") from None
+            stats.bytes += len(data)
+            block = carry + data
+            if not data:
+                carry = b""
+            else:
+                cut = max(block.rfind(w) for w in _WHITESPACE)
+                if cut < 0 and len(block) < MAX_TOKEN_BYTES:
+                    carry = block
+                    continue
+                if cut < 0:  # one over-long token: split it, but never inside a UTF-8 character
+                    cut = len(block) - 1
+                    while cut > len(block) - 4 and block[cut] & 0xC0 == 0x80:
+                        cut -= 1
+                    cut -= 1  # the character starting at the old `cut` goes to the carry
+                block, carry = block[: cut + 1], block[cut + 1:]
+            if block:
+                yield _decode(block, path, line, lowercase, strict, stats)
+                line += block.count(b"\n")
+            if not data:
+                break
 
 
 def _decode(block: bytes, path: Path, line: int, lowercase: bool, strict: bool, stats: ReadStats) -> bytes:

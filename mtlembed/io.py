@@ -23,6 +23,7 @@ import lzma
 import os
 import re
 import tempfile
+import time
 import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -30,11 +31,17 @@ from pathlib import Path
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: killed writers' temporaries are then left alone
+    fcntl = None
+
+from mtlembed.corpus import HEADER_BYTES, compression_of
 from mtlembed.errors import ConfigError, FormatError, ResourceError
 
 __all__ = ["atomic_write", "check_output_path", "load_word2vec", "save_word2vec"]
 
-_MAGIC = ((b"\x1f\x8b", gzip.decompress), (b"BZh", bz2.decompress), (b"\xfd7zXZ\x00", lzma.decompress))
+_DECOMPRESS = {"gzip": gzip.decompress, "bz2": bz2.decompress, "xz": lzma.decompress}
 _ROWS_PER_BLOCK = 4096  # text rows converted per np.fromstring call (bounds the temporary copies)
 # What separates fields in both formats (and all the tokenizer splits on): ASCII whitespace.
 # Unicode spaces (U+00A0, U+3000) and controls (\x1c) can be inside a trained word.
@@ -79,7 +86,8 @@ def atomic_write(path, mode="wb"):
     The file is flushed and fsync'ed before :func:`os.replace`, so after a power
     loss `path` holds either the old or the new content. On any exception,
     KeyboardInterrupt included, the temporary file is removed and an existing
-    `path` is left untouched.
+    `path` is left untouched. Temporaries of `path` left by a killed writer
+    (kill -9), which nothing could remove, are removed first.
 
     Parameters
     ----------
@@ -98,11 +106,14 @@ def atomic_write(path, mode="wb"):
     if mode not in ("w", "wb"):
         raise ConfigError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
     path = check_output_path(path)
+    remove_stale_temporaries(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
+    lock = -1
     try:
+        lock = _lock(fd)
         # mkstemp makes the file 0600; give it the mode a plain open() would have
         umask = os.umask(0)
         os.umask(umask)
@@ -127,12 +138,67 @@ def atomic_write(path, mode="wb"):
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+        if lock >= 0:  # only now: until renamed or removed, the temporary is marked as a live writer's
+            os.close(lock)
     with contextlib.suppress(OSError):  # make the rename itself durable; not possible everywhere
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+# A writer locks its temporary right after creating it, before writing to it. An unlocked
+# temporary is a killed writer's if it holds data, or if it is empty but this old.
+STALE_SECONDS = 10
+
+
+def _lock(fd: int) -> int:
+    """A duplicate of `fd` holding an exclusive lock on the file: the mark of a live
+    writer, kept until the temporary is renamed or removed; the system drops it if the
+    process dies. -1 where locks are not available."""
+    if fcntl is None:
+        return -1
+    lock = os.dup(fd)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    except OSError:  # a file system without locks: then nothing is ever taken for stale either
+        os.close(lock)
+        return -1
+    return lock
+
+
+def remove_stale_temporaries(path) -> list[Path]:
+    """Delete the temporaries of `path` left by writers that were killed (kill -9, the
+    OOM killer, a power loss): nothing could clean up after them. A live writer holds
+    an exclusive lock on its temporary from its creation to its rename, released by the
+    system when it dies; an empty file not yet locked is spared by its age. Returns what
+    was deleted."""
+    path = Path(path)
+    prefix = f".{path.name}."
+    removed = []
+    if fcntl is None or not path.parent.is_dir():
+        return removed
+    for candidate in path.parent.iterdir():
+        name = candidate.name
+        # mkstemp's random part has no dot: `.v.bin.x.tmp` is not a temporary of `v`
+        if not (name.startswith(prefix) and name.endswith(".tmp") and "." not in name[len(prefix):-4]):
+            continue
+        try:
+            fd = os.open(candidate, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            status = os.fstat(fd)
+            if status.st_size > 0 or time.time() - status.st_mtime > STALE_SECONDS:
+                os.unlink(candidate)
+                removed.append(candidate)
+        except OSError:  # locked by a live writer, or gone meanwhile
+            pass
+        finally:
+            os.close(fd)
+    return removed
 
 
 # ----------------------------------------------------------------------------- saving
@@ -309,13 +375,13 @@ def _read_all(path: Path) -> bytes:
         raise ConfigError(f"vectors file not found: {path}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    for magic, decompress in _MAGIC:
-        if data.startswith(magic):
-            try:
-                return decompress(data)
-            except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:  # bz2: ValueError
-                raise FormatError(f"{path}: corrupt or truncated compressed file ({exc})") from None
-    return data
+    kind = compression_of(data[:HEADER_BYTES])
+    if kind == "plain":
+        return data
+    try:
+        return _DECOMPRESS[kind](data)
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:  # bz2: ValueError
+        raise FormatError(f"{path}: corrupt or truncated compressed file ({exc})") from None
 
 
 def _show(raw, limit=40) -> str:

@@ -19,6 +19,7 @@ from .encoded import EncodedCorpus, MemorySink, release_free_memory
 from .errors import ConfigError, CorpusError, ResourceError
 from .model import Embeddings
 from .progress import ProgressBar, TaskTally
+from .resources import available_memory, check_memory
 from .tasks import DictionarySpec, ParallelSpec, TaskSpec
 
 
@@ -88,7 +89,7 @@ def _encode(task_specs: Sequence[TaskSpec], config: TrainConfig, parallel_specs:
     for spec in task_specs:
         files = corpus.expand_paths(spec.paths)
         sink = new_sink(False)
-        task_words = _read_into(files, counters.setdefault(spec.lang, core.Counter()),
+        task_words = _read_into(files, counters.setdefault(spec.lang, core.Counter(config.max_distinct)),
                                 core.Stream(config.max_sentence_length), sink, config, stats, False)
         if task_words == 0:
             raise CorpusError(f"task '{spec.name}': the corpus has no words ({', '.join(map(str, files[:3]))}"
@@ -115,6 +116,12 @@ def _encode(task_specs: Sequence[TaskSpec], config: TrainConfig, parallel_specs:
                               f"{lines[1 - short]}")
         parallel.append(tuple(sides))
 
+    for lang, counter in counters.items():
+        if counter.prunings:
+            warnings.warn(f"language '{lang}': more than max_distinct={config.max_distinct} distinct tokens: "
+                          f"{counter.prunings} prunings dropped {counter.dropped} rare ones as word2vec does "
+                          f"(the last dropped those seen at most {counter.threshold} times); raise "
+                          "--max-distinct to keep them", corpus.CorpusWarning, stacklevel=3)
     vocab, mappings = vocab_module.build(counters, config.min_count, config.max_vocab)
     streams = []
     for spec, sink in zip(task_specs, sinks):
@@ -140,28 +147,6 @@ def padded_matrix(rows: int, dim: int) -> np.ndarray:
     buffer = np.zeros(rows * cols + ROW_BLOCK, dtype=np.float32)
     offset = (-buffer.ctypes.data % 64) // 4
     return buffer[offset:offset + rows * cols].reshape(rows, cols)
-
-
-def available_memory() -> Optional[int]:
-    """Bytes of memory available to allocate (MemAvailable), None if unknown."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def check_memory(rows: int, dim: int, matrices: int) -> None:
-    """Refuses, before allocating, matrices that cannot fit in memory."""
-    need = rows * dim * 4 * matrices
-    free = available_memory()
-    if free is not None and need > free:
-        raise ResourceError(f"the matrices need {need / 2**30:.1f} GiB ({matrices} x {rows} words x {dim} dims, "
-                            f"float32) but only {free / 2**30:.1f} GiB of memory is available; "
-                            "lower --dim or --max-vocab")
 
 
 class Terminated(Exception):
@@ -381,13 +366,16 @@ class Trainer:
                     if callback:
                         callback(_o + words, _c + done, _l + seg_loss, _p + seg_pairs)
 
-                stats = backend.core().train(
-                    model=cfg.model, dim=w_in.shape[1], window=cfg.window, negative=cfg.negative,
-                    alpha=cfg.learning_rate, min_alpha=cfg.final_learning_rate, seed=cfg.seed,
-                    threads=cfg.worker_threads, backend="cuda" if device == "cuda" else simd, w_in=w_in,
-                    w_out=w_out, keep_prob=keep, noise=noise, tasks=kernel_tasks,
-                    chunks={key: value[position:end] for key, value in chunks.items()}, progress=monitor,
-                    chunk_stats=chunk_stats[position:end].reshape(-1))
+                try:
+                    stats = backend.core().train(
+                        model=cfg.model, dim=w_in.shape[1], window=cfg.window, negative=cfg.negative,
+                        alpha=cfg.learning_rate, min_alpha=cfg.final_learning_rate, seed=cfg.seed,
+                        threads=cfg.worker_threads, backend="cuda" if device == "cuda" else simd, w_in=w_in,
+                        w_out=w_out, keep_prob=keep, noise=noise, tasks=kernel_tasks,
+                        chunks={key: value[position:end] for key, value in chunks.items()}, progress=monitor,
+                        chunk_stats=chunk_stats[position:end].reshape(-1))
+                except RuntimeError as error:  # a failure inside the kernel: CUDA errors are RuntimeErrors
+                    raise backend.kernel_error(error) from None
                 position += int(stats["chunks"])
                 r.train_seconds += stats["seconds"]
                 r.train_words += int(stats["words"])

@@ -72,7 +72,7 @@ def build(counters: dict[str, object], min_count: int, max_vocab: int | None) ->
     starts = [0]
     mappings = {}
     for language, counter in counters.items():
-        blob, ends, token_counts = counter.words()
+        blob, ends, token_counts, ids = counter.words()
         # Most frequent first; ties keep first-seen order, as word2vec's stable sort does.
         order = np.argsort(-token_counts, kind="stable")
         kept = order[token_counts[order] >= min_count]
@@ -81,8 +81,9 @@ def build(counters: dict[str, object], min_count: int, max_vocab: int | None) ->
         begins = np.concatenate(([0], ends[:-1]))
         words.extend(blob[begins[i]:ends[i]].decode("utf-8") for i in kept.tolist())
         counts.append(token_counts[kept])
-        mapping = np.full(len(token_counts), -1, dtype=np.int32)
-        mapping[kept] = np.arange(starts[-1], starts[-1] + len(kept), dtype=np.int32)
+        # Ids of tokens pruned while counting are held by no one: they stay -1.
+        mapping = np.full(counter.issued, -1, dtype=np.int32)
+        mapping[ids[kept]] = np.arange(starts[-1], starts[-1] + len(kept), dtype=np.int32)
         mappings[language] = mapping
         starts.append(starts[-1] + len(kept))
     vocab = Vocabulary(words, np.concatenate(counts) if counts else np.zeros(0, np.int64),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -9,9 +10,10 @@ import sys
 import time
 
 import pytest
-
 from conftest import zipf_text
-from mtlembed import ConfigError
+
+import mtlembed.io as mio
+from mtlembed import ConfigError, ResourceError, TaskSpec, TrainConfig, Trainer
 from mtlembed.checkpoint import Interval, parse_interval
 
 TRAIN = ["--dim", "16", "--epochs", "12", "--threads", "1", "--min-count", "1", "--seed", "3", "--sample", "0"]
@@ -75,6 +77,34 @@ def test_resume_rejects_a_changed_corpus(corpus, tmp_path):
     resumed = cli("train", "--resume", ckpt, "--quiet")
     assert resumed.wait(timeout=60) == 1
     assert "corpus has changed" in resumed.stderr.read()
+
+
+def test_a_full_disk_while_checkpointing_keeps_the_last_checkpoint(corpus, tmp_path, monkeypatch):
+    ckpt = tmp_path / "ckpt"
+    config = TrainConfig(dim=8, epochs=2, threads=1, min_count=1)
+    real_fdopen, saves = os.fdopen, []
+
+    def disk_full(data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fdopen(fd, *args, **kwargs):  # the third checkpoint finds the disk full
+        handle = real_fdopen(fd, *args, **kwargs)
+        saves.append(handle)
+        if len(saves) == 3:
+            handle.write = disk_full
+        return handle
+
+    monkeypatch.setattr(mio.os, "fdopen", fdopen)
+    trainer = Trainer(config, [TaskSpec("t", (str(corpus),))])
+    with pytest.raises(ResourceError, match=f"no space left on the device writing {ckpt / 'checkpoint.npz'}"):
+        trainer.train(checkpoint_dir=str(ckpt), checkpoint_every="50000w")
+    assert os.listdir(ckpt) == ["checkpoint.npz"]  # the second checkpoint, whole; no temporary
+    monkeypatch.undo()
+    # a later run killed (kill -9) while saving left a half-written temporary: resuming removes it
+    (ckpt / ".checkpoint.npz.k1ll3d_.tmp").write_bytes(b"half a checkpoint")
+    resumed = Trainer.resume(ckpt)
+    assert resumed._resume_state.next_chunk > 0 and os.listdir(ckpt) == ["checkpoint.npz"]
+    assert len(resumed.train(checkpoint_dir=str(ckpt), checkpoint_every="50000w")) > 1000
 
 
 @pytest.mark.parametrize("text, expected", [("30s", Interval(seconds=30)), ("10m", Interval(seconds=600)),

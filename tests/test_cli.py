@@ -67,13 +67,13 @@ BAD_RUNS = {
 
 @pytest.mark.parametrize("case", list(BAD_RUNS))
 def test_bad_input_is_one_line_exit_1_and_writes_nothing(case, small_corpus, tmp_path, capsys, monkeypatch):
-    import mtlembed.trainer
+    import mtlembed.resources
 
     corpus_args, flags, message = BAD_RUNS[case]
     (tmp_path / "empty.txt").write_text("\n")
     (tmp_path / "void").mkdir()
     if case == "matrices too big":  # independent of this machine's memory
-        monkeypatch.setattr(mtlembed.trainer, "available_memory", lambda: 2**26)
+        monkeypatch.setattr(mtlembed.resources, "available_memory", lambda: 2**26)
     out = tmp_path / "out.bin"
     out.write_bytes(b"previous result")
     args = [a.format(tmp=tmp_path, corpus=small_corpus) for a in corpus_args]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import lzma
+import os
 import warnings
 
 import pytest
 
+import mtlembed.corpus as corpus
 from mtlembed import CorpusError, TaskSpec, TrainConfig
-from mtlembed.corpus import CorpusWarning
+from mtlembed.cli import main
+from mtlembed.corpus import CorpusWarning, compression_of
 from mtlembed.trainer import read_corpus
 
 
@@ -93,6 +97,78 @@ def test_truncated_compressed_file_is_a_clear_error(tmp_path, maker):
     path.write_bytes(maker(b"word " * 20000)[:-40])
     with pytest.raises(CorpusError, match="corrupt or truncated"):
         read([path])
+
+
+@pytest.mark.parametrize("text", [b"BZh", b"BZh9 is a word\n", b"BZh91AY is not a block\n", b"BZhello world\n",
+                                  b"\x1f\x8b but not deflate\n", b"\x1f\x8b", b"\xfd7zXZ without the nul\n"])
+def test_plain_text_starting_like_a_compressed_file_is_text(tmp_path, text):
+    path = tmp_path / "c.txt"
+    path.write_bytes(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CorpusWarning)  # \x8b and \xfd are invalid UTF-8, replaced
+        result = read([path])
+    assert result.words_read == len(text.split())
+    assert result.vocab.words[0] == text.split()[0].decode("utf-8", "replace")
+
+
+def test_real_headers_are_recognized():
+    for level in range(1, 10):
+        assert compression_of(bz2.compress(b"text", level)[:10]) == "bz2"
+    assert compression_of(bz2.compress(b"")[:10]) == "bz2"  # no block: the end-of-stream magic follows
+    assert compression_of(gzip.compress(b"")[:10]) == "gzip"
+    assert compression_of(lzma.compress(b"")[:10]) == "xz"
+    assert compression_of(b"") == compression_of(b"BZh9") == "plain"
+
+
+@pytest.mark.parametrize(("kind", "maker"), [("gzip", gzip.compress), ("bz2", bz2.compress)])
+@pytest.mark.parametrize("keep", [10, 30, 0.5])
+def test_compressed_files_cut_anywhere_after_the_header_are_clear_errors(tmp_path, kind, maker, keep):
+    data = maker(b"word " * 20000)
+    path = tmp_path / "c.txt"
+    path.write_bytes(data[:keep if isinstance(keep, int) else int(len(data) * keep)])
+    with pytest.raises(CorpusError, match=rf"{path}: corrupt or truncated {kind} data near line 1 \(byte \d+ "
+                                          r"of the compressed file\)"):
+        read([path])
+
+
+class _FailingDisk:
+    """A raw file whose reads fail with EIO from byte `bad` on, as a dying disk's do."""
+
+    def __init__(self, path, bad: int):
+        self._file, self._bad = open(path, "rb", buffering=0), bad
+
+    def read(self, size=-1):
+        at = self._file.tell()
+        if at >= self._bad:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return self._file.read(min(size if size >= 0 else self._bad, self._bad - at))
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()
+
+
+@pytest.mark.parametrize(("name", "maker", "where"), [
+    ("c.txt", bytes, "byte 300000, near line 1"),
+    ("c.gz", gzip.compress, "byte 3000 of the compressed file, near line 1"),
+])
+def test_an_io_error_while_reading_names_the_file_and_byte(tmp_path, monkeypatch, capsys, name, maker, where):
+    path = tmp_path / name
+    path.write_bytes(maker(b"".join(b"w%d " % i for i in range(200_000))))
+    bad = 300_000 if name == "c.txt" else 3000
+    real_open = open
+    monkeypatch.setattr(corpus, "open", lambda file, *args, **kwargs: _FailingDisk(file, bad)
+                        if os.fspath(file) == str(path) else real_open(file, *args, **kwargs), raising=False)
+    message = f"{path}: read error at {where} (Input/output error)"
+    with pytest.raises(CorpusError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read([path])
+    assert main(["train", str(path), "-o", str(tmp_path / "v.bin"), "--quiet", "--min-count", "1"]) == 1
+    assert capsys.readouterr().err == f"mtlembed: error: {message}\n"
 
 
 def test_missing_empty_and_unmatched_inputs(tmp_path):

@@ -5,13 +5,18 @@ from __future__ import annotations
 import errno
 import gzip
 import os
+import signal
 import struct
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import mtlembed.io as mio
 from mtlembed.errors import ConfigError, FormatError, ResourceError
 from mtlembed.io import atomic_write, check_output_path, load_word2vec, save_word2vec
 
@@ -256,6 +261,57 @@ def test_atomic_write_disk_full_is_a_resource_error(tmp_path, monkeypatch):
         save_word2vec(path, ["a"], np.ones((1, 3)))
     assert path.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["v.bin"]
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from mtlembed.io import atomic_write
+with atomic_write(sys.argv[1]) as handle:
+    handle.write(b"half of the new content")
+    handle.flush()
+    os.kill(os.getpid(), signal.SIGKILL)  # kill -9: no exception handler, no finally, runs
+"""
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(b"previous")
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)])
+    assert killed.returncode == -signal.SIGKILL
+    [stray] = [p for p in tmp_path.iterdir() if p != path]
+    assert stray.name.startswith(".checkpoint.npz.") and path.read_bytes() == b"previous"
+    with atomic_write(path) as handle:
+        handle.write(b"new")
+    assert os.listdir(tmp_path) == ["checkpoint.npz"] and path.read_bytes() == b"new"
+
+
+def test_an_empty_unlocked_temporary_is_removed_only_when_old(tmp_path):
+    # a writer creates its temporary, then locks it: one found empty and unlocked may be
+    # that instant of a live writer, or a writer killed right then
+    path = tmp_path / "v.bin"
+    empty = tmp_path / ".v.bin.abc_123.tmp"
+    empty.touch()
+    assert mio.remove_stale_temporaries(path) == []
+    old = time.time() - mio.STALE_SECONDS - 1
+    os.utime(empty, (old, old))
+    assert mio.remove_stale_temporaries(path) == [empty]
+
+
+def test_a_live_writers_temporary_and_other_files_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(mio, "STALE_SECONDS", -1)  # any unlocked temporary counts as stale
+    path = tmp_path / "v.bin"
+    names = (".v.bin.x.tmp.keep", ".v.bin.part.x.tmp", ".w.bin.abc.tmp", "v.bin.tmp")
+    others = [tmp_path / name for name in names]
+    for other in others:
+        other.write_bytes(b"not a temporary of v.bin")
+    with atomic_write(path) as handle:
+        handle.write(b"in progress")
+        [live] = [p for p in tmp_path.iterdir() if p.name.startswith(".v.bin.") and p not in others]
+        assert mio.remove_stale_temporaries(path) == []  # locked: its writer is alive (this one)
+    stale = tmp_path / ".v.bin.k1ll3d_.tmp"
+    stale.write_bytes(b"left by a killed writer")
+    assert mio.remove_stale_temporaries(path) == [stale]
+    assert sorted(tmp_path.iterdir()) == sorted([path, *others]) and not live.exists()
 
 
 def test_bad_output_paths(tmp_path):

@@ -36,43 +36,88 @@ const WhitespaceTable kWhitespace;
 
 }  // namespace
 
-Counter::Counter() : slots_(1 << 16, -1) {}
+Counter::Counter(int64_t max_distinct) : max_distinct_(max_distinct), slots_(1 << 16, -1) {
+  MTL_CHECK(max_distinct >= 4, "max_distinct must be >= 4");
+}
 
 int32_t Counter::add(const char* text, size_t length) {
   const uint64_t h = hash_bytes(text, length);
   const size_t mask = slots_.size() - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
-    const int32_t id = slots_[i];
-    if (id < 0) {
-      MTL_CHECK(counts_.size() < 0x7FFFFFFF, "more than 2^31 distinct tokens");
-      const int32_t fresh = static_cast<int32_t>(counts_.size());
-      slots_[i] = fresh;
+    const int32_t held = slots_[i];
+    if (held < 0) {
+      MTL_CHECK(issued_ < 0x7FFFFFFF, "more than 2^31 - 1 provisional token ids in one language "
+                "(distinct tokens, plus dropped ones that came back)");
+      const int32_t fresh = static_cast<int32_t>(issued_++);
+      slots_[i] = static_cast<int32_t>(counts_.size());
       text_.append(text, length);
       ends_.push_back(static_cast<int64_t>(text_.size()));
       counts_.push_back(1);
       hashes_.push_back(h);
-      if (counts_.size() * 2 > slots_.size()) grow();
+      ids_.push_back(fresh);
+      if (static_cast<int64_t>(counts_.size()) > max_distinct_)
+        prune();  // may drop this very token: its id then stays unheld, mapped to "dropped"
+      else if (counts_.size() * 2 > slots_.size())
+        grow();
       return fresh;
     }
-    if (hashes_[id] == h) {
-      const int64_t begin = id == 0 ? 0 : ends_[id - 1];
-      if (static_cast<size_t>(ends_[id] - begin) == length && std::memcmp(text_.data() + begin, text, length) == 0) {
-        ++counts_[id];
-        return id;
+    if (hashes_[held] == h) {
+      const int64_t begin = held == 0 ? 0 : ends_[held - 1];
+      if (static_cast<size_t>(ends_[held] - begin) == length && std::memcmp(text_.data() + begin, text, length) == 0) {
+        ++counts_[held];
+        return ids_[held];
       }
     }
   }
 }
 
-void Counter::grow() {
-  std::vector<int32_t> slots(slots_.size() * 2, -1);
-  const size_t mask = slots.size() - 1;
-  for (int32_t id = 0; id < static_cast<int32_t>(counts_.size()); ++id) {
-    size_t i = hashes_[id] & mask;
-    while (slots[i] >= 0) i = (i + 1) & mask;
-    slots[i] = id;
+void Counter::grow() { rebuild_slots(slots_.size() * 2); }
+
+void Counter::rebuild_slots(size_t slot_count) {
+  slots_.assign(slot_count, -1);
+  const size_t mask = slot_count - 1;
+  for (int32_t held = 0; held < static_cast<int32_t>(counts_.size()); ++held) {
+    size_t i = hashes_[held] & mask;
+    while (slots_[i] >= 0) i = (i + 1) & mask;
+    slots_[i] = held;
   }
-  slots_.swap(slots);
+}
+
+void Counter::prune() {
+  // Raise the threshold until at most 3/4 of the limit survive; counting first
+  // and compacting once keeps a pruning at one pass over the text. Each raise
+  // needs as many tokens as there are survivors, so the passes cost O(corpus).
+  const int64_t target = max_distinct_ - max_distinct_ / 4;
+  int64_t kept = 0;
+  do {
+    ++threshold_;
+    kept = 0;
+    for (const int64_t c : counts_) kept += c > threshold_;
+  } while (kept > target);
+  // Compact in place, in held order (so first-seen order, the tie-break of the vocabulary, holds).
+  size_t write = 0, text_end = 0;
+  int64_t begin = 0;
+  for (size_t held = 0; held < counts_.size(); ++held) {
+    const int64_t end = ends_[held];
+    if (counts_[held] > threshold_) {
+      std::memmove(&text_[text_end], text_.data() + begin, static_cast<size_t>(end - begin));
+      text_end += static_cast<size_t>(end - begin);
+      ends_[write] = static_cast<int64_t>(text_end);
+      counts_[write] = counts_[held];
+      hashes_[write] = hashes_[held];
+      ids_[write] = ids_[held];
+      ++write;
+    }
+    begin = end;
+  }
+  dropped_ += static_cast<int64_t>(counts_.size() - write);
+  ++prunings_;
+  text_.resize(text_end);
+  ends_.resize(write);
+  counts_.resize(write);
+  hashes_.resize(write);
+  ids_.resize(write);
+  rebuild_slots(slots_.size());  // at most max_distinct_ entries ever: the table has stopped growing
 }
 
 Stream::Stream(int64_t max_sentence, bool keep_empty) : max_sentence_(max_sentence), keep_empty_(keep_empty) {

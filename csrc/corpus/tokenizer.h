@@ -16,23 +16,44 @@
 namespace mtl::corpus {
 
 // The distinct tokens of one language and their counts.
+//
+// Memory stays bounded on corpora with tens of millions of distinct tokens by
+// pruning as word2vec's ReduceVocab does: when more than `max_distinct` tokens
+// are held, those seen at most `threshold` times are dropped, the threshold
+// rising by one at each pruning (until a quarter of the table is free, so a
+// pruning is never repeated at once). Provisional ids are never reused: the
+// occurrences encoded before a token was dropped keep an id no held token has,
+// which the final mapping sends to "dropped"; a dropped token that comes back
+// gets a new id, counted from then on. Nothing is kept per issued id, only per
+// held token.
 class Counter {
  public:
-  Counter();
+  explicit Counter(int64_t max_distinct);
   // Provisional id of a token, adding it if new; counts one occurrence.
   int32_t add(const char* text, size_t length);
-  int64_t size() const { return static_cast<int64_t>(counts_.size()); }
-  const std::string& text() const { return text_; }          // all tokens, back to back
-  const std::vector<int64_t>& ends() const { return ends_; }  // token i ends at ends[i]
+  int64_t size() const { return static_cast<int64_t>(counts_.size()); }  // tokens held now
+  int64_t issued() const { return issued_; }  // provisional ids handed out, dropped ones included
+  const std::string& text() const { return text_; }          // held tokens, back to back
+  const std::vector<int64_t>& ends() const { return ends_; }  // held token i ends at ends[i]
   const std::vector<int64_t>& counts() const { return counts_; }
+  const std::vector<int32_t>& ids() const { return ids_; }    // provisional id of held token i
+  int64_t prunings() const { return prunings_; }
+  int64_t dropped() const { return dropped_; }      // tokens dropped by all prunings
+  int64_t threshold() const { return threshold_; }  // the last pruning dropped counts <= this
 
  private:
   void grow();
+  void prune();
+  void rebuild_slots(size_t slot_count);
+  int64_t max_distinct_;
+  int64_t issued_ = 0;
+  int64_t prunings_ = 0, dropped_ = 0, threshold_ = 0;
   std::string text_;
   std::vector<int64_t> ends_;
   std::vector<int64_t> counts_;
   std::vector<uint64_t> hashes_;
-  std::vector<int32_t> slots_;  // open addressing, -1 = empty; size is a power of two
+  std::vector<int32_t> ids_;
+  std::vector<int32_t> slots_;  // held token index, -1 = empty; open addressing, a power of two
 };
 
 // One task's tokens as ids, cut into sentences at newlines and every
