@@ -76,6 +76,9 @@ def test_check_memory_refuses_what_cannot_fit(machine):
 
 
 def test_the_trainer_refuses_before_allocating_under_a_container_limit(machine, small_corpus, monkeypatch):
+    config = TrainConfig(dim=1000, min_count=1, epochs=1, threads=1)
+    job = mtlembed.Trainer(config, [TaskSpec("t", (str(small_corpus),))])
+    job.read()  # before the limit: reading checks the memory too (encoded.MemorySink)
     machine.cgroup.write_text("0::/job\n")
     machine.group("job", str(2**20), 0)  # 1 MiB: far less than 500 words x 1008 dims x 2 matrices
 
@@ -83,9 +86,8 @@ def test_the_trainer_refuses_before_allocating_under_a_container_limit(machine, 
         raise AssertionError("a matrix was allocated before the check")
 
     monkeypatch.setattr(trainer, "padded_matrix", no_allocation)
-    config = TrainConfig(dim=1000, min_count=1, epochs=1, threads=1)
     with pytest.raises(ResourceError, match="of memory is available; lower --dim or --max-vocab"):
-        mtlembed.Trainer(config, [TaskSpec("t", (str(small_corpus),))]).train()
+        job.train()
 
 
 class _FailingKernel:
