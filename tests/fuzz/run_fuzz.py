@@ -60,6 +60,7 @@ from mtlembed.eval.similarity import read_pairs  # noqa: E402
 from mtlembed.io import load_word2vec, save_word2vec  # noqa: E402
 from mtlembed.jobconfig import load_job  # noqa: E402
 from mtlembed.trainer import read_corpus  # noqa: E402
+from test_fuzz import oracle  # noqa: E402  (the suite's plain-Python tokenizer)
 
 FIXTURES = HERE.parent / "fixtures" / "eval"
 BLOCK_BYTES, MAX_TOKEN_BYTES = corpus.BLOCK_BYTES, corpus.MAX_TOKEN_BYTES
@@ -72,7 +73,6 @@ COMPRESS = {"gzip": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}
 PIECES = [b" ", b"\n", b"\r\n", b"\r", b"\t", b"\v", b"\f", b"\x00", b"\xef\xbb\xbf", b"\x1c", b"the", b"cat",
           b"Word", *(c.encode() for c in ("é", "日本", "Ä", "😀", "İ", "\u00a0", "\u3000")),
           b"\xff", b"\x80", b"\xc3", b"\xe6\x97", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]
-ASCII_SPACE = re.compile(rb"[ \t\r\v\f]+")
 
 
 class Broken(AssertionError):
@@ -115,22 +115,6 @@ def damage(rng, data: bytes, edits: int) -> bytes:
         else:
             out = bytearray(bytes(out).replace(b"\n", b"\r\n"))
     return bytes(out)
-
-
-def oracle(data: bytes, lowercase: bool, max_sentence: int):
-    """(tokens, offsets) of one plain file by plain Python."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    text = data.decode("utf-8", "replace")
-    if lowercase:
-        text = text.lower()
-    tokens, offsets = [], [0]
-    for line in text.encode("utf-8").split(b"\n"):
-        words = [w for w in ASCII_SPACE.split(line) if w]
-        for start in range(0, len(words), max_sentence):
-            tokens.extend(words[start:start + max_sentence])
-            offsets.append(len(tokens))
-    return [t.decode("utf-8") for t in tokens], offsets
 
 
 def check_error(error: BaseException, expected: type, case_dir: Path) -> str:
