@@ -93,27 +93,41 @@ py::tuple alias_table(const py::array& weights_array) {
   return py::make_tuple(prob_array, alias_array);
 }
 
-// One center word's update, for the tests: a CPU level or "cuda".
+// One step, for the tests: a CPU level or "cuda". For CBOW, `context_ends`
+// (optional) splits the contexts among several centers sharing the negatives:
+// the first len(context_ends) targets are the centers' words.
 double step(const std::string& model, const py::array& w_in, const py::array& w_out, const py::array& contexts,
-            const py::array& targets, float lr, const std::string& backend) {
+            const py::array& targets, float lr, const std::string& backend, const py::object& context_ends) {
   const Matrix in = writable_matrix(w_in, "w_in"), out = writable_matrix(w_out, "w_out");
   MTL_CHECK(in.rows == out.rows && in.cols == out.cols, "w_in and w_out must have the same shape");
   int64_t n_contexts = 0, n_targets = 0;
   const int32_t* ctx = vector_of<int32_t>(contexts, "contexts", &n_contexts);
   const int32_t* tgt = vector_of<int32_t>(targets, "targets", &n_targets);
-  MTL_CHECK(n_contexts >= 1 && n_contexts <= 128, "1..128 contexts");
+  MTL_CHECK(n_contexts >= 1, "at least one context");
   MTL_CHECK(n_targets >= 1 && n_targets <= 64, "1..64 targets");
   for (int64_t i = 0; i < n_contexts; ++i) MTL_CHECK(ctx[i] >= 0 && ctx[i] < in.rows, "context id out of range");
   for (int64_t i = 0; i < n_targets; ++i) MTL_CHECK(tgt[i] >= 0 && tgt[i] < in.rows, "target id out of range");
+  std::vector<int> ends{int(n_contexts)};
+  if (!context_ends.is_none()) ends = context_ends.cast<std::vector<int>>();
+  MTL_CHECK(!ends.empty() && int64_t(ends.size()) <= cpu::kMaxShared && int64_t(ends.size()) <= n_targets,
+            "1..", cpu::kMaxShared, " centers, each with its target");
+  for (size_t i = 0; i < ends.size(); ++i)
+    MTL_CHECK(ends[i] - (i ? ends[i - 1] : 0) >= 1 && ends[i] - (i ? ends[i - 1] : 0) <= 128,
+              "each center needs 1..128 contexts");
+  MTL_CHECK(ends.back() == n_contexts, "context_ends must end at the number of contexts");
   const Model m = parse_model(model);
-  if (backend == "cuda") return cuda::step(m, in, out, ctx, int(n_contexts), tgt, int(n_targets), lr);
+  MTL_CHECK(ends.size() == 1 || m == Model::Cbow, "only CBOW shares negatives across centers");
+  if (backend == "cuda") {
+    MTL_CHECK(ends.size() == 1, "the CUDA step takes one center");
+    return cuda::step(m, in, out, ctx, int(n_contexts), tgt, int(n_targets), lr);
+  }
   MTL_CHECK(in.cols % cpu::kRowBlock == 0, "the CPU kernel needs rows padded to a multiple of ", cpu::kRowBlock,
             " floats, got ", in.cols);
   const cpu::Ops& ops = simd_ops(backend);
   std::vector<float> scratch(cpu::scratch_floats(int(n_contexts), int(n_targets), int(in.cols)));
   py::gil_scoped_release release;
-  return (m == Model::SkipGram ? ops.skipgram : ops.cbow)(in, out, ctx, int(n_contexts), tgt, int(n_targets), lr,
-                                                           scratch.data());
+  if (m == Model::SkipGram) return ops.skipgram(in, out, ctx, int(n_contexts), tgt, int(n_targets), lr, scratch.data());
+  return ops.cbow(in, out, ctx, ends.data(), int(ends.size()), tgt, int(n_targets), lr, scratch.data());
 }
 
 // Offsets of a CSR layout: from 0, never decreasing, ending at the item count.
@@ -141,7 +155,7 @@ py::dict stats_dict(const Control& control, double seconds) {
 py::dict train(const std::string& model, int dim, int window, int negative, float alpha, float min_alpha,
                uint64_t seed, int threads, const std::string& backend, const py::array& w_in, const py::list& w_out,
                const py::array& keep_prob, const py::list& noise, const py::list& tasks, const py::dict& chunks,
-               const py::object& progress, double interval, const py::object& chunk_stats) {
+               const py::object& progress, double interval, const py::object& chunk_stats, int cbow_share) {
   TrainParams params;
   params.model = parse_model(model);
   params.dim = dim;
@@ -151,6 +165,7 @@ py::dict train(const std::string& model, int dim, int window, int negative, floa
   params.min_alpha = min_alpha;
   params.seed = seed;
   params.threads = threads;
+  params.cbow_share = cbow_share;
 
   TrainJob job;
   job.w_in = writable_matrix(w_in, "w_in");
@@ -302,11 +317,13 @@ PYBIND11_MODULE(_core, m) {
   m.def("simd_available", &simd_available);
   m.def("alias_table", &alias_table, py::arg("weights"), "Vose alias table (prob float32, alias int32).");
   m.def("step", &step, py::arg("model"), py::arg("w_in"), py::arg("w_out"), py::arg("contexts"), py::arg("targets"),
-        py::arg("lr"), py::arg("backend"), "One center word's update; targets[0] is the positive.");
+        py::arg("lr"), py::arg("backend"), py::arg("context_ends") = py::none(),
+        "One step; targets[0] is the positive (CBOW with context_ends: one target per center first).");
   m.def("train", &train, py::arg("model"), py::arg("dim"), py::arg("window"), py::arg("negative"), py::arg("alpha"),
         py::arg("min_alpha"), py::arg("seed"), py::arg("threads"), py::arg("backend"), py::arg("w_in"),
         py::arg("w_out"), py::arg("keep_prob"), py::arg("noise"), py::arg("tasks"), py::arg("chunks"),
-        py::arg("progress") = py::none(), py::arg("interval") = 0.1, py::arg("chunk_stats") = py::none());
+        py::arg("progress") = py::none(), py::arg("interval") = 0.1, py::arg("chunk_stats") = py::none(),
+        py::arg("cbow_share") = 1);
 
   py::class_<corpus::Counter>(m, "Counter", "Distinct tokens of one language with their counts.")
       .def(py::init<int64_t>(), py::arg("max_distinct"))

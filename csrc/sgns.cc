@@ -19,6 +19,8 @@ void validate(const TrainParams& p, const TrainJob& job) {
   MTL_CHECK(p.negative >= 1 && p.negative <= kMaxNegative, "negative must be in 1..", kMaxNegative,
             ", got ", p.negative);
   MTL_CHECK(p.threads >= 1, "threads must be >= 1, got ", p.threads);
+  MTL_CHECK(p.cbow_share >= 1 && p.cbow_share <= kMaxCbowShare, "cbow_share must be in 1..", kMaxCbowShare,
+            ", got ", p.cbow_share);
   MTL_CHECK(p.alpha > 0 && p.min_alpha >= 0, "alpha must be > 0 and min_alpha >= 0");
   MTL_CHECK(job.w_in.data != nullptr && job.w_in.cols == p.dim, "w_in must have ", p.dim, " columns");
   MTL_CHECK(!job.w_out.empty(), "at least one w_out head is needed");

@@ -17,11 +17,15 @@ namespace mtl {
 
 enum class Model : int32_t { SkipGram = 0, Cbow = 1 };
 
+constexpr int kMaxCbowShare = 8;
+
 struct TrainParams {
   Model model = Model::SkipGram;
   int32_t dim = 100;
   int32_t window = 5;     // maximum; the effective window is drawn from 1..window
   int32_t negative = 5;   // negatives per center word, shared by its contexts
+  // CBOW: centers (a window apart) sharing one draw of negatives; 1 is word2vec's CBOW.
+  int32_t cbow_share = 1;
   float alpha = 0.025f;   // learning rate at the start of the run ...
   float min_alpha = 0.0000025f;  // ... decaying linearly to this at its end
   uint64_t seed = 1;

@@ -30,6 +30,9 @@ class TrainConfig:
     dim: int = _param(100, "vector dimensionality", low=1, high=100000)
     window: int = _param(5, "maximum context window; each center draws its window from 1..window", low=1, high=64)
     negative: int = _param(5, "negative samples per center word", low=1, high=63)
+    cbow_share: int = _param(4, "CBOW: this many centers, a window apart, share one draw of negatives "
+                             "(1: word2vec's CBOW, a draw per center; the CUDA kernel always draws per center)",
+                             low=1, high=8)
     sample: float = _param(1e-3, "subsampling threshold for frequent words (0 disables)", low=0.0, high=1.0)
     min_count: int = _param(5, "ignore words with fewer occurrences", low=1)
     max_vocab: Optional[int] = _param(None, "keep at most this many words per language (most frequent)", low=1)

@@ -35,6 +35,7 @@ FILE_PIECE_TOKENS = 1 << 20
 # Stop reading into RAM when less memory than this is left, rather than be
 # killed by the kernel's out-of-memory killer.
 MEMORY_RESERVE = 64 << 20
+HUGE_PAGE = 2 << 20
 
 
 @dataclass
@@ -94,21 +95,30 @@ def release_free_memory() -> None:
         pass
 
 
-def anonymous_array(count: int, dtype) -> np.ndarray:
-    """An array in a memory mapping of its own, given back to the OS the moment it is freed.
+def anonymous_array(count: int, dtype, huge_pages: bool = False) -> np.ndarray:
+    """An array in a memory mapping of its own, zeroed, given back to the OS the moment it is freed.
 
     Pieces of a few MB from malloc would come from the heap, which keeps freed
     blocks: the pieces of the provisional ids would then stay in memory beside
-    the final arrays, doubling the peak.
+    the final arrays, doubling the peak. With `huge_pages` the array starts on a
+    2 MiB boundary and asks Linux for transparent huge pages: the training
+    matrices are read at random rows, and with 4 KiB pages nearly every row is
+    a TLB miss (10% of CBOW's time at dim 300).
     """
     dtype = np.dtype(dtype)
+    size = max(count * dtype.itemsize, 1)
+    slack = HUGE_PAGE if huge_pages else 0
     try:
-        buffer = mmap.mmap(-1, max(count * dtype.itemsize, 1), flags=mmap.MAP_PRIVATE)
+        buffer = mmap.mmap(-1, size + slack, flags=mmap.MAP_PRIVATE)
     except OSError as error:
         if error.errno != errno.ENOMEM:
             raise
         raise MemoryError(f"cannot allocate {count * dtype.itemsize} bytes") from None
-    return np.frombuffer(buffer, dtype=dtype, count=count)
+    if huge_pages and hasattr(mmap, "MADV_HUGEPAGE"):
+        with contextlib.suppress(OSError):  # a kernel without transparent huge pages: plain pages
+            buffer.madvise(mmap.MADV_HUGEPAGE)
+    start = -np.frombuffer(buffer, dtype=np.uint8, count=1).ctypes.data % HUGE_PAGE if huge_pages else 0
+    return np.frombuffer(buffer, dtype=dtype, count=count, offset=start)
 
 
 def _anonymous_copy(array: np.ndarray) -> np.ndarray:

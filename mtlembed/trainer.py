@@ -15,7 +15,7 @@ import numpy as np
 from . import backend, checkpoint, corpus, crosslingual, tasks as tasks_module, vocab as vocab_module
 from .cache import load_or_build as load_or_build_cache
 from .config import TrainConfig, from_mapping
-from .encoded import EncodedCorpus, MemorySink, release_free_memory
+from .encoded import EncodedCorpus, MemorySink, anonymous_array, release_free_memory
 from .errors import ConfigError, CorpusError, ResourceError
 from .model import Embeddings
 from .progress import ProgressBar, TaskTally
@@ -142,11 +142,9 @@ INIT_ROWS = 1024  # rows of w_in initialized per step
 
 
 def padded_matrix(rows: int, dim: int) -> np.ndarray:
-    """A zeroed float32 (rows, dim rounded up to ROW_BLOCK) matrix, 64-byte aligned."""
+    """A zeroed float32 (rows, dim rounded up to ROW_BLOCK) matrix on huge pages (2 MiB aligned)."""
     cols = -(-dim // ROW_BLOCK) * ROW_BLOCK
-    buffer = np.zeros(rows * cols + ROW_BLOCK, dtype=np.float32)
-    offset = (-buffer.ctypes.data % 64) // 4
-    return buffer[offset:offset + rows * cols].reshape(rows, cols)
+    return anonymous_array(rows * cols, np.float32, huge_pages=True).reshape(rows, cols)
 
 
 class Terminated(Exception):
@@ -373,7 +371,7 @@ class Trainer:
                         threads=cfg.worker_threads, backend="cuda" if device == "cuda" else simd, w_in=w_in,
                         w_out=w_out, keep_prob=keep, noise=noise, tasks=kernel_tasks,
                         chunks={key: value[position:end] for key, value in chunks.items()}, progress=monitor,
-                        chunk_stats=chunk_stats[position:end].reshape(-1))
+                        chunk_stats=chunk_stats[position:end].reshape(-1), cbow_share=cfg.cbow_share)
                 except RuntimeError as error:  # a failure inside the kernel: CUDA errors are RuntimeErrors
                     raise backend.kernel_error(error) from None
                 position += int(stats["chunks"])

@@ -79,6 +79,57 @@ def test_step_matches_float64_reference(level, model, dim, scale, n_targets):
     assert loss == pytest.approx(ref_loss, rel=1e-4)
 
 
+def reference_cbow_shared(w_in, w_out, contexts, centers, negatives, lr):
+    """CBOW centers sharing negatives, in float64: h_i predicts its own center and every negative."""
+    w_in, w_out = w_in.astype(np.float64), w_out.astype(np.float64)
+    h = np.stack([w_in[c].mean(axis=0) for c in contexts])               # centers x dim
+    positives, shared = w_out[centers], w_out[negatives]
+    pos_scores = np.einsum("id,id->i", h, positives)
+    neg_scores = shared @ h.T                                             # negatives x centers
+    g_pos = lr * (1.0 - clipped_sigmoid(pos_scores))
+    g_neg = lr * (0.0 - clipped_sigmoid(neg_scores))
+    grad_h = g_pos[:, None] * positives + g_neg.T @ shared
+    np.add.at(w_out, centers, g_pos[:, None] * h)
+    np.add.at(w_out, negatives, g_neg @ h)
+    for c, grad in zip(contexts, grad_h):
+        np.add.at(w_in, c, np.broadcast_to(grad, (len(c), h.shape[1])))
+    loss = pair_loss(pos_scores, np.ones_like(pos_scores)) + pair_loss(neg_scores, np.zeros_like(neg_scores))
+    return w_in, w_out, loss
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("dim, n_centers", [(100, 4), (37, 3), (300, 8), (16, 2)])
+def test_cbow_centers_sharing_negatives_match_float64_reference(level, dim, n_centers):
+    rng = np.random.default_rng(dim)
+    w_in = padded(rng.standard_normal((40, dim)) * 0.15)
+    w_out = padded(rng.standard_normal((40, dim)) * 0.15)
+    # Windows of different sizes; a word in two windows, twice in one, and as a center and a negative.
+    sizes = [2, 6, 3, 1, 4, 10, 2, 5][:n_centers]
+    contexts = [rng.integers(0, 40, size).astype(np.int32) for size in sizes]
+    contexts[0][0] = contexts[-1][-1] = 7
+    centers = np.array([5, 9, 5, 21, 30, 2, 17, 11][:n_centers], dtype=np.int32)
+    negatives = np.array([8, 13, 8, 9, 33], dtype=np.int32)
+    lr = 0.5
+    ref_in, ref_out, ref_loss = reference_cbow_shared(w_in, w_out, contexts, centers, negatives, lr)
+    new_in, new_out = w_in.copy(), w_out.copy()
+    loss = _core.step("cbow", new_in, new_out, np.concatenate(contexts), np.concatenate([centers, negatives]), lr,
+                      level, context_ends=np.cumsum(sizes).tolist())
+    for new, old, ref in ((new_in, w_in, ref_in), (new_out, w_out, ref_out)):
+        assert not new[:, dim:].any()
+        delta, ref_delta = new.astype(np.float64) - old, ref - old
+        assert np.abs(ref_delta).max() > 1e-3
+        assert np.abs(delta - ref_delta).max() / np.abs(ref_delta).max() < 1e-5
+    assert loss == pytest.approx(ref_loss, rel=1e-4)
+
+
+def test_only_cbow_shares_negatives_across_centers():
+    w_in, w_out, contexts, targets = random_case(16, 0.1)
+    with pytest.raises(ValueError, match="only CBOW"):
+        _core.step("sg", w_in, w_out, contexts, targets, 0.1, "generic", context_ends=[2, 6])
+    with pytest.raises(ValueError, match="end at the number of contexts"):
+        _core.step("cbow", w_in, w_out, contexts, targets, 0.1, "generic", context_ends=[2, 5])
+
+
 def test_saturated_scores_give_the_full_gradient():
     # Beyond +-6 word2vec treats the sigmoid as exactly 0/1: a confident wrong
     # negative gets gradient -lr, a confident right positive gets none.

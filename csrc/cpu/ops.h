@@ -13,18 +13,29 @@ namespace mtl::cpu {
 // kernel have a column count that is a multiple of it (zero padding stays zero).
 constexpr int kRowBlock = 16;
 
-// One center word's update. `targets[0]` is the positive target, the rest are
-// negatives shared by all contexts. Scores use the matrices as they were
-// before the step (all dot products first, then all updates). Returns the sum
-// of the pair losses. `scratch` holds scratch_floats(...) floats.
+// One center word's skip-gram update. `targets[0]` is the positive target,
+// the rest are negatives shared by all contexts. Scores use the matrices as
+// they were before the step (all dot products first, then all updates).
+// Returns the sum of the pair losses. `scratch` holds scratch_floats(...) floats.
 using StepFn = double (*)(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts,
                           int n_contexts, const int32_t* targets, int n_targets, float lr,
                           float* scratch);
 
+// CBOW shares negatives across up to this many centers (TrainParams::cbow_share).
+constexpr int kMaxShared = kMaxCbowShare;
+
+// The CBOW update of `n_centers` centers: center i's contexts are
+// contexts[context_ends[i-1], context_ends[i]) (from 0 for i = 0),
+// targets[i] is its word, and targets[n_centers..n_targets) are negatives
+// shared by all of them. Same conventions as StepFn.
+using CbowFn = double (*)(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts,
+                          const int* context_ends, int n_centers, const int32_t* targets, int n_targets,
+                          float lr, float* scratch);
+
 struct Ops {
   const char* level;
   StepFn skipgram;  // every context row of w_in predicts every target row of w_out
-  StepFn cbow;      // the mean of the context rows predicts every target row
+  CbowFn cbow;      // the mean of each center's context rows predicts its word and the negatives
 };
 
 const Ops& ops_generic();
@@ -37,8 +48,9 @@ const Ops& ops_avx512();
 
 inline int64_t scratch_floats(int max_contexts, int max_targets, int dim) {
   // the score block rounded up to whole SIMD blocks, copies of the old rows
-  // (when the targets come in several groups), and CBOW's h
-  return static_cast<int64_t>(max_contexts) * (max_targets + 16) + int64_t(max_contexts + max_targets) * dim + 2 * dim;
+  // (when the targets come in several groups), and CBOW's h rows
+  return static_cast<int64_t>(max_contexts) * (max_targets + 16) + int64_t(max_contexts + max_targets) * dim +
+         int64_t(kMaxShared + 1) * dim + int64_t(kMaxShared) * (max_targets + 16);
 }
 
 }  // namespace mtl::cpu

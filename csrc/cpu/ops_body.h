@@ -201,37 +201,107 @@ double skipgram_step(const Matrix& w_in, const Matrix& w_out, const int32_t* con
   return loss;
 }
 
-// word2vec's CBOW (cbow_mean=1): h = mean of the context rows predicts the
-// targets; the gradient of h is added, undivided, to every context row.
-double cbow_step(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, int n_contexts,
-                 const int32_t* targets, int n_targets, float lr, float* scratch) {
+// Calls body(Blocks<U>{}, k) over a row in steps of U blocks, then single
+// blocks: U independent accumulators per pass hide the latency of a chain of
+// dependent adds that one block per pass would wait on.
+template <int N>
+struct Blocks {
+  static constexpr int count = N;
+};
+template <int U, class Body>
+inline void by_blocks(int64_t dim, Body&& body) {
+  int64_t k = 0;
+  for (; k + U * kLanes <= dim; k += U * kLanes) body(Blocks<U>{}, k);
+  for (; k < dim; k += kLanes) body(Blocks<1>{}, k);
+}
+
+// CBOW over a run of NC consecutive centers that share their negatives (the
+// HogBatch idea applied to CBOW): h_i, the mean of center i's context rows,
+// predicts targets[i] (its own word) against every shared negative
+// targets[NC..]. All scores come from the old rows, then
+// w_out[t] += sum_i g[t,i] h_i, and the gradient of h_i is added, undivided
+// as in word2vec, to each of center i's context rows. One center is exactly
+// word2vec's CBOW (cbow_mean=1). NC is a template argument so that the
+// per-center accumulators stay in registers.
+template <int NC>
+double cbow_run(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, const int* context_ends,
+                const int32_t* targets, int n_targets, float lr, float* scratch) {
   const int64_t dim = w_in.cols;
-  float* h = scratch;
-  float* g = scratch + dim;
-  float* in_rows[kMaxRows];
-  float* out_rows[kMaxRows];
-  for (int c = 0; c < n_contexts; ++c) in_rows[c] = w_in.row(contexts[c]);
+  const int n_negatives = n_targets - NC;
+  float* h_rows[NC];
+  for (int i = 0; i < NC; ++i) h_rows[i] = scratch + i * dim;
+  // g: the positives' scores (one per center), then n_negatives x NC, padded to whole blocks
+  float* g = scratch + NC * dim;
+  float* in_rows[NC * kMaxRows];
+  float* out_rows[NC + kMaxRows];
+  for (int c = 0; c < context_ends[NC - 1]; ++c) in_rows[c] = w_in.row(contexts[c]);
   for (int t = 0; t < n_targets; ++t) out_rows[t] = w_out.row(targets[t]);
 
-  const float inv = 1.0f / static_cast<float>(n_contexts);
-  for (int64_t k = 0; k < dim; k += kLanes) {
-    vec sum = splat(0.0f);
-    for (int c = 0; c < n_contexts; ++c) sum += load(in_rows[c] + k);
-    store(h + k, sum * inv);
+  for (int i = 0, begin = 0; i < NC; begin = context_ends[i++]) {
+    const vec inv = splat(1.0f / static_cast<float>(context_ends[i] - begin));
+    by_blocks<4>(dim, [&](auto unroll, int64_t k) {
+      constexpr int U = decltype(unroll)::count;
+      vec sum[U];
+      for (int u = 0; u < U; ++u) sum[u] = splat(0.0f);
+      for (int c = begin; c < context_ends[i]; ++c)
+        for (int u = 0; u < U; ++u) sum[u] += load(in_rows[c] + k + u * kLanes);
+      for (int u = 0; u < U; ++u) store(h_rows[i] + k + u * kLanes, sum[u] * inv);
+    });
+    score_rows<1>(g + i, h_rows + i, 1, out_rows + i, dim);
   }
-  float* h_row[1] = {h};
-  for (int t = 0; t < n_targets; t += kGroup)
-    score_group<kGroup>(g + t, h_row, 1, out_rows + t, n_targets - t, dim);
-  const double loss = scores_to_gradients(g, n_targets, 1, lr);
+  for (int t = 0; t < n_negatives; t += kGroup)
+    score_group<kGroup>(g + NC + t * NC, h_rows, NC, out_rows + NC + t, n_negatives - t, dim);
+  const double loss = scores_to_gradients(g, NC * (1 + n_negatives), NC, lr);
+  const float* g_negative = g + NC;  // [t * NC + i]
 
-  for (int64_t k = 0; k < dim; k += kLanes) {
-    const vec hk = load(h + k);
-    vec grad_h = splat(0.0f);
-    for (int t = 0; t < n_targets; ++t) grad_h += g[t] * load(out_rows[t] + k);  // all old rows first
-    for (int t = 0; t < n_targets; ++t) store(out_rows[t] + k, load(out_rows[t] + k) + g[t] * hk);
-    for (int c = 0; c < n_contexts; ++c) store(in_rows[c] + k, load(in_rows[c] + k) + grad_h);
-  }
+  // One center has a single chain of adds per block: 4 blocks at a time hide its latency.
+  by_blocks<NC == 1 ? 4 : 1>(dim, [&](auto unroll, int64_t k) {
+    constexpr int U = decltype(unroll)::count;
+    vec grad_h[NC][U], h[NC][U];
+    for (int i = 0; i < NC; ++i) {  // all old rows first: an id may be several targets
+      const vec coefficient = splat(g[i]);
+      for (int u = 0; u < U; ++u) {
+        h[i][u] = load(h_rows[i] + k + u * kLanes);
+        grad_h[i][u] = splat(0.0f) + coefficient * load(out_rows[i] + k + u * kLanes);
+      }
+    }
+    for (int t = 0; t < n_negatives; ++t)
+      for (int u = 0; u < U; ++u) {
+        const vec old = load(out_rows[NC + t] + k + u * kLanes);
+        for (int i = 0; i < NC; ++i) grad_h[i][u] += splat(g_negative[t * NC + i]) * old;
+      }
+    for (int i = 0; i < NC; ++i) {
+      const vec coefficient = splat(g[i]);
+      for (int u = 0; u < U; ++u)
+        store(out_rows[i] + k + u * kLanes, load(out_rows[i] + k + u * kLanes) + coefficient * h[i][u]);
+    }
+    for (int t = 0; t < n_negatives; ++t)
+      for (int u = 0; u < U; ++u) {
+        vec row = load(out_rows[NC + t] + k + u * kLanes);
+        for (int i = 0; i < NC; ++i) row += splat(g_negative[t * NC + i]) * h[i][u];
+        store(out_rows[NC + t] + k + u * kLanes, row);
+      }
+    for (int i = 0, begin = 0; i < NC; begin = context_ends[i++])
+      for (int c = begin; c < context_ends[i]; ++c)
+        for (int u = 0; u < U; ++u)
+          store(in_rows[c] + k + u * kLanes, load(in_rows[c] + k + u * kLanes) + grad_h[i][u]);
+  });
   return loss;
+}
+
+template <int NC>
+double cbow_dispatch(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, const int* context_ends,
+                     int n_centers, const int32_t* targets, int n_targets, float lr, float* scratch) {
+  if constexpr (NC > 1) {
+    if (n_centers < NC)
+      return cbow_dispatch<NC - 1>(w_in, w_out, contexts, context_ends, n_centers, targets, n_targets, lr, scratch);
+  }
+  return cbow_run<NC>(w_in, w_out, contexts, context_ends, targets, n_targets, lr, scratch);
+}
+
+double cbow_step(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, const int* context_ends,
+                 int n_centers, const int32_t* targets, int n_targets, float lr, float* scratch) {
+  return cbow_dispatch<kMaxShared>(w_in, w_out, contexts, context_ends, n_centers, targets, n_targets, lr, scratch);
 }
 
 }  // namespace
