@@ -330,12 +330,11 @@ PYBIND11_MODULE(_core, m) {
       .def("__len__", &corpus::Counter::size)
       .def("words", [](const corpus::Counter& c) {
         // One bytes blob and arrays: the vocabulary crosses into Python in O(1) objects.
-        const auto &ends = c.ends(), &counts = c.counts();
-        const auto& ids = c.ids();
-        return py::make_tuple(py::bytes(c.text()), py::array_t<int64_t>(ends.size(), ends.data()),
-                              py::array_t<int64_t>(counts.size(), counts.data()),
-                              py::array_t<int32_t>(ids.size(), ids.data()));
-      }, "(text blob, end offsets, counts, provisional ids) of the tokens held")
+        const corpus::Counter::Words w = c.words();
+        return py::make_tuple(py::bytes(w.text), py::array_t<int64_t>(w.ends.size(), w.ends.data()),
+                              py::array_t<int64_t>(w.counts.size(), w.counts.data()),
+                              py::array_t<int32_t>(w.ids.size(), w.ids.data()));
+      }, "(text blob, end offsets, counts, provisional ids) of the tokens held, in first-seen order")
       .def_property_readonly("issued", &corpus::Counter::issued,
                              "provisional ids handed out, dropped ones included")
       .def_property_readonly("prunings", &corpus::Counter::prunings)
@@ -358,12 +357,13 @@ PYBIND11_MODULE(_core, m) {
         return py::make_tuple(tokens, ends);
       });
 
-  m.def("tokenize", [](const py::bytes& block, corpus::Counter& counter, corpus::Stream& stream) {
+  m.def("tokenize", [](const py::bytes& block, corpus::Counter& counter, corpus::Stream& stream, int threads) {
+    MTL_CHECK(threads >= 1, "threads must be >= 1");
     char* data = nullptr;
     Py_ssize_t size = 0;
     PyBytes_AsStringAndSize(block.ptr(), &data, &size);
     py::gil_scoped_release release;
-    return corpus::tokenize(data, static_cast<size_t>(size), counter, stream);
-  }, py::arg("block"), py::arg("counter"), py::arg("stream"),
-        "Splits a block (ending at whitespace) into tokens; '\\n' ends a sentence.");
+    return corpus::tokenize(data, static_cast<size_t>(size), counter, stream, threads);
+  }, py::arg("block"), py::arg("counter"), py::arg("stream"), py::arg("threads") = 1,
+        "Splits a block (ending at whitespace) into tokens; '\\n' ends a sentence. Threads change the speed only.");
 }

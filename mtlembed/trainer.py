@@ -51,7 +51,7 @@ def _read_into(files, counter, stream, sink, config: TrainConfig, stats: corpus.
     words, last = 0, b""
     for block, end_of_file in corpus.read_blocks(files, config.lowercase, config.encoding_errors == "strict", stats):
         if not end_of_file:
-            words += core.tokenize(block, counter, stream)
+            words += core.tokenize(block, counter, stream, config.worker_threads)
             last = block[-1:]
         elif not lines or last not in (b"", b"\n"):
             stream.end_sentence()

@@ -1,29 +1,61 @@
 #include "tokenizer.h"
 
+#include <algorithm>
 #include <cstring>
+#include <exception>
+#include <queue>
+#include <thread>
+#include <utility>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "../common.h"
 
 namespace mtl::corpus {
 namespace {
 
-uint64_t hash_bytes(const char* p, size_t n) {
-  // 8 bytes per multiply; good enough spread for an open-addressing table.
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xC2B2AE3D27D4EB4Full);
-  while (n >= 8) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    h = (h ^ (v * 0x87C37B91114253D5ull)) * 0x4CF5AD432745937Full;
-    h ^= h >> 31;
-    p += 8;
-    n -= 8;
+uint64_t load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+uint64_t mix(uint64_t h, uint64_t v) {
+  h = (h ^ (v * 0x87C37B91114253D5ull)) * 0x4CF5AD432745937Full;
+  return h ^ (h >> 31);
+}
+
+// A token's key. Tokens are read in whole words, masked without branches
+// (token lengths are random, so branches on them mispredict), and where the
+// block leaves room, past the token's end; copying a short tail byte by byte
+// and reading it back as one word would stall store forwarding.
+TokenKey key_of(const char* text, size_t length, const char* limit) {
+  TokenKey key;
+  key.length = length;
+  if (text + 16 <= limit) {
+    const size_t first = std::min<size_t>(length, 8), second = std::min<size_t>(length, 16) - first;
+    key.head[0] = load64(text) & (~uint64_t{0} >> (64 - 8 * first));
+    key.head[1] = load64(text + 8) & (~uint64_t{0} >> (64 - 8 * std::max<size_t>(second, 1))) &
+                  (uint64_t{0} - (second != 0));
+  } else {
+    key.head[0] = key.head[1] = 0;
+    std::memcpy(key.head, text, std::min<size_t>(length, 16));
   }
-  uint64_t tail = 0;
-  std::memcpy(&tail, p, n);
-  h = (h ^ (tail * 0x87C37B91114253D5ull)) * 0x4CF5AD432745937Full;
-  h ^= h >> 29;
+  uint64_t h = mix(mix(0x9E3779B97F4A7C15ull ^ (length * 0xC2B2AE3D27D4EB4Full), key.head[0]), key.head[1]);
+  if (length > 16) {  // the rest in words, the last one overlapping (the length is mixed in)
+    for (size_t i = 16; i + 8 < length; i += 8) h = mix(h, load64(text + i));
+    h = mix(h, load64(text + length - 8));
+  }
   h *= 0xBF58476D1CE4E5B9ull;
-  return h ^ (h >> 32);
+  key.hash = h ^ (h >> 32);
+  return key;
+}
+
+// Whether two tokens with the same key are the same (only long ones can differ).
+bool same_tail(const char* a, const char* b, size_t length) {
+  return length <= 16 || std::memcmp(a + 16, b + 16, length - 16) == 0;
 }
 
 struct WhitespaceTable {
@@ -33,54 +65,290 @@ struct WhitespaceTable {
   }
 };
 const WhitespaceTable kWhitespace;
+bool is_space(char c) { return kWhitespace.space[static_cast<unsigned char>(c)]; }
 
-}  // namespace
-
-Counter::Counter(int64_t max_distinct) : max_distinct_(max_distinct), slots_(1 << 16, -1) {
-  MTL_CHECK(max_distinct >= 4, "max_distinct must be >= 4");
+// Bit i of `space` / `newline`: whether byte i of the 64 at p is whitespace / '\n'.
+// A byte loop ends each token with a mispredicted branch; bitmaps let the
+// tokens be found with bit scans.
+void classify64(const char* p, uint64_t& space, uint64_t& newline) {
+#if defined(__SSE2__)
+  space = newline = 0;
+  for (int k = 0; k < 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    const __m128i control = _mm_sub_epi8(v, _mm_set1_epi8(9));  // \t \n \v \f \r: 0..4
+    const __m128i is_control = _mm_cmpeq_epi8(_mm_min_epu8(control, _mm_set1_epi8(4)), control);
+    const __m128i is_blank = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), is_control);
+    space |= uint64_t{static_cast<uint16_t>(_mm_movemask_epi8(is_blank))} << (16 * k);
+    newline |= uint64_t{static_cast<uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))))} << (16 * k);
+  }
+#else
+  space = newline = 0;
+  for (int i = 0; i < 64; ++i) {
+    space |= uint64_t{is_space(p[i])} << i;
+    newline |= uint64_t{p[i] == '\n'} << i;
+  }
+#endif
 }
 
-int32_t Counter::add(const char* text, size_t length) {
-  const uint64_t h = hash_bytes(text, length);
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = h & mask;; i = (i + 1) & mask) {
-    const int32_t held = slots_[i];
-    if (held < 0) {
-      MTL_CHECK(issued_ < 0x7FFFFFFF, "more than 2^31 - 1 provisional token ids in one language "
-                "(distinct tokens, plus dropped ones that came back)");
-      const int32_t fresh = static_cast<int32_t>(issued_++);
-      slots_[i] = static_cast<int32_t>(counts_.size());
-      text_.append(text, length);
-      ends_.push_back(static_cast<int64_t>(text_.size()));
-      counts_.push_back(1);
-      hashes_.push_back(h);
-      ids_.push_back(fresh);
-      if (static_cast<int64_t>(counts_.size()) > max_distinct_)
-        prune();  // may drop this very token: its id then stays unheld, mapped to "dropped"
-      else if (counts_.size() * 2 > slots_.size())
-        grow();
-      return fresh;
+constexpr int32_t kMaxIds = 0x7FFFFFFF;
+constexpr int32_t kNewline = -1;  // in a Part's sequence
+
+// Calls fn(i) for i in [0, n) on up to `threads` threads (the caller is one);
+// the first exception is rethrown here once all have stopped.
+template <class Fn>
+void parallel_for(int threads, int n, const Fn& fn) {
+  threads = std::max(1, std::min(threads, n));
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
+  auto run = [&](int t) {
+    try {
+      for (int i = t; i < n; i += threads) fn(i);
+    } catch (...) {
+      errors[static_cast<size_t>(t)] = std::current_exception();
     }
-    if (hashes_[held] == h) {
-      const int64_t begin = held == 0 ? 0 : ends_[held - 1];
-      if (static_cast<size_t>(ends_[held] - begin) == length && std::memcmp(text_.data() + begin, text, length) == 0) {
-        ++counts_[held];
-        return ids_[held];
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(run, t);
+  run(0);
+  for (auto& thread : pool) thread.join();
+  for (auto& error : errors)
+    if (error) std::rethrow_exception(error);
+}
+
+// One part of a block, counted on its own: its distinct tokens in first-seen
+// order, and the part as indices into them (kNewline at each newline). The
+// table is small (one part's words), so lookups stay in cache; the big shared
+// table is then touched once per distinct token of the part, not per token.
+struct Part {
+  struct Token {
+    TokenKey key;
+    int64_t count;
+  };
+  static constexpr size_t kMaxBytes = size_t{1} << 31;
+  const char* begin = nullptr;
+  const char* end = nullptr;
+  const char* limit = nullptr;        // end of the block: reads stop here
+  std::vector<Token> tokens;
+  std::vector<const char*> texts;     // where each token was first seen
+  std::vector<int32_t> held;          // each token's index in its counter shard, once merged
+  std::vector<int32_t> slots;
+  std::vector<int32_t> sequence;
+  std::vector<int32_t> by_shard;      // token indices grouped by shard, first-seen order within each
+  std::vector<int32_t> shard_begin;   // group s is by_shard[shard_begin[s], shard_begin[s+1])
+  std::vector<uint8_t> first_seen;    // new to the counter (its first occurrence is in this part)
+  int64_t new_tokens = 0;
+
+  void count() {
+    const size_t size = static_cast<size_t>(end - begin);
+    tokens.clear();
+    texts.clear();
+    sequence.clear();
+    sequence.reserve(size / 5);
+    slots.assign(size_t{1} << 12, -1);
+    classify(size);
+    // Tokens are the runs of clear bits in `space`; newlines between them are counted from `newline`.
+    size_t at = 0;
+    for (;;) {
+      const size_t start = next_bit(space, at, size, false);
+      for (size_t lines = count_bits(newline, at, start); lines > 0; --lines) sequence.push_back(kNewline);
+      if (start == size) break;
+      at = next_bit(space, start, size, true);
+      sequence.push_back(lookup(begin + start, at - start));
+    }
+    group_by_shard();
+  }
+
+  // Whitespace and newline bitmaps of the part, 64 bytes per word; bits past its end are whitespace.
+  std::vector<uint64_t> space, newline;
+
+  void classify(size_t size) {
+    const size_t words = size / 64 + 1;
+    space.assign(words, 0);
+    newline.assign(words, 0);
+    for (size_t w = 0; w < words; ++w) {
+      const char* chunk = begin + 64 * w;
+      if (chunk + 64 <= end) {
+        classify64(chunk, space[w], newline[w]);
+        continue;
+      }
+      for (size_t i = 0; i < 64; ++i) {
+        const bool inside = chunk + i < end;
+        space[w] |= uint64_t{!inside || is_space(chunk[i])} << i;
+        newline[w] |= uint64_t{inside && chunk[i] == '\n'} << i;
+      }
+    }
+  }
+
+  // The first position >= from whose bit is `value` (or `size`).
+  static size_t next_bit(const std::vector<uint64_t>& bits, size_t from, size_t size, bool value) {
+    size_t w = from / 64;
+    uint64_t word = (value ? bits[w] : ~bits[w]) & (~uint64_t{0} << (from % 64));
+    while (word == 0) {
+      if (++w * 64 >= size) return size;
+      word = value ? bits[w] : ~bits[w];
+    }
+    return std::min(size, w * 64 + static_cast<size_t>(__builtin_ctzll(word)));
+  }
+
+  // Set bits in [from, to).
+  static size_t count_bits(const std::vector<uint64_t>& bits, size_t from, size_t to) {
+    size_t count = 0;
+    for (size_t at = from; at < to;) {
+      const size_t w = at / 64, stop = std::min(to, w * 64 + 64);
+      const uint64_t width = stop - at;
+      // Newlines are few: clearing bits beats a popcount (a library call without -mpopcnt).
+      for (uint64_t set = bits[w] & (~uint64_t{0} >> (64 - width)) << (at % 64); set != 0; set &= set - 1) ++count;
+      at = stop;
+    }
+    return count;
+  }
+
+  int32_t lookup(const char* text, size_t length) {
+    const TokenKey key = key_of(text, length, limit);
+    const size_t mask = slots.size() - 1;
+    for (size_t i = key.hash & mask;; i = (i + 1) & mask) {
+      const int32_t index = slots[i];
+      if (index < 0) {
+        slots[i] = static_cast<int32_t>(tokens.size());
+        tokens.push_back({key, 1});
+        texts.push_back(text);
+        if (tokens.size() * 2 > slots.size()) grow();
+        return static_cast<int32_t>(tokens.size() - 1);
+      }
+      Token& token = tokens[static_cast<size_t>(index)];
+      if (token.key.same(key) && same_tail(texts[static_cast<size_t>(index)], text, length)) {
+        ++token.count;
+        return index;
+      }
+    }
+  }
+
+  void grow() {
+    slots.assign(slots.size() * 2, -1);
+    const size_t mask = slots.size() - 1;
+    for (size_t index = 0; index < tokens.size(); ++index) {
+      size_t i = tokens[index].key.hash & mask;
+      while (slots[i] >= 0) i = (i + 1) & mask;
+      slots[i] = static_cast<int32_t>(index);
+    }
+  }
+
+  void group_by_shard() {
+    shard_begin.assign(Counter::kShards + 1, 0);
+    for (const Token& token : tokens) ++shard_begin[Counter::shard_of(token.key.hash) + 1];
+    for (int s = 0; s < Counter::kShards; ++s) shard_begin[s + 1] += shard_begin[s];
+    std::vector<int32_t> next(shard_begin.begin(), shard_begin.end() - 1);
+    by_shard.resize(tokens.size());
+    for (size_t index = 0; index < tokens.size(); ++index)
+      by_shard[static_cast<size_t>(next[Counter::shard_of(tokens[index].key.hash)]++)] = static_cast<int32_t>(index);
+    held.assign(tokens.size(), -1);
+    first_seen.assign(tokens.size(), 0);
+  }
+};
+
+// The parts' tokens of shard s into the counter, parts in order: a token new to
+// the counter is held with its total count and marked in the part that saw it
+// first; its id comes later, once every part's new tokens are known.
+void merge_shard(Shard& shard, int s, std::vector<Part>& parts) {
+  for (Part& part : parts) {
+    const int32_t first = part.shard_begin[s], last = part.shard_begin[s + 1];
+    for (int32_t k = first; k < last; ++k) {
+      // The table is big and the keys are known ahead: fetch a later slot while this one is looked up.
+      constexpr int32_t kAhead = 8;
+      if (k + kAhead < last) {
+        const uint64_t ahead = part.tokens[static_cast<size_t>(part.by_shard[static_cast<size_t>(k + kAhead)])].key.hash;
+        __builtin_prefetch(&shard.slots[ahead & (shard.slots.size() - 1)]);
+      }
+      const size_t index = static_cast<size_t>(part.by_shard[static_cast<size_t>(k)]);
+      const Part::Token& token = part.tokens[index];
+      size_t slot;
+      int32_t& held = part.held[index];
+      held = shard.find(token.key, part.texts[index], slot);
+      if (held >= 0) {
+        shard.counts[static_cast<size_t>(held)] += token.count;
+      } else {
+        held = shard.insert(slot, token.key, part.texts[index], token.count, -1);
+        part.first_seen[index] = 1;
       }
     }
   }
 }
 
-void Counter::grow() { rebuild_slots(slots_.size() * 2); }
-
-void Counter::rebuild_slots(size_t slot_count) {
-  slots_.assign(slot_count, -1);
-  const size_t mask = slot_count - 1;
-  for (int32_t held = 0; held < static_cast<int32_t>(counts_.size()); ++held) {
-    size_t i = hashes_[held] & mask;
-    while (slots_[i] >= 0) i = (i + 1) & mask;
-    slots_[i] = held;
+int64_t tokenize_serial(const char* data, size_t size, Counter& counter, Stream& stream) {
+  int64_t count = 0;
+  size_t i = 0;
+  while (i < size) {
+    if (is_space(data[i])) {
+      if (data[i] == '\n') stream.end_sentence();
+      ++i;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < size && !is_space(data[j])) ++j;
+    stream.push(counter.add(data + i, j - i));
+    ++count;
+    i = j;
   }
+  return count;
+}
+
+}  // namespace
+
+Shard::Shard() : slots(1 << 10, -1) {}
+
+int32_t Shard::find(const TokenKey& key, const char* token, size_t& slot) const {
+  const size_t mask = slots.size() - 1;
+  for (size_t i = key.hash & mask;; i = (i + 1) & mask) {
+    const int32_t held = slots[i];
+    if (held < 0) {
+      slot = i;
+      return -1;
+    }
+    const size_t h = static_cast<size_t>(held);
+    if (keys[h].same(key) && same_tail(text.data() + (h == 0 ? 0 : ends[h - 1]), token, key.length)) return held;
+  }
+}
+
+int32_t Shard::insert(size_t slot, const TokenKey& key, const char* token, int64_t count, int32_t id) {
+  const int32_t held = static_cast<int32_t>(counts.size());
+  slots[slot] = held;
+  text.append(token, key.length);
+  ends.push_back(static_cast<int64_t>(text.size()));
+  counts.push_back(count);
+  keys.push_back(key);
+  ids.push_back(id);
+  if (counts.size() * 2 > slots.size()) rebuild_slots(slots.size() * 2);
+  return held;
+}
+
+void Shard::rebuild_slots(size_t slot_count) {
+  slots.assign(slot_count, -1);
+  const size_t mask = slot_count - 1;
+  for (size_t held = 0; held < counts.size(); ++held) {
+    size_t i = keys[held].hash & mask;
+    while (slots[i] >= 0) i = (i + 1) & mask;
+    slots[i] = static_cast<int32_t>(held);
+  }
+}
+
+Counter::Counter(int64_t max_distinct) : max_distinct_(max_distinct), shards_(kShards) {
+  MTL_CHECK(max_distinct >= 4, "max_distinct must be >= 4");
+}
+
+int32_t Counter::add(const char* text, size_t length) {
+  const TokenKey key = key_of(text, length, text + length);
+  Shard& shard = shards_[static_cast<size_t>(shard_of(key.hash))];
+  size_t slot;
+  const int32_t held = shard.find(key, text, slot);
+  if (held >= 0) {
+    ++shard.counts[static_cast<size_t>(held)];
+    return shard.ids[static_cast<size_t>(held)];
+  }
+  MTL_CHECK(issued_ < kMaxIds, "more than 2^31 - 1 provisional token ids in one language "
+            "(distinct tokens, plus dropped ones that came back)");
+  const int32_t fresh = static_cast<int32_t>(issued_++);
+  shard.insert(slot, key, text, 1, fresh);
+  if (++held_ > max_distinct_) prune();  // may drop this very token: its id then stays unheld, mapped to "dropped"
+  return fresh;
 }
 
 void Counter::prune() {
@@ -92,32 +360,62 @@ void Counter::prune() {
   do {
     ++threshold_;
     kept = 0;
-    for (const int64_t c : counts_) kept += c > threshold_;
+    for (const Shard& shard : shards_)
+      for (const int64_t c : shard.counts) kept += c > threshold_;
   } while (kept > target);
   // Compact in place, in held order (so first-seen order, the tie-break of the vocabulary, holds).
-  size_t write = 0, text_end = 0;
-  int64_t begin = 0;
-  for (size_t held = 0; held < counts_.size(); ++held) {
-    const int64_t end = ends_[held];
-    if (counts_[held] > threshold_) {
-      std::memmove(&text_[text_end], text_.data() + begin, static_cast<size_t>(end - begin));
-      text_end += static_cast<size_t>(end - begin);
-      ends_[write] = static_cast<int64_t>(text_end);
-      counts_[write] = counts_[held];
-      hashes_[write] = hashes_[held];
-      ids_[write] = ids_[held];
-      ++write;
+  for (Shard& shard : shards_) {
+    size_t write = 0, text_end = 0;
+    int64_t begin = 0;
+    for (size_t held = 0; held < shard.counts.size(); ++held) {
+      const int64_t end = shard.ends[held];
+      if (shard.counts[held] > threshold_) {
+        std::memmove(&shard.text[text_end], shard.text.data() + begin, static_cast<size_t>(end - begin));
+        text_end += static_cast<size_t>(end - begin);
+        shard.ends[write] = static_cast<int64_t>(text_end);
+        shard.counts[write] = shard.counts[held];
+        shard.keys[write] = shard.keys[held];
+        shard.ids[write] = shard.ids[held];
+        ++write;
+      }
+      begin = end;
     }
-    begin = end;
+    dropped_ += static_cast<int64_t>(shard.counts.size() - write);
+    shard.text.resize(text_end);
+    shard.ends.resize(write);
+    shard.counts.resize(write);
+    shard.keys.resize(write);
+    shard.ids.resize(write);
+    shard.rebuild_slots(shard.slots.size());  // the table does not shrink: it fills again
   }
-  dropped_ += static_cast<int64_t>(counts_.size() - write);
+  held_ = kept;
   ++prunings_;
-  text_.resize(text_end);
-  ends_.resize(write);
-  counts_.resize(write);
-  hashes_.resize(write);
-  ids_.resize(write);
-  rebuild_slots(slots_.size());  // at most max_distinct_ entries ever: the table has stopped growing
+}
+
+Counter::Words Counter::words() const {
+  // Each shard holds its tokens in id order: merge the shards by id.
+  Words words;
+  words.ends.reserve(static_cast<size_t>(held_));
+  words.counts.reserve(static_cast<size_t>(held_));
+  words.ids.reserve(static_cast<size_t>(held_));
+  using Head = std::pair<int32_t, int>;  // (id, shard)
+  std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heads;
+  std::vector<size_t> next(shards_.size(), 0);
+  for (int s = 0; s < kShards; ++s)
+    if (!shards_[s].ids.empty()) heads.push({shards_[s].ids[0], s});
+  while (!heads.empty()) {
+    const int s = heads.top().second;
+    heads.pop();
+    const Shard& shard = shards_[static_cast<size_t>(s)];
+    const size_t held = next[static_cast<size_t>(s)]++;
+    const int64_t begin = held == 0 ? 0 : shard.ends[held - 1];
+    words.text.append(shard.text, static_cast<size_t>(begin), static_cast<size_t>(shard.ends[held] - begin));
+    words.ends.push_back(static_cast<int64_t>(words.text.size()));
+    words.counts.push_back(shard.counts[held]);
+    words.ids.push_back(shard.ids[held]);
+    if (held + 1 < shard.ids.size()) heads.push({shard.ids[held + 1], s});
+  }
+  return words;
 }
 
 Stream::Stream(int64_t max_sentence, bool keep_empty) : max_sentence_(max_sentence), keep_empty_(keep_empty) {
@@ -134,22 +432,66 @@ void Stream::end_sentence() {
     offsets.push_back(static_cast<int64_t>(tokens.size()));
 }
 
-int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream) {
-  int64_t count = 0;
-  size_t i = 0;
-  while (i < size) {
-    const unsigned char c = static_cast<unsigned char>(data[i]);
-    if (kWhitespace.space[c]) {
-      if (c == '\n') stream.end_sentence();
-      ++i;
-      continue;
-    }
-    size_t j = i + 1;
-    while (j < size && !kWhitespace.space[static_cast<unsigned char>(data[j])]) ++j;
-    stream.push(counter.add(data + i, j - i));
-    ++count;
-    i = j;
+int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream, int threads) {
+  // A block of `size` bytes holds at most size/2 + 1 distinct tokens. If that
+  // many could cross max_distinct, a pruning falls inside the block: count it
+  // serially, so that it happens at the same token as with one thread.
+  const int64_t most_new = static_cast<int64_t>(size / 2 + 1);
+  if (counter.size() + most_new > counter.max_distinct() || counter.issued() + most_new > kMaxIds)
+    return tokenize_serial(data, size, counter, stream);
+
+  // Parts of at least 256 KiB (and under Part::kMaxBytes), cut after whitespace.
+  constexpr size_t kMinPart = size_t{1} << 18;
+  const int part_count = static_cast<int>(std::max<size_t>(
+      {1, std::min<size_t>(std::max(threads, 1), size / kMinPart), size / (Part::kMaxBytes / 2) + 1}));
+  std::vector<Part> parts(static_cast<size_t>(part_count));
+  const char* const end = data + size;
+  const char* cut = data;
+  for (int p = 0; p < part_count; ++p) {
+    parts[p].begin = cut;
+    parts[p].limit = end;
+    cut = p + 1 == part_count ? end : std::max(cut, data + size / part_count * (p + 1));
+    while (cut < end && cut > data && !is_space(cut[-1])) ++cut;
+    parts[p].end = cut;
   }
+  parallel_for(part_count, part_count, [&](int p) { parts[p].count(); });
+  parallel_for(threads, Counter::kShards, [&](int s) { merge_shard(counter.shard(s), s, parts); });
+
+  // Ids for the new tokens in first-seen order: parts in order, and within a
+  // part in its own first-seen order.
+  for (Part& part : parts)
+    part.new_tokens = std::count(part.first_seen.begin(), part.first_seen.end(), uint8_t{1});
+  std::vector<int64_t> first_id(static_cast<size_t>(part_count), counter.issued());
+  for (int p = 1; p < part_count; ++p) first_id[p] = first_id[p - 1] + parts[p - 1].new_tokens;
+  parallel_for(part_count, part_count, [&](int p) {
+    int32_t id = static_cast<int32_t>(first_id[p]);
+    for (size_t index = 0; index < parts[p].tokens.size(); ++index)
+      if (parts[p].first_seen[index]) {
+        const size_t held = static_cast<size_t>(parts[p].held[index]);
+        counter.shard(Counter::shard_of(parts[p].tokens[index].key.hash)).ids[held] = id++;
+      }
+  });
+  counter.settle(first_id.back() + parts.back().new_tokens - counter.issued());
+  parallel_for(part_count, part_count, [&](int p) {
+    std::vector<int32_t> ids(parts[p].tokens.size());
+    for (size_t index = 0; index < ids.size(); ++index) {
+      const size_t held = static_cast<size_t>(parts[p].held[index]);
+      ids[index] = counter.shard(Counter::shard_of(parts[p].tokens[index].key.hash)).ids[held];
+    }
+    for (int32_t& x : parts[p].sequence)
+      if (x != kNewline) x = ids[static_cast<size_t>(x)];
+  });
+
+  int64_t count = 0;
+  for (const Part& part : parts)
+    for (const int32_t x : part.sequence) {
+      if (x == kNewline) {
+        stream.end_sentence();
+      } else {
+        stream.push(x);
+        ++count;
+      }
+    }
   return count;
 }
 

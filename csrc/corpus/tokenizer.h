@@ -15,12 +15,43 @@
 
 namespace mtl::corpus {
 
-// The distinct tokens of one language and their counts.
+// What tells tokens apart without reading their text: the hash, the length
+// and the first 16 bytes (zero-padded). Only longer tokens compare the rest.
+struct TokenKey {
+  uint64_t hash;
+  uint64_t head[2];
+  uint64_t length;
+  bool same(const TokenKey& o) const {
+    return hash == o.hash && length == o.length && head[0] == o.head[0] && head[1] == o.head[1];
+  }
+};
+
+// The tokens of one hash shard of a Counter, in first-seen order, and an
+// open-addressing table over them.
+struct Shard {
+  std::string text;             // held tokens, back to back
+  std::vector<int64_t> ends;    // held token i ends at ends[i]
+  std::vector<int64_t> counts;
+  std::vector<TokenKey> keys;
+  std::vector<int32_t> ids;     // provisional ids
+  std::vector<int32_t> slots;   // held index, -1 = empty; a power of two
+
+  Shard();
+  int64_t size() const { return static_cast<int64_t>(counts.size()); }
+  // The held index of a token, or -1 with `slot` set to where it would go.
+  int32_t find(const TokenKey& key, const char* token, size_t& slot) const;
+  // Holds a new token at `slot` (from find); may grow the table.
+  int32_t insert(size_t slot, const TokenKey& key, const char* token, int64_t count, int32_t id);
+  void rebuild_slots(size_t slot_count);
+};
+
+// The distinct tokens of one language and their counts, in kShards shards by
+// hash, so that blocks can be merged into it by several threads at once.
 //
 // Memory stays bounded on corpora with tens of millions of distinct tokens by
 // pruning as word2vec's ReduceVocab does: when more than `max_distinct` tokens
 // are held, those seen at most `threshold` times are dropped, the threshold
-// rising by one at each pruning (until a quarter of the table is free, so a
+// rising by one at each pruning (until a quarter of the limit is free, so a
 // pruning is never repeated at once). Provisional ids are never reused: the
 // occurrences encoded before a token was dropped keep an id no held token has,
 // which the final mapping sends to "dropped"; a dropped token that comes back
@@ -28,32 +59,39 @@ namespace mtl::corpus {
 // held token.
 class Counter {
  public:
+  static constexpr int kShardBits = 6;
+  static constexpr int kShards = 1 << kShardBits;
+  static int shard_of(uint64_t hash) { return static_cast<int>(hash >> (64 - kShardBits)); }
+
   explicit Counter(int64_t max_distinct);
   // Provisional id of a token, adding it if new; counts one occurrence.
   int32_t add(const char* text, size_t length);
-  int64_t size() const { return static_cast<int64_t>(counts_.size()); }  // tokens held now
+  int64_t size() const { return held_; }      // tokens held now
   int64_t issued() const { return issued_; }  // provisional ids handed out, dropped ones included
-  const std::string& text() const { return text_; }          // held tokens, back to back
-  const std::vector<int64_t>& ends() const { return ends_; }  // held token i ends at ends[i]
-  const std::vector<int64_t>& counts() const { return counts_; }
-  const std::vector<int32_t>& ids() const { return ids_; }    // provisional id of held token i
+  int64_t max_distinct() const { return max_distinct_; }
   int64_t prunings() const { return prunings_; }
   int64_t dropped() const { return dropped_; }      // tokens dropped by all prunings
   int64_t threshold() const { return threshold_; }  // the last pruning dropped counts <= this
 
+  // The held tokens in first-seen (provisional id) order.
+  struct Words {
+    std::string text;
+    std::vector<int64_t> ends, counts;
+    std::vector<int32_t> ids;
+  };
+  Words words() const;
+
+  // For the parallel merge of a block (tokenize): shards are touched by one
+  // thread each, and the totals are settled after.
+  Shard& shard(int s) { return shards_[s]; }
+  void settle(int64_t new_tokens) { held_ += new_tokens, issued_ += new_tokens; }
+
  private:
-  void grow();
   void prune();
-  void rebuild_slots(size_t slot_count);
   int64_t max_distinct_;
-  int64_t issued_ = 0;
+  int64_t held_ = 0, issued_ = 0;
   int64_t prunings_ = 0, dropped_ = 0, threshold_ = 0;
-  std::string text_;
-  std::vector<int64_t> ends_;
-  std::vector<int64_t> counts_;
-  std::vector<uint64_t> hashes_;
-  std::vector<int32_t> ids_;
-  std::vector<int32_t> slots_;  // held token index, -1 = empty; open addressing, a power of two
+  std::vector<Shard> shards_;
 };
 
 // One task's tokens as ids, cut into sentences at newlines and every
@@ -76,6 +114,12 @@ class Stream {
 // Splits a block of text on ASCII whitespace into `stream`, counting tokens in
 // `counter`. The block must not end inside a token (the caller carries the
 // last partial token over to the next block). Returns the number of tokens.
-int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream);
+//
+// With several threads each takes a part of the block and counts it in a small
+// table of its own; the parts are merged into the counter shard by shard, and
+// the new tokens get their ids in first-seen order, so the ids, counts and
+// stream are exactly those of one thread. A block that could push the counter
+// past max_distinct (a pruning would fall inside it) is counted serially.
+int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream, int threads = 1);
 
 }  // namespace mtl::corpus

@@ -1,0 +1,96 @@
+"""How fast a corpus is read, counted and encoded, per stage and thread count.
+
+Reading runs once per training run, before the first epoch: Python reads,
+decompresses, validates and lowercases blocks in a background thread (serial),
+and the compiled tokenizer counts and encodes them (threads). This times:
+  reader    read_blocks alone (file -> validated, lowercased blocks)
+  tokenize  core.tokenize over blocks already in memory, per thread count
+  read      read_corpus end to end (both, overlapped, plus the vocabulary and the remap)
+Medians of --repeat runs, written to benchmarks/results/<name>.{json,md}.
+
+    python benchmarks/read_speed.py --corpus benchmarks/.cache/enwiki-text8-17M.txt --threads 1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from mtlembed import TaskSpec, TrainConfig, backend, corpus  # noqa: E402
+from mtlembed.trainer import read_corpus  # noqa: E402
+
+
+def median_seconds(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default=str(HERE / ".cache" / "enwiki-text8-17M.txt"))
+    parser.add_argument("--threads", default=f"1,{os.cpu_count() or 1}")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--name", default="read-speed")
+    args = parser.parse_args()
+    threads = sorted({int(t) for t in args.threads.split(",")})
+    path = Path(args.corpus)
+    if not path.is_file():
+        sys.exit(f"{path}: no such corpus (python benchmarks/prepare_corpus.py --words 17M makes it)")
+    core = backend.core()
+    config = TrainConfig()
+
+    def read_only():
+        return [b for b, end in corpus.read_blocks([path], True, True, corpus.ReadStats()) if not end]
+
+    blocks = read_only()
+    size = sum(map(len, blocks))
+
+    def tokenize(n: int) -> int:
+        counter, stream, words = core.Counter(config.max_distinct), core.Stream(config.max_sentence_length), 0
+        for block in blocks:
+            words += core.tokenize(block, counter, stream, n)
+            stream.take_sentences()
+        return words
+
+    words = tokenize(1)
+    rows = [{"stage": "reader", "threads": 1, "seconds": median_seconds(read_only, args.repeat)}]
+    for n in threads:
+        rows.append({"stage": "tokenize", "threads": n, "seconds": median_seconds(lambda: tokenize(n), args.repeat)})
+    for n in threads:
+        task = [TaskSpec("t", (str(path),))]
+        rows.append({"stage": "read", "threads": n,
+                     "seconds": median_seconds(lambda: read_corpus(task, TrainConfig(threads=n)), args.repeat)})
+    for row in rows:
+        row["words_per_second"] = words / row["seconds"]
+        row["mb_per_second"] = size / row["seconds"] / 1e6
+        row["ns_per_word"] = row["seconds"] / words * 1e9
+
+    meta = {"corpus": str(path), "bytes": size, "words": words, "repeat": args.repeat,
+            "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "command": "python benchmarks/read_speed.py " + " ".join(sys.argv[1:])}
+    out = HERE / "results"
+    (out / f"{args.name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+    lines = [f"# Reading speed: {path.name}, {words:,} words, {size / 1e6:.0f} MB", "",
+             f"`{meta['command']}` ({meta['cpus']} CPUs; medians of {args.repeat})", "",
+             "| stage | threads | seconds | M words/s | MB/s | ns/word |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['stage']} | {r['threads']} | {r['seconds']:.3f} | {r['words_per_second'] / 1e6:.1f} | "
+              f"{r['mb_per_second']:.0f} | {r['ns_per_word']:.0f} |" for r in rows]
+    (out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
