@@ -366,4 +366,23 @@ PYBIND11_MODULE(_core, m) {
     return corpus::tokenize(data, static_cast<size_t>(size), counter, stream, threads);
   }, py::arg("block"), py::arg("counter"), py::arg("stream"), py::arg("threads") = 1,
         "Splits a block (ending at whitespace) into tokens; '\\n' ends a sentence. Threads change the speed only.");
+
+  m.def("remap", [](const py::array& tokens, const py::array& ends, const py::array& mapping, bool keep_empty) {
+    int64_t token_count = 0, sentence_count = 0, mapping_size = 0;
+    const int32_t* token_data = vector_of<int32_t>(tokens, "tokens", &token_count);
+    const int64_t* end_data = vector_of<int64_t>(ends, "ends", &sentence_count);
+    const int32_t* mapping_data = vector_of<int32_t>(mapping, "mapping", &mapping_size);
+    py::array_t<int32_t> ids(token_count);
+    py::array_t<int64_t> new_ends(sentence_count);
+    int32_t* id_data = ids.mutable_data();
+    int64_t* new_end_data = new_ends.mutable_data();
+    corpus::Remapped done;
+    {
+      py::gil_scoped_release release;
+      done = corpus::remap(token_data, token_count, end_data, sentence_count, mapping_data, mapping_size, keep_empty,
+                           id_data, new_end_data);
+    }
+    return py::make_tuple(ids[py::slice(0, done.tokens, 1)], new_ends[py::slice(0, done.sentences, 1)]);
+  }, py::arg("tokens"), py::arg("ends"), py::arg("mapping"), py::arg("keep_empty"),
+        "Provisional ids of whole sentences to final ids (-1 drops); empty sentences go unless keep_empty.");
 }

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import corpus
+from . import backend, corpus
 from . import vocab as vocab_module
 from .errors import ConfigError, ResourceError
 
@@ -72,14 +72,7 @@ def remap_piece(tokens: np.ndarray, ends: np.ndarray, mapping: np.ndarray,
     Ids mapped to -1 are dropped; sentences left empty disappear unless
     `keep_empty` (parallel text, where sentence i must stay line i).
     """
-    ids = mapping[tokens]
-    kept = ids >= 0
-    before = np.zeros(len(ids) + 1, dtype=np.int64)  # before[i]: kept ids among the first i
-    np.cumsum(kept, out=before[1:])
-    new_ends = before[ends]
-    if not keep_empty:
-        new_ends = new_ends[new_ends > np.concatenate(([0], new_ends[:-1]))]
-    return ids[kept], new_ends
+    return backend.core().remap(tokens, ends, mapping, keep_empty)
 
 
 def release_free_memory() -> None:

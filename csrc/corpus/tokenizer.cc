@@ -495,4 +495,26 @@ int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream
   return count;
 }
 
+Remapped remap(const int32_t* tokens, int64_t token_count, const int64_t* ends, int64_t sentence_count,
+               const int32_t* mapping, int64_t mapping_size, bool keep_empty, int32_t* ids, int64_t* new_ends) {
+  MTL_CHECK(sentence_count == 0 ? token_count == 0 : ends[sentence_count - 1] == token_count,
+            "remap: the sentences must end at the last token");
+  Remapped out{0, 0};
+  int64_t begin = 0;
+  for (int64_t s = 0; s < sentence_count; ++s) {
+    MTL_CHECK(ends[s] >= begin, "remap: sentence ends must not decrease");
+    const int64_t kept_before = out.tokens;
+    for (int64_t i = begin; i < ends[s]; ++i) {
+      MTL_CHECK(static_cast<uint64_t>(tokens[i]) < static_cast<uint64_t>(mapping_size),
+                "remap: token id ", tokens[i], " outside the mapping (", mapping_size, " ids)");
+      const int32_t id = mapping[tokens[i]];
+      ids[out.tokens] = id;
+      out.tokens += id >= 0;
+    }
+    if (keep_empty || out.tokens > kept_before) new_ends[out.sentences++] = out.tokens;
+    begin = ends[s];
+  }
+  return out;
+}
+
 }  // namespace mtl::corpus

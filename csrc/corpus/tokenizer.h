@@ -122,4 +122,14 @@ class Stream {
 // past max_distinct (a pruning would fall inside it) is counted serially.
 int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream, int threads = 1);
 
+// Provisional ids of whole sentences (sentence s ends at ends[s]; the last
+// end is the token count) to final ones through `mapping`, where -1 drops the
+// token; a sentence left empty is dropped too unless `keep_empty`. Writes
+// `ids` and `new_ends` (as long as the inputs) and returns how many of each.
+struct Remapped {
+  int64_t tokens, sentences;
+};
+Remapped remap(const int32_t* tokens, int64_t token_count, const int64_t* ends, int64_t sentence_count,
+               const int32_t* mapping, int64_t mapping_size, bool keep_empty, int32_t* ids, int64_t* new_ends);
+
 }  // namespace mtl::corpus
