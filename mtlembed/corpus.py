@@ -2,9 +2,9 @@
 
 Files are read in large blocks. Python decompresses and checks the UTF-8 of
 each block (C code in the standard library), the compiled tokenizer splits it
-into tokens, counts them and encodes them to ids; nothing here loops over
-tokens. A background thread reads the next block while the current one is
-tokenized.
+into tokens, counts them and encodes them to ids, on the training threads (each
+counts a part of the block); nothing here loops over tokens. A background thread
+reads the next block while the current one is tokenized.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ struct Part {
     TokenKey key;
     int64_t count;
   };
-  static constexpr size_t kMaxBytes = size_t{1} << 31;
+  static constexpr size_t kMaxBytes = size_t{1} << 31;  // so local indices fit in int32
   const char* begin = nullptr;
   const char* end = nullptr;
   const char* limit = nullptr;        // end of the block: reads stop here
