@@ -109,8 +109,8 @@ double step(const std::string& model, const py::array& w_in, const py::array& w_
   for (int64_t i = 0; i < n_targets; ++i) MTL_CHECK(tgt[i] >= 0 && tgt[i] < in.rows, "target id out of range");
   std::vector<int> ends{int(n_contexts)};
   if (!context_ends.is_none()) ends = context_ends.cast<std::vector<int>>();
-  MTL_CHECK(!ends.empty() && int64_t(ends.size()) <= cpu::kMaxShared && int64_t(ends.size()) <= n_targets,
-            "1..", cpu::kMaxShared, " centers, each with its target");
+  MTL_CHECK(!ends.empty() && int64_t(ends.size()) <= kMaxCbowShare && int64_t(ends.size()) <= n_targets,
+            "1..", kMaxCbowShare, " centers, each with its target");
   for (size_t i = 0; i < ends.size(); ++i)
     MTL_CHECK(ends[i] - (i ? ends[i - 1] : 0) >= 1 && ends[i] - (i ? ends[i - 1] : 0) <= 128,
               "each center needs 1..128 contexts");

@@ -90,6 +90,19 @@ void classify64(const char* p, uint64_t& space, uint64_t& newline) {
 #endif
 }
 
+// An open-addressing table (linear probing) of `slot_count` slots, a power of
+// two, over entries 0..count-1 with hashes hash_of(i); -1 marks an empty slot.
+template <class HashOf>
+void fill_slots(std::vector<int32_t>& slots, size_t slot_count, size_t count, const HashOf& hash_of) {
+  slots.assign(slot_count, -1);
+  const size_t mask = slot_count - 1;
+  for (size_t entry = 0; entry < count; ++entry) {
+    size_t i = hash_of(entry) & mask;
+    while (slots[i] >= 0) i = (i + 1) & mask;
+    slots[i] = static_cast<int32_t>(entry);
+  }
+}
+
 constexpr int32_t kMaxIds = 0x7FFFFFFF;
 constexpr int32_t kNewline = -1;  // in a Part's sequence
 
@@ -135,7 +148,6 @@ struct Part {
   std::vector<int32_t> by_shard;      // token indices grouped by shard, first-seen order within each
   std::vector<int32_t> shard_begin;   // group s is by_shard[shard_begin[s], shard_begin[s+1])
   std::vector<uint8_t> first_seen;    // new to the counter (its first occurrence is in this part)
-  int64_t new_tokens = 0;
 
   void count() {
     const size_t size = static_cast<size_t>(end - begin);
@@ -211,7 +223,8 @@ struct Part {
         slots[i] = static_cast<int32_t>(tokens.size());
         tokens.push_back({key, 1});
         texts.push_back(text);
-        if (tokens.size() * 2 > slots.size()) grow();
+        if (tokens.size() * 2 > slots.size())
+          fill_slots(slots, slots.size() * 2, tokens.size(), [this](size_t i) { return tokens[i].key.hash; });
         return static_cast<int32_t>(tokens.size() - 1);
       }
       Token& token = tokens[static_cast<size_t>(index)];
@@ -219,16 +232,6 @@ struct Part {
         ++token.count;
         return index;
       }
-    }
-  }
-
-  void grow() {
-    slots.assign(slots.size() * 2, -1);
-    const size_t mask = slots.size() - 1;
-    for (size_t index = 0; index < tokens.size(); ++index) {
-      size_t i = tokens[index].key.hash & mask;
-      while (slots[i] >= 0) i = (i + 1) & mask;
-      slots[i] = static_cast<int32_t>(index);
     }
   }
 
@@ -242,6 +245,11 @@ struct Part {
       by_shard[static_cast<size_t>(next[Counter::shard_of(tokens[index].key.hash)]++)] = static_cast<int32_t>(index);
     held.assign(tokens.size(), -1);
     first_seen.assign(tokens.size(), 0);
+  }
+
+  // The provisional id of token `index` in the counter it was merged into.
+  int32_t& id_in(Counter& counter, size_t index) const {
+    return counter.shard(Counter::shard_of(tokens[index].key.hash)).ids[static_cast<size_t>(held[index])];
   }
 };
 
@@ -321,13 +329,7 @@ int32_t Shard::insert(size_t slot, const TokenKey& key, const char* token, int64
 }
 
 void Shard::rebuild_slots(size_t slot_count) {
-  slots.assign(slot_count, -1);
-  const size_t mask = slot_count - 1;
-  for (size_t held = 0; held < counts.size(); ++held) {
-    size_t i = keys[held].hash & mask;
-    while (slots[i] >= 0) i = (i + 1) & mask;
-    slots[i] = static_cast<int32_t>(held);
-  }
+  fill_slots(slots, slot_count, counts.size(), [this](size_t held) { return keys[held].hash; });
 }
 
 Counter::Counter(int64_t max_distinct) : max_distinct_(max_distinct), shards_(kShards) {
@@ -459,25 +461,18 @@ int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream
 
   // Ids for the new tokens in first-seen order: parts in order, and within a
   // part in its own first-seen order.
-  for (Part& part : parts)
-    part.new_tokens = std::count(part.first_seen.begin(), part.first_seen.end(), uint8_t{1});
-  std::vector<int64_t> first_id(static_cast<size_t>(part_count), counter.issued());
-  for (int p = 1; p < part_count; ++p) first_id[p] = first_id[p - 1] + parts[p - 1].new_tokens;
+  std::vector<int64_t> first_id(static_cast<size_t>(part_count) + 1, counter.issued());
+  for (int p = 0; p < part_count; ++p)
+    first_id[p + 1] = first_id[p] + std::count(parts[p].first_seen.begin(), parts[p].first_seen.end(), uint8_t{1});
   parallel_for(part_count, part_count, [&](int p) {
     int32_t id = static_cast<int32_t>(first_id[p]);
     for (size_t index = 0; index < parts[p].tokens.size(); ++index)
-      if (parts[p].first_seen[index]) {
-        const size_t held = static_cast<size_t>(parts[p].held[index]);
-        counter.shard(Counter::shard_of(parts[p].tokens[index].key.hash)).ids[held] = id++;
-      }
+      if (parts[p].first_seen[index]) parts[p].id_in(counter, index) = id++;
   });
-  counter.settle(first_id.back() + parts.back().new_tokens - counter.issued());
+  counter.settle(first_id.back() - counter.issued());
   parallel_for(part_count, part_count, [&](int p) {
     std::vector<int32_t> ids(parts[p].tokens.size());
-    for (size_t index = 0; index < ids.size(); ++index) {
-      const size_t held = static_cast<size_t>(parts[p].held[index]);
-      ids[index] = counter.shard(Counter::shard_of(parts[p].tokens[index].key.hash)).ids[held];
-    }
+    for (size_t index = 0; index < ids.size(); ++index) ids[index] = parts[p].id_in(counter, index);
     for (int32_t& x : parts[p].sequence)
       if (x != kNewline) x = ids[static_cast<size_t>(x)];
   });

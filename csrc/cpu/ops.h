@@ -21,9 +21,6 @@ using StepFn = double (*)(const Matrix& w_in, const Matrix& w_out, const int32_t
                           int n_contexts, const int32_t* targets, int n_targets, float lr,
                           float* scratch);
 
-// CBOW shares negatives across up to this many centers (TrainParams::cbow_share).
-constexpr int kMaxShared = kMaxCbowShare;
-
 // The CBOW update of `n_centers` centers: center i's contexts are
 // contexts[context_ends[i-1], context_ends[i]) (from 0 for i = 0),
 // targets[i] is its word, and targets[n_centers..n_targets) are negatives
@@ -50,7 +47,7 @@ inline int64_t scratch_floats(int max_contexts, int max_targets, int dim) {
   // the score block rounded up to whole SIMD blocks, copies of the old rows
   // (when the targets come in several groups), and CBOW's h rows
   return static_cast<int64_t>(max_contexts) * (max_targets + 16) + int64_t(max_contexts + max_targets) * dim +
-         int64_t(kMaxShared + 1) * dim + int64_t(kMaxShared) * (max_targets + 16);
+         int64_t(kMaxCbowShare + 1) * dim + int64_t(kMaxCbowShare) * (max_targets + 16);
 }
 
 }  // namespace mtl::cpu

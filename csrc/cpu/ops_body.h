@@ -301,7 +301,7 @@ double cbow_dispatch(const Matrix& w_in, const Matrix& w_out, const int32_t* con
 
 double cbow_step(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, const int* context_ends,
                  int n_centers, const int32_t* targets, int n_targets, float lr, float* scratch) {
-  return cbow_dispatch<kMaxShared>(w_in, w_out, contexts, context_ends, n_centers, targets, n_targets, lr, scratch);
+  return cbow_dispatch<kMaxCbowShare>(w_in, w_out, contexts, context_ends, n_centers, targets, n_targets, lr, scratch);
 }
 
 }  // namespace
