@@ -1,14 +1,15 @@
 """How fast a corpus is read, counted and encoded, per stage and thread count.
 
-Reading runs once per training run, before the first epoch: Python reads,
-decompresses, validates and lowercases blocks in a background thread (serial),
-and the compiled tokenizer counts and encodes them (threads). This times:
-  reader    read_blocks alone (file -> validated, lowercased blocks)
+Reading runs once per training run, before the first epoch: Python reads and
+decompresses blocks in a background thread (serial), and the compiled tokenizer
+checks the UTF-8, lowercases (--lowercase), counts and encodes them (threads).
+This times:
+  reader    read_blocks alone (file -> blocks cut at whitespace)
   tokenize  core.tokenize over blocks already in memory, per thread count
   read      read_corpus end to end (both, overlapped, plus the vocabulary and the remap)
 Medians of --repeat runs, written to benchmarks/results/<name>.{json,md}.
 
-    python benchmarks/read_speed.py --corpus benchmarks/.cache/enwiki-text8-17M.txt --threads 1,2
+    python benchmarks/read_speed.py --corpus benchmarks/.cache/enwiki-text8-17M.txt --threads 1,2 --lowercase
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(HERE / ".cache" / "enwiki-text8-17M.txt"))
     parser.add_argument("--threads", default=f"1,{os.cpu_count() or 1}")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--lowercase", action="store_true", help="lowercase as --lowercase does in training")
     parser.add_argument("--name", default="read-speed")
     args = parser.parse_args()
     threads = sorted({int(t) for t in args.threads.split(",")})
@@ -50,10 +52,11 @@ def main() -> None:
     if not path.is_file():
         sys.exit(f"{path}: no such corpus (python benchmarks/prepare_corpus.py --words 17M makes it)")
     core = backend.core()
-    config = TrainConfig()
+    config = TrainConfig(lowercase=args.lowercase)
+    lower = corpus.case_map() if args.lowercase else None
 
     def read_only():
-        return [b for b, end in corpus.read_blocks([path], True, True, corpus.ReadStats()) if not end]
+        return [block for _, block in corpus.read_blocks([path], corpus.ReadStats()) if block]
 
     blocks = read_only()
     size = sum(map(len, blocks))
@@ -61,7 +64,7 @@ def main() -> None:
     def tokenize(n: int) -> int:
         counter, stream, words = core.Counter(config.max_distinct), core.Stream(config.max_sentence_length), 0
         for block in blocks:
-            words += core.tokenize(block, counter, stream, n)
+            words += core.tokenize(block, counter, stream, n, lower)[0]
             stream.take_sentences()
         return words
 
@@ -72,19 +75,20 @@ def main() -> None:
     for n in threads:
         task = [TaskSpec("t", (str(path),))]
         rows.append({"stage": "read", "threads": n,
-                     "seconds": median_seconds(lambda: read_corpus(task, TrainConfig(threads=n)), args.repeat)})
+                     "seconds": median_seconds(lambda: read_corpus(task, config.replace(threads=n)), args.repeat)})
     for row in rows:
         row["words_per_second"] = words / row["seconds"]
         row["mb_per_second"] = size / row["seconds"] / 1e6
         row["ns_per_word"] = row["seconds"] / words * 1e9
 
-    meta = {"corpus": str(path), "bytes": size, "words": words, "repeat": args.repeat,
+    meta = {"corpus": str(path), "bytes": size, "words": words, "repeat": args.repeat, "lowercase": args.lowercase,
             "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
             "command": "python benchmarks/read_speed.py " + " ".join(sys.argv[1:])}
     out = HERE / "results"
     (out / f"{args.name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     lines = [f"# Reading speed: {path.name}, {words:,} words, {size / 1e6:.0f} MB", "",
-             f"`{meta['command']}` ({meta['cpus']} CPUs; medians of {args.repeat})", "",
+             f"`{meta['command']}` ({meta['cpus']} CPUs; medians of {args.repeat}; "
+             f"{'lowercased' if args.lowercase else 'not lowercased'})", "",
              "| stage | threads | seconds | M words/s | MB/s | ns/word |", "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['stage']} | {r['threads']} | {r['seconds']:.3f} | {r['words_per_second'] / 1e6:.1f} | "
               f"{r['mb_per_second']:.0f} | {r['ns_per_word']:.0f} |" for r in rows]

@@ -193,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     if not tools:
         raise SystemExit("run.py: none of the requested tools is available")
     mt = next((t for t in tools if t.name == "mtlembed"), None)
-    if args.evaluator == "mtlembed" and mt is None:
+    evaluator = mt or make_tools(["mtlembed"], args.mtlembed_cmd, None)[0]  # it may score without being timed
+    if args.evaluator == "mtlembed" and not (mt or evaluator.probe().ok):
         raise SystemExit("run.py: --evaluator mtlembed needs a working mtlembed")
-    mt_cmd = mt.cmd if mt else ["mtlembed"]
+    mt_cmd = evaluator.cmd
 
     git_sha, dirty = git_state()
     cpu, simd = cpu_info()

@@ -357,15 +357,28 @@ PYBIND11_MODULE(_core, m) {
         return py::make_tuple(tokens, ends);
       });
 
-  m.def("tokenize", [](const py::bytes& block, corpus::Counter& counter, corpus::Stream& stream, int threads) {
+  py::class_<corpus::CaseMap>(m, "CaseMap", "Lowercase forms beyond ASCII (mtlembed.corpus.case_map builds it).")
+      .def(py::init<const std::vector<uint32_t>&, const std::string&, const std::vector<int64_t>&,
+                    const std::vector<uint32_t>&>(),
+           py::arg("code_points"), py::arg("lowered"), py::arg("ends"), py::arg("contextual"));
+
+  m.def("tokenize", [](const py::bytes& block, corpus::Counter& counter, corpus::Stream& stream, int threads,
+                       const corpus::CaseMap* lower) -> py::object {
     MTL_CHECK(threads >= 1, "threads must be >= 1");
     char* data = nullptr;
     Py_ssize_t size = 0;
     PyBytes_AsStringAndSize(block.ptr(), &data, &size);
-    py::gil_scoped_release release;
-    return corpus::tokenize(data, static_cast<size_t>(size), counter, stream, threads);
-  }, py::arg("block"), py::arg("counter"), py::arg("stream"), py::arg("threads") = 1,
-        "Splits a block (ending at whitespace) into tokens; '\\n' ends a sentence. Threads change the speed only.");
+    corpus::Tokenized done;
+    {
+      py::gil_scoped_release release;
+      done = corpus::tokenize(data, static_cast<size_t>(size), counter, stream, threads, lower);
+    }
+    if (done.refused) return py::none();
+    return py::make_tuple(done.tokens, done.newlines);
+  }, py::arg("block"), py::arg("counter"), py::arg("stream"), py::arg("threads") = 1, py::arg("lower") = nullptr,
+        "Splits a block of UTF-8 (ending at whitespace) into tokens, lowercased through `lower` if given; "
+        "'\\n' ends a sentence. Returns (tokens, newlines), or None, counting nothing, if the block holds "
+        "invalid UTF-8 or a character `lower` cannot lowercase alone. Threads change the speed only.");
 
   m.def("remap", [](const py::array& tokens, const py::array& ends, const py::array& mapping, bool keep_empty) {
     int64_t token_count = 0, sentence_count = 0, mapping_size = 0;

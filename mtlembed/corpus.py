@@ -1,16 +1,19 @@
 """Reading corpora: paths, globs and folders; plain, gzip, bz2 or xz files.
 
-Files are read in large blocks. Python decompresses and checks the UTF-8 of
-each block (C code in the standard library), the compiled tokenizer splits it
-into tokens, counts them and encodes them to ids, on the training threads (each
-counts a part of the block); nothing here loops over tokens. A background thread
-reads the next block while the current one is tokenized.
+Files are read in large blocks, cut at whitespace. A background thread reads
+and decompresses the next block while the compiled tokenizer works on the
+current one, on the training threads (each takes a part of the block): it
+checks the UTF-8, lowercases, splits the text into tokens, counts them and
+encodes them to ids; nothing here loops over tokens. Python decodes only the
+blocks the tokenizer refuses (invalid UTF-8, to report or replace it, and text
+whose lowercase depends on context: Greek capital sigma).
 """
 
 from __future__ import annotations
 
 import bz2
 import codecs
+import functools
 import glob
 import gzip
 import lzma
@@ -19,11 +22,13 @@ import queue
 import re
 import threading
 import warnings
+import unicodedata
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from . import backend
 from .errors import CorpusError
 
 BLOCK_BYTES = 1 << 22
@@ -150,16 +155,18 @@ def open_compressed(path: Path):
         raise CorpusError(f"{path}: read error at byte 0 ({error.strerror or error})") from None
 
 
-def _read_error(path: Path, kind: str, line: int, raw, error: BaseException) -> CorpusError:
-    """A failed read: the device (an errno: EIO, ...) or the compressed data, with where it happened."""
+def _read_error(path: Path, kind: str, text_bytes: int, raw, error: BaseException) -> CorpusError:
+    """A failed read: the device (an errno: EIO, ...) or the compressed data, with where it
+    happened (`text_bytes`: how much text the file had given)."""
     try:
-        where = f"byte {raw.tell()}" + (" of the compressed file" if kind != "plain" else "")
+        where = f"byte {raw.tell()}" + (f" of the compressed file, after {text_bytes} bytes of text"
+                                        if kind != "plain" else "")
     except (OSError, ValueError):
-        where = "an unknown byte"
+        where = f"an unknown byte, after {text_bytes} bytes of text"
     if isinstance(error, OSError) and error.errno is not None:
-        return CorpusError(f"{path}: read error at {where}, near line {line} ({error.strerror or error})")
+        return CorpusError(f"{path}: read error at {where} ({error.strerror or error})")
     # bz2 reports bad data as an OSError without errno; gzip as BadGzipFile; EOFError if cut short
-    return CorpusError(f"{path}: corrupt or truncated {kind} data near line {line} ({where}): {error}")
+    return CorpusError(f"{path}: corrupt or truncated {kind} data ({where}): {error}")
 
 
 @dataclass
@@ -186,18 +193,18 @@ class _InvalidCounter:
         return "\ufffd", error.end
 
 
-def _blocks(path: Path, lowercase: bool, strict: bool, stats: ReadStats) -> Iterator[bytes]:
-    """Valid UTF-8 blocks of a file, each ending at whitespace (or at end of file)."""
+def _blocks(path: Path, stats: ReadStats) -> Iterator[bytes]:
+    """The blocks of a file, each ending at whitespace (or at end of file), never inside a UTF-8 character."""
     handle, raw, kind = open_compressed(path)
     carry = b""
-    line = 1  # line number at the start of `carry`
+    text_bytes = 0
     first = True
     with raw, handle:
         while True:
             try:
                 data = handle.read(BLOCK_BYTES)
             except _DECOMPRESSION_ERRORS + (OSError,) as error:
-                raise _read_error(path, kind, line, raw, error) from None
+                raise _read_error(path, kind, text_bytes, raw, error) from None
             if first:
                 first = False
                 if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -224,14 +231,17 @@ def _blocks(path: Path, lowercase: bool, strict: bool, stats: ReadStats) -> Iter
                         cut -= 1
                     cut -= 1  # the character starting at the old `cut` goes to the carry
                 block, carry = block[: cut + 1], block[cut + 1:]
+            text_bytes += len(data)
             if block:
-                yield _decode(block, path, line, lowercase, strict, stats)
-                line += block.count(b"\n")
+                yield block
             if not data:
                 break
 
 
-def _decode(block: bytes, path: Path, line: int, lowercase: bool, strict: bool, stats: ReadStats) -> bytes:
+def decode(block: bytes, path: Path, line: int, lowercase: bool, strict: bool, stats: ReadStats) -> bytes:
+    """A block as valid UTF-8, lowercased if asked, by Python's codecs and str.lower: for the
+    blocks the tokenizer refuses. Invalid UTF-8 raises (strict) or becomes U+FFFD, counted in
+    `stats`; `line` is the block's first line, for the messages."""
     if block.isascii():
         return block.lower() if lowercase else block
     try:
@@ -253,15 +263,16 @@ def _decode(block: bytes, path: Path, line: int, lowercase: bool, strict: bool, 
     return text.encode("utf-8")
 
 
-def read_blocks(paths: list[Path], lowercase: bool, strict: bool, stats: ReadStats) -> Iterator[tuple[bytes, bool]]:
-    """(block, end_of_file) for every block of every file, read ahead in a background thread."""
+def read_blocks(paths: list[Path], stats: ReadStats) -> Iterator[tuple[Path, bytes]]:
+    """(path, block) for every block of every file, and (path, b"") at the end of each file,
+    read ahead in a background thread. Blocks are bytes as read: core.tokenize checks them."""
 
-    def produce() -> Iterator[tuple[bytes, bool]]:
+    def produce() -> Iterator[tuple[Path, bytes]]:
         for path in paths:
             stats.files += 1
-            for block in _blocks(path, lowercase, strict, stats):
-                yield block, False
-            yield b"", True
+            for block in _blocks(path, stats):
+                yield path, block
+            yield path, b""
 
     yield from _prefetch(produce(), depth=3)
     if stats.invalid_bytes:
@@ -306,3 +317,25 @@ def _prefetch(items: Iterator, depth: int) -> Iterator:
     finally:
         stop.set()
         worker.join()
+
+
+# str.lower changes no code point past U+1FFFF (planes 2 and up hold ideographs, tags and
+# private use; tests/test_tokenizer.py checks it), so the map needs 0.03 s, not 0.3 s.
+_CASED_END = 0x20000
+# Capital sigma lowercases to final sigma at the end of a word, to sigma elsewhere: the one
+# rule of str.lower that looks at neighbours. Blocks holding it go through decode().
+_CAPITAL_SIGMA = 0x3A3
+
+
+@functools.cache
+def case_map():
+    """The tokenizer's lowercase map: every non-ASCII character that str.lower changes."""
+    chars = [chr(c) for c in range(0x80, _CASED_END) if unicodedata.category(chr(c)) != "Cs"]
+    lowered = "\0".join(chars).lower().split("\0")  # one call: about 0.1 us a character
+    changed = [(ord(c), low.encode()) for c, low in zip(chars, lowered) if c != low and ord(c) != _CAPITAL_SIGMA]
+    ends, end = [], 0
+    for _, form in changed:
+        end += len(form)
+        ends.append(end)
+    return backend.core().CaseMap([c for c, _ in changed], b"".join(form for _, form in changed), ends,
+                                  [_CAPITAL_SIGMA])

@@ -48,13 +48,22 @@ def _read_into(files, counter, stream, sink, config: TrainConfig, stats: corpus.
     """Tokenizes files into a sink, block by block; returns the token count. With
     `lines`, a final line without a newline still counts as a line."""
     core = backend.core()
-    words, last = 0, b""
-    for block, end_of_file in corpus.read_blocks(files, config.lowercase, config.encoding_errors == "strict", stats):
-        if not end_of_file:
-            words += core.tokenize(block, counter, stream, config.worker_threads)
+    lower = corpus.case_map() if config.lowercase else None
+    strict = config.encoding_errors == "strict"
+    words, last, line = 0, b"", 1
+    for path, block in corpus.read_blocks(files, stats):
+        if block:
+            done = core.tokenize(block, counter, stream, config.worker_threads, lower)
+            if done is None:  # invalid UTF-8, or a capital sigma to lowercase: Python decodes it
+                text = corpus.decode(block, path, line, config.lowercase, strict, stats)
+                done = core.tokenize(text, counter, stream, config.worker_threads)
+            words += done[0]
+            line += done[1]
             last = block[-1:]
-        elif not lines or last not in (b"", b"\n"):
-            stream.end_sentence()
+        else:  # the end of a file
+            if not lines or last not in (b"", b"\n"):
+                stream.end_sentence()
+            last, line = b"", 1
         sink.add(*stream.take_sentences())
     return words
 
@@ -139,6 +148,7 @@ def _encode(task_specs: Sequence[TaskSpec], config: TrainConfig, parallel_specs:
 # (which stay zero) and start on 64-byte cache-line boundaries.
 ROW_BLOCK = 16
 INIT_ROWS = 1024  # rows of w_in initialized per step
+INIT_RANGE = 0.5  # w_in starts uniform in [-INIT_RANGE/dim, INIT_RANGE/dim) (word2vec's; gensim 4: 1.0)
 
 
 def padded_matrix(rows: int, dim: int) -> np.ndarray:
@@ -267,13 +277,13 @@ class Trainer:
                 head[:] = state.w_out[i]
                 state.w_out[i] = None
         else:
-            # word2vec's init: uniform in [-0.5/dim, 0.5/dim); w_out starts at zero. Drawn in blocks
+            # w_in uniform in [-INIT_RANGE/dim, INIT_RANGE/dim); w_out starts at zero. Drawn in blocks
             # of rows (the same numbers) so that no temporary is as large as the matrix.
             rng = np.random.default_rng(cfg.seed)
             for start in range(0, rows, INIT_ROWS):
                 block = rng.random((min(INIT_ROWS, rows - start), cfg.dim), dtype=np.float32)
                 block -= 0.5
-                block /= cfg.dim
+                block /= cfg.dim / (2 * INIT_RANGE)
                 w_in[start:start + len(block), :cfg.dim] = block
         return w_in, w_out
 

@@ -7,6 +7,7 @@ import errno
 import gzip
 import lzma
 import os
+import re
 import warnings
 
 import pytest
@@ -126,8 +127,8 @@ def test_compressed_files_cut_anywhere_after_the_header_are_clear_errors(tmp_pat
     data = maker(b"word " * 20000)
     path = tmp_path / "c.txt"
     path.write_bytes(data[:keep if isinstance(keep, int) else int(len(data) * keep)])
-    with pytest.raises(CorpusError, match=rf"{path}: corrupt or truncated {kind} data near line 1 \(byte \d+ "
-                                          r"of the compressed file\)"):
+    with pytest.raises(CorpusError, match=rf"{path}: corrupt or truncated {kind} data \(byte \d+ "
+                                          r"of the compressed file, after \d+ bytes of text\)"):
         read([path])
 
 
@@ -154,8 +155,8 @@ class _FailingDisk:
 
 
 @pytest.mark.parametrize(("name", "maker", "where"), [
-    ("c.txt", bytes, "byte 300000, near line 1"),
-    ("c.gz", gzip.compress, "byte 3000 of the compressed file, near line 1"),
+    ("c.txt", bytes, r"byte 300000"),
+    ("c.gz", gzip.compress, r"byte 3000 of the compressed file, after \d+ bytes of text"),
 ])
 def test_an_io_error_while_reading_names_the_file_and_byte(tmp_path, monkeypatch, capsys, name, maker, where):
     path = tmp_path / name
@@ -164,11 +165,11 @@ def test_an_io_error_while_reading_names_the_file_and_byte(tmp_path, monkeypatch
     real_open = open
     monkeypatch.setattr(corpus, "open", lambda file, *args, **kwargs: _FailingDisk(file, bad)
                         if os.fspath(file) == str(path) else real_open(file, *args, **kwargs), raising=False)
-    message = f"{path}: read error at {where} (Input/output error)"
-    with pytest.raises(CorpusError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    message = rf"{re.escape(str(path))}: read error at {where} \(Input/output error\)"
+    with pytest.raises(CorpusError, match=message):
         read([path])
     assert main(["train", str(path), "-o", str(tmp_path / "v.bin"), "--quiet", "--min-count", "1"]) == 1
-    assert capsys.readouterr().err == f"mtlembed: error: {message}\n"
+    assert re.fullmatch(f"mtlembed: error: {message}\n", capsys.readouterr().err)
 
 
 def test_missing_empty_and_unmatched_inputs(tmp_path):

@@ -129,13 +129,14 @@ def test_a_line_far_beyond_the_block_size_is_split_in_bounded_memory(tmp_path, m
     with open(path, "wb") as handle:
         handle.write(words * repeats)
     largest = []
-    decode = corpus._decode
+    blocks = corpus._blocks
 
-    def watched(block, *args):
-        largest.append(len(block))
-        return decode(block, *args)
+    def watched(*args):
+        for block in blocks(*args):
+            largest.append(len(block))
+            yield block
 
-    monkeypatch.setattr(corpus, "_decode", watched)
+    monkeypatch.setattr(corpus, "_blocks", watched)
     result = read([path], max_sentence_length=1000)
     assert result.words_read == 1000 * repeats  # nothing truncated
     offsets = result.streams[0].offsets

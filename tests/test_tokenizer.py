@@ -3,6 +3,8 @@
 With several threads a block is cut into parts counted on their own and merged
 into the counter shard by shard; the ids must still be first-seen order and the
 counts and sentences those of one thread, which a plain Python reference checks.
+Each part is also checked for valid UTF-8 and lowercased there, which must agree
+with Python's decoder and str.lower.
 """
 
 from __future__ import annotations
@@ -10,18 +12,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtlembed import TaskSpec, TrainConfig, backend
+from mtlembed import TaskSpec, TrainConfig, backend, corpus
 from mtlembed.trainer import read_corpus
 
 PART_BYTES = 1 << 18  # the tokenizer's smallest part: blocks need several to be split
 
 
-def _tokenize(blocks, threads, max_distinct=1 << 30, max_sentence=1000, keep_empty=False):
+def _tokenize(blocks, threads, max_distinct=1 << 30, max_sentence=1000, keep_empty=False, lower=None):
     core = backend.core()
     counter, stream = core.Counter(max_distinct), core.Stream(max_sentence, keep_empty)
     tokens, ends, total = [], [], 0
     for block in blocks:
-        core.tokenize(block, counter, stream, threads)
+        assert core.tokenize(block, counter, stream, threads, lower) == (len(block.split()), block.count(b"\n"))
         ids, sentence_ends = stream.take_sentences()
         ends.extend((sentence_ends + total).tolist())
         total += len(ids)
@@ -124,3 +126,67 @@ def test_reading_a_corpus_with_threads_is_identical(tmp_path):
     assert one.vocab.words == many.vocab.words and np.array_equal(one.vocab.counts, many.vocab.counts)
     assert np.array_equal(one.streams[0].tokens, many.streams[0].tokens)
     assert np.array_equal(one.streams[0].offsets, many.streams[0].offsets)
+
+
+# ----------------------------------------------------------------------------- UTF-8 and lowercase
+
+
+def _mixed_case_text(seed: int, size: int) -> bytes:
+    """Words in every script with case (and some without), capitalized at random."""
+    rng = np.random.default_rng(seed)
+    letters = [chr(c) for c in range(0x41, 0x24F)] + [chr(c) for c in range(0x391, 0x3A1)] + \
+              [chr(c) for c in range(0x400, 0x4FF)] + list("ǅǈİıẞΩ℀ⅠⒶⰀꙀ日本語") + [chr(0x10400), chr(0x1E900)]
+    words = ["".join(rng.choice(letters, rng.integers(1, 12))) for _ in range(2000)]
+    picks = rng.integers(0, len(words), size // 8)
+    text = " ".join(words[i] if i % 3 else words[i].upper() for i in picks.tolist())
+    return "\n".join(text[i:i + 300] for i in range(0, len(text), 300)).encode()
+
+
+def test_the_case_map_is_str_lower_for_every_character():
+    # Every code point with a lowercase form, each as a token: the map must give what str.lower gives.
+    chars = [chr(c) for c in range(0x80, 0x110000) if not 0xD800 <= c < 0xE000 and c != 0x3A3]
+    cased = [c for c in chars if c.lower() != c]
+    assert all(ord(c) < 0x20000 for c in cased)  # why the map stops there (corpus._CASED_END)
+    block = " ".join(c + c for c in cased + chars[:2000]).encode() + b" "
+    expected = list(dict.fromkeys(block.decode().lower().encode().split()))  # bytes: ASCII whitespace only
+    _, _, words, _, _, _ = _tokenize([block], 2, lower=corpus.case_map())
+    assert words == expected
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("ascii", [False, True])  # ASCII runs are lowercased 16 bytes at a time
+def test_lowercasing_in_parts_matches_python(threads, ascii):
+    text = _mixed_case_text(seed=threads, size=3 * PART_BYTES)
+    if ascii:
+        text = _awkward_text(seed=threads, size=3 * PART_BYTES)
+        text = b" ".join(w.upper() if i % 3 else w for i, w in enumerate(text.split(b" ")))
+    cut = text.rfind(b" ", 0, 2 * PART_BYTES) + 1
+    blocks = [text[:cut], text[cut:]]
+    expected = _reference([b.decode().lower().encode() for b in blocks], max_sentence=37)
+    tokens, ends, words, counts, _, _ = _tokenize(blocks, threads, max_sentence=37, lower=corpus.case_map())
+    assert (tokens, ends, words, counts) == expected
+    # without the map the text is only checked: the same tokens as the raw bytes
+    assert _tokenize(blocks, threads, max_sentence=37)[:4] == _reference(blocks, max_sentence=37)
+
+
+@pytest.mark.parametrize("refused", [b"bad \xff byte", b"cut \xe6\x97", b"surrogate \xed\xa0\x80",
+                                     b"overlong \xc0\xaf", b"past \xf4\x90\x80\x80", "ΟΔΟΣ".encode()])
+@pytest.mark.parametrize("threads", [1, 4])
+def test_a_refused_block_counts_nothing(refused, threads):
+    # Invalid UTF-8 anywhere (here in the last part), or a capital sigma to lowercase: the block is
+    # left to Python whole, and neither the counter nor the stream has changed.
+    core = backend.core()
+    lower = corpus.case_map() if b"\xce\xa3" in refused else None
+    counter, stream = core.Counter(1 << 20), core.Stream(1000)
+    block = _awkward_text(seed=1, size=3 * PART_BYTES) + refused + b"\n"
+    assert core.tokenize(block, counter, stream, threads, lower) is None
+    assert len(counter) == counter.issued == 0 and len(stream.take_sentences()[0]) == 0
+    text = block.decode("utf-8", "replace").lower().encode() if lower else block.decode("utf-8", "replace").encode()
+    assert core.tokenize(text, counter, stream, threads) == (len(text.split()), text.count(b"\n"))
+
+
+def test_reading_lowercases_final_sigma_as_python_does(tmp_path):
+    path = tmp_path / "greek.txt"
+    path.write_text("ΟΔΟΣ ΣΟΦΙΑ Σ ΑΣ.\nÄpfel\n", encoding="utf-8")
+    words = read_corpus([TaskSpec("t", (str(path),))], TrainConfig(min_count=1, lowercase=True)).vocab.words
+    assert words == "ΟΔΟΣ ΣΟΦΙΑ Σ ΑΣ. Äpfel".lower().split() == ["οδος", "σοφια", "σ", "ας.", "äpfel"]

@@ -139,7 +139,9 @@ struct Part {
   static constexpr size_t kMaxBytes = size_t{1} << 31;  // so local indices fit in int32
   const char* begin = nullptr;
   const char* end = nullptr;
-  const char* limit = nullptr;        // end of the block: reads stop here
+  const char* limit = nullptr;        // end of the block (or of `lowered`): reads stop here
+  std::string lowered;                // the part lowercased, when asked for
+  int64_t newlines = 0;
   std::vector<Token> tokens;
   std::vector<const char*> texts;     // where each token was first seen
   std::vector<int32_t> held;          // each token's index in its counter shard, once merged
@@ -149,8 +151,20 @@ struct Part {
   std::vector<int32_t> shard_begin;   // group s is by_shard[shard_begin[s], shard_begin[s+1])
   std::vector<uint8_t> first_seen;    // new to the counter (its first occurrence is in this part)
 
+  // Checks the part's UTF-8 and, with `lower`, makes it its lowercase copy.
+  Verdict check(const CaseMap* lower) {
+    lowered.clear();
+    const Verdict verdict = check_text(begin, static_cast<size_t>(end - begin), lower, lowered);
+    if (lower && verdict == Verdict::kOk) {
+      begin = lowered.data();
+      limit = end = begin + lowered.size();
+    }
+    return verdict;
+  }
+
   void count() {
     const size_t size = static_cast<size_t>(end - begin);
+    newlines = 0;
     tokens.clear();
     texts.clear();
     sequence.clear();
@@ -161,7 +175,9 @@ struct Part {
     size_t at = 0;
     for (;;) {
       const size_t start = next_bit(space, at, size, false);
-      for (size_t lines = count_bits(newline, at, start); lines > 0; --lines) sequence.push_back(kNewline);
+      const size_t lines = count_bits(newline, at, start);
+      newlines += static_cast<int64_t>(lines);
+      sequence.insert(sequence.end(), lines, kNewline);
       if (start == size) break;
       at = next_bit(space, start, size, true);
       sequence.push_back(lookup(begin + start, at - start));
@@ -281,22 +297,23 @@ void merge_shard(Shard& shard, int s, std::vector<Part>& parts) {
   }
 }
 
-int64_t tokenize_serial(const char* data, size_t size, Counter& counter, Stream& stream) {
-  int64_t count = 0;
+void tokenize_serial(const char* data, size_t size, Counter& counter, Stream& stream, Tokenized& done) {
   size_t i = 0;
   while (i < size) {
     if (is_space(data[i])) {
-      if (data[i] == '\n') stream.end_sentence();
+      if (data[i] == '\n') {
+        stream.end_sentence();
+        ++done.newlines;
+      }
       ++i;
       continue;
     }
     size_t j = i + 1;
     while (j < size && !is_space(data[j])) ++j;
     stream.push(counter.add(data + i, j - i));
-    ++count;
+    ++done.tokens;
     i = j;
   }
-  return count;
 }
 
 }  // namespace
@@ -434,14 +451,8 @@ void Stream::end_sentence() {
     offsets.push_back(static_cast<int64_t>(tokens.size()));
 }
 
-int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream, int threads) {
-  // A block of `size` bytes holds at most size/2 + 1 distinct tokens. If that
-  // many could cross max_distinct, a pruning falls inside the block: count it
-  // serially, so that it happens at the same token as with one thread.
-  const int64_t most_new = static_cast<int64_t>(size / 2 + 1);
-  if (counter.size() + most_new > counter.max_distinct() || counter.issued() + most_new > kMaxIds)
-    return tokenize_serial(data, size, counter, stream);
-
+Tokenized tokenize(const char* data, size_t size, Counter& counter, Stream& stream, int threads,
+                   const CaseMap* lower) {
   // Parts of at least 256 KiB (and under Part::kMaxBytes), cut after whitespace.
   constexpr size_t kMinPart = size_t{1} << 18;
   const int part_count = static_cast<int>(std::max<size_t>(
@@ -456,7 +467,25 @@ int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream
     while (cut < end && cut > data && !is_space(cut[-1])) ++cut;
     parts[p].end = cut;
   }
-  parallel_for(part_count, part_count, [&](int p) { parts[p].count(); });
+
+  // A block of `size` bytes holds at most size/2 + 1 distinct tokens. If that
+  // many could cross max_distinct, a pruning falls inside the block: count it
+  // serially, so that it happens at the same token as with one thread.
+  const int64_t most_new = static_cast<int64_t>(size / 2 + 1);
+  const bool serial = counter.size() + most_new > counter.max_distinct() || counter.issued() + most_new > kMaxIds;
+  std::vector<Verdict> verdicts(static_cast<size_t>(part_count));
+  parallel_for(part_count, part_count, [&](int p) {
+    verdicts[p] = parts[p].check(lower);
+    if (!serial && verdicts[p] == Verdict::kOk) parts[p].count();
+  });
+  Tokenized done;
+  done.refused = std::any_of(verdicts.begin(), verdicts.end(), [](Verdict v) { return v != Verdict::kOk; });
+  if (done.refused) return done;
+  if (serial) {
+    for (const Part& part : parts)
+      tokenize_serial(part.begin, static_cast<size_t>(part.end - part.begin), counter, stream, done);
+    return done;
+  }
   parallel_for(threads, Counter::kShards, [&](int s) { merge_shard(counter.shard(s), s, parts); });
 
   // Ids for the new tokens in first-seen order: parts in order, and within a
@@ -477,17 +506,17 @@ int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream
       if (x != kNewline) x = ids[static_cast<size_t>(x)];
   });
 
-  int64_t count = 0;
-  for (const Part& part : parts)
-    for (const int32_t x : part.sequence) {
+  for (const Part& part : parts) {
+    done.newlines += part.newlines;
+    for (const int32_t x : part.sequence)
       if (x == kNewline) {
         stream.end_sentence();
       } else {
         stream.push(x);
-        ++count;
+        ++done.tokens;
       }
-    }
-  return count;
+  }
+  return done;
 }
 
 Remapped remap(const int32_t* tokens, int64_t token_count, const int64_t* ends, int64_t sentence_count,

@@ -1,9 +1,10 @@
 // Counting and encoding of whitespace-separated UTF-8 text in one pass.
 //
-// Python reads, decompresses and validates the files in large blocks; here the
-// blocks are split into tokens, each token gets a provisional id (first-seen
-// order, per language) and its count, and each task's text becomes a stream of
-// provisional ids with sentence offsets, taken out in pieces as it grows. Once
+// Python reads and decompresses the files in large blocks; here the blocks are
+// checked for valid UTF-8 and lowercased (text.h), split into tokens, each token
+// gets a provisional id (first-seen order, per language) and its count, and each
+// task's text becomes a stream of provisional ids with sentence offsets, taken
+// out in pieces as it grows. Once
 // the vocabulary is chosen, mtlembed/encoded.py maps provisional ids to final
 // ones, so the corpus is read once.
 #pragma once
@@ -12,6 +13,8 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "text.h"
 
 namespace mtl::corpus {
 
@@ -111,16 +114,24 @@ class Stream {
   bool keep_empty_;
 };
 
-// Splits a block of text on ASCII whitespace into `stream`, counting tokens in
-// `counter`. The block must not end inside a token (the caller carries the
-// last partial token over to the next block). Returns the number of tokens.
+// Splits a block of UTF-8 text on ASCII whitespace into `stream`, counting
+// tokens in `counter`, lowercased first if `lower` is set. The block must not
+// end inside a token (the caller carries the last partial token over to the
+// next block). A block with invalid UTF-8, or with a character `lower` marks as
+// contextual, is refused whole: nothing is counted, and the caller decodes it.
 //
-// With several threads each takes a part of the block and counts it in a small
-// table of its own; the parts are merged into the counter shard by shard, and
-// the new tokens get their ids in first-seen order, so the ids, counts and
-// stream are exactly those of one thread. A block that could push the counter
-// past max_distinct (a pruning would fall inside it) is counted serially.
-int64_t tokenize(const char* data, size_t size, Counter& counter, Stream& stream, int threads = 1);
+// With several threads each takes a part of the block, checks it and counts it
+// in a small table of its own; the parts are merged into the counter shard by
+// shard, and the new tokens get their ids in first-seen order, so the ids,
+// counts and stream are exactly those of one thread. A block that could push
+// the counter past max_distinct (a pruning would fall inside it) is counted
+// serially.
+struct Tokenized {
+  int64_t tokens = 0, newlines = 0;
+  bool refused = false;
+};
+Tokenized tokenize(const char* data, size_t size, Counter& counter, Stream& stream, int threads = 1,
+                   const CaseMap* lower = nullptr);
 
 // Provisional ids of whole sentences (sentence s ends at ends[s]; the last
 // end is the token count) to final ones through `mapping`, where -1 drops the
