@@ -94,6 +94,17 @@ def test_threads_give_the_single_thread_result(threads, keep_empty):
         assert held_ids == list(range(len(words)))  # first-seen order
 
 
+@pytest.mark.parametrize("keep_empty", [False, True])
+def test_a_line_across_parts_is_cut_as_with_one_thread(keep_empty):
+    # Three of the four parts without a newline: the sentence open at a part's start comes from the
+    # parts before.
+    text = _awkward_text(seed=5, size=PART_BYTES).replace(b"\n", b" ")
+    late = text.index(b" ", len(text) * 4 // 5)
+    blocks = [text[:late] + b"\n\n" + text[late:]]
+    expected = _reference(blocks, max_sentence=37, keep_empty=keep_empty)
+    assert _tokenize(blocks, 4, max_sentence=37, keep_empty=keep_empty)[:4] == expected
+
+
 def test_a_block_ending_with_a_token_longer_than_its_key():
     # The last token of a block is read without reading past the block.
     for length in (1, 7, 8, 9, 15, 16, 17, 40):

@@ -142,6 +142,8 @@ struct Part {
   const char* limit = nullptr;        // end of the block (or of `lowered`): reads stop here
   std::string lowered;                // the part lowercased, when asked for
   int64_t newlines = 0;
+  int64_t tail = 0;                   // tokens after its last newline (all of them if none)
+  std::vector<int64_t> sentence_ends; // in the stream, once appended
   std::vector<Token> tokens;
   std::vector<const char*> texts;     // where each token was first seen
   std::vector<int32_t> held;          // each token's index in its counter shard, once merged
@@ -164,7 +166,7 @@ struct Part {
 
   void count() {
     const size_t size = static_cast<size_t>(end - begin);
-    newlines = 0;
+    newlines = tail = 0;
     tokens.clear();
     texts.clear();
     sequence.clear();
@@ -178,9 +180,11 @@ struct Part {
       const size_t lines = count_bits(newline, at, start);
       newlines += static_cast<int64_t>(lines);
       sequence.insert(sequence.end(), lines, kNewline);
+      if (lines > 0) tail = 0;
       if (start == size) break;
       at = next_bit(space, start, size, true);
       sequence.push_back(lookup(begin + start, at - start));
+      ++tail;
     }
     group_by_shard();
   }
@@ -499,23 +503,43 @@ Tokenized tokenize(const char* data, size_t size, Counter& counter, Stream& stre
       if (parts[p].first_seen[index]) parts[p].id_in(counter, index) = id++;
   });
   counter.settle(first_id.back() - counter.issued());
-  parallel_for(part_count, part_count, [&](int p) {
-    std::vector<int32_t> ids(parts[p].tokens.size());
-    for (size_t index = 0; index < ids.size(); ++index) ids[index] = parts[p].id_in(counter, index);
-    for (int32_t& x : parts[p].sequence)
-      if (x != kNewline) x = ids[static_cast<size_t>(x)];
-  });
 
-  for (const Part& part : parts) {
-    done.newlines += part.newlines;
-    for (const int32_t x : part.sequence)
-      if (x == kNewline) {
-        stream.end_sentence();
-      } else {
-        stream.push(x);
-        ++done.tokens;
-      }
+  // The parts are appended to the stream at once: each needs where its tokens
+  // start and how long the sentence open at its start is (Stream::push cuts
+  // sentences at max_sentence tokens).
+  std::vector<int64_t> start(static_cast<size_t>(part_count)), open_at(static_cast<size_t>(part_count));
+  int64_t at = static_cast<int64_t>(stream.tokens.size()), open = at - stream.offsets.back();
+  for (int p = 0; p < part_count; ++p) {
+    const Part& part = parts[p];
+    start[p] = at, open_at[p] = open;
+    at += static_cast<int64_t>(part.sequence.size()) - part.newlines;
+    open = ((part.newlines > 0 ? 0 : open) + part.tail) % stream.max_sentence();
   }
+  stream.tokens.resize(static_cast<size_t>(at));
+  parallel_for(part_count, part_count, [&](int p) {
+    Part& part = parts[p];
+    std::vector<int32_t> ids(part.tokens.size());
+    for (size_t index = 0; index < ids.size(); ++index) ids[index] = part.id_in(counter, index);
+    int32_t* const out = stream.tokens.data();
+    int64_t to = start[p], open = open_at[p];
+    part.sentence_ends.clear();
+    for (const int32_t x : part.sequence)  // as Stream::push and Stream::end_sentence
+      if (x == kNewline) {
+        if (stream.keep_empty() || open > 0) part.sentence_ends.push_back(to);
+        open = 0;
+      } else {
+        out[to++] = ids[static_cast<size_t>(x)];
+        if (++open >= stream.max_sentence()) {
+          part.sentence_ends.push_back(to);
+          open = 0;
+        }
+      }
+  });
+  for (const Part& part : parts) {
+    stream.offsets.insert(stream.offsets.end(), part.sentence_ends.begin(), part.sentence_ends.end());
+    done.newlines += part.newlines;
+  }
+  done.tokens = at - start[0];
   return done;
 }
 

@@ -106,6 +106,8 @@ class Stream {
   Stream(int64_t max_sentence, bool keep_empty);
   void push(int32_t id);
   void end_sentence();  // at a newline or the end of a file
+  int64_t max_sentence() const { return max_sentence_; }
+  bool keep_empty() const { return keep_empty_; }
   std::vector<int32_t> tokens;
   std::vector<int64_t> offsets{0};  // sentence s is tokens[offsets[s], offsets[s+1])
 
