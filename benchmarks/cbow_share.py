@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--shares", default="1,2,4,8")
-    parser.add_argument("--questions", default=str(HERE / ".cache" / "questions-words.txt"))
+    parser.add_argument("--questions", default=str(HERE.parent.parent / "shared" / "data" / "analogy" / "en" /
+                                                   "questions-words.txt"))
     parser.add_argument("--name", default="cbow-share")
     args = parser.parse_args(argv)
 

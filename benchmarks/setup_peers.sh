@@ -31,9 +31,14 @@ fi
 # (prebuilt) is the fallback if the source build fails.
 if [[ $FORCE == 1 ]] || ! "$PY" -c 'import fasttext' 2>/dev/null; then
     ft_args=(--force-reinstall --no-deps)
-    [[ -n ${FASTTEXT_CFLAGS:-} ]] && ft_args+=(--no-cache-dir)
-    if ! CFLAGS=${FASTTEXT_CFLAGS:-} CXXFLAGS=${FASTTEXT_CFLAGS:-} \
-            pip_install "${ft_args[@]}" "fasttext==0.9.3"; then
+    # Flags only when asked: an empty CFLAGS in the environment replaces Python's own (-O3)
+    # with current setuptools, and fastText then builds unoptimized (9x slower, seen 2026-12).
+    ft_env=()
+    if [[ -n ${FASTTEXT_CFLAGS:-} ]]; then
+        ft_args+=(--no-cache-dir)
+        ft_env=(CFLAGS="$FASTTEXT_CFLAGS" CXXFLAGS="$FASTTEXT_CFLAGS")
+    fi
+    if ! env "${ft_env[@]}" "$PY" -m pip install --disable-pip-version-check "${ft_args[@]}" "fasttext==0.9.3"; then
         echo "!! fasttext 0.9.3 did not build from source; falling back to fasttext-wheel" >&2
         pip_install fasttext-wheel
     fi
