@@ -41,9 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--ranges", default="0.5,1")
     parser.add_argument("--questions", default=str(QUESTIONS))
-    parser.add_argument("--name", default=None, help="results/<name>.{md,json} (default: init-<model>-<dim>)")
+    parser.add_argument("--name", default=None,
+                        help="results/<name>.{md,json} (default: init-range/<model>-<dim>-<words>)")
     args = parser.parse_args(argv)
-    name = args.name or f"init-{args.model}-{args.dim}"
+    name = args.name or f"init-range/{args.model}-{args.dim}-{args.words}"
 
     corpus = prepare_corpus.prepare(prepare_corpus.parse_words(args.words))
     config = TrainConfig(model=args.model, dim=args.dim, epochs=args.epochs, threads=args.threads, sample=1e-4)

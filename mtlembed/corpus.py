@@ -22,7 +22,6 @@ import queue
 import re
 import threading
 import warnings
-import unicodedata
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,7 +329,7 @@ _CAPITAL_SIGMA = 0x3A3
 @functools.cache
 def case_map():
     """The tokenizer's lowercase map: every non-ASCII character that str.lower changes."""
-    chars = [chr(c) for c in range(0x80, _CASED_END) if unicodedata.category(chr(c)) != "Cs"]
+    chars = [chr(c) for c in range(0x80, _CASED_END) if not 0xD800 <= c < 0xE000]  # no surrogates
     lowered = "\0".join(chars).lower().split("\0")  # one call: about 0.1 us a character
     changed = [(ord(c), low.encode()) for c, low in zip(chars, lowered) if c != low and ord(c) != _CAPITAL_SIGMA]
     ends, end = [], 0
