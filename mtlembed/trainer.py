@@ -151,8 +151,8 @@ INIT_ROWS = 1024  # rows of w_in initialized per step
 # w_in starts uniform in [-INIT_RANGE/dim, INIT_RANGE/dim): word2vec uses 0.5, gensim 4 1.0. Both
 # models start near a saddle (w_out is zero, so each matrix's gradient is the other times a small
 # number), and a wider start leaves it sooner: on 1M and 17M words, sg and cbow, dim 100 and 300,
-# accuracy rose with the range up to 4 everywhere (CBOW dim 300: +1.7 points), and past 8 it fell
-# on 1M words (benchmarks/results/init-range.md).
+# accuracy rose with the range up to 4 everywhere (CBOW dim 300: +1.7 points); skip-gram on 1M words
+# fell from 8 to 16 (benchmarks/results/init-range.md).
 INIT_RANGE = 4.0
 
 
