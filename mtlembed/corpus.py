@@ -196,14 +196,14 @@ def _blocks(path: Path, stats: ReadStats) -> Iterator[bytes]:
     """The blocks of a file, each ending at whitespace (or at end of file), never inside a UTF-8 character."""
     handle, raw, kind = open_compressed(path)
     carry = b""
-    text_bytes = 0
+    start = stats.bytes  # of the text read before this file
     first = True
     with raw, handle:
         while True:
             try:
                 data = handle.read(BLOCK_BYTES)
             except _DECOMPRESSION_ERRORS + (OSError,) as error:
-                raise _read_error(path, kind, text_bytes, raw, error) from None
+                raise _read_error(path, kind, stats.bytes - start, raw, error) from None
             if first:
                 first = False
                 if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -230,7 +230,6 @@ def _blocks(path: Path, stats: ReadStats) -> Iterator[bytes]:
                         cut -= 1
                     cut -= 1  # the character starting at the old `cut` goes to the carry
                 block, carry = block[: cut + 1], block[cut + 1:]
-            text_bytes += len(data)
             if block:
                 yield block
             if not data:
@@ -241,8 +240,6 @@ def decode(block: bytes, path: Path, line: int, lowercase: bool, strict: bool, s
     """A block as valid UTF-8, lowercased if asked, by Python's codecs and str.lower: for the
     blocks the tokenizer refuses. Invalid UTF-8 raises (strict) or becomes U+FFFD, counted in
     `stats`; `line` is the block's first line, for the messages."""
-    if block.isascii():
-        return block.lower() if lowercase else block
     try:
         text = block.decode("utf-8")
     except UnicodeDecodeError as error:

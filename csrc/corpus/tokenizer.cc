@@ -446,13 +446,14 @@ Stream::Stream(int64_t max_sentence, bool keep_empty) : max_sentence_(max_senten
 }
 
 void Stream::push(int32_t id) {
+  int64_t open = static_cast<int64_t>(tokens.size()) - offsets.back();
   tokens.push_back(id);
-  if (static_cast<int64_t>(tokens.size()) - offsets.back() >= max_sentence_) end_sentence();
+  if (ends_after_token(open)) offsets.push_back(static_cast<int64_t>(tokens.size()));
 }
 
 void Stream::end_sentence() {
-  if (keep_empty_ || static_cast<int64_t>(tokens.size()) > offsets.back())
-    offsets.push_back(static_cast<int64_t>(tokens.size()));
+  int64_t open = static_cast<int64_t>(tokens.size()) - offsets.back();
+  if (ends_at_newline(open)) offsets.push_back(static_cast<int64_t>(tokens.size()));
 }
 
 Tokenized tokenize(const char* data, size_t size, Counter& counter, Stream& stream, int threads,
@@ -523,17 +524,11 @@ Tokenized tokenize(const char* data, size_t size, Counter& counter, Stream& stre
     int32_t* const out = stream.tokens.data();
     int64_t to = start[p], open = open_at[p];
     part.sentence_ends.clear();
-    for (const int32_t x : part.sequence)  // as Stream::push and Stream::end_sentence
-      if (x == kNewline) {
-        if (stream.keep_empty() || open > 0) part.sentence_ends.push_back(to);
-        open = 0;
-      } else {
-        out[to++] = ids[static_cast<size_t>(x)];
-        if (++open >= stream.max_sentence()) {
-          part.sentence_ends.push_back(to);
-          open = 0;
-        }
-      }
+    for (const int32_t x : part.sequence) {
+      if (x != kNewline) out[to++] = ids[static_cast<size_t>(x)];
+      if (x == kNewline ? stream.ends_at_newline(open) : stream.ends_after_token(open))
+        part.sentence_ends.push_back(to);
+    }
   });
   for (const Part& part : parts) {
     stream.offsets.insert(stream.offsets.end(), part.sentence_ends.begin(), part.sentence_ends.end());

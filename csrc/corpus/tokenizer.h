@@ -107,7 +107,19 @@ class Stream {
   void push(int32_t id);
   void end_sentence();  // at a newline or the end of a file
   int64_t max_sentence() const { return max_sentence_; }
-  bool keep_empty() const { return keep_empty_; }
+
+  // The rule, on `open`, the length of the sentence being read (reset when it
+  // ends): whether a sentence ends after one more token, or at a newline.
+  bool ends_after_token(int64_t& open) const {
+    if (++open < max_sentence_) return false;
+    open = 0;
+    return true;
+  }
+  bool ends_at_newline(int64_t& open) const {
+    const bool ends = keep_empty_ || open > 0;
+    open = 0;
+    return ends;
+  }
   std::vector<int32_t> tokens;
   std::vector<int64_t> offsets{0};  // sentence s is tokens[offsets[s], offsets[s+1])
 
