@@ -125,9 +125,14 @@ double step(const std::string& model, const py::array& w_in, const py::array& w_
             " floats, got ", in.cols);
   const cpu::Ops& ops = simd_ops(backend);
   std::vector<float> scratch(cpu::scratch_floats(int(n_contexts), int(n_targets), int(in.cols)));
+  std::vector<float*> in_rows(n_contexts), out_rows(n_targets);
+  for (int64_t i = 0; i < n_contexts; ++i) in_rows[i] = in.row(ctx[i]);
+  for (int64_t i = 0; i < n_targets; ++i) out_rows[i] = out.row(tgt[i]);
   py::gil_scoped_release release;
-  if (m == Model::SkipGram) return ops.skipgram(in, out, ctx, int(n_contexts), tgt, int(n_targets), lr, scratch.data());
-  return ops.cbow(in, out, ctx, ends.data(), int(ends.size()), tgt, int(n_targets), lr, scratch.data());
+  if (m == Model::SkipGram)
+    return ops.skipgram(in_rows.data(), int(n_contexts), out_rows.data(), int(n_targets), in.cols, lr, scratch.data());
+  return ops.cbow(in_rows.data(), ends.data(), int(ends.size()), out_rows.data(), int(n_targets), in.cols, lr,
+                  scratch.data());
 }
 
 // Offsets of a CSR layout: from 0, never decreasing, ending at the item count.

@@ -13,21 +13,24 @@ namespace mtl::cpu {
 // kernel have a column count that is a multiple of it (zero padding stays zero).
 constexpr int kRowBlock = 16;
 
-// One center word's skip-gram update. `targets[0]` is the positive target,
-// the rest are negatives shared by all contexts. Scores use the matrices as
-// they were before the step (all dot products first, then all updates).
-// Returns the sum of the pair losses. `scratch` holds scratch_floats(...) floats.
-using StepFn = double (*)(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts,
-                          int n_contexts, const int32_t* targets, int n_targets, float lr,
-                          float* scratch);
+// The kernel sees rows, not ids: the caller resolves each id to its row, which
+// may be a thread's private copy (train.cc's hot rows). A repeated id must
+// resolve to the same row each time.
 
-// The CBOW update of `n_centers` centers: center i's contexts are
-// contexts[context_ends[i-1], context_ends[i]) (from 0 for i = 0),
-// targets[i] is its word, and targets[n_centers..n_targets) are negatives
+// One center word's skip-gram update: every context row of w_in predicts
+// every target row of w_out. `out_rows[0]` is the positive target, the rest are
+// negatives shared by all contexts. Scores use the rows as they were before the
+// step (all dot products first, then all updates). Rows have `dim` floats.
+// Returns the sum of the pair losses. `scratch` holds scratch_floats(...) floats.
+using StepFn = double (*)(float* const* in_rows, int n_contexts, float* const* out_rows, int n_targets,
+                          int64_t dim, float lr, float* scratch);
+
+// The CBOW update of `n_centers` centers: center i's context rows are
+// in_rows[context_ends[i-1], context_ends[i]) (from 0 for i = 0),
+// out_rows[i] is its word, and out_rows[n_centers..n_targets) are negatives
 // shared by all of them. Same conventions as StepFn.
-using CbowFn = double (*)(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts,
-                          const int* context_ends, int n_centers, const int32_t* targets, int n_targets,
-                          float lr, float* scratch);
+using CbowFn = double (*)(float* const* in_rows, const int* context_ends, int n_centers, float* const* out_rows,
+                          int n_targets, int64_t dim, float lr, float* scratch);
 
 struct Ops {
   const char* level;

@@ -166,16 +166,10 @@ inline void update_group(const float* g, float* const* in_rows, const float* con
 // both from the old values. With more than kGroup targets the groups run one
 // after the other, so the old rows are first copied to scratch (a word can be
 // both a context twice and a negative twice).
-double skipgram_step(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, int n_contexts,
-                     const int32_t* targets, int n_targets, float lr, float* scratch) {
-  const int64_t dim = w_in.cols;
+double skipgram_step(float* const* in_rows, int n_contexts, float* const* out_rows, int n_targets, int64_t dim,
+                     float lr, float* scratch) {
   float* g = scratch;  // n_targets x n_contexts, padded to whole blocks
-  float* in_rows[kMaxRows];
-  float* out_rows[kMaxRows];
   vec old_in[kMaxRows];
-  for (int c = 0; c < n_contexts; ++c) in_rows[c] = w_in.row(contexts[c]);
-  for (int t = 0; t < n_targets; ++t) out_rows[t] = w_out.row(targets[t]);
-
   for (int t = 0; t < n_targets; t += kGroup)
     score_group<kGroup>(g + t * n_contexts, in_rows, n_contexts, out_rows + t, n_targets - t, dim);
   const double loss = scores_to_gradients(g, n_contexts * n_targets, n_contexts, lr);
@@ -224,18 +218,13 @@ inline void by_blocks(int64_t dim, Body&& body) {
 // word2vec's CBOW (cbow_mean=1). NC is a template argument so that the
 // per-center accumulators stay in registers.
 template <int NC>
-double cbow_run(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, const int* context_ends,
-                const int32_t* targets, int n_targets, float lr, float* scratch) {
-  const int64_t dim = w_in.cols;
+double cbow_run(float* const* in_rows, const int* context_ends, float* const* out_rows, int n_targets, int64_t dim,
+                float lr, float* scratch) {
   const int n_negatives = n_targets - NC;
   float* h_rows[NC];
   for (int i = 0; i < NC; ++i) h_rows[i] = scratch + i * dim;
   // g: the positives' scores (one per center), then n_negatives x NC, padded to whole blocks
   float* g = scratch + NC * dim;
-  float* in_rows[NC * kMaxRows];
-  float* out_rows[NC + kMaxRows];
-  for (int c = 0; c < context_ends[NC - 1]; ++c) in_rows[c] = w_in.row(contexts[c]);
-  for (int t = 0; t < n_targets; ++t) out_rows[t] = w_out.row(targets[t]);
 
   for (int i = 0, begin = 0; i < NC; begin = context_ends[i++]) {
     const vec inv = splat(1.0f / static_cast<float>(context_ends[i] - begin));
@@ -290,18 +279,18 @@ double cbow_run(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts
 }
 
 template <int NC>
-double cbow_dispatch(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, const int* context_ends,
-                     int n_centers, const int32_t* targets, int n_targets, float lr, float* scratch) {
+double cbow_dispatch(float* const* in_rows, const int* context_ends, int n_centers, float* const* out_rows,
+                     int n_targets, int64_t dim, float lr, float* scratch) {
   if constexpr (NC > 1) {
     if (n_centers < NC)
-      return cbow_dispatch<NC - 1>(w_in, w_out, contexts, context_ends, n_centers, targets, n_targets, lr, scratch);
+      return cbow_dispatch<NC - 1>(in_rows, context_ends, n_centers, out_rows, n_targets, dim, lr, scratch);
   }
-  return cbow_run<NC>(w_in, w_out, contexts, context_ends, targets, n_targets, lr, scratch);
+  return cbow_run<NC>(in_rows, context_ends, out_rows, n_targets, dim, lr, scratch);
 }
 
-double cbow_step(const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, const int* context_ends,
-                 int n_centers, const int32_t* targets, int n_targets, float lr, float* scratch) {
-  return cbow_dispatch<kMaxCbowShare>(w_in, w_out, contexts, context_ends, n_centers, targets, n_targets, lr, scratch);
+double cbow_step(float* const* in_rows, const int* context_ends, int n_centers, float* const* out_rows,
+                 int n_targets, int64_t dim, float lr, float* scratch) {
+  return cbow_dispatch<kMaxCbowShare>(in_rows, context_ends, n_centers, out_rows, n_targets, dim, lr, scratch);
 }
 
 }  // namespace

@@ -1,5 +1,12 @@
 #include "train.h"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -12,6 +19,127 @@ namespace {
 // Progress (Control::words_done) is published in steps of this many words.
 constexpr int64_t kReportWords = 8192;
 
+// Hot rows. Every step writes the output rows of its negatives, drawn from
+// unigram^0.75, so the most frequent words take a large share of all writes
+// (on text8, 24% go to the top 256 words, 38% to the top 1024), and their
+// input rows are among the most written too. With several threads each such
+// write moves the row's cache lines between cores: across chiplets or sockets
+// that costs ~160 ns a line and halved the speed of two threads
+// (benchmarks/results/two-threads-chiplets.md). So each worker trains on
+// private copies of the hot rows and adds what it learned to the shared rows
+// every few hundred thousand words: a line crosses once per sync instead of
+// once per write, and the others' updates reach a copy with a bounded delay,
+// as HogBatch's shared negatives delay updates within a window. One thread
+// keeps no copies.
+//
+// All workers' copies of one matrix take at most about what one L3 cache
+// holds, and 4 MiB a worker; each worker syncs after kSyncWordsAll / threads
+// of its own words, so a copy misses about kSyncWordsAll words of the others'
+// updates at most, and the syncs of all workers together move a fixed amount
+// of data per word trained.
+int64_t env_or(const char* name, int64_t fallback) {  // TEMPORARY: tuning knobs
+  const char* v = std::getenv(name);
+  return v ? std::atoll(v) : fallback;
+}
+#define kHotBytesAll env_or("MTL_HOT_ALL", int64_t(32) << 20)
+#define kHotBytesWorker env_or("MTL_HOT_WORKER", int64_t(4) << 20)
+#define kSyncWordsAll env_or("MTL_SYNC_ALL", int64_t(1) << 19)
+const int64_t kMinSyncWords = 4096;
+
+// The ids whose rows are copied: the most probable draws of each noise table,
+// and how often a worker syncs its copies.
+struct HotSet {
+  std::vector<int32_t> ids;   // slot -> id
+  std::vector<int32_t> slot;  // id -> slot or -1; empty when nothing is copied
+  int64_t sync_words = 0;
+  // Per slot, held while a worker merges into that row of any matrix: two
+  // workers reach their syncs at about the same time, and a merge is a
+  // read-modify-write that must not lose the other's.
+  std::unique_ptr<std::atomic<bool>[]> merging;
+
+  HotSet(const TrainParams& params, const TrainJob& job) {
+    if (params.threads < 2 || job.noise.empty() || kHotBytesWorker == 0) return;
+    sync_words = std::max(kMinSyncWords, kSyncWordsAll / params.threads);
+    const int64_t bytes = std::min(kHotBytesWorker, kHotBytesAll / params.threads);
+    const int64_t per_table =
+        std::max<int64_t>(16, bytes / (job.w_in.cols * int64_t(sizeof(float)) * int64_t(job.noise.size())));
+    slot.assign(job.w_in.rows, -1);
+    for (const NoiseTable& noise : job.noise) {
+      // A draw picks k uniformly, then k itself with prob[k] or else alias[k].
+      std::vector<double> mass(noise.size, 0.0);
+      for (int64_t k = 0; k < noise.size; ++k) {
+        mass[k] += noise.prob[k];
+        mass[noise.alias[k]] += 1.0 - noise.prob[k];
+      }
+      std::vector<int32_t> order(noise.size);
+      for (int64_t k = 0; k < noise.size; ++k) order[k] = static_cast<int32_t>(k);
+      const int64_t n = std::min(per_table, noise.size);
+      std::partial_sort(order.begin(), order.begin() + n, order.end(),
+                        [&](int32_t a, int32_t b) { return mass[a] > mass[b]; });
+      for (int64_t i = 0; i < n; ++i) {
+        const int32_t id = noise.first_id + order[i];
+        if (slot[id] >= 0) continue;  // two tables may share a language
+        slot[id] = static_cast<int32_t>(ids.size());
+        ids.push_back(id);
+      }
+    }
+    merging.reset(new std::atomic<bool>[ids.size()]());
+  }
+};
+
+// One worker's private copies of a matrix's hot rows, refreshed at every
+// sync after adding their change to the shared rows. A shared row that still
+// equals the copy's base had no other writer since, and simply becomes the
+// copy: a lone busy worker trains exactly as one thread does.
+struct LocalRows {
+  Matrix shared;
+  std::vector<float> rows, base;  // slot s at s * cols; empty when nothing is copied
+
+  void attach(const HotSet& hot) {
+    if (hot.ids.empty() || !rows.empty()) return;
+    rows.resize(hot.ids.size() * shared.cols);
+    base.resize(rows.size());
+    refresh(hot);
+  }
+
+  // The row the kernel updates for `id`: this worker's copy if it is hot.
+  // A select, not a branch: hot and cold ids come unpredictably mixed.
+  float* row(const HotSet& hot, int32_t id) {
+    if (rows.empty()) return shared.row(id);
+    const int32_t s = hot.slot[id];
+    float* const copy = rows.data() + int64_t(s) * shared.cols;
+    float* const own = shared.row(id);
+    return s >= 0 ? copy : own;
+  }
+
+  void refresh(const HotSet& hot) {
+    const int64_t cols = shared.cols;
+    for (size_t s = 0; s < hot.ids.size(); ++s) {
+      std::memcpy(rows.data() + s * cols, shared.row(hot.ids[s]), cols * sizeof(float));
+      std::memcpy(base.data() + s * cols, rows.data() + s * cols, cols * sizeof(float));
+    }
+  }
+
+  // Workers start at different slots (`first`), so that they rarely wait.
+  void sync(const HotSet& hot, size_t first) {
+    if (rows.empty()) return;
+    const int64_t cols = shared.cols;
+    const size_t n = hot.ids.size();
+    for (size_t i = 0; i < n; ++i) {
+      const size_t s = (first + i) % n;
+      const float* const mine = rows.data() + s * cols;
+      const float* const old = base.data() + s * cols;
+      if (std::memcmp(mine, old, cols * sizeof(float)) == 0) continue;  // unchanged: do not write the shared line
+      float* const common = shared.row(hot.ids[s]);
+      while (hot.merging[s].exchange(true, std::memory_order_acquire)) {
+      }
+      for (int64_t k = 0; k < cols; ++k) common[k] = common[k] == old[k] ? mine[k] : common[k] + (mine[k] - old[k]);
+      hot.merging[s].store(false, std::memory_order_release);
+    }
+    refresh(hot);
+  }
+};
+
 // What one worker owns: its buffers never move, so no false sharing.
 struct Worker {
   const TrainParams& params;
@@ -23,15 +151,37 @@ struct Worker {
   std::vector<int32_t> contexts;           // the step's centers' contexts, back to back
   std::vector<int> context_ends;           // center i's end in `contexts`
   std::vector<int32_t> targets;            // the step's centers, then its negatives
+  std::vector<float*> in_rows, out_rows;   // the rows of `contexts` and `targets`
   std::vector<float> scratch;
+  const HotSet& hot;
+  LocalRows in;                   // w_in
+  std::vector<LocalRows> outs;    // each w_out head
+  LocalRows* out = nullptr;       // the current task's head
+  int64_t unsynced = 0;           // words trained since the hot rows were last synced
+  size_t first_slot = 0;          // where this worker's syncs start
   double loss = 0.0;
   int64_t pairs = 0;
 
-  Worker(const TrainParams& p, const TrainJob& j, Control& c, const Ops& o)
+  Worker(const TrainParams& p, const TrainJob& j, Control& c, const Ops& o, const HotSet& h, int index)
       : params(p), job(j), control(c), ops(o),
         share(p.model == Model::SkipGram ? 1 : p.cbow_share),
         contexts(share * (2 * p.window + 1)), context_ends(share), targets(share + p.negative),
-        scratch(scratch_floats(2 * p.window + 1, p.negative + share, p.dim)) {}
+        in_rows(contexts.size()), out_rows(targets.size()),
+        scratch(scratch_floats(2 * p.window + 1, p.negative + share, p.dim)), hot(h), in{j.w_in} {
+    first_slot = hot.ids.size() * index / p.threads;
+    for (const Matrix& head : j.w_out) outs.push_back(LocalRows{head});
+    in.attach(hot);
+  }
+
+  double sync_seconds = 0; int64_t syncs = 0;
+  ~Worker() { if (std::getenv("MTL_SYNC_TIME")) fprintf(stderr, "sync %.3f s in %lld syncs\n", sync_seconds, (long long)syncs); }
+  void sync() {
+    auto t0 = std::chrono::steady_clock::now(); ++syncs;
+    in.sync(hot, first_slot);
+    for (LocalRows& head : outs) head.sync(hot, first_slot);
+    unsynced = 0;
+    sync_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
 
   // Subsampling, then code-switching: a kept word with translations becomes
   // one of them with probability task.codeswitch.
@@ -52,7 +202,7 @@ struct Worker {
 
   // One step: the gathered centers predict their words against `negative`
   // negatives drawn from their language and shared by all of them.
-  void train_step(Rng& rng, int n_centers, const NoiseTable& noise, const Matrix& w_out, float lr) {
+  void train_step(Rng& rng, int n_centers, const NoiseTable& noise, float lr) {
     int n_targets = n_centers;
     for (int k = 0; k < params.negative; ++k) {
       const int32_t negative = draw_negative(rng, noise);
@@ -60,13 +210,15 @@ struct Worker {
       for (int i = 0; i < n_centers; ++i) is_center |= negative == targets[i];
       if (!is_center) targets[n_targets++] = negative;  // as word2vec: never a center's own word
     }
+    const int n_contexts = context_ends[n_centers - 1];
+    for (int c = 0; c < n_contexts; ++c) in_rows[c] = in.row(hot, contexts[c]);
+    for (int t = 0; t < n_targets; ++t) out_rows[t] = out->row(hot, targets[t]);
     if (params.model == Model::SkipGram) {
-      loss += ops.skipgram(job.w_in, w_out, contexts.data(), context_ends[0], targets.data(), n_targets, lr,
-                           scratch.data());
-      pairs += int64_t(context_ends[0]) * n_targets;
+      loss += ops.skipgram(in_rows.data(), n_contexts, out_rows.data(), n_targets, params.dim, lr, scratch.data());
+      pairs += int64_t(n_contexts) * n_targets;
     } else {
-      loss += ops.cbow(job.w_in, w_out, contexts.data(), context_ends.data(), n_centers, targets.data(), n_targets,
-                       lr, scratch.data());
+      loss += ops.cbow(in_rows.data(), context_ends.data(), n_centers, out_rows.data(), n_targets, params.dim, lr,
+                       scratch.data());
       pairs += int64_t(n_centers) * (1 + n_targets - n_centers);
     }
   }
@@ -76,8 +228,7 @@ struct Worker {
   // returns how many (a center without any is skipped). The centers of a step
   // lie `stride` apart, so that their windows do not overlap.
   template <class Window>
-  void train_centers(Rng& rng, const std::vector<int32_t>& words, Window&& window, const NoiseTable& noise,
-                     const Matrix& w_out, float lr) {
+  void train_centers(Rng& rng, const std::vector<int32_t>& words, Window&& window, const NoiseTable& noise, float lr) {
     const int n = static_cast<int>(words.size());
     const int stride = share > 1 ? 2 * params.window + 1 : 1, span = stride * share;
     for (int base = 0; base < n; base += span)
@@ -91,13 +242,12 @@ struct Worker {
           context_ends[n_centers] = n_contexts;
           targets[n_centers++] = words[i];
         }
-        if (n_centers > 0) train_step(rng, n_centers, noise, w_out, lr);
+        if (n_centers > 0) train_step(rng, n_centers, noise, lr);
       }
   }
 
   // Within one sentence: the words around each center.
-  void train_sentence(Rng& rng, const std::vector<int32_t>& words, const NoiseTable& noise, const Matrix& w_out,
-                      float lr) {
+  void train_sentence(Rng& rng, const std::vector<int32_t>& words, const NoiseTable& noise, float lr) {
     const int n = static_cast<int>(words.size());
     train_centers(rng, words, [&](int i, int reach, int32_t* out) {
       const int lo = i - reach < 0 ? 0 : i - reach, hi = i + reach >= n ? n - 1 : i + reach;
@@ -105,13 +255,13 @@ struct Worker {
       for (int j = lo; j <= hi; ++j)
         if (j != i) out[added++] = words[j];
       return added;
-    }, noise, w_out, lr);
+    }, noise, lr);
   }
 
   // Across an aligned pair: word i of `from` is the target predicted by the
   // words of `to` around position i * |to| / |from| (BiSkip's alignment).
   void train_across(Rng& rng, const std::vector<int32_t>& from, const std::vector<int32_t>& to,
-                    const NoiseTable& noise, const Matrix& w_out, float lr) {
+                    const NoiseTable& noise, float lr) {
     const int n = static_cast<int>(from.size()), m = static_cast<int>(to.size());
     if (n == 0 || m == 0) return;
     train_centers(rng, from, [&](int i, int reach, int32_t* out) {
@@ -119,12 +269,13 @@ struct Worker {
       const int lo = aligned - reach < 0 ? 0 : aligned - reach, hi = aligned + reach >= m ? m - 1 : aligned + reach;
       for (int j = lo; j <= hi; ++j) out[j - lo] = to[j];
       return hi - lo + 1;
-    }, noise, w_out, lr);
+    }, noise, lr);
   }
 
   void run_chunk(const Chunk& chunk, int64_t index) {
     const Task& task = job.tasks[chunk.task];
-    const Matrix& w_out = job.w_out[task.head];
+    out = &outs[task.head];
+    out->attach(hot);
     Rng rng(params.seed, chunk.id);
     const auto size = [&](int64_t s) {
       const int64_t own = task.sentence_offsets[s + 1] - task.sentence_offsets[s];
@@ -142,13 +293,15 @@ struct Worker {
       subsample(rng, task, task.tokens, task.sentence_offsets[s], task.sentence_offsets[s + 1], kept);
       if (task.parallel()) {
         subsample(rng, task, task.second_tokens, task.second_offsets[s], task.second_offsets[s + 1], kept_second);
-        train_across(rng, kept, kept_second, job.noise[task.noise], w_out, lr);
-        train_across(rng, kept_second, kept, job.noise[task.second_noise], w_out, lr);
+        train_across(rng, kept, kept_second, job.noise[task.noise], lr);
+        train_across(rng, kept_second, kept, job.noise[task.second_noise], lr);
       } else {
-        train_sentence(rng, kept, job.noise[task.noise], w_out, lr);
+        train_sentence(rng, kept, job.noise[task.noise], lr);
       }
       done += size(s);
       unreported += size(s);
+      unsynced += size(s);
+      if (unsynced >= hot.sync_words && !hot.ids.empty()) sync();
       if (unreported >= kReportWords) {  // one shared atomic per few thousand words, not per sentence
         control.words_done.fetch_add(unreported, std::memory_order_relaxed);
         unreported = 0;
@@ -170,24 +323,26 @@ void train(const TrainParams& params, const TrainJob& job, Control& control, con
   validate(params, job);
   MTL_CHECK(job.w_in.cols % kRowBlock == 0, "the CPU kernel needs rows padded to a multiple of ", kRowBlock,
             " floats, got ", job.w_in.cols);
+  const HotSet hot(params, job);
   std::atomic<int64_t> next_chunk{0};
   const int64_t n_chunks = static_cast<int64_t>(job.chunks.size());
-  auto work = [&] {
+  auto work = [&](int index) {
     try {
-      Worker worker(params, job, control, ops);
+      Worker worker(params, job, control, ops, hot, index);
       for (;;) {
         const int64_t c = next_chunk.fetch_add(1);
         if (c >= n_chunks || control.stop.load()) break;
         worker.run_chunk(job.chunks[c], c);  // a taken chunk is always finished
         control.chunks_done.fetch_add(1);
       }
+      worker.sync();  // before join: the caller reads or checkpoints the matrices next
     } catch (...) {
       control.fail(std::current_exception());
     }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < params.threads; ++t) pool.emplace_back(work);
-  work();  // the calling thread works too
+  for (int t = 1; t < params.threads; ++t) pool.emplace_back(work, t);
+  work(0);  // the calling thread works too
   for (auto& thread : pool) thread.join();
   control.rethrow_if_failed();
 }

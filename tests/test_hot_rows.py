@@ -1,0 +1,83 @@
+"""Several CPU threads: each trains private copies of the hot rows (the most
+frequent words') and adds their change to the shared rows at every sync
+(csrc/cpu/train.cc). A sync that lost an update, overwrote another thread's
+rows with its copy, or left a copy unmerged at the end fails these."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mtlembed import _core
+
+DIM, VOCAB = 16, 300  # per language
+WORDS = 700_000       # per language: each worker syncs a few times (every 2**19 / threads words)
+
+
+def language(rng, first_id):
+    """Zipf-like token ids in [first_id, first_id + VOCAB), in sentences of 1,000."""
+    counts = 1.0 / np.arange(1, VOCAB + 1)
+    tokens = first_id + rng.choice(VOCAB, size=WORDS, p=counts / counts.sum()).astype(np.int32)
+    offsets = np.arange(0, WORDS + 1, 1000, dtype=np.int64)
+    prob, alias = _core.alias_table(counts ** 0.75)
+    return tokens, offsets, (prob, alias, first_id)
+
+
+def train(model, threads, langs, w_in, w_out, chunks_per_language=1, lr=(0.05, 0.001)):
+    tasks = [{"tokens": tokens, "offsets": offsets, "noise": i, "head": 0, "weight": 1.0}
+             for i, (tokens, offsets, _) in enumerate(langs)]
+    # Each language's sentences in `chunks_per_language` equal chunks, languages one after the other.
+    per = [(len(offsets) - 1) // chunks_per_language for _, offsets, _ in langs]
+    pieces = [(t, k * per[t], (k + 1) * per[t]) for t in range(len(langs)) for k in range(chunks_per_language)]
+    n = len(pieces)
+    chunks = {"task": np.array([t for t, _, _ in pieces], np.int32),
+              "sentence_begin": np.array([b for _, b, _ in pieces], np.int64),
+              "sentence_end": np.array([e for _, _, e in pieces], np.int64),
+              "progress_begin": np.arange(n) / n, "progress_end": np.arange(1, n + 1) / n,
+              "id": np.arange(n, dtype=np.uint64)}
+    return _core.train(model=model, dim=DIM, window=3, negative=4, alpha=lr[0], min_alpha=lr[1], seed=7,
+                       threads=threads, backend="generic", w_in=w_in, w_out=[w_out],
+                       keep_prob=np.ones(w_in.shape[0], np.float32), noise=[noise for *_, noise in langs],
+                       tasks=tasks, chunks=chunks)
+
+
+@pytest.mark.parametrize("model", ["sg", "cbow"])
+@pytest.mark.parametrize("n_languages", [1, 2])
+def test_two_threads_on_disjoint_rows_train_exactly_as_one(model, n_languages):
+    # One language: the second worker finds no chunk, the first syncs alone.
+    # Two languages, one chunk each: both workers sync, each holding stale
+    # copies of the other's hot rows, which must never be written back.
+    rng = np.random.default_rng(3)
+    langs = [language(rng, i * VOCAB) for i in range(n_languages)]
+    rows = n_languages * VOCAB
+    w_in = (rng.random((rows, DIM), dtype=np.float32) - 0.5) / DIM
+    w_out = np.zeros((rows, DIM), np.float32)
+    results = []
+    for threads in (1, 2):
+        a, b = w_in.copy(), w_out.copy()
+        stats = train(model, threads, langs, a, b)
+        assert stats["chunks"] == n_languages and stats["words"] == n_languages * WORDS
+        results.append((a, b))
+    (a1, b1), (a2, b2) = results
+    assert np.abs(b1).max() > 0.1  # trained, hot rows included
+    np.testing.assert_array_equal(a2, a1)
+    np.testing.assert_array_equal(b2, b1)
+
+
+@pytest.mark.parametrize("model", ["sg", "cbow"])
+def test_two_threads_sharing_every_row_add_up_their_updates(model):
+    # Every row starts as the same long vector, so every score is far above the
+    # sigmoid's clip: positive pairs get no gradient and each negative pair
+    # the constant -lr. Training is then a plain sum of updates, the same in
+    # any order, so two threads on the same rows must reach the one-thread
+    # result to rounding; a lost or overwritten sync loses about half.
+    langs = [language(np.random.default_rng(5), 0)]
+    start = np.full((VOCAB, DIM), 2.5, np.float32)
+    drifts = []
+    for threads in (1, 2):
+        w_in, w_out = start.copy(), start.copy()
+        train(model, threads, langs, w_in, w_out, chunks_per_language=4, lr=(1e-7, 1e-7))
+        drifts.append((w_in - start, w_out - start))
+    for one, two in zip(*drifts):
+        assert np.abs(one).max() > 0.01
+        assert np.abs(two - one).max() < 1e-3 * np.abs(one).max()
