@@ -160,7 +160,8 @@ py::dict stats_dict(const Control& control, double seconds) {
 py::dict train(const std::string& model, int dim, int window, int negative, float alpha, float min_alpha,
                uint64_t seed, int threads, const std::string& backend, const py::array& w_in, const py::list& w_out,
                const py::array& keep_prob, const py::list& noise, const py::list& tasks, const py::dict& chunks,
-               const py::object& progress, double interval, const py::object& chunk_stats, int cbow_share) {
+               const py::object& progress, double interval, const py::object& chunk_stats, int cbow_share,
+               bool copy_hot_rows) {
   TrainParams params;
   params.model = parse_model(model);
   params.dim = dim;
@@ -171,6 +172,7 @@ py::dict train(const std::string& model, int dim, int window, int negative, floa
   params.seed = seed;
   params.threads = threads;
   params.cbow_share = cbow_share;
+  params.copy_hot_rows = copy_hot_rows;
 
   TrainJob job;
   job.w_in = writable_matrix(w_in, "w_in");
@@ -328,7 +330,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("min_alpha"), py::arg("seed"), py::arg("threads"), py::arg("backend"), py::arg("w_in"),
         py::arg("w_out"), py::arg("keep_prob"), py::arg("noise"), py::arg("tasks"), py::arg("chunks"),
         py::arg("progress") = py::none(), py::arg("interval") = 0.1, py::arg("chunk_stats") = py::none(),
-        py::arg("cbow_share") = 1);
+        py::arg("cbow_share") = 1, py::arg("copy_hot_rows") = true);
 
   py::class_<corpus::Counter>(m, "Counter", "Distinct tokens of one language with their counts.")
       .def(py::init<int64_t>(), py::arg("max_distinct"))

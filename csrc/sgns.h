@@ -30,6 +30,9 @@ struct TrainParams {
   float min_alpha = 0.0000025f;  // ... decaying linearly to this at its end
   uint64_t seed = 1;
   int32_t threads = 1;
+  // CPU, several threads: each trains private copies of the most frequent
+  // words' output rows and merges them now and then (cpu/train.cc).
+  bool copy_hot_rows = true;
 };
 
 // A row-major float32 matrix the kernel updates in place.

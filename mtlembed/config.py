@@ -44,6 +44,10 @@ class TrainConfig:
                                     low=1e-9, high=10.0)
     min_alpha: Optional[float] = _param(None, "final learning rate (default alpha * 1e-4)", low=0.0, high=10.0)
     threads: int = _param(0, "worker threads (0: all cores)", low=0, high=4096)
+    copy_hot_rows: bool = _param(True, "CPU, several threads: each keeps private copies of the most frequent "
+                                 "words' output rows and merges them every 2**19/threads words, so that "
+                                 "threads on different chiplets or sockets do not trade those rows' cache "
+                                 "lines at every write (off: plain Hogwild)")
     seed: int = _param(1, "random seed; with threads=1 results are bit-identical", low=0, high=2**63 - 1)
     lowercase: bool = _param(False, "lowercase the text (Unicode-aware: Ä -> ä)")
     encoding_errors: str = _param("replace", "invalid UTF-8: replace with U+FFFD (with a warning) or strict (error)",

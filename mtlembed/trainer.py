@@ -386,7 +386,8 @@ class Trainer:
                         threads=cfg.worker_threads, backend="cuda" if device == "cuda" else simd, w_in=w_in,
                         w_out=w_out, keep_prob=keep, noise=noise, tasks=kernel_tasks,
                         chunks={key: value[position:end] for key, value in chunks.items()}, progress=monitor,
-                        chunk_stats=chunk_stats[position:end].reshape(-1), cbow_share=cfg.cbow_share)
+                        chunk_stats=chunk_stats[position:end].reshape(-1), cbow_share=cfg.cbow_share,
+                        copy_hot_rows=cfg.copy_hot_rows)
                 except RuntimeError as error:  # a failure inside the kernel: CUDA errors are RuntimeErrors
                     raise backend.kernel_error(error) from None
                 position += int(stats["chunks"])

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include "../common.h"
 #include "../sampling.h"
@@ -19,32 +19,22 @@ namespace {
 // Progress (Control::words_done) is published in steps of this many words.
 constexpr int64_t kReportWords = 8192;
 
-// Hot rows. Every step writes the output rows of its negatives, drawn from
-// unigram^0.75, so the most frequent words take a large share of all writes
-// (on text8, 24% go to the top 256 words, 38% to the top 1024), and their
-// input rows are among the most written too. With several threads each such
-// write moves the row's cache lines between cores: across chiplets or sockets
-// that costs ~160 ns a line and halved the speed of two threads
-// (benchmarks/results/two-threads-chiplets.md). So each worker trains on
-// private copies of the hot rows and adds what it learned to the shared rows
-// every few hundred thousand words: a line crosses once per sync instead of
-// once per write, and the others' updates reach a copy with a bounded delay,
-// as HogBatch's shared negatives delay updates within a window. One thread
-// keeps no copies.
-//
-// All workers' copies of one matrix take at most about what one L3 cache
-// holds, and 4 MiB a worker; each worker syncs after kSyncWordsAll / threads
-// of its own words, so a copy misses about kSyncWordsAll words of the others'
-// updates at most, and the syncs of all workers together move a fixed amount
-// of data per word trained.
-int64_t env_or(const char* name, int64_t fallback) {  // TEMPORARY: tuning knobs
-  const char* v = std::getenv(name);
-  return v ? std::atoll(v) : fallback;
-}
-#define kHotBytesAll env_or("MTL_HOT_ALL", int64_t(32) << 20)
-#define kHotBytesWorker env_or("MTL_HOT_WORKER", int64_t(4) << 20)
-#define kSyncWordsAll env_or("MTL_SYNC_ALL", int64_t(1) << 19)
-const int64_t kMinSyncWords = 4096;
+// Hot output rows. Every step writes the output rows of its negatives, drawn
+// from unigram^0.75, so the most frequent words take a large share of all
+// writes (on text8, 24% go to the 256 most frequent, 38% to the top 1024).
+// With several threads each such write moves the row's cache lines between
+// cores; across chiplets or sockets a line costs ~160 ns, which halved the
+// speed of two threads (benchmarks/results/two-threads-chiplets.md). So each
+// worker trains on private copies of the hot output rows and adds their change
+// to the shared rows every kSyncWordsAll / threads words of its own: a line
+// crosses once per sync instead of once per write, and the other workers'
+// updates reach a copy within about kSyncWordsAll words of training. All
+// workers' copies of a head take at most kCopyBytesAll (about one L3 cache),
+// and kCopyBytesWorker each. Input rows are not copied: subsampling thins the
+// frequent words there, and copying them cost more cache than it saved
+// (benchmarks/results/hot-rows.md). One thread keeps no copies.
+constexpr int64_t kCopyBytesAll = int64_t(32) << 20, kCopyBytesWorker = int64_t(4) << 20;
+constexpr int64_t kSyncWordsAll = int64_t(1) << 19, kMinSyncWords = 4096;
 
 // The ids whose rows are copied: the most probable draws of each noise table,
 // and how often a worker syncs its copies.
@@ -52,15 +42,15 @@ struct HotSet {
   std::vector<int32_t> ids;   // slot -> id
   std::vector<int32_t> slot;  // id -> slot or -1; empty when nothing is copied
   int64_t sync_words = 0;
-  // Per slot, held while a worker merges into that row of any matrix: two
+  // Per slot, held while a worker merges into that row of any head: two
   // workers reach their syncs at about the same time, and a merge is a
   // read-modify-write that must not lose the other's.
   std::unique_ptr<std::atomic<bool>[]> merging;
 
   HotSet(const TrainParams& params, const TrainJob& job) {
-    if (params.threads < 2 || job.noise.empty() || kHotBytesWorker == 0) return;
+    if (params.threads < 2 || !params.copy_hot_rows || job.noise.empty()) return;
     sync_words = std::max(kMinSyncWords, kSyncWordsAll / params.threads);
-    const int64_t bytes = std::min(kHotBytesWorker, kHotBytesAll / params.threads);
+    const int64_t bytes = std::min(kCopyBytesWorker, kCopyBytesAll / params.threads);
     const int64_t per_table =
         std::max<int64_t>(16, bytes / (job.w_in.cols * int64_t(sizeof(float)) * int64_t(job.noise.size())));
     slot.assign(job.w_in.rows, -1);
@@ -87,19 +77,40 @@ struct HotSet {
   }
 };
 
-// One worker's private copies of a matrix's hot rows, refreshed at every
-// sync after adding their change to the shared rows. A shared row that still
-// equals the copy's base had no other writer since, and simply becomes the
-// copy: a lone busy worker trains exactly as one thread does.
-struct LocalRows {
+// One worker's private copies of a head's hot rows, with their values at
+// the last sync (`base`). A shared row that still equals the base had no other
+// writer since and simply becomes the copy at the next sync, so a lone busy
+// worker trains exactly as one thread does.
+struct HotCopies {
+  // Laid out like the shared matrices: rows on whole 64-byte lines (a row
+  // across lines makes every SIMD load two), on huge pages when that large.
+  struct Buffer {
+    std::unique_ptr<float, decltype(&std::free)> floats{nullptr, &std::free};
+    float* data() const { return floats.get(); }
+    bool empty() const { return !floats; }
+    void allocate(int64_t n) {
+      constexpr size_t kHugePage = size_t(2) << 20;
+      const size_t align = n * sizeof(float) >= kHugePage ? kHugePage : 64;
+      const size_t bytes = (n * sizeof(float) + align - 1) / align * align;
+      floats.reset(static_cast<float*>(std::aligned_alloc(align, bytes)));
+      MTL_CHECK(floats, "out of memory for the hot rows' copies (", bytes, " bytes)");
+#ifdef MADV_HUGEPAGE
+      if (align == kHugePage) madvise(floats.get(), bytes, MADV_HUGEPAGE);
+#endif
+    }
+  };
   Matrix shared;
-  std::vector<float> rows, base;  // slot s at s * cols; empty when nothing is copied
+  Buffer rows, base;  // slot s at s * cols; empty when nothing is copied
 
   void attach(const HotSet& hot) {
     if (hot.ids.empty() || !rows.empty()) return;
-    rows.resize(hot.ids.size() * shared.cols);
-    base.resize(rows.size());
-    refresh(hot);
+    rows.allocate(hot.ids.size() * shared.cols);
+    base.allocate(hot.ids.size() * shared.cols);
+    const size_t bytes = shared.cols * sizeof(float);
+    for (size_t s = 0; s < hot.ids.size(); ++s) {
+      std::memcpy(rows.data() + s * shared.cols, shared.row(hot.ids[s]), bytes);
+      std::memcpy(base.data() + s * shared.cols, shared.row(hot.ids[s]), bytes);
+    }
   }
 
   // The row the kernel updates for `id`: this worker's copy if it is hot.
@@ -112,31 +123,35 @@ struct LocalRows {
     return s >= 0 ? copy : own;
   }
 
-  void refresh(const HotSet& hot) {
-    const int64_t cols = shared.cols;
-    for (size_t s = 0; s < hot.ids.size(); ++s) {
-      std::memcpy(rows.data() + s * cols, shared.row(hot.ids[s]), cols * sizeof(float));
-      std::memcpy(base.data() + s * cols, rows.data() + s * cols, cols * sizeof(float));
-    }
-  }
-
-  // Workers start at different slots (`first`), so that they rarely wait.
+  // Adds each copy's change to the shared row and takes the result (with the
+  // other workers' changes) as the new copy, one row at a time while it is in
+  // cache. Workers start at different slots (`first`), so they rarely wait.
   void sync(const HotSet& hot, size_t first) {
     if (rows.empty()) return;
     const int64_t cols = shared.cols;
-    const size_t n = hot.ids.size();
+    const size_t n = hot.ids.size(), bytes = cols * sizeof(float);
     for (size_t i = 0; i < n; ++i) {
       const size_t s = (first + i) % n;
-      const float* const mine = rows.data() + s * cols;
-      const float* const old = base.data() + s * cols;
-      if (std::memcmp(mine, old, cols * sizeof(float)) == 0) continue;  // unchanged: do not write the shared line
+      float* const mine = rows.data() + s * cols;
+      float* const old = base.data() + s * cols;
       float* const common = shared.row(hot.ids[s]);
+      if (std::memcmp(mine, old, bytes) == 0) {  // unchanged here: only read, so the shared line stays shared
+        if (std::memcmp(common, old, bytes) != 0) {
+          std::memcpy(mine, common, bytes);
+          std::memcpy(old, common, bytes);
+        }
+        continue;
+      }
       while (hot.merging[s].exchange(true, std::memory_order_acquire)) {
       }
-      for (int64_t k = 0; k < cols; ++k) common[k] = common[k] == old[k] ? mine[k] : common[k] + (mine[k] - old[k]);
+      for (int64_t k = 0; k < cols; ++k) {
+        const float merged = common[k] == old[k] ? mine[k] : common[k] + (mine[k] - old[k]);
+        common[k] = merged;
+        mine[k] = merged;
+        old[k] = merged;
+      }
       hot.merging[s].store(false, std::memory_order_release);
     }
-    refresh(hot);
   }
 };
 
@@ -154,10 +169,9 @@ struct Worker {
   std::vector<float*> in_rows, out_rows;   // the rows of `contexts` and `targets`
   std::vector<float> scratch;
   const HotSet& hot;
-  LocalRows in;                   // w_in
-  std::vector<LocalRows> outs;    // each w_out head
-  LocalRows* out = nullptr;       // the current task's head
-  int64_t unsynced = 0;           // words trained since the hot rows were last synced
+  std::vector<HotCopies> heads;   // w_out, with this worker's copies of the hot rows
+  HotCopies* head = nullptr;      // the current task's
+  int64_t unsynced = 0;           // words trained since the copies were last synced
   size_t first_slot = 0;          // where this worker's syncs start
   double loss = 0.0;
   int64_t pairs = 0;
@@ -167,20 +181,14 @@ struct Worker {
         share(p.model == Model::SkipGram ? 1 : p.cbow_share),
         contexts(share * (2 * p.window + 1)), context_ends(share), targets(share + p.negative),
         in_rows(contexts.size()), out_rows(targets.size()),
-        scratch(scratch_floats(2 * p.window + 1, p.negative + share, p.dim)), hot(h), in{j.w_in} {
-    first_slot = hot.ids.size() * index / p.threads;
-    for (const Matrix& head : j.w_out) outs.push_back(LocalRows{head});
-    in.attach(hot);
+        scratch(scratch_floats(2 * p.window + 1, p.negative + share, p.dim)), hot(h),
+        first_slot(hot.ids.size() * index / p.threads) {
+    for (const Matrix& w_out : j.w_out) heads.push_back(HotCopies{w_out});
   }
 
-  double sync_seconds = 0; int64_t syncs = 0;
-  ~Worker() { if (std::getenv("MTL_SYNC_TIME")) fprintf(stderr, "sync %.3f s in %lld syncs\n", sync_seconds, (long long)syncs); }
   void sync() {
-    auto t0 = std::chrono::steady_clock::now(); ++syncs;
-    in.sync(hot, first_slot);
-    for (LocalRows& head : outs) head.sync(hot, first_slot);
+    for (HotCopies& copies : heads) copies.sync(hot, first_slot);
     unsynced = 0;
-    sync_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 
   // Subsampling, then code-switching: a kept word with translations becomes
@@ -211,8 +219,8 @@ struct Worker {
       if (!is_center) targets[n_targets++] = negative;  // as word2vec: never a center's own word
     }
     const int n_contexts = context_ends[n_centers - 1];
-    for (int c = 0; c < n_contexts; ++c) in_rows[c] = in.row(hot, contexts[c]);
-    for (int t = 0; t < n_targets; ++t) out_rows[t] = out->row(hot, targets[t]);
+    for (int c = 0; c < n_contexts; ++c) in_rows[c] = job.w_in.row(contexts[c]);
+    for (int t = 0; t < n_targets; ++t) out_rows[t] = head->row(hot, targets[t]);
     if (params.model == Model::SkipGram) {
       loss += ops.skipgram(in_rows.data(), n_contexts, out_rows.data(), n_targets, params.dim, lr, scratch.data());
       pairs += int64_t(n_contexts) * n_targets;
@@ -274,8 +282,8 @@ struct Worker {
 
   void run_chunk(const Chunk& chunk, int64_t index) {
     const Task& task = job.tasks[chunk.task];
-    out = &outs[task.head];
-    out->attach(hot);
+    head = &heads[task.head];
+    head->attach(hot);
     Rng rng(params.seed, chunk.id);
     const auto size = [&](int64_t s) {
       const int64_t own = task.sentence_offsets[s + 1] - task.sentence_offsets[s];
