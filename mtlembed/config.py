@@ -45,7 +45,7 @@ class TrainConfig:
     min_alpha: Optional[float] = _param(None, "final learning rate (default alpha * 1e-4)", low=0.0, high=10.0)
     threads: int = _param(0, "worker threads (0: all cores)", low=0, high=4096)
     copy_hot_rows: bool = _param(True, "CPU, several threads: each keeps private copies of the most frequent "
-                                 "words' output rows and merges them every 2**19/threads words, so that "
+                                 "words' output rows and merges them every 2**17/threads words, so that "
                                  "threads on different chiplets or sockets do not trade those rows' cache "
                                  "lines at every write (off: plain Hogwild)")
     seed: int = _param(1, "random seed; with threads=1 results are bit-identical", low=0, high=2**63 - 1)

@@ -11,7 +11,7 @@ import pytest
 from mtlembed import _core
 
 DIM, VOCAB = 16, 300  # per language
-WORDS = 700_000       # per language: each worker syncs a few times (every 2**19 / threads words)
+WORDS = 300_000       # per language: each worker syncs several times (every 2**17 / threads words)
 
 
 def language(rng, first_id):

@@ -28,13 +28,15 @@ constexpr int64_t kReportWords = 8192;
 // worker trains on private copies of the hot output rows and adds their change
 // to the shared rows every kSyncWordsAll / threads words of its own: a line
 // crosses once per sync instead of once per write, and the other workers'
-// updates reach a copy within about kSyncWordsAll words of training. All
-// workers' copies of a head take at most kCopyBytesAll (about one L3 cache),
-// and kCopyBytesWorker each. Input rows are not copied: subsampling thins the
-// frequent words there, and copying them cost more cache than it saved
-// (benchmarks/results/hot-rows.md). One thread keeps no copies.
-constexpr int64_t kCopyBytesAll = int64_t(32) << 20, kCopyBytesWorker = int64_t(4) << 20;
-constexpr int64_t kSyncWordsAll = int64_t(1) << 19, kMinSyncWords = 4096;
+// updates reach a copy within about kSyncWordsAll words of training (2^19 cost
+// CBOW about a point of analogy accuracy). All workers' copies of a head take
+// at most kCopyBytesAll (about one L3 cache), and kCopyBytesWorker each: more
+// gained little and made the syncs cost more than they saved on cores sharing
+// a cache. Input rows are not copied: subsampling thins the frequent words
+// there, and copying them cost as much as it saved (benchmarks/results/
+// hot-rows.md). One thread keeps no copies.
+constexpr int64_t kCopyBytesAll = int64_t(32) << 20, kCopyBytesWorker = int64_t(2) << 20;
+constexpr int64_t kSyncWordsAll = int64_t(1) << 17, kMinSyncWords = 4096;
 
 // The ids whose rows are copied: the most probable draws of each noise table,
 // and how often a worker syncs its copies.
@@ -42,10 +44,13 @@ struct HotSet {
   std::vector<int32_t> ids;   // slot -> id
   std::vector<int32_t> slot;  // id -> slot or -1; empty when nothing is copied
   int64_t sync_words = 0;
-  // Per slot, held while a worker merges into that row of any head: two
-  // workers reach their syncs at about the same time, and a merge is a
-  // read-modify-write that must not lose the other's.
+  // Per group of kGroup slots, held while a worker merges those rows of any
+  // head: workers reach their syncs at about the same time, and a merge is a
+  // read-modify-write that must not lose another's. (A lock per row cost a
+  // full fence per row, which made syncs several times slower.)
+  static constexpr size_t kGroup = 64;
   std::unique_ptr<std::atomic<bool>[]> merging;
+  size_t groups() const { return (ids.size() + kGroup - 1) / kGroup; }
 
   HotSet(const TrainParams& params, const TrainJob& job) {
     if (params.threads < 2 || !params.copy_hot_rows || job.noise.empty()) return;
@@ -73,7 +78,7 @@ struct HotSet {
         ids.push_back(id);
       }
     }
-    merging.reset(new std::atomic<bool>[ids.size()]());
+    merging.reset(new std::atomic<bool>[groups()]());
   }
 };
 
@@ -124,33 +129,38 @@ struct HotCopies {
   }
 
   // Adds each copy's change to the shared row and takes the result (with the
-  // other workers' changes) as the new copy, one row at a time while it is in
-  // cache. Workers start at different slots (`first`), so they rarely wait.
-  void sync(const HotSet& hot, size_t first) {
+  // other workers' changes) as the new copy. Workers start at different groups
+  // of slots (`first_group`), so they rarely wait for each other.
+  void sync(const HotSet& hot, size_t first_group) {
     if (rows.empty()) return;
+    const size_t n = hot.ids.size(), groups = hot.groups();
+    for (size_t i = 0; i < groups; ++i) {
+      const size_t g = (first_group + i) % groups;
+      while (hot.merging[g].exchange(true, std::memory_order_acquire)) {
+      }
+      for (size_t s = g * HotSet::kGroup; s < std::min(n, (g + 1) * HotSet::kGroup); ++s) merge(hot, s);
+      hot.merging[g].store(false, std::memory_order_release);
+    }
+  }
+
+  void merge(const HotSet& hot, size_t s) {
     const int64_t cols = shared.cols;
-    const size_t n = hot.ids.size(), bytes = cols * sizeof(float);
-    for (size_t i = 0; i < n; ++i) {
-      const size_t s = (first + i) % n;
-      float* const mine = rows.data() + s * cols;
-      float* const old = base.data() + s * cols;
-      float* const common = shared.row(hot.ids[s]);
-      if (std::memcmp(mine, old, bytes) == 0) {  // unchanged here: only read, so the shared line stays shared
-        if (std::memcmp(common, old, bytes) != 0) {
-          std::memcpy(mine, common, bytes);
-          std::memcpy(old, common, bytes);
-        }
-        continue;
+    const size_t bytes = cols * sizeof(float);
+    float* const mine = rows.data() + s * cols;
+    float* const old = base.data() + s * cols;
+    float* const common = shared.row(hot.ids[s]);
+    if (std::memcmp(mine, old, bytes) == 0) {  // unchanged here: only read, so the shared line stays shared
+      if (std::memcmp(common, old, bytes) != 0) {
+        std::memcpy(mine, common, bytes);
+        std::memcpy(old, common, bytes);
       }
-      while (hot.merging[s].exchange(true, std::memory_order_acquire)) {
-      }
-      for (int64_t k = 0; k < cols; ++k) {
-        const float merged = common[k] == old[k] ? mine[k] : common[k] + (mine[k] - old[k]);
-        common[k] = merged;
-        mine[k] = merged;
-        old[k] = merged;
-      }
-      hot.merging[s].store(false, std::memory_order_release);
+      return;
+    }
+    for (int64_t k = 0; k < cols; ++k) {
+      const float merged = common[k] == old[k] ? mine[k] : common[k] + (mine[k] - old[k]);
+      common[k] = merged;
+      mine[k] = merged;
+      old[k] = merged;
     }
   }
 };
@@ -172,7 +182,7 @@ struct Worker {
   std::vector<HotCopies> heads;   // w_out, with this worker's copies of the hot rows
   HotCopies* head = nullptr;      // the current task's
   int64_t unsynced = 0;           // words trained since the copies were last synced
-  size_t first_slot = 0;          // where this worker's syncs start
+  size_t first_group = 0;         // where this worker's syncs start
   double loss = 0.0;
   int64_t pairs = 0;
 
@@ -182,12 +192,12 @@ struct Worker {
         contexts(share * (2 * p.window + 1)), context_ends(share), targets(share + p.negative),
         in_rows(contexts.size()), out_rows(targets.size()),
         scratch(scratch_floats(2 * p.window + 1, p.negative + share, p.dim)), hot(h),
-        first_slot(hot.ids.size() * index / p.threads) {
+        first_group(hot.groups() * index / p.threads) {
     for (const Matrix& w_out : j.w_out) heads.push_back(HotCopies{w_out});
   }
 
   void sync() {
-    for (HotCopies& copies : heads) copies.sync(hot, first_slot);
+    for (HotCopies& copies : heads) copies.sync(hot, first_group);
     unsynced = 0;
   }
 
