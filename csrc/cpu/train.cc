@@ -29,13 +29,13 @@ constexpr int64_t kReportWords = 8192;
 // to the shared rows every kSyncWordsAll / threads words of its own: a line
 // crosses once per sync instead of once per write, and the other workers'
 // updates reach a copy within about kSyncWordsAll words of training (2^19 cost
-// CBOW about a point of analogy accuracy). All workers' copies of a head take
-// at most kCopyBytesAll (about one L3 cache), and kCopyBytesWorker each: more
-// gained little and made the syncs cost more than they saved on cores sharing
-// a cache. Input rows are not copied: subsampling thins the frequent words
-// there, and copying them cost as much as it saved (benchmarks/results/
-// hot-rows.md). One thread keeps no copies.
-constexpr int64_t kCopyBytesAll = int64_t(32) << 20, kCopyBytesWorker = int64_t(2) << 20;
+// CBOW about a point of analogy accuracy). A worker copies kCopyRowsWorker
+// rows, fewer where all workers' copies of a head would exceed kCopyBytesAll
+// (about one L3 cache): more rows gained little and made the merges cost more
+// than they saved on cores that share a cache. Input rows are not copied:
+// subsampling thins the frequent words there, and copying them cost as much
+// as it saved (benchmarks/results/hot-rows.md). One thread keeps no copies.
+constexpr int64_t kCopyBytesAll = int64_t(32) << 20, kCopyRowsWorker = 2048;
 constexpr int64_t kSyncWordsAll = int64_t(1) << 17, kMinSyncWords = 4096;
 
 // The ids whose rows are copied: the most probable draws of each noise table,
@@ -55,9 +55,9 @@ struct HotSet {
   HotSet(const TrainParams& params, const TrainJob& job) {
     if (params.threads < 2 || !params.copy_hot_rows || job.noise.empty()) return;
     sync_words = std::max(kMinSyncWords, kSyncWordsAll / params.threads);
-    const int64_t bytes = std::min(kCopyBytesWorker, kCopyBytesAll / params.threads);
-    const int64_t per_table =
-        std::max<int64_t>(16, bytes / (job.w_in.cols * int64_t(sizeof(float)) * int64_t(job.noise.size())));
+    const int64_t rows =
+        std::min(kCopyRowsWorker, kCopyBytesAll / (params.threads * job.w_in.cols * int64_t(sizeof(float))));
+    const int64_t per_table = std::max<int64_t>(16, rows / int64_t(job.noise.size()));
     slot.assign(job.w_in.rows, -1);
     for (const NoiseTable& noise : job.noise) {
       // A draw picks k uniformly, then k itself with prob[k] or else alias[k].
