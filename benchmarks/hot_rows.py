@@ -37,15 +37,58 @@ VARIANTS = {"2 threads, copies": (2, True), "2 threads, no copies": (2, False), 
 
 
 def hand_over(binary: Path) -> int:
-    return int(subprocess.run([str(binary), "200000"], capture_output=True, text=True, check=True).stdout.split()[0])
+    """ns per cache-line hand-over between the two vCPUs (benchmarks/pingpong.c, 200,000 rounds)."""
+    result = subprocess.run([str(binary), "200000"], capture_output=True, text=True, check=True)
+    return int(result.stdout.split()[0])
 
 
 def state(before: int, after: int) -> str:
     return "near" if max(before, after) < 60 else "far" if min(before, after) > 100 else "mixed"
 
 
+def configs(runs: list[dict]) -> list[tuple[str, int]]:
+    return list(dict.fromkeys((r["model"], r["dim"]) for r in runs))
+
+
+def words_per_second(runs: list[dict], variant: str, where: str | None = None) -> tuple[float | None, int]:
+    """Median over the runs of one variant (in one state), and how many there were."""
+    xs = [r["words_per_second"] for r in runs if r["variant"] == variant and where in (None, r["state"])]
+    return (statistics.median(xs) if xs else None), len(xs)
+
+
+def speed_table(runs: list[dict], sha: str) -> list[str]:
+    lines = [f"git {sha}. Median words/s (thousands) over the runs in each state (n: runs); speed-ups "
+             "against the median of all 1-thread runs of the configuration.", "",
+             "| model | dim | vCPUs | 1 thread | 2 threads, no copies | 2 threads, copies "
+             "| copies / no copies | 2 threads / 1, copies |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for model, dim in configs(runs):
+        mine = [r for r in runs if (r["model"], r["dim"]) == (model, dim)]
+        one, _ = words_per_second(mine, "1 thread")
+        for where in ("near", "far"):
+            (off, n_off), (on, n_on) = (words_per_second(mine, v, where)
+                                        for v in ("2 threads, no copies", "2 threads, copies"))
+            if off is None and on is None:
+                continue
+            cells = [f"{x / 1e3:,.0f} (n={n})" if x else "-" for x, n in ((off, n_off), (on, n_on))]
+            ratios = [f"{on / off:.2f}x" if on and off else "-", f"{on / one:.2f}x" if on else "-"]
+            lines.append(f"| {model} | {dim} | {where} | {one / 1e3:,.0f} | {' | '.join(cells + ratios)} |")
+    return lines
+
+
+def accuracy_table(runs: list[dict]) -> list[str]:
+    lines = ["| model | dim | variant | analogy accuracy per run | mean |", "|---|---:|---|---|---:|"]
+    for model, dim in configs(runs):
+        for variant in VARIANTS:
+            scores = [r["accuracy"] for r in runs
+                      if (r["model"], r["dim"], r["variant"]) == (model, dim, variant)]
+            lines.append(f"| {model} | {dim} | {variant} | {', '.join(f'{x:.2f}' for x in scores)} | "
+                         f"{statistics.mean(scores):.2f} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--words", default="4M", help="corpus size (benchmarks/prepare_corpus.py)")
     parser.add_argument("--configs", default="sg:100,sg:300,cbow:100,cbow:300", help="model:dim,...")
     parser.add_argument("--epochs", type=int, default=1)
@@ -80,39 +123,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(run), flush=True)
 
     command = "python benchmarks/hot_rows.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                         cwd=HERE).stdout.strip()
     lines = [f"# Hot-row copies, 2 threads: {args.words} words, {args.epochs} epoch(s)", "",
-             f"    {command.strip()}", "",
-             f"git {sha.strip()}. Median words/s (thousands) over the runs in each state (n: runs); "
-             "speed-ups against the median of all 1-thread runs of the configuration.", "",
-             "| model | dim | vCPUs | 1 thread | 2 threads, no copies | 2 threads, copies | copies / no copies "
-             "| 2 threads / 1, copies |", "|---|---:|---|---:|---:|---:|---:|---:|"]
-    for spec in args.configs.split(","):
-        model, dim = spec.split(":")
-        mine = [r for r in runs if r["model"] == model and r["dim"] == int(dim)]
-        one = statistics.median(r["words_per_second"] for r in mine if r["variant"] == "1 thread")
-        for where in ("near", "far"):
-            def median(variant: str) -> tuple[float | None, int]:
-                xs = [r["words_per_second"] for r in mine if r["variant"] == variant and r["state"] == where]
-                return (statistics.median(xs) if xs else None), len(xs)
-            (off, n_off), (on, n_on) = median("2 threads, no copies"), median("2 threads, copies")
-            if off is None and on is None:
-                continue
-            cell = lambda x, n: f"{x / 1e3:,.0f} (n={n})" if x else "-"  # noqa: E731
-            lines.append(f"| {model} | {dim} | {where} | {one / 1e3:,.0f} | {cell(off, n_off)} | {cell(on, n_on)} | "
-                         f"{f'{on / off:.2f}x' if on and off else '-'} | {f'{on / one:.2f}x' if on else '-'} |")
+             f"    {command.strip()}", "", *speed_table(runs, sha)]
     if args.score:
-        lines += ["", "| model | dim | variant | analogy accuracy per run | mean |", "|---|---:|---|---|---:|"]
-        for spec in args.configs.split(","):
-            model, dim = spec.split(":")
-            for variant in VARIANTS:
-                scores = [r["accuracy"] for r in runs
-                          if r["model"] == model and r["dim"] == int(dim) and r["variant"] == variant]
-                lines.append(f"| {model} | {dim} | {variant} | {', '.join(f'{s:.2f}' for s in scores)} | "
-                             f"{statistics.mean(scores):.2f} |")
+        lines += ["", *accuracy_table(runs)]
     out = HERE / "results"
-    (out / f"{args.name}.json").write_text(json.dumps({"command": command.strip(), "git": sha.strip(),
-                                                       "runs": runs}, indent=1) + "\n")
+    (out / f"{args.name}.json").write_text(json.dumps({"command": command.strip(), "git": sha, "runs": runs},
+                                                      indent=1) + "\n")
     (out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

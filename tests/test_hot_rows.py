@@ -10,14 +10,15 @@ import pytest
 
 from mtlembed import _core
 
-DIM, VOCAB = 16, 300  # per language
+DIM = 16
+VOCAB = 300           # per language: all of it hot (a worker copies up to 2048 rows)
 WORDS = 300_000       # per language: each worker syncs several times (every 2**17 / threads words)
 
 
-def language(rng, first_id):
-    """Zipf-like token ids in [first_id, first_id + VOCAB), in sentences of 1,000."""
-    counts = 1.0 / np.arange(1, VOCAB + 1)
-    tokens = first_id + rng.choice(VOCAB, size=WORDS, p=counts / counts.sum()).astype(np.int32)
+def language(rng, first_id, vocab=VOCAB):
+    """Zipf-like token ids in [first_id, first_id + vocab), in sentences of 1,000."""
+    counts = 1.0 / np.arange(1, vocab + 1)
+    tokens = first_id + rng.choice(vocab, size=WORDS, p=counts / counts.sum()).astype(np.int32)
     offsets = np.arange(0, WORDS + 1, 1000, dtype=np.int64)
     prob, alias = _core.alias_table(counts ** 0.75)
     return tokens, offsets, (prob, alias, first_id)
@@ -28,7 +29,8 @@ def train(model, threads, langs, w_in, w_out, chunks_per_language=1, lr=(0.05, 0
              for i, (tokens, offsets, _) in enumerate(langs)]
     # Each language's sentences in `chunks_per_language` equal chunks, languages one after the other.
     per = [(len(offsets) - 1) // chunks_per_language for _, offsets, _ in langs]
-    pieces = [(t, k * per[t], (k + 1) * per[t]) for t in range(len(langs)) for k in range(chunks_per_language)]
+    pieces = [(t, k * per[t], (k + 1) * per[t])
+              for t in range(len(langs)) for k in range(chunks_per_language)]
     n = len(pieces)
     chunks = {"task": np.array([t for t, _, _ in pieces], np.int32),
               "sentence_begin": np.array([b for _, b, _ in pieces], np.int64),
@@ -47,9 +49,11 @@ def test_two_threads_on_disjoint_rows_train_exactly_as_one(model, n_languages):
     # One language: the second worker finds no chunk, the first syncs alone.
     # Two languages, one chunk each: both workers sync, each holding stale
     # copies of the other's hot rows, which must never be written back.
+    # 3,000 words a language: hot and cold rows both.
     rng = np.random.default_rng(3)
-    langs = [language(rng, i * VOCAB) for i in range(n_languages)]
-    rows = n_languages * VOCAB
+    vocab = 3000
+    langs = [language(rng, i * vocab, vocab) for i in range(n_languages)]
+    rows = n_languages * vocab
     w_in = (rng.random((rows, DIM), dtype=np.float32) - 0.5) / DIM
     w_out = np.zeros((rows, DIM), np.float32)
     results = []
