@@ -46,8 +46,8 @@ struct HotSet {
   int64_t sync_words = 0;
   // Per group of kGroup slots, held while a worker merges those rows of any
   // head: workers reach their syncs at about the same time, and a merge is a
-  // read-modify-write that must not lose another's. (A lock per row cost a
-  // full fence per row, which made syncs several times slower.)
+  // read-modify-write that must not lose another's. (A lock per row would
+  // put a full fence, the atomic exchange, after every row.)
   static constexpr size_t kGroup = 64;
   std::unique_ptr<std::atomic<bool>[]> merging;
   size_t groups() const { return (ids.size() + kGroup - 1) / kGroup; }
