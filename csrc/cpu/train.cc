@@ -21,7 +21,7 @@ constexpr int64_t kReportWords = 8192;
 
 // Hot output rows. Every step writes the output rows of its negatives, drawn
 // from unigram^0.75, so the most frequent words take a large share of all
-// writes (on text8, 24% go to the 256 most frequent, 38% to the top 1024).
+// writes (on text8, 24% go to the 256 most frequent, 48% to the top 2048).
 // With several threads each such write moves the row's cache lines between
 // cores; across chiplets or sockets a line costs ~160 ns, which halved the
 // speed of two threads (benchmarks/results/two-threads-chiplets.md). So each
@@ -33,8 +33,9 @@ constexpr int64_t kReportWords = 8192;
 // rows, fewer where all workers' copies of a head would exceed kCopyBytesAll
 // (about one L3 cache): more rows gained little and made the merges cost more
 // than they saved on cores that share a cache. Input rows are not copied:
-// subsampling thins the frequent words there, and copying them cost as much
-// as it saved (benchmarks/results/hot-rows.md). One thread keeps no copies.
+// subsampling thins the frequent words there, and copying them cost more on
+// cores that share a cache (7-14%) than it gained across chiplets
+// (benchmarks/results/two-threads-chiplets.md). One thread keeps no copies.
 constexpr int64_t kCopyBytesAll = int64_t(32) << 20, kCopyRowsWorker = 2048;
 constexpr int64_t kSyncWordsAll = int64_t(1) << 17, kMinSyncWords = 4096;
 
