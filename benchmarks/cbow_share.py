@@ -12,10 +12,8 @@ questions-words, top 30,000 words, 3CosAdd (mtlembed's evaluator).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import prepare_corpus  # noqa: E402
+import report  # noqa: E402
 
 from mtlembed import TaskSpec, TrainConfig, Trainer  # noqa: E402
 from mtlembed import eval as ev  # noqa: E402
@@ -56,13 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cbow_share={share} seed={seed}: {accuracy:.2f}%, "
                   f"{trainer.report.words_per_second / 1e3:,.0f}k words/s", flush=True)
 
-    command = "python benchmarks/cbow_share.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout
-    doc = {"command": command.strip(), "git": sha.strip(), "cpu": platform.processor() or platform.machine(),
+    command, sha = report.provenance("cbow_share.py", argv)
+    doc = {"command": command, "git": sha, "cpu": platform.processor() or platform.machine(),
            "corpus_words": data.words_read, "dim": args.dim, "epochs": args.epochs, "threads": args.threads,
            "runs": runs}
-    out = HERE / "results" / args.name
-    out.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
     lines = [f"# CBOW, negatives shared by `cbow_share` centers ({data.words_read:,} words, dim {args.dim}, "
              f"{args.epochs} epochs, {args.threads} threads)", "", f"    {doc['command']}", "",
              f"git {doc['git']}. Analogy: questions-words, top 30k words. One row per share, seeds interleaved.",
@@ -73,8 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         speed = statistics.median(r["words_per_second"] for r in mine)
         lines.append(f"| {share} | {accuracies} | {statistics.mean(r['accuracy'] for r in mine):.2f} | "
                      f"{speed / 1e3:,.0f}k |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out}.md")
+    print(f"wrote {report.save(args.name, doc, lines)}")
     return 0
 
 

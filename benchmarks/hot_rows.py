@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import prepare_corpus  # noqa: E402
+import report  # noqa: E402
 
 from mtlembed import TaskSpec, TrainConfig, Trainer  # noqa: E402
 from mtlembed import eval as ev  # noqa: E402
@@ -122,17 +123,12 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run)
                 print(json.dumps(run), flush=True)
 
-    command = "python benchmarks/hot_rows.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                         cwd=HERE).stdout.strip()
+    command, sha = report.provenance("hot_rows.py", argv)
     lines = [f"# Hot-row copies, 2 threads: {args.words} words, {args.epochs} epoch(s)", "",
-             f"    {command.strip()}", "", *speed_table(runs, sha)]
+             f"    {command}", "", *speed_table(runs, sha)]
     if args.score:
         lines += ["", *accuracy_table(runs)]
-    out = HERE / "results"
-    (out / f"{args.name}.json").write_text(json.dumps({"command": command.strip(), "git": sha, "runs": runs},
-                                                      indent=1) + "\n")
-    (out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    report.save(args.name, {"command": command, "git": sha, "runs": runs}, lines)
     print("\n".join(lines))
     return 0
 

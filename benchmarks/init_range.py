@@ -12,9 +12,7 @@ deterministic.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import prepare_corpus  # noqa: E402
+import report  # noqa: E402
 
 from mtlembed import TaskSpec, TrainConfig, Trainer, trainer  # noqa: E402
 from mtlembed import eval as ev  # noqa: E402
@@ -62,21 +61,17 @@ def main(argv: list[str] | None = None) -> int:
             runs.append({"range": init_range, "seed": seed, "accuracy": accuracy, "wordsim353": spearman})
             print(f"range {init_range} seed {seed}: {accuracy:.2f}%, WS353 {spearman:.3f}", flush=True)
 
-    command = "python benchmarks/init_range.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout
+    command, sha = report.provenance("init_range.py", argv)
     lines = [f"# Initial range of w_in: {args.model}, dim {args.dim}, {args.epochs} epochs, {args.threads} thread(s), "
-             f"{data.words_read:,} words", "", f"    {command.strip()}", "",
-             f"git {sha.strip()}. w_in starts uniform in [-r/dim, r/dim). Analogy: questions-words, top 30k words.",
+             f"{data.words_read:,} words", "", f"    {command}", "",
+             f"git {sha}. w_in starts uniform in [-r/dim, r/dim). Analogy: questions-words, top 30k words.",
              "", "| r | analogy per seed | mean | WS353 mean |", "|---:|---|---:|---:|"]
     for init_range in ranges:
         mine = [r for r in runs if r["range"] == init_range]
         scores = [r["accuracy"] for r in mine]
         lines.append(f"| {init_range:g} | {', '.join(f'{a:.2f}' for a in scores)} | {statistics.mean(scores):.2f} | "
                      f"{statistics.mean(r['wordsim353'] for r in mine):.3f} |")
-    out = HERE / "results"
-    (out / f"{name}.json").write_text(json.dumps({"command": command.strip(), "git": sha.strip(), "runs": runs},
-                                                 indent=1) + "\n")
-    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
+    report.save(name, {"command": command, "git": sha, "runs": runs}, lines)
     print("\n".join(lines))
     return 0
 

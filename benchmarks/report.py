@@ -4,9 +4,27 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 PEERS = ("gensim", "fasttext", "word2vec")
+HERE = Path(__file__).resolve().parent
+
+
+def provenance(script: str, argv: list[str] | None) -> tuple[str, str]:
+    """The command that reproduces a sweep script's results, and the short commit it ran at."""
+    command = f"python benchmarks/{script} " + " ".join(argv if argv is not None else sys.argv[1:])
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
+    return command.strip(), git.stdout.strip()
+
+
+def save(name: str, doc: dict, lines: list[str]) -> Path:
+    """A sweep's results/<name>.json (the raw runs) and .md (its table); returns the .md."""
+    out = HERE / "results"
+    (out / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
+    return out / f"{name}.md"
 
 
 def _median(values: list) -> float | None:
