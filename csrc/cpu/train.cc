@@ -124,7 +124,7 @@ struct HotCopies {
   float* row(const HotSet& hot, int32_t id) {
     if (rows.empty()) return shared.row(id);
     const int32_t s = hot.slot[id];
-    float* const copy = rows.data() + int64_t(s) * shared.cols;
+    float* const copy = rows.data() + int64_t(std::max(s, 0)) * shared.cols;  // never before the buffer
     float* const own = shared.row(id);
     return s >= 0 ? copy : own;
   }
