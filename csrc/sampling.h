@@ -60,33 +60,42 @@ MTL_HD int32_t float_to_bits(float f) {
   return bits;
 }
 
-// exp(x) for |x| <= 80 with ~1e-7 relative error: Cody-Waite reduction to
-// |r| <= ln2/2 and a degree-6 Taylor polynomial. Branch-free so that loops
-// over many scores vectorize.
-MTL_HD float fast_exp(float x) {
-  const float t = x * 1.44269504088896341f;
-  const float n = (t + 12582912.0f) - 12582912.0f;  // round to nearest
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
+// exp(x) for |x| <= 80 with ~1e-7 relative error: Cody-Waite reduction
+// x = n ln2 + r with |r| <= ln2/2, a degree-6 Taylor polynomial for e^r, and
+// 2^n from n's bits. Branch-free so that loops over many scores vectorize.
+// The arithmetic is written once for float and for the CPU kernel's SIMD
+// vectors (GCC vector extensions, ops_body.h), which build 2^n differently.
+template <class F>
+MTL_HD F nearest_integer(F t) {
+  return (t + 12582912.0f) - 12582912.0f;  // 1.5 * 2^23: rounds to nearest
+}
+template <class F>
+MTL_HD F exp_of_remainder(F x, F n) {  // e^(x - n ln2)
+  const F r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  F p = r * (1.0f / 720.0f) + 1.0f / 120.0f;
   p = p * r + 1.0f / 24.0f;
   p = p * r + 1.0f / 6.0f;
   p = p * r + 0.5f;
   p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  return p * bits_to_float((static_cast<int32_t>(n) + 127) << 23);
+  return p * r + 1.0f;
+}
+MTL_HD float fast_exp(float x) {
+  const float n = nearest_integer(x * 1.44269504088896341f);
+  return exp_of_remainder(x, n) * bits_to_float((static_cast<int32_t>(n) + 127) << 23);
 }
 
 // log(x) for normal positive x, ~1e-5 absolute error: only feeds the loss
-// that progress reports, never a gradient.
+// that progress reports, never a gradient. x = m 2^exponent with m in [1, 2);
+// log m by the atanh series in s = (m - 1) / (m + 1). Shared like the above.
+template <class F>
+MTL_HD F log_of_parts(F exponent, F m) {
+  const F s = (m - 1.0f) / (m + 1.0f);
+  const F s2 = s * s;
+  return exponent * 0.693147180559945f + s * (2.0f + s2 * (2.0f / 3.0f + s2 * (2.0f / 5.0f + s2 * (2.0f / 7.0f))));
+}
 MTL_HD float fast_log(float x) {
   const int32_t bits = float_to_bits(x);
-  const float exponent = static_cast<float>(((bits >> 23) & 255) - 127);
-  const float m = bits_to_float((bits & 0x007FFFFF) | 0x3F800000);  // [1, 2)
-  const float s = (m - 1.0f) / (m + 1.0f);
-  const float s2 = s * s;
-  const float series = s * (2.0f + s2 * (2.0f / 3.0f + s2 * (2.0f / 5.0f + s2 * (2.0f / 7.0f))));
-  return exponent * 0.693147180559945f + series;
+  return log_of_parts(static_cast<float>(((bits >> 23) & 255) - 127), bits_to_float((bits & 0x007FFFFF) | 0x3F800000));
 }
 
 // The clipped sigmoid of word2vec: exactly 0 or 1 outside [-6, 6].

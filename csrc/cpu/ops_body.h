@@ -47,31 +47,18 @@ inline float hsum(vec v) {
   return (q[0] + q[2]) + (q[1] + q[3]);
 }
 
-// The math of sampling.h on 16 lanes (same constants, same results to
-// rounding): exp by Cody-Waite reduction and a degree-6 polynomial.
+// fast_exp and fast_log of sampling.h on a whole register: the same
+// arithmetic (shared templates), only the bit tricks are per lane.
 inline vec vexp(vec x) {
-  const vec t = x * 1.44269504088896341f;
-  const vec n = (t + 12582912.0f) - 12582912.0f;
-  const vec r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  vec p = splat(1.0f / 720.0f);
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  const vec n = nearest_integer(x * 1.44269504088896341f);
   const ivec bits = (__builtin_convertvector(n, ivec) + 127) << 23;
-  return p * (vec)bits;  // same-size vector casts reinterpret the bits
+  return exp_of_remainder(x, n) * (vec)bits;  // same-size vector casts reinterpret the bits
 }
 
 inline vec vlog(vec x) {  // normal positive x; feeds the reported loss only
   const ivec bits = (ivec)x;
-  const vec exponent = __builtin_convertvector(((bits >> 23) & 255) - 127, vec);
   const ivec mantissa_bits = (bits & 0x007FFFFF) | 0x3F800000;
-  const vec m = (vec)mantissa_bits;
-  const vec s = (m - 1.0f) / (m + 1.0f);
-  const vec s2 = s * s;
-  return exponent * 0.693147180559945f + s * (2.0f + s2 * (2.0f / 3.0f + s2 * (2.0f / 5.0f + s2 * (2.0f / 7.0f))));
+  return log_of_parts(__builtin_convertvector(((bits >> 23) & 255) - 127, vec), (vec)mantissa_bits);
 }
 
 inline int blocks(int n) { return (n + kLanes - 1) / kLanes; }
