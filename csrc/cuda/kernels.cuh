@@ -75,17 +75,12 @@ __device__ __forceinline__ Ws carve(float* base, const Layout& L) {
             reinterpret_cast<int32_t*>(base + L.ring_ids), reinterpret_cast<int32_t*>(base + L.tgt_ids)};
 }
 
-// A chunk as the device sees it; piece_first lives in its own array so the
+// A chunk as the device sees it: with its task-relative token range
+// [token_first, token_end). piece_first lives in its own array so the
 // warp-wide search reads contiguous values.
-struct DevChunk {
-  int64_t token_first = 0;  // task-relative tokens [token_first, token_end)
+struct DevChunk : Chunk {
+  int64_t token_first = 0;
   int64_t token_end = 0;
-  int64_t sentence_begin = 0;
-  int64_t sentence_end = 0;
-  double progress_begin = 0.0;
-  double progress_end = 0.0;
-  uint64_t id = 0;
-  int32_t task = 0;
 };
 
 struct Counters {
@@ -167,14 +162,9 @@ inline void plan_chunks(const TrainJob& job, std::vector<DevChunk>& chunks, std:
     const Chunk& src = job.chunks[c];
     const Task& task = job.tasks[src.task];
     DevChunk& d = chunks[c];
+    static_cast<Chunk&>(d) = src;
     d.token_first = task.sentence_offsets[src.sentence_begin];
     d.token_end = task.sentence_offsets[src.sentence_end];
-    d.sentence_begin = src.sentence_begin;
-    d.sentence_end = src.sentence_end;
-    d.progress_begin = src.progress_begin;
-    d.progress_end = src.progress_end;
-    d.id = src.id;
-    d.task = src.task;
     chunk_tokens[c] = d.token_end - d.token_first;
     piece_first[c + 1] = piece_first[c] + (chunk_tokens[c] + kPieceTokens - 1) / kPieceTokens;
   }
