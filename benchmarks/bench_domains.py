@@ -65,7 +65,8 @@ def main(argv=None) -> int:
     config = TrainConfig(model="sg", dim=args.dim, window=5, negative=5, sample=1e-4, min_count=5,
                          max_vocab=300000, epochs=args.epochs, lowercase=True, threads=args.threads, seed=1)
     arms = {
-        "per_task": [TaskSpec(name, (str(path),), lang="en", head="per_task") for name, path in DOMAINS.items()],
+        "per_task": [TaskSpec(name, (str(path),), lang="en", head="per_task")
+                     for name, path in DOMAINS.items()],
         "shared": [TaskSpec(name, (str(path),), lang="en") for name, path in DOMAINS.items()],
         "concatenated": [TaskSpec("all", tuple(str(path) for path in DOMAINS.values()), lang="en")],
     }
@@ -81,7 +82,8 @@ def main(argv=None) -> int:
     command = "python benchmarks/bench_domains.py " + " ".join(argv if argv is not None else sys.argv[1:])
     out = HERE / "results" / args.name
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.parent.joinpath(out.name + ".json").write_text(json.dumps({"command": command, **results}, indent=1) + "\n")
+    out.parent.joinpath(out.name + ".json").write_text(
+        json.dumps({"command": command, **results}, indent=1) + "\n")
     out.parent.joinpath(out.name + ".md").write_text(report(command, results))
     print(report(command, results))
     return 0
@@ -98,7 +100,8 @@ def report(command: str, results: dict) -> str:
              "| arm | seconds | train words | vocab | analogy | " + " | ".join(columns[1:]) + " |",
              "|---|---:|---:|---:|" + "---:|" * len(columns)]
     for arm, r in results["arms"].items():
-        lines.append(f"| {arm} | {r['seconds']:.0f} | {r['words']:,} | {r['vocab']:,} | {100 * r['analogy']:.2f}% | "
+        lines.append(f"| {arm} | {r['seconds']:.0f} | {r['words']:,} | {r['vocab']:,} | "
+                     f"{100 * r['analogy']:.2f}% | "
                      + " | ".join(f"{r[k]:.3f}" for k in columns[1:]) + " |")
     return "\n".join(lines) + "\n"
 

@@ -57,13 +57,15 @@ def english_corpus(args) -> str:
 
 
 def monolingual(lang: str) -> TaskSpec:
-    return TaskSpec(lang, (str(EXAMPLES / f"tatoeba.en-{lang}.{lang}"), str(EXAMPLES / f"opus.en-{lang}.{lang}")),
+    return TaskSpec(lang,
+                    (str(EXAMPLES / f"tatoeba.en-{lang}.{lang}"), str(EXAMPLES / f"opus.en-{lang}.{lang}")),
                     lang=lang)
 
 
 def parallel(lang: str) -> list[ParallelSpec]:
     return [ParallelSpec(f"{source}-en-{lang}", ("en", lang),
-                         (str(EXAMPLES / f"{source}.en-{lang}.en"), str(EXAMPLES / f"{source}.en-{lang}.{lang}")))
+                         (str(EXAMPLES / f"{source}.en-{lang}.en"),
+                          str(EXAMPLES / f"{source}.en-{lang}.{lang}")))
             for source in ("tatoeba", "opus")]
 
 
@@ -139,7 +141,8 @@ def main(argv=None) -> int:
                          temperature=2.0, threads=args.threads, seed=1)
     english = TaskSpec("en", (english_corpus(args),), lang="en")
     dict_options = {} if args.codeswitch is None else {"codeswitch": args.codeswitch}
-    dictionaries = [DictionarySpec(("en", lang), str(train_dictionary(lang)), **dict_options) for lang in langs]
+    dictionaries = [DictionarySpec(("en", lang), str(train_dictionary(lang)), **dict_options)
+                    for lang in langs]
     results = {"config": dict(vars(config)), "langs": langs, "english": str(args.english),
                "parallel": not args.no_parallel, "codeswitch": dictionaries[0].codeswitch, "arms": {}}
 
@@ -147,8 +150,8 @@ def main(argv=None) -> int:
         ties = [] if args.no_parallel else [p for lang in langs for p in parallel(lang)]
         joint, seconds, passes = train(config.replace(refine="procrustes"),
                                        [english] + [monolingual(lang) for lang in langs], ties, dictionaries)
-        arm = {"seconds": seconds, "passes": passes, "english": english_scores(joint.by_language("en"), questions),
-               "bli": {}}
+        arm = {"seconds": seconds, "passes": passes,
+               "english": english_scores(joint.by_language("en"), questions), "bli": {}}
         for lang in langs:
             arm["bli"][lang] = bli_scores(joint.by_language("en"), joint.by_language(lang), lang)
         results["arms"]["joint"] = arm
@@ -179,7 +182,8 @@ def main(argv=None) -> int:
     out = HERE / "results" / args.name
     out.parent.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/bench_joint.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    out.parent.joinpath(out.name + ".json").write_text(json.dumps({"command": command, **results}, indent=1) + "\n")
+    out.parent.joinpath(out.name + ".json").write_text(
+        json.dumps({"command": command, **results}, indent=1) + "\n")
     out.parent.joinpath(out.name + ".md").write_text(report(command, results))
     print(report(command, results))
     return 0
@@ -192,11 +196,12 @@ def _stack(a, b):
 
 def report(command: str, results: dict) -> str:
     arms = results["arms"]
-    lines = [f"# Joint vs separate+Procrustes: {', '.join('en-' + l for l in results['langs'])}", "",
+    lines = [f"# Joint vs separate+Procrustes: {', '.join('en-' + lang for lang in results['langs'])}", "",
              f"Command: `{command}`", "",
              f"English task: `{results['english']}`; config: "
-             + ", ".join(f"{k}={results['config'][k]}" for k in ("model", "dim", "window", "negative", "sample",
-                                                                 "min_count", "epochs", "sampling", "temperature"))
+             + ", ".join(f"{k}={results['config'][k]}"
+                         for k in ("model", "dim", "window", "negative", "sample", "min_count", "epochs",
+                                   "sampling", "temperature"))
              + f"; parallel ties: {results['parallel']}; codeswitch: {results['codeswitch']}", "",
              "## BLI en->xx, P@1 (coverage of the test dictionary's source words)", "",
              "| pair | test | method | " + " | ".join(arms) + " | joint - best separate |",
@@ -214,7 +219,8 @@ def report(command: str, results: dict) -> str:
                 gap = f"{100 * (arms['joint']['bli'][lang][key]['p@1'] - best):+.2f}"
             lines.append(f"| en-{lang} | {test} | {method} | " + " | ".join(cells) + f" | {gap} |")
     lines += ["", "## English (joint model's English rows vs English alone)", "",
-              "| arm | seconds | analogy | " + " | ".join(SIMILARITY) + " |", "|---|---:|---:|" + "---:|" * len(SIMILARITY)]
+              "| arm | seconds | analogy | " + " | ".join(SIMILARITY) + " |",
+              "|---|---:|---:|" + "---:|" * len(SIMILARITY)]
     for name, arm in arms.items():
         e = arm["english"]
         lines.append(f"| {name} | {arm['seconds']:.0f} | {100 * e['analogy']:.2f}% | "

@@ -28,7 +28,8 @@ from mtlembed import eval as ev  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--words", default="17M", help="corpus size (benchmarks/prepare_corpus.py)")
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=5)
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for seed in (int(s) for s in args.seeds.split(",")):
         for share in (int(s) for s in args.shares.split(",")):
-            trainer = Trainer(config.replace(seed=seed, cbow_share=share), [TaskSpec("corpus", (str(corpus),))])
+            trainer = Trainer(config.replace(seed=seed, cbow_share=share),
+                              [TaskSpec("corpus", (str(corpus),))])
             trainer.corpus = data
             vectors = trainer.train()
             accuracy = 100 * ev.analogy(vectors, args.questions)["accuracy"]
@@ -61,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
            "runs": runs}
     lines = [f"# CBOW, negatives shared by `cbow_share` centers ({data.words_read:,} words, dim {args.dim}, "
              f"{args.epochs} epochs, {args.threads} threads)", "", f"    {doc['command']}", "",
-             f"git {doc['git']}. Analogy: questions-words, top 30k words. One row per share, seeds interleaved.",
+             f"git {doc['git']}. Analogy: questions-words, top 30k words. One row per share, seeds "
+             "interleaved.",
              "", "| cbow_share | analogy per seed | mean | words/s (median) |", "|---:|---|---:|---:|"]
     for share in sorted({r["share"] for r in runs}):
         mine = [r for r in runs if r["share"] == share]

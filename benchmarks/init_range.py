@@ -31,7 +31,8 @@ WORDSIM = DATA / "similarity" / "en" / "gensim_wordsim353.tsv"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--words", default="17M", help="corpus size (benchmarks/prepare_corpus.py)")
     parser.add_argument("--model", default="cbow", choices=["sg", "cbow"])
     parser.add_argument("--dim", type=int, default=300)
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or f"init-range/{args.model}-{args.dim}-{args.words}"
 
     corpus = prepare_corpus.prepare(prepare_corpus.parse_words(args.words))
-    config = TrainConfig(model=args.model, dim=args.dim, epochs=args.epochs, threads=args.threads, sample=1e-4)
+    config = TrainConfig(model=args.model, dim=args.dim, epochs=args.epochs, threads=args.threads,
+                         sample=1e-4)
     data = Trainer(config, [TaskSpec("corpus", (str(corpus),))]).read()
     ranges = [float(r) for r in args.ranges.split(",")]
     runs = []
@@ -62,14 +64,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"range {init_range} seed {seed}: {accuracy:.2f}%, WS353 {spearman:.3f}", flush=True)
 
     command, sha = report.provenance("init_range.py", argv)
-    lines = [f"# Initial range of w_in: {args.model}, dim {args.dim}, {args.epochs} epochs, {args.threads} thread(s), "
-             f"{data.words_read:,} words", "", f"    {command}", "",
+    lines = [f"# Initial range of w_in: {args.model}, dim {args.dim}, {args.epochs} epochs, "
+             f"{args.threads} thread(s), {data.words_read:,} words", "", f"    {command}", "",
              f"git {sha}. w_in starts uniform in [-r/dim, r/dim). Analogy: questions-words, top 30k words.",
              "", "| r | analogy per seed | mean | WS353 mean |", "|---:|---|---:|---:|"]
     for init_range in ranges:
         mine = [r for r in runs if r["range"] == init_range]
         scores = [r["accuracy"] for r in mine]
-        lines.append(f"| {init_range:g} | {', '.join(f'{a:.2f}' for a in scores)} | {statistics.mean(scores):.2f} | "
+        lines.append(f"| {init_range:g} | {', '.join(f'{a:.2f}' for a in scores)} | "
+                     f"{statistics.mean(scores):.2f} | "
                      f"{statistics.mean(r['wordsim353'] for r in mine):.3f} |")
     report.save(name, {"command": command, "git": sha, "runs": runs}, lines)
     print("\n".join(lines))

@@ -40,7 +40,8 @@ def median_seconds(fn, repeat: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default=str(HERE / ".cache" / "enwiki-text8-17M.txt"))
     parser.add_argument("--threads", default=f"1,{os.cpu_count() or 1}")
     parser.add_argument("--repeat", type=int, default=3)
@@ -71,17 +72,20 @@ def main() -> None:
     words = tokenize(1)
     rows = [{"stage": "reader", "threads": 1, "seconds": median_seconds(read_only, args.repeat)}]
     for n in threads:
-        rows.append({"stage": "tokenize", "threads": n, "seconds": median_seconds(lambda: tokenize(n), args.repeat)})
+        rows.append({"stage": "tokenize", "threads": n,
+                     "seconds": median_seconds(lambda n=n: tokenize(n), args.repeat)})
     for n in threads:
         task = [TaskSpec("t", (str(path),))]
         rows.append({"stage": "read", "threads": n,
-                     "seconds": median_seconds(lambda: read_corpus(task, config.replace(threads=n)), args.repeat)})
+                     "seconds": median_seconds(
+                         lambda task=task, n=n: read_corpus(task, config.replace(threads=n)), args.repeat)})
     for row in rows:
         row["words_per_second"] = words / row["seconds"]
         row["mb_per_second"] = size / row["seconds"] / 1e6
         row["ns_per_word"] = row["seconds"] / words * 1e9
 
-    meta = {"corpus": str(path), "bytes": size, "words": words, "repeat": args.repeat, "lowercase": args.lowercase,
+    meta = {"corpus": str(path), "bytes": size, "words": words, "repeat": args.repeat,
+            "lowercase": args.lowercase,
             "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
             "command": "python benchmarks/read_speed.py " + " ".join(sys.argv[1:])}
     out = HERE / "results"

@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "data",
                         help="where to write (default: examples/data)")
     parser.add_argument("--force", action="store_true", help="rewrite files that exist")
-    parser.add_argument("--demo", action="store_true", help="only rewrite the shipped demo corpus, mtlembed/data/")
+    parser.add_argument("--demo", action="store_true",
+                        help="only rewrite the shipped demo corpus, mtlembed/data/")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         parser.error(f"shared data folder {args.data} not found: give --data or set MTLEMBED_DATA")

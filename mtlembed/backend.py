@@ -7,7 +7,7 @@ import functools
 from .errors import BackendError, ResourceError
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def core():
     """The compiled extension, imported on first use (so pure-Python parts work without it)."""
     try:

@@ -44,7 +44,8 @@ from .io import atomic_write
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 # The settings that change what reading a corpus produces (the others only change training).
-ENCODING_KEYS = ("lowercase", "encoding_errors", "min_count", "max_vocab", "max_sentence_length", "max_distinct")
+ENCODING_KEYS = ("lowercase", "encoding_errors", "min_count", "max_vocab", "max_sentence_length",
+                 "max_distinct")
 _FILE_NAME = re.compile(r"^(vocab\.(words|counts)|(task\d+|parallel\d+\.[01])\.(tokens|offsets))$")
 _CHECK_ITEMS = 1 << 22  # ids checked per step when a cache is loaded
 

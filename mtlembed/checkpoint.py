@@ -15,7 +15,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -95,8 +94,8 @@ def load(directory: os.PathLike | str) -> Checkpoint:
 class Interval:
     """How often to checkpoint: every `seconds` of training or every `words` words."""
 
-    seconds: Optional[float] = None
-    words: Optional[int] = None
+    seconds: float | None = None
+    words: int | None = None
 
 
 _INTERVAL = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(s|m|h|w|kw|Mw|Gw)\s*$")
@@ -107,7 +106,7 @@ def parse_interval(text: str) -> Interval:
     """'30s', '10m', '1h' (time) or '500000w', '50Mw' (words)."""
     match = _INTERVAL.match(str(text))
     if not match or float(match.group(1)) <= 0:
-        raise ConfigError(f"checkpoint interval must look like 30s, 10m, 1h (time) or 5000000w, 50Mw (words); "
-                          f"got {text!r}")
+        raise ConfigError("checkpoint interval must look like 30s, 10m, 1h (time) or 5000000w, 50Mw "
+                          f"(words); got {text!r}")
     value, unit = float(match.group(1)) * _SCALE[match.group(2)], match.group(2)
     return Interval(seconds=value) if unit in ("s", "m", "h") else Interval(words=int(value))

@@ -14,10 +14,11 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
-from . import __version__, backend, config as config_module, io, jobconfig
+from . import __version__, backend, io, jobconfig
+from . import config as config_module
 from .errors import ConfigError, MtlembedError
 from .tasks import TaskSpec
 from .trainer import Interrupted, Terminated, Trainer
@@ -167,13 +168,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data = find_data_dir(args.data_dir)
     dictionary = data / "bli" / "muse_reconstructed" / "en-es.0-5000.txt" if data else None
     if dictionary is None or not dictionary.is_file():
-        print("BLI: the MUSE en-es dictionary (bli/muse_reconstructed/en-es.0-5000.txt of the shared data) was "
-              "not found; set MTLEMBED_DATA or pass --data-dir to score the model")
+        print("BLI: the MUSE en-es dictionary (bli/muse_reconstructed/en-es.0-5000.txt of the shared data) "
+              "was not found; set MTLEMBED_DATA or pass --data-dir to score the model")
         return 0
     result = bli(embeddings.by_language("en"), embeddings.by_language("es"), dictionary)
     print(f"BLI en->es on {dictionary.name} (MUSE, CSLS; no dictionary was used in training): "
-          f"P@1 {100 * result['p@1']:.1f}%, P@10 {100 * result['p@10']:.1f}% over {result['queries']} English "
-          f"words ({100 * result['coverage']:.0f}% of the dictionary's; the others are not in this small corpus)")
+          f"P@1 {100 * result['p@1']:.1f}%, P@10 {100 * result['p@10']:.1f}% over {result['queries']} "
+          f"English words ({100 * result['coverage']:.0f}% of the dictionary's; the others are not in this "
+          "small corpus)")
     return 0
 
 
@@ -183,12 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     train = verbs.add_parser("train", help="train embeddings on a corpus",
-                             description="Train skip-gram or CBOW embeddings and write them in word2vec format.")
+                             description="Train skip-gram or CBOW embeddings and write them in word2vec "
+                                         "format.")
     train.add_argument("corpus", nargs="*", metavar="CORPUS",
                        help="text files, globs or folders (plain, .gz, .bz2 or .xz)")
     train.add_argument("-o", "--output", metavar="OUT",
-                       help="output vectors: .bin (word2vec binary), .txt or .vec (text); with --per-language "
-                            "a prefix (OUT.<lang>.vec)")
+                       help="output vectors: .bin (word2vec binary), .txt or .vec (text); with "
+                            "--per-language a prefix (OUT.<lang>.vec)")
     train.add_argument("--config", metavar="TOML",
                        help="a joint run: [train], [[task]], [[parallel]], [[dictionary]], [output] "
                             "(command-line flags override [train])")
@@ -200,20 +203,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-dir", metavar="DIR",
                        help="save the run's state here periodically and on Ctrl-C/SIGTERM")
     train.add_argument("--checkpoint-every", metavar="INTERVAL",
-                       help="time (30s, 10m, 1h) or words (5000000w, 50Mw) between checkpoints (default: 10m)")
+                       help="time (30s, 10m, 1h) or words (5000000w, 50Mw) between checkpoints "
+                            "(default: 10m)")
     train.add_argument("--resume", metavar="DIR", help="continue the run saved in this checkpoint folder")
     train.set_defaults(func=cmd_train, parser=train)
 
     demo = verbs.add_parser("demo", help="train a joint English-Spanish model on the shipped corpus",
-                            description="Train joint English-Spanish embeddings on the Tatoeba pairs shipped with "
-                                        "the package, print cross-lingual neighbours and the BLI score.")
+                            description="Train joint English-Spanish embeddings on the Tatoeba pairs shipped "
+                                        "with the package, print cross-lingual neighbours and the BLI score.")
     demo.add_argument("--data-dir", metavar="DIR", help="the shared data folder (default: $MTLEMBED_DATA or "
                                                         "../shared/data)")
     demo.add_argument("-o", "--output", default="mtlembed-demo", metavar="PREFIX",
                       help="writes PREFIX.en.vec and PREFIX.es.vec (default: mtlembed-demo)")
     demo.set_defaults(func=cmd_demo)
 
-    info = verbs.add_parser("info", help="version, SIMD level, CUDA", description="Show the build and hardware.")
+    info = verbs.add_parser("info", help="version, SIMD level, CUDA",
+                            description="Show the build and hardware.")
     info.add_argument("--json", action="store_true", help="one JSON object")
     info.set_defaults(func=cmd_info)
 
@@ -234,11 +239,11 @@ def _terminate(signum, frame) -> None:
     raise Terminated()
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
-    previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
-        else None
+    previous = (signal.signal(signal.SIGTERM, _terminate)
+                if threading.current_thread() is threading.main_thread() else None)
     try:
         return int(args.func(args) or 0)
     except MtlembedError as error:

@@ -13,13 +13,14 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Optional
+from typing import Any
 
 from .errors import ConfigError
 
 
 def _param(default, help, *, low=None, high=None, choices=None, flag=None):
-    return field(default=default, metadata={"help": help, "low": low, "high": high, "choices": choices, "flag": flag})
+    return field(default=default,
+                 metadata={"help": help, "low": low, "high": high, "choices": choices, "flag": flag})
 
 
 @dataclass(frozen=True)
@@ -28,21 +29,23 @@ class TrainConfig:
 
     model: str = _param("sg", "sg (skip-gram) or cbow", choices=("sg", "cbow"))
     dim: int = _param(100, "vector dimensionality", low=1, high=100000)
-    window: int = _param(5, "maximum context window; each center draws its window from 1..window", low=1, high=64)
+    window: int = _param(5, "maximum context window; each center draws its window from 1..window",
+                         low=1, high=64)
     negative: int = _param(5, "negative samples per center word", low=1, high=63)
     cbow_share: int = _param(4, "CBOW: this many centers, a window apart, share one draw of negatives "
-                             "(1: word2vec's CBOW, a draw per center; the CUDA kernel always draws per center)",
+                             "(1: word2vec's CBOW, a draw per center; the CUDA kernel always draws per "
+                             "center)",
                              low=1, high=8)
     sample: float = _param(1e-3, "subsampling threshold for frequent words (0 disables)", low=0.0, high=1.0)
     min_count: int = _param(5, "ignore words with fewer occurrences", low=1)
-    max_vocab: Optional[int] = _param(None, "keep at most this many words per language (most frequent)", low=1)
+    max_vocab: int | None = _param(None, "keep at most this many words per language (most frequent)", low=1)
     max_distinct: int = _param(21_000_000, "while counting, hold at most this many distinct tokens per "
                                "language: beyond it the rarest are dropped, as word2vec does (bounds memory)",
                                low=100, high=2**31 - 1)
     epochs: int = _param(5, "passes over the corpus", low=1, high=10000)
-    alpha: Optional[float] = _param(None, "initial learning rate (default 0.025 for sg, 0.05 for cbow)",
-                                    low=1e-9, high=10.0)
-    min_alpha: Optional[float] = _param(None, "final learning rate (default alpha * 1e-4)", low=0.0, high=10.0)
+    alpha: float | None = _param(None, "initial learning rate (default 0.025 for sg, 0.05 for cbow)",
+                                 low=1e-9, high=10.0)
+    min_alpha: float | None = _param(None, "final learning rate (default alpha * 1e-4)", low=0.0, high=10.0)
     threads: int = _param(0, "worker threads (0: all cores)", low=0, high=4096)
     copy_hot_rows: bool = _param(True, "CPU, several threads: each keeps private copies of the most frequent "
                                  "words' output rows and merges them every 2**17/threads words, so that "
@@ -50,20 +53,21 @@ class TrainConfig:
                                  "lines at every write (off: plain Hogwild)")
     seed: int = _param(1, "random seed; with threads=1 results are bit-identical", low=0, high=2**63 - 1)
     lowercase: bool = _param(False, "lowercase the text (Unicode-aware: Ä -> ä)")
-    encoding_errors: str = _param("replace", "invalid UTF-8: replace with U+FFFD (with a warning) or strict (error)",
+    encoding_errors: str = _param("replace",
+                                  "invalid UTF-8: replace with U+FFFD (with a warning) or strict (error)",
                                   choices=("replace", "strict"))
     max_sentence_length: int = _param(1000, "split longer lines into sentences of this many words", low=1)
-    sampling: str = _param("proportional", "how tasks interleave: proportional (by size, all finish each epoch "
-                           "together) or temperature (share ~ size^(1/T): the largest read once per "
+    sampling: str = _param("proportional", "how tasks interleave: proportional (by size, all finish each "
+                           "epoch together) or temperature (share ~ size^(1/T): the largest read once per "
                            "epoch, smaller ones repeated)",
                            choices=("proportional", "temperature"))
     temperature: float = _param(2.0, "T of temperature sampling (1: proportional; larger: flatter)", low=1.0,
                                 high=1000.0)
     refine: str = _param("none", "after training, map each language onto the first task's language by "
                          "orthogonal Procrustes on the seed dictionaries", choices=("none", "procrustes"))
-    cache_dir: Optional[str] = _param(None, "keep the encoded corpus in files in this folder and train from "
-                                      "them memory-mapped (for corpora larger than RAM); a later run on the "
-                                      "same files reuses them without reading the corpus")
+    cache_dir: str | None = _param(None, "keep the encoded corpus in files in this folder and train from "
+                                   "them memory-mapped (for corpora larger than RAM); a later run on the "
+                                   "same files reuses them without reading the corpus")
     device: str = _param("cpu", "cpu, cuda, or auto (cuda when compiled in and a GPU is present)",
                          choices=("cpu", "cuda", "auto"))
 
@@ -94,13 +98,13 @@ class TrainConfig:
 
 
 def _type_name(f: dataclasses.Field) -> str:
-    return str(f.type).replace("Optional[", "").rstrip("]")
+    return str(f.type).replace(" | None", "")  # a string: annotations are not evaluated here
 
 
 def _check_value(f: dataclasses.Field, value: Any) -> None:
     meta, kind = f.metadata, _type_name(f)
     if value is None:
-        if "Optional" in str(f.type):
+        if str(f.type).endswith(" | None"):
             return
         raise ConfigError(f"{f.name} must be set")
     if kind == "bool":
@@ -181,10 +185,11 @@ def add_arguments(parser) -> None:
             continue
         convert = {"int": int, "float": float}.get(kind, str)
         parser.add_argument(flag, dest=f.name, type=convert, default=None, choices=meta["choices"],
-                            metavar=None if meta["choices"] else f.name.upper(), help=meta["help"] + default_text)
+                            metavar=None if meta["choices"] else f.name.upper(),
+                            help=meta["help"] + default_text)
 
 
-def from_arguments(args, base: Optional[dict] = None) -> TrainConfig:
+def from_arguments(args, base: dict | None = None) -> TrainConfig:
     """TrainConfig from parsed flags; flags given on the command line override `base`."""
     values = dict(base or {})
     for name in field_names():

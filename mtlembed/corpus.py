@@ -23,9 +23,9 @@ import re
 import threading
 import warnings
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from . import backend
 from .errors import CorpusError
@@ -328,7 +328,8 @@ def case_map():
     """The tokenizer's lowercase map: every non-ASCII character that str.lower changes."""
     chars = [chr(c) for c in range(0x80, _CASED_END) if not 0xD800 <= c < 0xE000]  # no surrogates
     lowered = "\0".join(chars).lower().split("\0")  # one call: about 0.1 us a character
-    changed = [(ord(c), low.encode()) for c, low in zip(chars, lowered) if c != low and ord(c) != _CAPITAL_SIGMA]
+    changed = [(ord(c), low.encode()) for c, low in zip(chars, lowered)
+               if c != low and ord(c) != _CAPITAL_SIGMA]
     ends, end = [], 0
     for _, form in changed:
         end += len(form)

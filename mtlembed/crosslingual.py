@@ -12,14 +12,13 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from .errors import ConfigError, FormatError
+from .errors import ConfigError
 from .eval.bli import read_dictionary  # the one reader of dictionary files, shared with eval
 from .model import Embeddings
 from .tasks import DictionarySpec

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -18,15 +18,15 @@ class Embeddings:
     `counts` the corpus counts when known.
     """
 
-    def __init__(self, words: Sequence[str], vectors: np.ndarray, counts: Optional[np.ndarray] = None):
+    def __init__(self, words: Sequence[str], vectors: np.ndarray, counts: np.ndarray | None = None):
         vectors = np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise ConfigError(f"vectors must have shape ({len(words)}, dim), got {vectors.shape}")
         self.words = list(words)
         self.vectors = vectors
         self.counts = counts
-        self._index: Optional[dict[str, int]] = None
-        self._unit: Optional[np.ndarray] = None
+        self._index: dict[str, int] | None = None
+        self._unit: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -75,8 +75,8 @@ class Embeddings:
             self._unit = (self.vectors / np.maximum(norms, 1e-12)).astype(np.float32)
         return self._unit
 
-    def most_similar(self, query: Union[str, np.ndarray], topn: int = 10,
-                     restrict: Optional[int] = None) -> list[tuple[str, float]]:
+    def most_similar(self, query: str | np.ndarray, topn: int = 10,
+                     restrict: int | None = None) -> list[tuple[str, float]]:
         """The `topn` nearest words by cosine similarity to a word or a vector
         (the query word itself excluded), among the `restrict` most frequent."""
         unit = self.unit_vectors()[:restrict]
@@ -90,13 +90,13 @@ class Embeddings:
         best = best[np.argsort(-scores[best])]
         return [(self.words[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
 
-    def save(self, path: Union[str, os.PathLike], binary: Optional[bool] = None) -> None:
+    def save(self, path: str | os.PathLike, binary: bool | None = None) -> None:
         """word2vec format: binary for `.bin` (or binary=True), else text. Written atomically."""
         from .io import save_word2vec
 
         save_word2vec(path, self.words, self.vectors, binary=binary)
 
-    def save_per_language(self, prefix: Union[str, os.PathLike], binary: bool = False) -> list[str]:
+    def save_per_language(self, prefix: str | os.PathLike, binary: bool = False) -> list[str]:
         """One word2vec file per language, `PREFIX.<lang>.vec` (or `.bin`), keys without prefix."""
         paths = []
         for language in self.languages:
@@ -106,7 +106,7 @@ class Embeddings:
         return paths
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike], binary: Optional[bool] = None) -> Embeddings:
+    def load(cls, path: str | os.PathLike, binary: bool | None = None) -> Embeddings:
         """Reads a word2vec text or binary file (format detected when binary is None)."""
         from .io import load_word2vec
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -48,7 +48,8 @@ class TaskTally:
         for name, size, rows in zip(self.names, self.sizes, self.rows):
             finished = rows[:np.searchsorted(rows, done)]
             words = int(self.chunk_words[finished].sum())
-            result.append({"name": name, "words": words, "passes": words / size, "loss": self._loss(finished)})
+            result.append({"name": name, "words": words, "passes": words / size,
+                           "loss": self._loss(finished)})
         return result
 
     def line(self, done: int) -> str:
@@ -70,7 +71,7 @@ class ProgressBar:
     """
 
     def __init__(self, total_words: int, alpha: float, min_alpha: float, stream=None, label: str = "train",
-                 tasks: Optional[TaskTally] = None):
+                 tasks: TaskTally | None = None):
         self.total, self.alpha, self.min_alpha = max(total_words, 1), alpha, min_alpha
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -95,7 +96,8 @@ class ProgressBar:
         speed = words / elapsed if elapsed > 0 else 0.0
         eta = (self.total - words) / speed if speed > 0 else 0.0
         lr = self.alpha - (self.alpha - self.min_alpha) * fraction
-        loss = "  -   " if self.recent_loss != self.recent_loss else f"{self.recent_loss:.4f}"  # nan: none yet
+        # nan: none yet
+        loss = "  -   " if self.recent_loss != self.recent_loss else f"{self.recent_loss:.4f}"
         line = (f"{self.label} {100 * fraction:5.1f}% | {_human(speed)} words/s | lr {lr:.5f} | "
                 f"loss {loss} | {'elapsed ' + _clock(elapsed) if final else 'ETA ' + _clock(eta)}")
         tasks = self.tasks.line(chunks) if self.tasks is not None else ""

@@ -10,7 +10,6 @@ level up to the root) counts too.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from .errors import ResourceError
 
@@ -23,7 +22,7 @@ _CGROUP_FILES = (("memory.max", "memory.current", "inactive_file"),
 _UNLIMITED = 2**60  # v1 writes "no limit" as a huge page-rounded number
 
 
-def available_memory() -> Optional[int]:
+def available_memory() -> int | None:
     """Bytes this process can still allocate: MemAvailable, or less under a cgroup limit; None if unknown."""
     known = [n for n in (_meminfo_available(), _cgroup_headroom()) if n is not None]
     return min(known) if known else None
@@ -39,7 +38,7 @@ def check_memory(rows: int, dim: int, matrices: int) -> None:
                             "lower --dim or --max-vocab")
 
 
-def _meminfo_available() -> Optional[int]:
+def _meminfo_available() -> int | None:
     try:
         with open(MEMINFO) as meminfo:
             for line in meminfo:
@@ -50,7 +49,7 @@ def _meminfo_available() -> Optional[int]:
     return None
 
 
-def _cgroup_headroom() -> Optional[int]:
+def _cgroup_headroom() -> int | None:
     """The least room left under any memory limit of this process's cgroups, None without a limit.
 
     Usage counts the page cache; its inactive part (the corpus just read) is
@@ -100,7 +99,7 @@ def _cgroup_folders() -> list[Path]:
     return folders
 
 
-def _read_number(path: Path) -> Optional[int]:
+def _read_number(path: Path) -> int | None:
     try:
         text = path.read_text().strip()
     except OSError:

@@ -7,12 +7,15 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable
 
 import numpy as np
 
-from . import backend, checkpoint, corpus, crosslingual, tasks as tasks_module, vocab as vocab_module
+from . import backend, checkpoint, corpus, crosslingual
+from . import tasks as tasks_module
+from . import vocab as vocab_module
 from .cache import load_or_build as load_or_build_cache
 from .config import TrainConfig, from_mapping
 from .encoded import EncodedCorpus, MemorySink, anonymous_array, release_free_memory
@@ -120,9 +123,9 @@ def _encode(task_specs: Sequence[TaskSpec], config: TrainConfig, parallel_specs:
         lines = [side.sentences for side in sides]
         if lines[0] != lines[1]:
             short = int(lines[1] < lines[0])
-            raise CorpusError(f"{spec.paths[short]}:{lines[short] + 1}: parallel '{spec.name}' is not line-aligned: "
-                              f"this file ends after {lines[short]} lines, {spec.paths[1 - short]} has "
-                              f"{lines[1 - short]}")
+            raise CorpusError(f"{spec.paths[short]}:{lines[short] + 1}: parallel '{spec.name}' is not "
+                              f"line-aligned: this file ends after {lines[short]} lines, "
+                              f"{spec.paths[1 - short]} has {lines[1 - short]}")
         parallel.append(tuple(sides))
 
     for lang, counter in counters.items():
@@ -137,8 +140,8 @@ def _encode(task_specs: Sequence[TaskSpec], config: TrainConfig, parallel_specs:
         streams.append(sink.finish(mappings[spec.lang]))
         if len(streams[-1].tokens) == 0:
             distinct = len(counters[spec.lang])
-            raise CorpusError(f"task '{spec.name}': no word occurs at least min_count={config.min_count} times "
-                              f"({distinct} distinct words); lower --min-count")
+            raise CorpusError(f"task '{spec.name}': no word occurs at least min_count={config.min_count} "
+                              f"times ({distinct} distinct words); lower --min-count")
     parallel = [tuple(side.finish(mappings[lang]) for lang, side in zip(spec.langs, sides))
                 for spec, sides in zip(parallel_specs, parallel)]
     return EncodedCorpus(vocab, list(task_specs), streams, words_read, stats, parallel)
@@ -178,7 +181,7 @@ class _StopRequests:
     """
 
     def __init__(self) -> None:
-        self.cause: Optional[BaseException] = None
+        self.cause: BaseException | None = None
         self._previous: dict = {}
 
     def __enter__(self) -> _StopRequests:
@@ -203,7 +206,7 @@ class _StopRequests:
 class Interrupted(Exception):
     """Training stopped early (Ctrl-C, SIGTERM); `checkpoint` is where it was saved, if anywhere."""
 
-    def __init__(self, cause: BaseException, checkpoint: Optional[str]):
+    def __init__(self, cause: BaseException, checkpoint: str | None):
         super().__init__(str(cause))
         self.cause, self.checkpoint = cause, checkpoint
 
@@ -232,19 +235,19 @@ class Trainer:
         for tie in (*parallel, *dictionaries):
             for lang in tie.langs:
                 if lang not in languages:
-                    raise ConfigError(f"{'parallel ' + repr(tie.name) if isinstance(tie, ParallelSpec) else tie.path}: "
-                                      f"no task has language '{lang}'")
+                    where = "parallel " + repr(tie.name) if isinstance(tie, ParallelSpec) else tie.path
+                    raise ConfigError(f"{where}: no task has language '{lang}'")
         self.config = config
         self.task_specs = list(task_specs)
         self.parallel = list(parallel)
         self.dictionaries = list(dictionaries)
         self.report = Report(config=dict(vars(config)))
-        self.corpus: Optional[EncodedCorpus] = None
+        self.corpus: EncodedCorpus | None = None
         self.notes: dict = {}            # saved with checkpoints (the CLI keeps its output path here)
-        self._resume_state: Optional[checkpoint.Checkpoint] = None
+        self._resume_state: checkpoint.Checkpoint | None = None
 
     @classmethod
-    def resume(cls, directory: Union[str, os.PathLike]) -> Trainer:
+    def resume(cls, directory: str | os.PathLike) -> Trainer:
         """A trainer that continues the run saved in `directory`."""
         state = checkpoint.load(directory)
         trainer = cls(from_mapping(state.config, source=f"{directory}: config"),
@@ -292,8 +295,8 @@ class Trainer:
                 w_in[start:start + len(block), :cfg.dim] = block
         return w_in, w_out
 
-    def train(self, progress: Union[bool, Callable, None] = False, checkpoint_dir: Optional[str] = None,
-              checkpoint_every: Union[str, checkpoint.Interval] = "10m") -> Embeddings:
+    def train(self, progress: bool | Callable | None = False, checkpoint_dir: str | None = None,
+              checkpoint_every: str | checkpoint.Interval = "10m") -> Embeddings:
         """Reads the corpus (if not yet read) and trains; `progress=True` draws a bar on stderr.
 
         Raises `Interrupted` (with the checkpoint path) on Ctrl-C or SIGTERM.
@@ -323,7 +326,8 @@ class Trainer:
             kernel_tasks.append(task)
             task_offsets.append(stream.offsets)
         for spec, (first, second) in zip(self.parallel, data.parallel):
-            kernel_tasks.append({"tokens": first.tokens, "offsets": first.offsets, "noise": lang_index[spec.langs[0]],
+            kernel_tasks.append({"tokens": first.tokens, "offsets": first.offsets,
+                                 "noise": lang_index[spec.langs[0]],
                                  "head": heads.index("shared"), "weight": float(spec.weight),
                                  "second_tokens": second.tokens, "second_offsets": second.offsets,
                                  "second_noise": lang_index[spec.langs[1]]})
@@ -331,7 +335,8 @@ class Trainer:
         chunks = tasks_module.schedule(task_offsets, cfg.epochs, cfg.sampling, cfg.temperature)
         n_chunks = len(chunks["id"])
         words_of_chunk = np.array([int(task_offsets[t][e] - task_offsets[t][b]) for t, b, e in
-                                   zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])], np.int64)
+                                   zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])],
+                                  np.int64)
         chunk_words = np.cumsum(np.concatenate(([0], words_of_chunk)))
         chunk_stats = np.full((n_chunks, 2), np.nan)  # (loss, pairs) of each chunk, filled by the CPU kernel
         tally = TaskTally([t.name for t in self.task_specs] + [p.name for p in self.parallel],
@@ -342,7 +347,8 @@ class Trainer:
         position = self._resume_state.next_chunk if self._resume_state else 0
         callback = progress
         if progress is True:
-            callback = ProgressBar(int(chunk_words[-1]), cfg.learning_rate, cfg.final_learning_rate, tasks=tally)
+            callback = ProgressBar(int(chunk_words[-1]), cfg.learning_rate, cfg.final_learning_rate,
+                                   tasks=tally)
         simd = backend.info()["simd"]
         r = self.report
         r.simd, r.device, r.threads = (simd if device == "cpu" else "cuda"), device, cfg.worker_threads
@@ -368,7 +374,8 @@ class Trainer:
                 if checkpoint_dir:
                     if not segment_words:  # a time interval: size segments by the speed seen so far
                         segment_words = max(int((r.words_per_second or 2e5) * interval.seconds), 1)
-                    end = int(np.searchsorted(chunk_words, chunk_words[position] + segment_words, side="left"))
+                    end = int(np.searchsorted(chunk_words, chunk_words[position] + segment_words,
+                                              side="left"))
                     end = min(max(end, position + 1), n_chunks)
                     if interval.seconds:
                         segment_words = 0
@@ -422,19 +429,21 @@ class Trainer:
         tables = []
         for spec in self.dictionaries:
             pairs = crosslingual.read_dictionary(spec.path, tuple(spec.langs))
-            table = crosslingual.translation_table(pairs, index[spec.langs[0]], index[spec.langs[1]], len(vocab))
+            table = crosslingual.translation_table(pairs, index[spec.langs[0]], index[spec.langs[1]],
+                                                   len(vocab))
             if table.usable == 0:
-                raise CorpusError(f"{spec.path}: no usable pairs: no pair has both words in the vocabulary "
-                                  f"({len(pairs)} pairs read; check langs = {list(spec.langs)} and lowercase)")
+                raise CorpusError(f"{spec.path}: no usable pairs: no pair has both words in the "
+                                  f"vocabulary ({len(pairs)} pairs read; check langs = {list(spec.langs)} "
+                                  "and lowercase)")
             if table.usable < 0.1 * len(pairs):
-                warnings.warn(f"{spec.path}: only {table.usable} of {len(pairs)} pairs have both words in the "
-                              "vocabulary", corpus.CorpusWarning, stacklevel=3)
+                warnings.warn(f"{spec.path}: only {table.usable} of {len(pairs)} pairs have both words in "
+                              "the vocabulary", corpus.CorpusWarning, stacklevel=3)
             tables.append(table)
         return crosslingual.merge_tables(tables, len(vocab))
 
 
-def train(corpus_paths: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]],
-          config: Optional[TrainConfig] = None, progress: bool = False, **params) -> Embeddings:
+def train(corpus_paths: str | os.PathLike | Sequence[str | os.PathLike],
+          config: TrainConfig | None = None, progress: bool = False, **params) -> Embeddings:
     """Trains on one corpus (paths, globs or folders) and returns the Embeddings.
 
     Parameters are TrainConfig's (dim, window, negative, sample, min_count,

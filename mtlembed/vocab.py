@@ -64,7 +64,8 @@ class Vocabulary:
         return tables
 
 
-def build(counters: dict[str, object], min_count: int, max_vocab: int | None) -> tuple[Vocabulary, dict[str, np.ndarray]]:
+def build(counters: dict[str, object], min_count: int,
+          max_vocab: int | None) -> tuple[Vocabulary, dict[str, np.ndarray]]:
     """The vocabulary from per-language counters, and for each language the map
     from provisional (first-seen) ids to final ids (-1: dropped)."""
     words: list[str] = []

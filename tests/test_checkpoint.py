@@ -16,7 +16,8 @@ import mtlembed.io as mio
 from mtlembed import ConfigError, ResourceError, TaskSpec, TrainConfig, Trainer
 from mtlembed.checkpoint import Interval, parse_interval
 
-TRAIN = ["--dim", "16", "--epochs", "12", "--threads", "1", "--min-count", "1", "--seed", "3", "--sample", "0"]
+TRAIN = ["--dim", "16", "--epochs", "12", "--threads", "1", "--min-count", "1", "--seed", "3",
+         "--sample", "0"]
 
 
 def wait_for_first_checkpoint(proc, ckpt):
@@ -68,8 +69,8 @@ def test_resume_rejects_a_changed_corpus(corpus, tmp_path):
     data = tmp_path / "c.txt"
     data.write_text(corpus.read_text())
     ckpt = tmp_path / "ckpt"
-    proc = cli("train", data, "-o", tmp_path / "o.bin", "--checkpoint-dir", ckpt, "--checkpoint-every", "20000w",
-               *TRAIN)
+    proc = cli("train", data, "-o", tmp_path / "o.bin", "--checkpoint-dir", ckpt,
+               "--checkpoint-every", "20000w", *TRAIN)
     wait_for_first_checkpoint(proc, ckpt)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 130

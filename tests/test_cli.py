@@ -10,15 +10,15 @@ import sys
 import time
 
 import pytest
-
 from conftest import shared_file, zipf_text
+
 from mtlembed.cli import main
 
 
 def run_cli(*args):
     """Runs the CLI in a subprocess: (exit code, stdout, stderr)."""
-    proc = subprocess.run([sys.executable, "-m", "mtlembed.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "mtlembed.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=120)
     return proc.returncode, proc.stdout, proc.stderr
 
 

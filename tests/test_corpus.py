@@ -26,7 +26,8 @@ def read(paths, **config):
 
 def test_plain_gzip_bz2_xz_read_the_same(tmp_path):
     text = b"the cat sat on the mat\nthe dog\n"
-    files = {"a.txt": text, "b.gz": gzip.compress(text), "c.bz2": bz2.compress(text), "d.xz": lzma.compress(text)}
+    files = {"a.txt": text, "b.gz": gzip.compress(text), "c.bz2": bz2.compress(text),
+             "d.xz": lzma.compress(text)}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     results = [read([tmp_path / name]) for name in files]
@@ -100,8 +101,9 @@ def test_truncated_compressed_file_is_a_clear_error(tmp_path, maker):
         read([path])
 
 
-@pytest.mark.parametrize("text", [b"BZh", b"BZh9 is a word\n", b"BZh91AY is not a block\n", b"BZhello world\n",
-                                  b"\x1f\x8b but not deflate\n", b"\x1f\x8b", b"\xfd7zXZ without the nul\n"])
+@pytest.mark.parametrize("text", [b"BZh", b"BZh9 is a word\n", b"BZh91AY is not a block\n",
+                                  b"BZhello world\n", b"\x1f\x8b but not deflate\n", b"\x1f\x8b",
+                                  b"\xfd7zXZ without the nul\n"])
 def test_plain_text_starting_like_a_compressed_file_is_text(tmp_path, text):
     path = tmp_path / "c.txt"
     path.write_bytes(text)

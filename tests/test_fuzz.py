@@ -56,7 +56,8 @@ def compressed(data: bytes) -> bool:
 # Corpus bytes are built from pieces that hit the reader's edge cases: whitespace of every kind,
 # NUL, BOMs, multi-byte characters, lone continuation and lead bytes, case pairs, magic numbers.
 PIECES = [b" ", b"\n", b"\r\n", b"\r", b"\t", b"\v\f", b"\x00", b"\xef\xbb\xbf", b"\x1c", b"word", b"W",
-          "é".encode(), "日".encode(), "Ä".encode(), "😀".encode(), "İ".encode(), "Σ".encode(), "ΑΣ".encode(), "\u00a0".encode(),
+          "é".encode(), "日".encode(), "Ä".encode(), "😀".encode(), "İ".encode(), "Σ".encode(), "ΑΣ".encode(),
+          "\u00a0".encode(),
           b"\xff", b"\x80", b"\xc3", b"\xe6\x97", b"\xed\xa0\x80", b"BZh", b"\x1f\x8b",
           b"BZh91AY&SY", b"\x1f\x8b\x08"]  # text that starts like a compressed file, and real headers
 corpus_bytes = st.one_of(

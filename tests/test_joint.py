@@ -38,7 +38,8 @@ def world(tmp_path_factory):
 
 def train(world, **ties):
     config = TrainConfig(dim=24, epochs=4, threads=1, min_count=1, sample=0, seed=2, window=4)
-    tasks = [TaskSpec("x", (str(world / "xx.txt"),), lang="xx"), TaskSpec("y", (str(world / "yy.txt"),), lang="yy")]
+    tasks = [TaskSpec("x", (str(world / "xx.txt"),), lang="xx"),
+             TaskSpec("y", (str(world / "yy.txt"),), lang="yy")]
     return Trainer(config, tasks, **ties).train()
 
 
@@ -67,7 +68,8 @@ def test_languages_stay_apart_untied_and_meet_when_tied(world):
 def test_same_string_in_two_languages_is_two_words(tmp_path):
     (tmp_path / "a.txt").write_text("same alpha beta\n" * 20)
     (tmp_path / "b.txt").write_text("same gamma delta\n" * 20)
-    tasks = [TaskSpec("a", (str(tmp_path / "a.txt"),), lang="aa"), TaskSpec("b", (str(tmp_path / "b.txt"),), lang="bb")]
+    tasks = [TaskSpec("a", (str(tmp_path / "a.txt"),), lang="aa"),
+             TaskSpec("b", (str(tmp_path / "b.txt"),), lang="bb")]
     emb = Trainer(TrainConfig(dim=8, epochs=1, min_count=1), tasks).train()
     assert "aa:same" in emb and "bb:same" in emb
     assert not np.array_equal(emb["aa:same"], emb["bb:same"])
@@ -170,7 +172,8 @@ def test_progress_and_report_show_each_task(world, monkeypatch):
     summary = {t["name"]: t for t in trainer.report.tasks}
     assert list(summary) == ["big", "small", "par"]
     assert summary["big"]["passes"] == pytest.approx(2.0)        # the largest task: once per epoch
-    assert summary["small"]["passes"] == pytest.approx(2 * 2.0, rel=0.05)  # (1/4)^(1/2) share: 2 reads per epoch
+    # (1/4)^(1/2) share: 2 reads per epoch
+    assert summary["small"]["passes"] == pytest.approx(2 * 2.0, rel=0.05)
     assert sum(t["words"] for t in summary.values()) == trainer.report.train_words
     assert all(0 < t["loss"] < 1 for t in summary.values())
     last = lines.getvalue().strip().splitlines()[-1]

@@ -112,8 +112,8 @@ def test_cbow_centers_sharing_negatives_match_float64_reference(level, dim, n_ce
     lr = 0.5
     ref_in, ref_out, ref_loss = reference_cbow_shared(w_in, w_out, contexts, centers, negatives, lr)
     new_in, new_out = w_in.copy(), w_out.copy()
-    loss = _core.step("cbow", new_in, new_out, np.concatenate(contexts), np.concatenate([centers, negatives]), lr,
-                      level, context_ends=np.cumsum(sizes).tolist())
+    loss = _core.step("cbow", new_in, new_out, np.concatenate(contexts), np.concatenate([centers, negatives]),
+                      lr, level, context_ends=np.cumsum(sizes).tolist())
     for new, old, ref in ((new_in, w_in, ref_in), (new_out, w_out, ref_out)):
         assert not new[:, dim:].any()
         delta, ref_delta = new.astype(np.float64) - old, ref - old

@@ -23,7 +23,8 @@ def _tokenize(blocks, threads, max_distinct=1 << 30, max_sentence=1000, keep_emp
     counter, stream = core.Counter(max_distinct), core.Stream(max_sentence, keep_empty)
     tokens, ends, total = [], [], 0
     for block in blocks:
-        assert core.tokenize(block, counter, stream, threads, lower) == (len(block.split()), block.count(b"\n"))
+        assert core.tokenize(block, counter, stream, threads, lower) == (len(block.split()),
+                                                                         block.count(b"\n"))
         ids, sentence_ends = stream.take_sentences()
         ends.extend((sentence_ends + total).tolist())
         total += len(ids)
@@ -71,11 +72,13 @@ def _awkward_text(seed: int, size: int) -> bytes:
     """Tokens of every length from 1 to 40 (keys hold 16 bytes), shared prefixes,
     NUL bytes, UTF-8, all six whitespace bytes, runs of newlines (empty lines)."""
     rng = np.random.default_rng(seed)
-    stems = [b"a", b"a\x00", b"ab", b"x" * 8, b"x" * 8 + b"\x00", b"x" * 16, b"x" * 16 + b"y", b"\xc3\xa9t\xc3\xa9",
-             b"q" * 40, b"q" * 39 + b"r"] + [bytes(rng.integers(97, 123, rng.integers(1, 41))) for _ in range(3000)]
+    stems = ([b"a", b"a\x00", b"ab", b"x" * 8, b"x" * 8 + b"\x00", b"x" * 16, b"x" * 16 + b"y",
+              b"\xc3\xa9t\xc3\xa9", b"q" * 40, b"q" * 39 + b"r"]
+             + [bytes(rng.integers(97, 123, rng.integers(1, 41))) for _ in range(3000)])
     weights = 1.0 / np.arange(1, len(stems) + 1)  # Zipf-like: some words in every part, most in few
     picks = rng.choice(len(stems), size=size // 6, p=weights / weights.sum())
-    gaps = rng.choice([b" ", b" ", b" ", b"\t", b"\n", b"\n\n\n", b"\r\n", b"\x0b", b"\x0c  "], size=len(picks))
+    gaps = rng.choice([b" ", b" ", b" ", b"\t", b"\n", b"\n\n\n", b"\r\n", b"\x0b", b"\x0c  "],
+                      size=len(picks))
     return b"".join(stems[i] + gap for i, gap in zip(picks.tolist(), gaps.tolist()))
 
 
@@ -192,7 +195,8 @@ def test_a_refused_block_counts_nothing(refused, threads):
     block = _awkward_text(seed=1, size=3 * PART_BYTES) + refused + b"\n"
     assert core.tokenize(block, counter, stream, threads, lower) is None
     assert len(counter) == counter.issued == 0 and len(stream.take_sentences()[0]) == 0
-    text = block.decode("utf-8", "replace").lower().encode() if lower else block.decode("utf-8", "replace").encode()
+    text = (block.decode("utf-8", "replace").lower().encode() if lower
+            else block.decode("utf-8", "replace").encode())
     assert core.tokenize(text, counter, stream, threads) == (len(text.split()), text.count(b"\n"))
 
 

@@ -23,7 +23,8 @@ def test_initial_vectors_are_uniform_draws_whatever_the_block_size(small_corpus)
     trainer = Trainer(TrainConfig(dim=10, seed=5), [TaskSpec("c", (str(small_corpus),))])
     rows = 3 * trainer_module.INIT_ROWS + 7
     w_in, (w_out,) = trainer._initial_matrices(rows, 1)
-    expected = (np.random.default_rng(5).random((rows, 10), dtype=np.float32) - 0.5) / (10 / (2 * trainer_module.INIT_RANGE))
+    expected = ((np.random.default_rng(5).random((rows, 10), dtype=np.float32) - 0.5)
+                / (10 / (2 * trainer_module.INIT_RANGE)))
     assert np.abs(w_in[:, :10]).max() <= trainer_module.INIT_RANGE / 10
     np.testing.assert_array_equal(w_in[:, :10], expected)
     assert not w_in[:, 10:].any() and not w_out.any()

@@ -48,6 +48,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests/ (conftest.zipf_text)
 
+from test_fuzz import oracle  # noqa: E402  (the suite's plain-Python tokenizer)
+
 import mtlembed.corpus as corpus  # noqa: E402
 import mtlembed.io as mio  # noqa: E402
 from mtlembed import TaskSpec, TrainConfig  # noqa: E402
@@ -60,7 +62,6 @@ from mtlembed.eval.similarity import read_pairs  # noqa: E402
 from mtlembed.io import load_word2vec, save_word2vec  # noqa: E402
 from mtlembed.jobconfig import load_job  # noqa: E402
 from mtlembed.trainer import read_corpus  # noqa: E402
-from test_fuzz import oracle  # noqa: E402  (the suite's plain-Python tokenizer)
 
 FIXTURES = HERE.parent / "fixtures" / "eval"
 BLOCK_BYTES, MAX_TOKEN_BYTES = corpus.BLOCK_BYTES, corpus.MAX_TOKEN_BYTES
