@@ -366,15 +366,32 @@ def load_word2vec(path, binary=None, limit=None):
     return _drop_duplicates(path, words, vectors)
 
 
-def _read_all(path: Path) -> bytes:
+def read_bytes(path, what: str) -> bytes:
+    """The whole file; a missing or unreadable one is a ConfigError that names it as a `what` file."""
+    path = Path(os.fspath(path))
     if path.is_dir():
-        raise ConfigError(f"{path} is a folder, expected a vectors file")
+        raise ConfigError(f"{path} is a folder, expected a {what} file")
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"vectors file not found: {path}") from None
+        raise ConfigError(f"{what} file not found: {path}") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+        raise ConfigError(f"cannot read {what} file {path}: {exc.strerror}") from None
+
+
+def read_text(path, what: str, error: type[Exception] = FormatError) -> str:
+    """A UTF-8 text file (a BOM is dropped) as read_bytes reads it; invalid UTF-8 raises
+    `error` with the line and the offending bytes."""
+    raw = read_bytes(path, what)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise error(f"{path}:{line}: not valid UTF-8 (bytes {raw[exc.start : exc.start + 4]!r})") from None
+
+
+def _read_all(path: Path) -> bytes:
+    data = read_bytes(path, "vectors")
     kind = compression_of(data[:HEADER_BYTES])
     if kind == "plain":
         return data

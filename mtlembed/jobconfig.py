@@ -47,6 +47,7 @@ from typing import Any
 
 from .config import TrainConfig, field_names, from_mapping, unknown_key_error
 from .errors import ConfigError
+from .io import read_text
 from .tasks import DictionarySpec, ParallelSpec, TaskSpec
 
 if sys.version_info >= (3, 11):
@@ -101,20 +102,7 @@ class Job:
 def load_job(path: str | os.PathLike) -> Job:
     """Reads and checks a TOML job file (see the module docstring)."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path} is a folder, expected a TOML config file") from None
-    except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
-        raise ConfigError(f"{path}:{line}: not valid UTF-8 (TOML files are UTF-8)") from None
+    text = read_text(path, "config", ConfigError)
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

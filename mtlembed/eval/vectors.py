@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from mtlembed.errors import ConfigError, FormatError
+from mtlembed.io import load_word2vec, read_text
 
 __all__ = ["VectorSet", "resolve", "unit_rows", "first_index", "read_lines", "prefix_hint"]
 
@@ -51,8 +51,6 @@ def resolve(vectors, lang=None) -> VectorSet:
     if isinstance(vectors, VectorSet):
         vs = vectors
     elif isinstance(vectors, (str, os.PathLike)):
-        from mtlembed.io import load_word2vec
-
         words, matrix = load_word2vec(vectors)
         vs = VectorSet(words, matrix, os.fspath(vectors))
     else:
@@ -131,20 +129,5 @@ def first_index(words, case_insensitive: bool) -> dict:
 
 def read_lines(path, what: str) -> list:
     """``(line_number, text)`` of a UTF-8 evaluation file (any line ending; a BOM is ignored)."""
-    path = Path(os.fspath(path))
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{what} file not found: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path} is a folder, expected a {what} file") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        bad = raw[exc.start : exc.start + 4]
-        raise FormatError(f"{path}:{line}: not valid UTF-8 (bytes {bad!r})") from None
     # splitlines() also splits on \r alone (old Mac files, such as one of the shared SimLex copies)
-    return list(enumerate(text.splitlines(), start=1))
+    return list(enumerate(read_text(path, what).splitlines(), start=1))
