@@ -43,7 +43,7 @@ class Report:
     device: str = ""
     threads: int = 0
     config: dict = field(default_factory=dict)
-    tasks: list = field(default_factory=list)  # per task: name, words, passes, loss (CPU; NaN on CUDA)
+    tasks: list = field(default_factory=list)  # per task: name, words, passes, loss
 
 
 def _read_into(files, counter, stream, sink, config: TrainConfig, stats: corpus.ReadStats,
@@ -338,7 +338,7 @@ class Trainer:
                                    zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])],
                                   np.int64)
         chunk_words = np.cumsum(np.concatenate(([0], words_of_chunk)))
-        chunk_stats = np.full((n_chunks, 2), np.nan)  # (loss, pairs) of each chunk, filled by the CPU kernel
+        chunk_stats = np.full((n_chunks, 2), np.nan)  # (loss, pairs) of each chunk, filled by the kernel
         tally = TaskTally([t.name for t in self.task_specs] + [p.name for p in self.parallel],
                           [int(o[-1]) for o in task_offsets], chunks["task"], words_of_chunk, chunk_stats)
 

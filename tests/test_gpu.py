@@ -126,11 +126,15 @@ def test_deterministic_training_matches_cpu(model):
     runs = {}
     for backend in ("generic", "cuda"):
         a, b = w_in.copy(), [h.copy() for h in heads]
-        stats = core_train(backend, model, a.shape[1], 1, 3, a, b, keep, noise, tasks, chunks)
-        runs[backend] = (a, b, stats)
-    (ca, cb, cstats), (ga, gb, gstats) = runs["generic"], runs["cuda"]
+        per_chunk = np.full(4, np.nan)  # (loss, pairs) of each chunk
+        stats = core_train(backend, model, a.shape[1], 1, 3, a, b, keep, noise, tasks, chunks,
+                           chunk_stats=per_chunk)
+        runs[backend] = (a, b, stats, per_chunk)
+    (ca, cb, cstats, cchunks), (ga, gb, gstats, gchunks) = runs["generic"], runs["cuda"]
     assert gstats["pairs"] == cstats["pairs"] and gstats["words"] == cstats["words"] and gstats["chunks"] == 2
     assert gstats["loss"] == pytest.approx(cstats["loss"], rel=1e-5)
+    assert gchunks[1::2].tolist() == cchunks[1::2].tolist()  # each task's pairs, hence its loss per pair
+    assert gchunks[0::2] == pytest.approx(cchunks[0::2], rel=1e-5)
     assert update_error(ga, ca, w_in) < 1e-4
     for g, c, h in zip(gb, cb, heads):
         assert update_error(g, c, h) < 1e-4

@@ -97,6 +97,7 @@ struct DeviceJob {
   const Task* tasks;        // device pointers inside
   const DevChunk* chunks;
   const int64_t* piece_first;  // n_chunks + 1 prefix of pieces
+  double* chunk_stats;         // (loss, pairs) per chunk, as cpu::train fills Control::chunk_stats
   Layout layout;
   int window;
   int negative;
@@ -464,9 +465,10 @@ __device__ __forceinline__ void train_segment(const DeviceJob& job, const Ws& ws
 
 // Piece p of the launch: finds its chunk and first sentence, then trains the
 // sentence segments it covers at the chunk's learning rate.
+// Returns the piece's chunk.
 template <Model M, bool kShared>
-__device__ __forceinline__ void train_piece(const DeviceJob& job, const Ws& ws, const Launch& launch, int64_t piece,
-                                            int lane, double& loss, unsigned long long& pairs) {
+__device__ __forceinline__ int64_t train_piece(const DeviceJob& job, const Ws& ws, const Launch& launch, int64_t piece,
+                                               int lane, double& loss, unsigned long long& pairs) {
   const int64_t ci = last_le(job.piece_first, launch.chunk_begin, launch.chunk_end, piece, lane);
   const DevChunk chunk = job.chunks[ci];
   const Task task = job.tasks[chunk.task];
@@ -490,6 +492,7 @@ __device__ __forceinline__ void train_piece(const DeviceJob& job, const Ws& ws, 
     const float lr = task.weight * static_cast<float>(job.alpha - (job.alpha - job.min_alpha) * progress);
     train_segment<M, kShared>(job, ws, task, noise, w_out, first, last, lr, rng, lane, loss, pairs);
   }
+  return ci;
 }
 
 // Persistent warps take pieces from the launch's queue in schedule order.
@@ -508,7 +511,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, kMinBlocks)
     base = launch.global_ws + global_warp * job.layout.words;
   }
   const Ws ws = carve(base, job.layout);
-  double loss = 0.0;
+  double loss = 0.0;  // the warp's, summed over its pieces
   unsigned long long pairs = 0;
   for (;;) {
     unsigned long long taken = 0;
@@ -516,9 +519,17 @@ __global__ void __launch_bounds__(kMaxBlockThreads, kMinBlocks)
     taken = __shfl_sync(kFullMask, taken, 0);
     const int64_t piece = launch.piece_begin + static_cast<int64_t>(taken);
     if (piece >= launch.piece_end) break;
-    train_piece<M, kShared>(job, ws, launch, piece, lane, loss, pairs);
+    double piece_loss = 0.0;
+    unsigned long long piece_pairs = 0;
+    const int64_t ci = train_piece<M, kShared>(job, ws, launch, piece, lane, piece_loss, piece_pairs);
+    piece_loss = warp_sum(piece_loss);
+    if (lane == 0) {  // per chunk too: progress reports each task's loss
+      atomicAdd(&job.chunk_stats[2 * ci], piece_loss);
+      atomicAdd(&job.chunk_stats[2 * ci + 1], static_cast<double>(piece_pairs));
+    }
+    loss += piece_loss;
+    pairs += piece_pairs;
   }
-  loss = warp_sum(loss);
   if (lane == 0) {
     atomicAdd(&launch.counters->loss, loss);
     atomicAdd(&launch.counters->pairs, pairs);

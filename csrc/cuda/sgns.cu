@@ -91,7 +91,9 @@ class DeviceBuffer {
 template <class T>
 class PinnedBuffer {
  public:
-  PinnedBuffer() { MTL_CUDA(cudaMallocHost(reinterpret_cast<void**>(&data_), sizeof(T))); }
+  explicit PinnedBuffer(size_t count = 1) {
+    MTL_CUDA(cudaMallocHost(reinterpret_cast<void**>(&data_), count * sizeof(T)));
+  }
   PinnedBuffer(const PinnedBuffer&) = delete;
   PinnedBuffer& operator=(const PinnedBuffer&) = delete;
   ~PinnedBuffer() { cudaFreeHost(data_); }
@@ -228,7 +230,7 @@ struct InFlight {
   Event done;
   Stream stream;  // last member: destroyed (and drained) before the buffers
   int64_t tokens = 0;
-  int64_t chunks = 0;
+  int64_t first_chunk = 0, chunks = 0;
 };
 
 template <Model M>
@@ -314,6 +316,10 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
   d_chunks.upload(chunks);
   DeviceBuffer<int64_t> d_piece_first(n_chunks + 1);
   d_piece_first.upload(piece_first);
+  // Each chunk's (loss, pairs); a launch copies back those of its chunks.
+  DeviceBuffer<double> d_chunk_stats(2 * n_chunks);
+  MTL_CUDA(cudaMemset(d_chunk_stats.get(), 0, d_chunk_stats.size() * sizeof(double)));
+  PinnedBuffer<double> chunk_stats(2 * n_chunks);
 
   // Warps train in parallel what the CPU trains in sequence: on a small run,
   // every warp at once would train its epochs concurrently, out of the lr
@@ -323,8 +329,8 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
   shape.blocks = static_cast<int>(std::min<int64_t>(shape.blocks, (warps_wanted + block_warps - 1) / block_warps));
 
   const DeviceJob dj{w_in.rows4(), d_heads.get(), keep_prob.get(), d_noise.get(), d_tasks.get(), d_chunks.get(),
-                     d_piece_first.get(), layout, params.window, params.negative, params.alpha, params.min_alpha,
-                     params.seed};
+                     d_piece_first.get(), d_chunk_stats.get(), layout, params.window, params.negative,
+                     params.alpha, params.min_alpha, params.seed};
 
   InFlight slots[2];  // declared after the buffers: destroyed (and drained) first
   if (!shape.shared)
@@ -358,8 +364,11 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
       }
       MTL_CUDA(cudaMemcpyAsync(slot.result.get(), slot.counters.get(), sizeof(Counters), cudaMemcpyDeviceToHost,
                                stream));
+      MTL_CUDA(cudaMemcpyAsync(chunk_stats.get() + 2 * next, d_chunk_stats.get() + 2 * next,
+                               2 * (end - next) * sizeof(double), cudaMemcpyDeviceToHost, stream));
       MTL_CUDA(cudaEventRecord(slot.done.get(), stream));
       slot.tokens = tokens_in;
+      slot.first_chunk = int64_t(next);
       slot.chunks = int64_t(end - next);
       next = end;
       queue.push_back(&slot);
@@ -372,6 +381,9 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
     control.words_done.fetch_add(slot.tokens, std::memory_order_relaxed);
     control.pairs.fetch_add(static_cast<int64_t>(result.pairs), std::memory_order_relaxed);
     control.add_loss(result.loss);
+    if (control.chunk_stats)
+      std::copy_n(chunk_stats.get() + 2 * slot.first_chunk, 2 * slot.chunks,
+                  control.chunk_stats + 2 * slot.first_chunk);
     control.chunks_done.fetch_add(slot.chunks);
     // Size the next launches from the rate so far (at most 4x growth per step).
     tokens_done += slot.tokens;

@@ -75,6 +75,7 @@ double emu_step(Model model, const Matrix& w_in, const Matrix& w_out, const std:
 struct Stats {
   double loss = 0;
   unsigned long long pairs = 0;
+  std::vector<double> chunks;  // (loss, pairs) per chunk
 };
 
 // sgns.cu's run() on host memory: `batches` launches of `warps` warps.
@@ -88,12 +89,13 @@ Stats emu_train(const TrainParams& p, const TrainJob& job, int warps, int batche
   std::vector<cuda::DevChunk> chunks;
   std::vector<int64_t> piece_first, chunk_tokens;
   cuda::plan_chunks(job, chunks, piece_first, chunk_tokens);
-  const cuda::DeviceJob dj{in.p(),     head_ptrs.data(),   job.keep_prob, job.noise.data(), job.tasks.data(),
-                           chunks.data(), piece_first.data(), L,          p.window,         p.negative,
-                           p.alpha,   p.min_alpha,        p.seed};
-  std::vector<float4> ws(size_t(warps) * L.words / 4 + 4);
   Stats st;
   const size_t n = chunks.size();
+  st.chunks.assign(2 * n, 0.0);
+  const cuda::DeviceJob dj{in.p(),        head_ptrs.data(),   job.keep_prob,    job.noise.data(), job.tasks.data(),
+                           chunks.data(), piece_first.data(), st.chunks.data(), L,                p.window,
+                           p.negative,    p.alpha,            p.min_alpha,      p.seed};
+  std::vector<float4> ws(size_t(warps) * L.words / 4 + 4);
   for (int b = 0; b < batches; ++b) {
     const size_t c0 = n * b / batches, c1 = n * (b + 1) / batches;
     cuda::Counters counters{0, 0, 0.0};
@@ -276,10 +278,18 @@ void test_deterministic(Model m, bool codeswitch) {
   std::vector<float> a1 = w_in, a2 = w_in, b01 = h0, b02 = h0, b11 = h1, b12 = h1;
   const TrainJob cpu_job = make_job(a1, b01, b11), gpu_job = make_job(a2, b02, b12);
   Control control;
+  std::vector<double> cpu_chunks(2 * cpu_job.chunks.size(), -1.0);
+  control.chunk_stats = cpu_chunks.data();
   cpu::train(p, cpu_job, control, cpu::ops_generic());
   const Stats st = emu_train(p, gpu_job, 1, 3);
   const std::string what = std::string("deterministic ") + name(m) + (codeswitch ? " codeswitch" : "");
   check(control.pairs.load() == int64_t(st.pairs), what + ": pairs " + std::to_string(st.pairs), 0);
+  double chunk_err = 0;  // per chunk: pairs exactly, loss to rounding
+  for (size_t c = 0; c < cpu_job.chunks.size(); ++c)
+    chunk_err = std::max({chunk_err, std::abs(cpu_chunks[2 * c + 1] - st.chunks[2 * c + 1]),
+                          std::abs(cpu_chunks[2 * c] - st.chunks[2 * c]) / std::max(1.0, cpu_chunks[2 * c])});
+  check(chunk_err < 1e-5, what + ": (loss, pairs) of each of " + std::to_string(cpu_job.chunks.size()) + " chunks",
+        chunk_err);
   const double err = std::max({update_error(a2, a1, w_in), update_error(b02, b01, h0), update_error(b12, b11, h1)});
   check(err < 1e-4, what + ": rows (error relative to the updates)", err);
   const double loss_err = std::abs(control.loss.load() - st.loss) / control.loss.load();
