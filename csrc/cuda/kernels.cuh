@@ -464,8 +464,7 @@ __device__ __forceinline__ void train_segment(const DeviceJob& job, const Ws& ws
 }
 
 // Piece p of the launch: finds its chunk and first sentence, then trains the
-// sentence segments it covers at the chunk's learning rate.
-// Returns the piece's chunk.
+// sentence segments it covers at the chunk's learning rate. Returns the chunk.
 template <Model M, bool kShared>
 __device__ __forceinline__ int64_t train_piece(const DeviceJob& job, const Ws& ws, const Launch& launch, int64_t piece,
                                                int lane, double& loss, unsigned long long& pairs) {
