@@ -1,8 +1,8 @@
 """Soak test (issue 7): a three-task run stopped by SIGINT (and kill -9) again and again and resumed,
 against the same run left alone.
 
-    python benchmarks/soak.py --corpus benchmarks/.cache/enwiki-text8-17M.txt --control  # ~30 min, 2 cores
-    python benchmarks/soak.py --max-lines 2000 --epochs 2 --max-wait 8 --out /tmp/soak.md    # a smoke run
+    python tools/soak.py --corpus benchmarks/.cache/enwiki-text8-17M.txt --control  # ~30 min, 2 cores
+    python tools/soak.py --max-lines 2000 --epochs 2 --max-wait 8 --out /tmp/soak.md    # a smoke run
 
 The corpus (one sentence or article per line; `benchmarks/prepare_corpus.py` makes the default) is split by
 lines into three English tasks of about equal size, trained jointly from a job file with checkpoints every
@@ -42,13 +42,15 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+ROOT = HERE.parent
+CACHE = ROOT / "benchmarks" / ".cache"  # where benchmarks/prepare_corpus.py puts its corpora
+sys.path.insert(0, str(ROOT))
 
 import mtlembed  # noqa: E402
 from mtlembed import backend  # noqa: E402
 from mtlembed import eval as ev  # noqa: E402
 
-SHARED = Path(os.environ.get("MTLEMBED_DATA", HERE.parent.parent / "shared" / "data"))
+SHARED = Path(os.environ.get("MTLEMBED_DATA", ROOT.parent / "shared" / "data"))
 if not SHARED.exists():
     SHARED = Path("/work/shared/data")
 QUESTIONS = SHARED / "analogy" / "en" / "questions-words.txt"
@@ -255,9 +257,9 @@ def _median(values: list[float]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, default=HERE / ".cache" / "enwiki-text8-17M.txt")
+    parser.add_argument("--corpus", type=Path, default=CACHE / "enwiki-text8-17M.txt")
     parser.add_argument("--max-lines", type=int, help="use only the first lines of the corpus (smoke runs)")
-    parser.add_argument("--work", type=Path, default=HERE / ".cache" / "soak",
+    parser.add_argument("--work", type=Path, default=CACHE / "soak",
                         help="scratch folder (emptied first)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "soak.md")
     parser.add_argument("--dim", type=int, default=200)
