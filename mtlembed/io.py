@@ -22,7 +22,7 @@ import gzip
 import lzma
 import os
 import re
-import tempfile
+import secrets
 import time
 import warnings
 import zlib
@@ -39,7 +39,8 @@ except ImportError:  # not on Windows: killed writers' temporaries are then left
 from mtlembed.corpus import HEADER_BYTES, compression_of
 from mtlembed.errors import ConfigError, FormatError, ResourceError
 
-__all__ = ["atomic_write", "check_output_path", "load_word2vec", "save_word2vec"]
+__all__ = ["atomic_group", "atomic_write", "check_output_path", "exclusive_temporary", "load_word2vec",
+           "save_word2vec"]
 
 _DECOMPRESS = {"gzip": gzip.decompress, "bz2": bz2.decompress, "xz": lzma.decompress}
 _ROWS_PER_BLOCK = 4096  # text rows converted per np.fromstring call (bounds the temporary copies)
@@ -79,6 +80,129 @@ def check_output_path(path) -> Path:
     return path
 
 
+def exclusive_temporary(path) -> tuple[int, Path]:
+    """A new, empty file beside `path` to write it under another name: ``.NAME.<random>.tmp``.
+
+    It is created with O_CREAT|O_EXCL|O_NOFOLLOW, so a file or symbolic link already
+    at that name (planted by someone else) is never opened, followed or truncated: a
+    fresh name is drawn instead. Its mode is what a plain ``open()`` would give
+    (0666 less the umask), and it is locked (flock) at once as a live writer's: the
+    lock lasts while the returned descriptor, or a duplicate of it, stays open (see
+    :func:`remove_stale_temporaries`). The caller renames or removes the file.
+
+    Returns
+    -------
+    (fd, temporary) : the descriptor, opened read-write, and the file's path.
+
+    Raises
+    ------
+    ConfigError
+        The folder cannot be written.
+    """
+    path = Path(os.fspath(path))
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(temporary, flags, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+        if fcntl is not None:
+            with contextlib.suppress(OSError):  # a file system without locks: nothing is taken for stale
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd, temporary
+    raise ConfigError(f"cannot write {path}: no free temporary name in {path.parent}")
+
+
+class AtomicGroup:
+    """Files written under temporary names, all renamed onto their final names at the end.
+
+    Used through :func:`atomic_group`. Each :meth:`write` fills and fsyncs one
+    temporary; nothing is renamed until every write of the group has succeeded. On
+    any exception (KeyboardInterrupt included) every temporary is removed and no
+    final file changes. Renames are not jointly atomic: a crash (kill -9, a power
+    loss) or a failing rename during the renaming step, which takes microseconds
+    per file, can leave the first files of the group new and the others old; no file
+    is ever half-written, and the temporaries left are removed by the next write of
+    the same names.
+    """
+
+    def __init__(self):
+        self._pending: list[tuple[Path, Path, int]] = []  # (temporary, final path, lock descriptor)
+
+    @contextlib.contextmanager
+    def write(self, path, mode: str = "wb"):
+        """A file object for `path`'s temporary: ``"wb"``, or ``"w"`` (UTF-8, ``\\n`` line ends)."""
+        if mode not in ("w", "wb"):
+            raise ConfigError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
+        path = check_output_path(path)
+        if any(final == path for _, final, _ in self._pending):
+            raise ConfigError(f"{path} is written twice in one group")
+        remove_stale_temporaries(path)
+        fd, temporary = exclusive_temporary(path)
+        lock = os.dup(fd)  # keeps the writer's lock after the file object is closed, until the rename
+        self._pending.append((temporary, path, lock))
+        try:
+            kwargs = {"encoding": "utf-8", "newline": "\n"} if mode == "w" else {}
+            with os.fdopen(fd, mode, **kwargs) as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException as exc:
+            self._discard(self._pending.pop())
+            if isinstance(exc, OSError):
+                _raise_write_error(path, exc)
+            raise
+
+    def _commit(self) -> None:
+        folders = []
+        while self._pending:
+            temporary, path, lock = self._pending[0]
+            try:
+                os.replace(temporary, path)
+            except OSError as exc:
+                _raise_write_error(path, exc)
+            os.close(lock)  # only now: until renamed, the temporary is marked as a live writer's
+            self._pending.pop(0)
+            if path.parent not in folders:
+                folders.append(path.parent)
+        for folder in folders:  # make the renames durable; not possible everywhere
+            with contextlib.suppress(OSError):
+                dir_fd = os.open(folder, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+
+    @staticmethod
+    def _discard(entry: tuple[Path, Path, int]) -> None:
+        temporary, _, lock = entry
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        os.close(lock)
+
+
+@contextlib.contextmanager
+def atomic_group():
+    """Write several files so that they change together: see :class:`AtomicGroup`.
+
+        with atomic_group() as group:
+            with group.write("out.en.vec") as f: ...
+            with group.write("out.es.vec") as f: ...
+        # both renamed here; after an exception above, neither file changed
+    """
+    group = AtomicGroup()
+    try:
+        yield group
+        group._commit()
+    finally:
+        for entry in group._pending:  # after an exception: nothing of the group is renamed further
+            AtomicGroup._discard(entry)
+        group._pending.clear()
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file beside `path`; rename it onto `path` on success.
@@ -87,7 +211,8 @@ def atomic_write(path, mode="wb"):
     loss `path` holds either the old or the new content. On any exception,
     KeyboardInterrupt included, the temporary file is removed and an existing
     `path` is left untouched. Temporaries of `path` left by a killed writer
-    (kill -9), which nothing could remove, are removed first.
+    (kill -9), which nothing could remove, are removed first. The temporary is
+    made by :func:`exclusive_temporary`: a planted file or link is never followed.
 
     Parameters
     ----------
@@ -103,49 +228,17 @@ def atomic_write(path, mode="wb"):
     ResourceError
         The disk is full or over quota.
     """
-    if mode not in ("w", "wb"):
-        raise ConfigError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
-    path = check_output_path(path)
-    remove_stale_temporaries(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
-    lock = -1
-    try:
-        lock = _lock(fd)
-        # mkstemp makes the file 0600; give it the mode a plain open() would have
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        kwargs = {"encoding": "utf-8", "newline": "\n"} if mode == "w" else {}
-        with os.fdopen(fd, mode, **kwargs) as f:
-            fd = -1
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise ResourceError(f"no space left on the device writing {path}") from exc
-        if exc.filename is None:  # a write, flush or fsync of this output (EIO...): name the file
-            raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(path)) from exc
-        raise
-    finally:
-        if fd >= 0:
-            os.close(fd)
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        if lock >= 0:  # only now: until renamed or removed, the temporary is marked as a live writer's
-            os.close(lock)
-    with contextlib.suppress(OSError):  # make the rename itself durable; not possible everywhere
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    with atomic_group() as group, group.write(path, mode) as handle:
+        yield handle
+
+
+def _raise_write_error(path: Path, exc: OSError):
+    """Raises a write, flush, fsync or rename error of `path` naming it; a full disk is a ResourceError."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise ResourceError(f"no space left on the device writing {path}") from exc
+    if exc.filename is None:  # a write, flush or fsync of this output (EIO...): name the file
+        raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(path)) from exc
+    raise exc
 
 
 # A writer locks its temporary right after creating it, before writing to it. An unlocked
