@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from mtlembed import TaskSpec, TrainConfig, backend, corpus  # noqa: E402
-from mtlembed.trainer import read_corpus  # noqa: E402
+from mtlembed.encode import read_corpus  # noqa: E402
 
 
 def median_seconds(fn, repeat: int) -> float:

@@ -30,13 +30,14 @@ import os
 import re
 import warnings
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from . import corpus
 from . import vocab as vocab_module
+from .encode import encode
 from .encoded import Encoded, EncodedCorpus, FileSink, map_file
 from .errors import ConfigError, CorpusError, FormatError
 from .io import atomic_write
@@ -70,10 +71,9 @@ def corpus_key(task_specs: Sequence, parallel_specs: Sequence, config) -> dict:
                          for p in parallel_specs]}
 
 
-def load_or_build(directory, task_specs: Sequence, parallel_specs: Sequence, config,
-                  encode: Callable) -> EncodedCorpus:
+def load_or_build(directory, task_specs: Sequence, parallel_specs: Sequence, config) -> EncodedCorpus:
     """The corpus from the cache in `directory`, reading and caching it first if the cache
-    is missing or stale. `encode(task_specs, config, parallel_specs, new_sink)` reads it."""
+    is missing or stale (encode.encode reads it into files here)."""
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -89,7 +89,7 @@ def load_or_build(directory, task_specs: Sequence, parallel_specs: Sequence, con
         if not os.access(directory, os.W_OK | os.X_OK):
             raise ConfigError(f"cache_dir {directory}: folder is not writable")
         _remove(directory, manifest)
-        return _build(directory, key, task_specs, parallel_specs, config, encode)
+        return _build(directory, key, task_specs, parallel_specs, config)
 
 
 @contextlib.contextmanager
@@ -150,8 +150,8 @@ def _stream_names(task_specs: Sequence, parallel_specs: Sequence) -> list[str]:
         [f"parallel{j}.{k}" for j in range(len(parallel_specs)) for k in (0, 1)]
 
 
-def _build(directory: Path, key: dict, task_specs, parallel_specs, config, encode) -> EncodedCorpus:
-    names = iter(_stream_names(task_specs, parallel_specs))  # read_corpus makes its sinks in this order
+def _build(directory: Path, key: dict, task_specs, parallel_specs, config) -> EncodedCorpus:
+    names = iter(_stream_names(task_specs, parallel_specs))  # encode() makes its sinks in this order
     sinks: dict[str, FileSink] = {}
 
     def new_sink(keep_empty: bool) -> FileSink:

@@ -1,6 +1,6 @@
 """Encoded corpora: every task's text as final vocabulary ids and sentence offsets.
 
-A corpus is read once (trainer.read_corpus): the tokenizer counts tokens and
+A corpus is read once (encode.read_corpus): the tokenizer counts tokens and
 gives each a provisional id in first-seen order, since the vocabulary is known
 only when every file has been counted. The provisional ids are taken out of
 the tokenizer in pieces of whole sentences, block by block, into a *sink*:

@@ -16,13 +16,13 @@ import numpy as np
 from . import backend, checkpoint, corpus, crosslingual
 from . import tasks as tasks_module
 from . import vocab as vocab_module
-from .cache import load_or_build as load_or_build_cache
 from .config import TrainConfig, from_mapping
-from .encoded import EncodedCorpus, MemorySink, anonymous_array, release_free_memory
-from .errors import ConfigError, CorpusError, ResourceError
+from .encode import read_corpus
+from .encoded import EncodedCorpus, anonymous_array
+from .errors import ConfigError, CorpusError
 from .model import Embeddings
 from .progress import ProgressBar, TaskTally
-from .resources import available_memory, check_memory
+from .resources import check_memory
 from .tasks import DictionarySpec, ParallelSpec, TaskSpec
 
 
@@ -44,107 +44,6 @@ class Report:
     threads: int = 0
     config: dict = field(default_factory=dict)
     tasks: list = field(default_factory=list)  # per task: name, words, passes, loss
-
-
-def _read_into(files, counter, stream, sink, config: TrainConfig, stats: corpus.ReadStats,
-               lines: bool) -> int:
-    """Tokenizes files into a sink, block by block; returns the token count. With
-    `lines`, a final line without a newline still counts as a line."""
-    core = backend.core()
-    lower = corpus.case_map() if config.lowercase else None
-    strict = config.encoding_errors == "strict"
-    words, last, line = 0, b"", 1
-    for path, block in corpus.read_blocks(files, stats):
-        if block:
-            done = core.tokenize(block, counter, stream, config.worker_threads, lower)
-            if done is None:  # invalid UTF-8, or a capital sigma to lowercase: Python decodes it
-                text = corpus.decode(block, path, line, config.lowercase, strict, stats)
-                done = core.tokenize(text, counter, stream, config.worker_threads)
-            words += done[0]
-            line += done[1]
-            last = block[-1:]
-        else:  # the end of a file
-            if not lines or last not in (b"", b"\n"):
-                stream.end_sentence()
-            last, line = b"", 1
-        sink.add(*stream.take_sentences())
-    return words
-
-
-def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig,
-                parallel_specs: Sequence[ParallelSpec] = ()) -> EncodedCorpus:
-    """Reads every task once: tokens are counted per language and encoded per task,
-    in RAM or, with config.cache_dir, in files there (reused by later runs)."""
-    try:
-        if config.cache_dir is not None:
-            data = load_or_build_cache(config.cache_dir, task_specs, parallel_specs, config, _encode)
-        else:
-            data = _encode(task_specs, config, parallel_specs,
-                           lambda keep_empty: MemorySink(keep_empty, available_memory))
-    except MemoryError as error:
-        if isinstance(error, ResourceError) or config.cache_dir is not None:
-            raise
-        raise ResourceError("out of memory reading the corpus into RAM; train from a disk cache with "
-                            "--cache-dir DIR (cache_dir)") from None
-    release_free_memory()
-    return data
-
-
-def _encode(task_specs: Sequence[TaskSpec], config: TrainConfig, parallel_specs: Sequence[ParallelSpec],
-            new_sink: Callable) -> EncodedCorpus:
-    """read_corpus's work; `new_sink(keep_empty)` makes where each task's ids go
-    (called for the tasks, then both sides of each parallel text, in order)."""
-    core = backend.core()
-    counters: dict[str, object] = {}
-    sinks, words_read = [], 0
-    stats = corpus.ReadStats()
-    for spec in task_specs:
-        files = corpus.expand_paths(spec.paths)
-        sink = new_sink(False)
-        task_words = _read_into(files, counters.setdefault(spec.lang, core.Counter(config.max_distinct)),
-                                core.Stream(config.max_sentence_length), sink, config, stats, False)
-        if task_words == 0:
-            raise CorpusError(f"task '{spec.name}': the corpus has no words ({', '.join(map(str, files[:3]))}"
-                              f"{', ...' if len(files) > 3 else ''})")
-        sinks.append(sink)
-        words_read += task_words
-
-    parallel = []
-    for spec in parallel_specs:
-        sides = []
-        for lang, path in zip(spec.langs, spec.paths):
-            if lang not in counters:
-                raise ConfigError(f"parallel '{spec.name}': no task has language '{lang}'")
-            sink = new_sink(True)
-            stream = core.Stream(2**62, keep_empty=True)  # one sentence per line, never split
-            words_read += _read_into(corpus.expand_paths([path]), counters[lang], stream, sink, config, stats,
-                                     True)
-            sides.append(sink)
-        lines = [side.sentences for side in sides]
-        if lines[0] != lines[1]:
-            short = int(lines[1] < lines[0])
-            raise CorpusError(f"{spec.paths[short]}:{lines[short] + 1}: parallel '{spec.name}' is not "
-                              f"line-aligned: this file ends after {lines[short]} lines, "
-                              f"{spec.paths[1 - short]} has {lines[1 - short]}")
-        parallel.append(tuple(sides))
-
-    for lang, counter in counters.items():
-        if counter.prunings:
-            warnings.warn(f"language '{lang}': more than max_distinct={config.max_distinct} distinct tokens: "
-                          f"{counter.prunings} prunings dropped {counter.dropped} rare ones as word2vec does "
-                          f"(the last dropped those seen at most {counter.threshold} times); raise "
-                          "--max-distinct to keep them", corpus.CorpusWarning, stacklevel=3)
-    vocab, mappings = vocab_module.build(counters, config.min_count, config.max_vocab)
-    streams = []
-    for spec, sink in zip(task_specs, sinks):
-        streams.append(sink.finish(mappings[spec.lang]))
-        if len(streams[-1].tokens) == 0:
-            distinct = len(counters[spec.lang])
-            raise CorpusError(f"task '{spec.name}': no word occurs at least min_count={config.min_count} "
-                              f"times ({distinct} distinct words); lower --min-count")
-    parallel = [tuple(side.finish(mappings[lang]) for lang, side in zip(spec.langs, sides))
-                for spec, sides in zip(parallel_specs, parallel)]
-    return EncodedCorpus(vocab, list(task_specs), streams, words_read, stats, parallel)
 
 
 # The CPU kernel works on 16-float blocks: rows are padded with zero columns
@@ -209,6 +108,83 @@ class Interrupted(Exception):
     def __init__(self, cause: BaseException, checkpoint: str | None):
         super().__init__(str(cause))
         self.cause, self.checkpoint = cause, checkpoint
+
+
+def _head(spec: TaskSpec) -> str:
+    """The name of the output matrix a task trains (its own with head = "per_task")."""
+    return spec.name if spec.head == "per_task" else spec.head
+
+
+class _Kernel:
+    """The one place that calls the kernel: the matrices, tables and tasks of a run, and
+    `run`, which trains a range of the schedule's chunks."""
+
+    def __init__(self, config: TrainConfig, device: str, data: EncodedCorpus, w_in: np.ndarray,
+                 w_out: list[np.ndarray], tasks: list[dict]):
+        self.config, self.device, self.w_in, self.w_out, self.tasks = config, device, w_in, w_out, tasks
+        self.keep = data.vocab.keep_probabilities(config.sample)
+        self.noise = data.vocab.noise_tables()
+        self.backend = "cuda" if self.device == "cuda" else backend.info()["simd"]
+
+    @staticmethod
+    def task_list(data: EncodedCorpus, task_specs: list[TaskSpec], parallel: list[ParallelSpec],
+                  dictionaries: list[DictionarySpec], heads: list[str], translations) -> list[dict]:
+        """One entry per task, then per parallel text: its ids, noise table, head and weight."""
+        lang_index = {lang: i for i, lang in enumerate(data.vocab.languages)}
+        kernel_tasks = []
+        for spec, stream in zip(task_specs, data.streams):
+            task = {"tokens": stream.tokens, "offsets": stream.offsets, "noise": lang_index[spec.lang],
+                    "head": heads.index(_head(spec)), "weight": float(spec.weight)}
+            # The pivot language (the first task's, usually the large one) keeps its text as is:
+            # switching it costs its own quality (benchmarks/results/codeswitch.md).
+            codeswitch = max((d.codeswitch for d in dictionaries if spec.lang in d.langs), default=0.0)
+            if spec.lang == task_specs[0].lang:
+                codeswitch = 0.0
+            if codeswitch > 0:
+                task.update(codeswitch=codeswitch, translation_offsets=translations.offsets,
+                            translation_ids=translations.ids)
+            kernel_tasks.append(task)
+        for spec, (first, second) in zip(parallel, data.parallel):
+            kernel_tasks.append({"tokens": first.tokens, "offsets": first.offsets,
+                                 "noise": lang_index[spec.langs[0]],
+                                 "head": heads.index("shared"), "weight": float(spec.weight),
+                                 "second_tokens": second.tokens, "second_offsets": second.offsets,
+                                 "second_noise": lang_index[spec.langs[1]]})
+        return kernel_tasks
+
+    def run(self, chunks: dict, chunk_stats: np.ndarray, monitor: Callable) -> dict:
+        """Trains `chunks` in order, writing each one's (loss, pairs) to `chunk_stats`; `monitor`
+        is called about every 0.1 s and stops the workers by raising."""
+        cfg = self.config
+        try:
+            return backend.core().train(
+                model=cfg.model, dim=self.w_in.shape[1], window=cfg.window, negative=cfg.negative,
+                alpha=cfg.learning_rate, min_alpha=cfg.final_learning_rate, seed=cfg.seed,
+                threads=cfg.worker_threads, backend=self.backend, w_in=self.w_in, w_out=self.w_out,
+                keep_prob=self.keep, noise=self.noise, tasks=self.tasks, chunks=chunks, progress=monitor,
+                chunk_stats=chunk_stats.reshape(-1), cbow_share=cfg.cbow_share,
+                copy_hot_rows=cfg.copy_hot_rows)
+        except RuntimeError as error:  # a failure inside the kernel: CUDA errors are RuntimeErrors
+            raise backend.kernel_error(error) from None
+
+
+@dataclass
+class _Job:
+    """A run in progress: the kernel, the schedule and how far along it training is."""
+
+    data: EncodedCorpus
+    kernel: _Kernel
+    chunks: dict              # the schedule: task, sentence range and id of each chunk, in order
+    chunk_words: np.ndarray   # words of the schedule before each chunk (and the total last)
+    chunk_stats: np.ndarray   # (loss, pairs) of each chunk, NaN until trained
+    tally: TaskTally
+    position: int = 0         # the next chunk to train
+    loss: float = 0.0         # summed over this process's chunks, with their pairs
+    pairs: float = 0.0
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunk_stats)
 
 
 class Trainer:
@@ -299,122 +275,113 @@ class Trainer:
               checkpoint_every: str | checkpoint.Interval = "10m") -> Embeddings:
         """Reads the corpus (if not yet read) and trains; `progress=True` draws a bar on stderr.
 
+        Assembles the kernel's job, runs the schedule in segments (a checkpoint
+        after each), tallies the run into `report` and returns the vectors.
         Raises `Interrupted` (with the checkpoint path) on Ctrl-C or SIGTERM.
         """
+        interval = checkpoint.parse_interval(checkpoint_every) if isinstance(checkpoint_every, str) \
+            else checkpoint_every
+        job = self._assemble()
+        self._run_schedule(job, progress, checkpoint_dir, interval)
+        self._tally(job)
+        return self._embeddings(job)
+
+    def _assemble(self) -> _Job:
+        """The matrices (new or resumed), the kernel's tasks and the schedule of chunks."""
         cfg = self.config
         data = self.corpus or self.read()
         device = backend.resolve_device(cfg.device)
-        head_names = [t.head if t.head != "per_task" else t.name for t in self.task_specs]
-        heads = sorted(set(head_names) | ({"shared"} if self.parallel else set()))
+        heads = sorted({_head(t) for t in self.task_specs} | ({"shared"} if self.parallel else set()))
         w_in, w_out = self._initial_matrices(len(data.vocab), len(heads))
-        keep = data.vocab.keep_probabilities(cfg.sample)
-        noise = data.vocab.noise_tables()
-        lang_index = {lang: i for i, lang in enumerate(data.vocab.languages)}
-        translations = self._translations(data.vocab)
-        kernel_tasks, task_offsets = [], []
-        for spec, stream, head in zip(self.task_specs, data.streams, head_names):
-            task = {"tokens": stream.tokens, "offsets": stream.offsets, "noise": lang_index[spec.lang],
-                    "head": heads.index(head), "weight": float(spec.weight)}
-            # The pivot language (the first task's, usually the large one) keeps its text as is:
-            # switching it costs its own quality (benchmarks/results/codeswitch.md).
-            codeswitch = max((d.codeswitch for d in self.dictionaries if spec.lang in d.langs), default=0.0)
-            if spec.lang == self.task_specs[0].lang:
-                codeswitch = 0.0
-            if codeswitch > 0:
-                task.update(codeswitch=codeswitch, translation_offsets=translations.offsets,
-                            translation_ids=translations.ids)
-            kernel_tasks.append(task)
-            task_offsets.append(stream.offsets)
-        for spec, (first, second) in zip(self.parallel, data.parallel):
-            kernel_tasks.append({"tokens": first.tokens, "offsets": first.offsets,
-                                 "noise": lang_index[spec.langs[0]],
-                                 "head": heads.index("shared"), "weight": float(spec.weight),
-                                 "second_tokens": second.tokens, "second_offsets": second.offsets,
-                                 "second_noise": lang_index[spec.langs[1]]})
-            task_offsets.append(first.offsets + second.offsets)  # a sentence pair's size: both sides
+        kernel = _Kernel(cfg, device, data, w_in, w_out,
+                         _Kernel.task_list(data, self.task_specs, self.parallel, self.dictionaries, heads,
+                                           self._translations(data.vocab)))
+        task_offsets = [stream.offsets for stream in data.streams]
+        task_offsets += [first.offsets + second.offsets for first, second in data.parallel]  # a pair: both
         chunks = tasks_module.schedule(task_offsets, cfg.epochs, cfg.sampling, cfg.temperature)
-        n_chunks = len(chunks["id"])
         words_of_chunk = np.array([int(task_offsets[t][e] - task_offsets[t][b]) for t, b, e in
                                    zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])],
                                   np.int64)
-        chunk_words = np.cumsum(np.concatenate(([0], words_of_chunk)))
-        chunk_stats = np.full((n_chunks, 2), np.nan)  # (loss, pairs) of each chunk, filled by the kernel
+        chunk_stats = np.full((len(words_of_chunk), 2), np.nan)  # (loss, pairs) per chunk, from the kernel
         tally = TaskTally([t.name for t in self.task_specs] + [p.name for p in self.parallel],
                           [int(o[-1]) for o in task_offsets], chunks["task"], words_of_chunk, chunk_stats)
-
-        interval = checkpoint.parse_interval(checkpoint_every) if isinstance(checkpoint_every, str) \
-            else checkpoint_every
         position = self._resume_state.next_chunk if self._resume_state else 0
+        r = self.report
+        r.simd, r.device, r.threads = kernel.backend, device, cfg.worker_threads
+        chunk_words = np.cumsum(np.concatenate(([0], words_of_chunk)))
+        return _Job(data, kernel, chunks, chunk_words, chunk_stats, tally, position)
+
+    def _run_schedule(self, job: _Job, progress, checkpoint_dir: str | None,
+                      interval: checkpoint.Interval) -> None:
+        """Runs the chunks from job.position to the end: in one go, or with `checkpoint_dir` in
+        segments with a checkpoint after each. Between two segments every thread has joined, so
+        the matrices are a consistent state to save."""
         callback = progress
         if progress is True:
-            callback = ProgressBar(int(chunk_words[-1]), cfg.learning_rate, cfg.final_learning_rate,
-                                   tasks=tally)
-        simd = backend.info()["simd"]
-        r = self.report
-        r.simd, r.device, r.threads = (simd if device == "cpu" else "cuda"), device, cfg.worker_threads
-        loss = pairs = 0.0
-
-        def save(next_chunk: int) -> str:
-            vocab = data.vocab
-            state = checkpoint.Checkpoint(
-                config=dict(vars(cfg)), tasks=[dict(vars(t)) for t in self.task_specs],
-                parallel=[dict(vars(p)) for p in self.parallel],
-                dictionaries=[dict(vars(d)) for d in self.dictionaries], words=vocab.words,
-                counts=vocab.counts, languages=vocab.languages, starts=vocab.starts, w_in=w_in, w_out=w_out,
-                next_chunk=next_chunk, total_chunks=n_chunks, words_done=int(chunk_words[next_chunk]),
-                notes=self.notes)
-            return str(checkpoint.save(checkpoint_dir, state))
-
-        # The schedule runs in segments; between two, every thread has joined,
-        # so the matrices are a consistent state to checkpoint.
-        segment_words = interval.words or 0
+            callback = ProgressBar(int(job.chunk_words[-1]), self.config.learning_rate,
+                                   self.config.final_learning_rate, tasks=job.tally)
         with _StopRequests() as stop:
-            while position < n_chunks:
-                end = n_chunks
-                if checkpoint_dir:
-                    if not segment_words:  # a time interval: size segments by the speed seen so far
-                        segment_words = max(int((r.words_per_second or 2e5) * interval.seconds), 1)
-                    end = int(np.searchsorted(chunk_words, chunk_words[position] + segment_words,
-                                              side="left"))
-                    end = min(max(end, position + 1), n_chunks)
-                    if interval.seconds:
-                        segment_words = 0
-
-                def monitor(words, done, seg_loss, seg_pairs, _o=int(chunk_words[position]), _c=position,
-                            _l=loss, _p=pairs):
-                    stop.check()  # raising here stops the workers after their current chunk
-                    if callback:
-                        callback(_o + words, _c + done, _l + seg_loss, _p + seg_pairs)
-
-                try:
-                    stats = backend.core().train(
-                        model=cfg.model, dim=w_in.shape[1], window=cfg.window, negative=cfg.negative,
-                        alpha=cfg.learning_rate, min_alpha=cfg.final_learning_rate, seed=cfg.seed,
-                        threads=cfg.worker_threads, backend="cuda" if device == "cuda" else simd, w_in=w_in,
-                        w_out=w_out, keep_prob=keep, noise=noise, tasks=kernel_tasks,
-                        chunks={key: value[position:end] for key, value in chunks.items()}, progress=monitor,
-                        chunk_stats=chunk_stats[position:end].reshape(-1), cbow_share=cfg.cbow_share,
-                        copy_hot_rows=cfg.copy_hot_rows)
-                except RuntimeError as error:  # a failure inside the kernel: CUDA errors are RuntimeErrors
-                    raise backend.kernel_error(error) from None
-                position += int(stats["chunks"])
-                r.train_seconds += stats["seconds"]
-                r.train_words += int(stats["words"])
-                r.words_per_second = r.train_words / max(r.train_seconds, 1e-9)
-                loss, pairs = loss + stats["loss"], pairs + stats["pairs"]
+            while job.position < job.n_chunks:
+                end = self._segment_end(job, interval) if checkpoint_dir else job.n_chunks
+                stats = self._run_segment(job, end, stop, callback)
                 cause = stats["interrupted"] or stop.cause
-                if cause is None and checkpoint_dir and position < n_chunks:
-                    save(position)
+                if cause is None and checkpoint_dir and job.position < job.n_chunks:
+                    self._checkpoint(job, checkpoint_dir)
                     cause = stop.cause
                 if cause is not None:
-                    raise Interrupted(cause, save(position) if checkpoint_dir else None)
+                    saved = self._checkpoint(job, checkpoint_dir) if checkpoint_dir else None
+                    raise Interrupted(cause, saved)
         if isinstance(callback, ProgressBar):
-            callback(r.train_words, position, loss, int(pairs), final=True)
-        r.final_loss = loss / max(pairs, 1)
-        r.tasks = tally.summary(position)
-        self.w_out = w_out
-        embeddings = Embeddings(data.vocab.keys(), w_in[:, :cfg.dim], data.vocab.counts)
-        if cfg.refine == "procrustes" and self.dictionaries:
+            callback(self.report.train_words, job.position, job.loss, int(job.pairs), final=True)
+
+    def _segment_end(self, job: _Job, interval: checkpoint.Interval) -> int:
+        """Where the segment from job.position ends: after `interval` words, or as many words as the
+        speed seen so far trains in `interval` seconds; at least one chunk."""
+        words = interval.words or max(int((self.report.words_per_second or 2e5) * interval.seconds), 1)
+        end = int(np.searchsorted(job.chunk_words, job.chunk_words[job.position] + words, side="left"))
+        return min(max(end, job.position + 1), job.n_chunks)
+
+    def _run_segment(self, job: _Job, end: int, stop: _StopRequests, callback) -> dict:
+        """Trains chunks [job.position, end) and adds them to the job and the report."""
+        begin, words_before, loss_before, pairs_before = job.position, int(job.chunk_words[job.position]), \
+            job.loss, job.pairs
+
+        def monitor(words, done, seg_loss, seg_pairs):
+            stop.check()  # raising here stops the workers after their current chunk
+            if callback:
+                callback(words_before + words, begin + done, loss_before + seg_loss, pairs_before + seg_pairs)
+
+        stats = job.kernel.run({key: value[begin:end] for key, value in job.chunks.items()},
+                               job.chunk_stats[begin:end], monitor)
+        job.position += int(stats["chunks"])
+        job.loss, job.pairs = job.loss + stats["loss"], job.pairs + stats["pairs"]
+        r = self.report
+        r.train_seconds += stats["seconds"]
+        r.train_words += int(stats["words"])
+        r.words_per_second = r.train_words / max(r.train_seconds, 1e-9)
+        return stats
+
+    def _checkpoint(self, job: _Job, directory: str) -> str:
+        """Saves the run at job.position; returns the file's path."""
+        cfg, vocab, kernel = self.config, job.data.vocab, job.kernel
+        state = checkpoint.Checkpoint(
+            config=dict(vars(cfg)), tasks=[dict(vars(t)) for t in self.task_specs],
+            parallel=[dict(vars(p)) for p in self.parallel],
+            dictionaries=[dict(vars(d)) for d in self.dictionaries], words=vocab.words,
+            counts=vocab.counts, languages=vocab.languages, starts=vocab.starts, w_in=kernel.w_in,
+            w_out=kernel.w_out, next_chunk=job.position, total_chunks=job.n_chunks,
+            words_done=int(job.chunk_words[job.position]), notes=self.notes)
+        return str(checkpoint.save(directory, state))
+
+    def _tally(self, job: _Job) -> None:
+        self.report.final_loss = job.loss / max(job.pairs, 1)
+        self.report.tasks = job.tally.summary(job.position)
+
+    def _embeddings(self, job: _Job) -> Embeddings:
+        self.w_out = job.kernel.w_out
+        vocab = job.data.vocab
+        embeddings = Embeddings(vocab.keys(), job.kernel.w_in[:, :self.config.dim], vocab.counts)
+        if self.config.refine == "procrustes" and self.dictionaries:
             embeddings = crosslingual.refine(embeddings, self.task_specs[0].lang, self.dictionaries)
         return embeddings
 

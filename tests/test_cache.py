@@ -17,9 +17,9 @@ import mtlembed.corpus as corpus
 import mtlembed.encoded as encoded
 from mtlembed import TaskSpec, TrainConfig, Trainer
 from mtlembed.cli import main
+from mtlembed.encode import read_corpus
 from mtlembed.errors import ConfigError, FormatError
 from mtlembed.tasks import ParallelSpec
-from mtlembed.trainer import read_corpus
 
 FAST = dict(dim=8, epochs=2, threads=1, min_count=2, seed=3)
 
@@ -101,7 +101,7 @@ _READ_PEAK = """
 import sys
 import numpy.random  # loaded before measuring, as training loads it anyway
 import mtlembed
-from mtlembed.trainer import read_corpus
+from mtlembed.encode import read_corpus
 
 def status(key):
     return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(key))

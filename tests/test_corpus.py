@@ -16,7 +16,7 @@ import mtlembed.corpus as corpus
 from mtlembed import CorpusError, TaskSpec, TrainConfig
 from mtlembed.cli import main
 from mtlembed.corpus import CorpusWarning, compression_of
-from mtlembed.trainer import read_corpus
+from mtlembed.encode import read_corpus
 
 
 def read(paths, **config):

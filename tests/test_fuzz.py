@@ -28,12 +28,12 @@ import mtlembed.corpus as corpus
 from mtlembed import TaskSpec, TrainConfig
 from mtlembed.cli import build_parser
 from mtlembed.config import from_arguments, from_mapping
+from mtlembed.encode import read_corpus
 from mtlembed.errors import ConfigError, CorpusError, FormatError
 from mtlembed.eval.analogy import read_questions
 from mtlembed.eval.bli import read_dictionary
 from mtlembed.eval.similarity import read_pairs
 from mtlembed.io import load_word2vec, save_word2vec
-from mtlembed.trainer import read_corpus
 
 settings.register_profile(
     "mtlembed-fuzz",

@@ -33,9 +33,9 @@ from mtlembed import CorpusError, TaskSpec, TrainConfig
 from mtlembed.cli import main
 from mtlembed.config import from_mapping
 from mtlembed.corpus import CorpusWarning
+from mtlembed.encode import read_corpus
 from mtlembed.errors import ConfigError, FormatError, ResourceError
 from mtlembed.io import load_word2vec, save_word2vec
-from mtlembed.trainer import read_corpus
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 QUESTIONS = FIXTURES / "tiny_questions.txt"

@@ -20,8 +20,8 @@ from mtlembed import TaskSpec, TrainConfig, backend
 from mtlembed.cli import main
 from mtlembed.config import from_mapping
 from mtlembed.corpus import CorpusWarning
+from mtlembed.encode import read_corpus
 from mtlembed.errors import ConfigError
-from mtlembed.trainer import read_corpus
 
 LIMIT = 1000
 

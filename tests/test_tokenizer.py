@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mtlembed import TaskSpec, TrainConfig, backend, corpus
-from mtlembed.trainer import read_corpus
+from mtlembed.encode import read_corpus
 
 PART_BYTES = 1 << 18  # the tokenizer's smallest part: blocks need several to be split
 

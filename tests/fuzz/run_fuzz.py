@@ -55,13 +55,13 @@ import mtlembed.io as mio  # noqa: E402
 from mtlembed import TaskSpec, TrainConfig  # noqa: E402
 from mtlembed.cli import main as cli_main  # noqa: E402
 from mtlembed.config import field_names, from_mapping  # noqa: E402
+from mtlembed.encode import read_corpus  # noqa: E402
 from mtlembed.errors import ConfigError, CorpusError, FormatError, MtlembedError, ResourceError  # noqa: E402
 from mtlembed.eval.analogy import read_questions  # noqa: E402
 from mtlembed.eval.bli import read_dictionary  # noqa: E402
 from mtlembed.eval.similarity import read_pairs  # noqa: E402
 from mtlembed.io import load_word2vec, save_word2vec  # noqa: E402
 from mtlembed.jobconfig import load_job  # noqa: E402
-from mtlembed.trainer import read_corpus  # noqa: E402
 
 FIXTURES = HERE.parent / "fixtures" / "eval"
 BLOCK_BYTES, MAX_TOKEN_BYTES = corpus.BLOCK_BYTES, corpus.MAX_TOKEN_BYTES
