@@ -11,69 +11,82 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from .errors import ConfigError
 
+# What a `lang` may be: it becomes part of output file names (OUT.<lang>.vec), so nothing
+# that could leave the folder or confuse a shell ('/', '..', NUL, spaces).
+SAFE_NAME = (re.compile(r"[A-Za-z0-9_-]{1,64}"), "a name of 1 to 64 letters, digits, '_' or '-'")
 
-def _param(default, help, *, low=None, high=None, choices=None, flag=None):
-    return field(default=default,
-                 metadata={"help": help, "low": low, "high": high, "choices": choices, "flag": flag})
+
+def param(default=MISSING, help="", *, low=None, high=None, above=None, choices=None, pattern=None,
+          what=None, rule=None, path=False):
+    """A field of a schema (TrainConfig, the task specs): its default, help text and the values it
+    takes. Numbers lie in low..high (`above`: strictly greater); strings are non-empty, one of
+    `choices` or matching `pattern` ((regex, description)); `rule(value)` returns the message of
+    a value it refuses; a tuple field (paths, a pair of languages) checks each item so, and is
+    described by `what` in messages; `path` marks file names (job files resolve them)."""
+    return field(default=default, metadata={"help": help, "low": low, "high": high, "above": above,
+                                            "choices": choices, "pattern": pattern, "what": what,
+                                            "rule": rule, "path": path})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of a training run (word2vec semantics)."""
 
-    model: str = _param("sg", "sg (skip-gram) or cbow", choices=("sg", "cbow"))
-    dim: int = _param(100, "vector dimensionality", low=1, high=100000)
-    window: int = _param(5, "maximum context window; each center draws its window from 1..window",
+    model: str = param("sg", "sg (skip-gram) or cbow", choices=("sg", "cbow"))
+    dim: int = param(100, "vector dimensionality", low=1, high=100000)
+    window: int = param(5, "maximum context window; each center draws its window from 1..window",
                          low=1, high=64)
-    negative: int = _param(5, "negative samples per center word", low=1, high=63)
-    cbow_share: int = _param(4, "CBOW: this many centers, a window apart, share one draw of negatives "
+    negative: int = param(5, "negative samples per center word", low=1, high=63)
+    cbow_share: int = param(4, "CBOW: this many centers, a window apart, share one draw of negatives "
                              "(1: word2vec's CBOW, a draw per center; the CUDA kernel always draws per "
                              "center)",
                              low=1, high=8)
-    sample: float = _param(1e-3, "subsampling threshold for frequent words (0 disables)", low=0.0, high=1.0)
-    min_count: int = _param(5, "ignore words with fewer occurrences", low=1)
-    max_vocab: int | None = _param(None, "keep at most this many words per language (most frequent)", low=1)
-    max_distinct: int = _param(21_000_000, "while counting, hold at most this many distinct tokens per "
+    sample: float = param(1e-3, "subsampling threshold for frequent words (0 disables)", low=0.0, high=1.0)
+    min_count: int = param(5, "ignore words with fewer occurrences", low=1, high=2**63 - 1)
+    max_vocab: int | None = param(None, "keep at most this many words per language (most frequent)", low=1,
+                                  high=2**31 - 1)
+    max_distinct: int = param(21_000_000, "while counting, hold at most this many distinct tokens per "
                                "language: beyond it the rarest are dropped, as word2vec does (bounds memory)",
                                low=100, high=2**31 - 1)
-    epochs: int = _param(5, "passes over the corpus", low=1, high=10000)
-    alpha: float | None = _param(None, "initial learning rate (default 0.025 for sg, 0.05 for cbow)",
+    epochs: int = param(5, "passes over the corpus", low=1, high=10000)
+    alpha: float | None = param(None, "initial learning rate (default 0.025 for sg, 0.05 for cbow)",
                                  low=1e-9, high=10.0)
-    min_alpha: float | None = _param(None, "final learning rate (default alpha * 1e-4)", low=0.0, high=10.0)
-    threads: int = _param(0, "worker threads (0: all cores)", low=0, high=4096)
-    copy_hot_rows: bool = _param(True, "CPU, several threads: each keeps private copies of the most frequent "
+    min_alpha: float | None = param(None, "final learning rate (default alpha * 1e-4)", low=0.0, high=10.0)
+    threads: int = param(0, "worker threads (0: all cores)", low=0, high=4096)
+    copy_hot_rows: bool = param(True, "CPU, several threads: each keeps private copies of the most frequent "
                                  "words' output rows and merges them every 2**17/threads words, so that "
                                  "threads on different chiplets or sockets do not trade those rows' cache "
                                  "lines at every write (off: plain Hogwild)")
-    seed: int = _param(1, "random seed; with threads=1 results are bit-identical", low=0, high=2**63 - 1)
-    lowercase: bool = _param(False, "lowercase the text (Unicode-aware: Ä -> ä)")
-    encoding_errors: str = _param("replace",
+    seed: int = param(1, "random seed; with threads=1 results are bit-identical", low=0, high=2**63 - 1)
+    lowercase: bool = param(False, "lowercase the text (Unicode-aware: Ä -> ä)")
+    encoding_errors: str = param("replace",
                                   "invalid UTF-8: replace with U+FFFD (with a warning) or strict (error)",
                                   choices=("replace", "strict"))
-    max_sentence_length: int = _param(1000, "split longer lines into sentences of this many words", low=1)
-    sampling: str = _param("proportional", "how tasks interleave: proportional (by size, all finish each "
+    max_sentence_length: int = param(1000, "split longer lines into sentences of this many words", low=1,
+                                     high=2**31 - 1)
+    sampling: str = param("proportional", "how tasks interleave: proportional (by size, all finish each "
                            "epoch together) or temperature (share ~ size^(1/T): the largest read once per "
                            "epoch, smaller ones repeated)",
                            choices=("proportional", "temperature"))
-    temperature: float = _param(2.0, "T of temperature sampling (1: proportional; larger: flatter)", low=1.0,
+    temperature: float = param(2.0, "T of temperature sampling (1: proportional; larger: flatter)", low=1.0,
                                 high=1000.0)
-    refine: str = _param("none", "after training, map each language onto the first task's language by "
+    refine: str = param("none", "after training, map each language onto the first task's language by "
                          "orthogonal Procrustes on the seed dictionaries", choices=("none", "procrustes"))
-    cache_dir: str | None = _param(None, "keep the encoded corpus in files in this folder and train from "
+    cache_dir: str | None = param(None, "keep the encoded corpus in files in this folder and train from "
                                    "them memory-mapped (for corpora larger than RAM); a later run on the "
                                    "same files reuses them without reading the corpus")
-    device: str = _param("cpu", "cpu, cuda, or auto (cuda when compiled in and a GPU is present)",
+    device: str = param("cpu", "cpu, cuda, or auto (cuda when compiled in and a GPU is present)",
                          choices=("cpu", "cuda", "auto"))
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            _check_value(f, getattr(self, f.name))
+        check_fields(type(self), vars(self))
         if self.min_alpha is not None and self.min_alpha > self.learning_rate:
             raise ConfigError(f"min_alpha ({self.min_alpha}) must not exceed alpha ({self.learning_rate})")
 
@@ -97,16 +110,59 @@ class TrainConfig:
         return from_mapping({**dataclasses.asdict(self), **changes}, source="arguments")
 
 
+def check_fields(schema, values: Mapping[str, Any]) -> None:
+    """Checks `values` (field name -> value) against the fields of the dataclass `schema`
+    they name; the message names the field and the value."""
+    known = {f.name: f for f in fields(schema)}
+    for name, value in values.items():
+        _check_value(known[name], value)
+
+
+def normalized(schema, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` as the schema stores them: paths as strings (from PathLike), tuples for lists,
+    one path for a tuple of paths given as a single one, floats for ints (TOML and Python
+    users write 1 for 1.0)."""
+    known = {f.name: f for f in fields(schema)}
+    result = dict(values)
+    for name, value in values.items():
+        f, kind = known[name], _type_name(known[name])
+        if f.metadata.get("path") and isinstance(value, (str, os.PathLike)):
+            value = os.fspath(value)
+        if kind.startswith("tuple[") and isinstance(value, str):
+            value = (value,)
+        if kind.startswith("tuple[") and isinstance(value, (tuple, list)):
+            value = tuple(os.fspath(v) if f.metadata.get("path") and isinstance(v, os.PathLike) else v
+                          for v in value)
+        if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        result[name] = value
+    return result
+
+
 def _type_name(f: dataclasses.Field) -> str:
     return str(f.type).replace(" | None", "")  # a string: annotations are not evaluated here
 
 
 def _check_value(f: dataclasses.Field, value: Any) -> None:
-    meta, kind = f.metadata, _type_name(f)
+    kind = _type_name(f)
     if value is None:
         if str(f.type).endswith(" | None"):
             return
         raise ConfigError(f"{f.name} must be set")
+    if not kind.startswith("tuple["):
+        _check_item(f, kind, value, f.name)
+        return
+    item_kind, _, rest = kind[len("tuple["):-1].partition(", ")
+    count = None if rest == "..." else kind.count(",") + 1
+    if (not isinstance(value, (tuple, list)) or not value or (count and len(value) != count)
+            or (count and len(set(map(str, value))) != count)):
+        raise ConfigError(f"{f.name} must be {f.metadata['what']}, got {value!r}")
+    for item in value:
+        _check_item(f, item_kind, item, f.name)
+
+
+def _check_item(f: dataclasses.Field, kind: str, value: Any, name: str) -> None:
+    meta = f.metadata
     if kind == "bool":
         ok = isinstance(value, bool)
     elif kind == "int":
@@ -116,15 +172,27 @@ def _check_value(f: dataclasses.Field, value: Any) -> None:
     else:
         ok = isinstance(value, str)
     if not ok:
-        raise ConfigError(f"{f.name} must be of type {kind}, got {value!r}")
+        raise ConfigError(f"{name} must be a number, got {value!r}" if kind == "float" else
+                          f"{name} must be of type {kind}, got {value!r}")
     if kind == "float" and not math.isfinite(value):  # NaN passes every range comparison
-        raise ConfigError(f"{f.name} must be a finite number, got {value!r}")
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if kind == "str" and not value.strip():
+        raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
     if meta["choices"] and value not in meta["choices"]:
-        raise ConfigError(f"{f.name} must be one of {', '.join(meta['choices'])}; got {value!r}")
-    low, high = meta["low"], meta["high"]
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"{low}..{high}" if high is not None else f">= {low}"
-        raise ConfigError(f"{f.name} must be {bounds}, got {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(meta['choices'])}; got {value!r}")
+    if meta["pattern"] and not meta["pattern"][0].fullmatch(value):
+        raise ConfigError(f"{name} must be {meta['pattern'][1]}, got {value!r}")
+    low, high, above = meta["low"], meta["high"], meta["above"]
+    if ((low is not None and value < low) or (above is not None and not value > above)
+            or (high is not None and value > high)):
+        if above is not None:
+            bounds = f"> {above:g}" + (f" and <= {high:g}" if high is not None else "")
+        else:
+            bounds = f"{low}..{high}" if high is not None else f">= {low}"
+        raise ConfigError(f"{name} must be {bounds}, got {value!r}")
+    problem = meta["rule"](value) if meta["rule"] else None
+    if problem:
+        raise ConfigError(f"{name} {value!r}: {problem}")
 
 
 def field_names() -> list[str]:
@@ -158,15 +226,8 @@ def from_mapping(values: dict[str, Any], source: str = "config") -> TrainConfig:
     for key in values:
         if key not in valid:
             raise unknown_key_error(key, valid, source)
-    known = {f.name: f for f in fields(TrainConfig)}
-    coerced = {}
-    for key, value in values.items():
-        # TOML and Python users write 1 for 1.0; accept ints where floats are expected.
-        if _type_name(known[key]) == "float" and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        coerced[key] = value
     try:
-        return TrainConfig(**coerced)
+        return TrainConfig(**normalized(TrainConfig, values))
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
 

@@ -36,8 +36,6 @@ left out is simply not passed.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import os
 import re
 import sys
@@ -45,7 +43,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .config import TrainConfig, field_names, from_mapping, unknown_key_error
+from .config import TrainConfig, check_fields, field_names, from_mapping, normalized, unknown_key_error
 from .errors import ConfigError
 from .io import read_text
 from .tasks import DictionarySpec, ParallelSpec, TaskSpec
@@ -67,10 +65,6 @@ __all__ = ["Job", "OutputSpec", "apply_overrides", "load_job", "parse_job"]
 
 _TABLES = ("train", "task", "parallel", "dictionary", "output")
 _ARRAYS = ("task", "parallel", "dictionary")  # arrays of tables: [[task]]
-_TASK_KEYS = ("name", "lang", "paths", "weight", "head")
-_PARALLEL_KEYS = ("name", "langs", "paths", "weight")
-_DICTIONARY_KEYS = ("langs", "path", "codeswitch")
-_HEADS = ("shared", "per_task")
 
 
 @dataclass(frozen=True)
@@ -136,7 +130,7 @@ def parse_job(document: Mapping[str, Any], base: str | os.PathLike = ".",
     tasks = []
     for i, table in enumerate(document.get("task", []), start=1):
         where = _Where(source, "task", i)
-        tasks.append(_task(table, where, base))
+        tasks.append(_spec(TaskSpec, table, where, base))
         _claim(owners, tasks[-1].name, where)
     if not tasks:
         raise ConfigError(f"{source}: no [[task]]: a job needs at least one corpus")
@@ -222,111 +216,61 @@ def _check_keys(table: Any, valid: tuple[str, ...], where: Any, required: tuple[
     return dict(table)
 
 
-def _text(value: Any, key: str, where: Any) -> str:
+def _spec(schema, table: Any, where: _Where, base: str, defaults: Mapping[str, Any] | None = None):
+    """A TaskSpec, ParallelSpec or DictionarySpec from its table: the keys, the required ones
+    and the checks are the spec's own fields (tasks.py); relative paths are taken from `base`;
+    `defaults` fill keys the spec requires but a table may leave out."""
+    where.named_after(table)
+    defaults = defaults or {}
+    required = tuple(f.name for f in fields(schema)
+                     if f.default is dataclasses.MISSING and f.name not in defaults)
+    values = _check_keys(table, tuple(f.name for f in fields(schema)), where, required)
+    try:
+        values = normalized(schema, values)
+        for f in fields(schema):
+            if f.metadata["path"] and f.name in values:
+                values[f.name] = _resolved(values[f.name], base)
+        check_fields(schema, values)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
+    return schema(**{**defaults, **values})
+
+
+def _resolved(value: Any, base: str) -> Any:
+    """A path (or each of a tuple of paths) taken relative to `base`, `~` expanded; other
+    values (a type error to report) as they are."""
+    if isinstance(value, tuple):
+        return tuple(_resolved(v, base) for v in value)
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: {key} must be a non-empty string, got {value!r}")
-    return value
+        return value
+    return os.path.normpath(os.path.join(base, os.path.expanduser(value)))
 
 
-def _number(value: Any, key: str, where: Any, low: float, high: float | None, low_open: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(f"{where}: {key} must be a finite number, got {value!r}")
-    too_low = value <= low if low_open else value < low
-    if too_low or (high is not None and value > high):
-        bounds = (f"> {low:g}" if low_open else f">= {low:g}") if high is None else f"{low:g}..{high:g}"
-        raise ConfigError(f"{where}: {key} must be {bounds}, got {value!r}")
-    return float(value)
-
-
-def _path(value: Any, key: str, where: Any, base: str) -> str:
-    text = _text(value, key, where)
-    return os.path.normpath(os.path.join(base, os.path.expanduser(text)))
-
-
-def _language_pair(value: Any, where: Any, languages: tuple[str, ...]) -> tuple[str, str]:
-    if (not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, str) and v for v in value)
-            or value[0] == value[1]):
-        raise ConfigError(f"{where}: langs must be a pair of two different languages, "
-                          f'e.g. ["en", "es"]; got {value!r}')
-    for lang in value:
+def _languages_known(spec, where: Any, languages: tuple[str, ...]) -> None:
+    for lang in spec.langs:
         if lang not in languages:
             raise ConfigError(f"{where}: langs: no [[task]] has language '{lang}' "
                               f"(task languages: {', '.join(languages)})")
-    return value[0], value[1]
-
-
-def _task(table: Any, where: _Where, base: str) -> TaskSpec:
-    where.named_after(table)
-    values = _check_keys(table, _TASK_KEYS, where, required=("name", "paths"))
-    values["name"] = _text(values["name"], "name", where)
-    paths = values["paths"]
-    if isinstance(paths, str):
-        paths = [paths]
-    if not isinstance(paths, list) or not paths:
-        raise ConfigError(f"{where}: paths must be a path or a non-empty list of paths, "
-                          f"got {values['paths']!r}")
-    values["paths"] = tuple(_path(p, "paths", where, base) for p in paths)
-    if "lang" in values:
-        _text(values["lang"], "lang", where)
-    if "weight" in values:
-        values["weight"] = _number(values["weight"], "weight", where, 0.0, None, low_open=True)
-    if "head" in values:
-        _check_head(_text(values["head"], "head", where), where)
-    try:
-        return TaskSpec(**values)
-    except ConfigError as error:  # TaskSpec's own rules (e.g. no ':' in lang)
-        raise ConfigError(f"{where}: {error}") from None
-
-
-def _check_head(head: str, where: Any) -> None:
-    """Any name is a valid head (tasks naming the same head share it), so a
-    misspelled "per_task" would silently become one head shared by all: refuse
-    names that look like a misspelling of the two keywords."""
-    if head in _HEADS:
-        return
-    normalized = re.sub(r"[\s-]+", "_", head.strip().lower())
-    close = [normalized] if normalized in _HEADS else difflib.get_close_matches(normalized, _HEADS, 1, 0.8)
-    if close:
-        raise ConfigError(f"{where}: head {head!r}: did you mean '{close[0]}'? (heads are \"shared\", "
-                          "\"per_task\", or a name that the tasks sharing one head give)")
 
 
 def _parallel(table: Any, where: _Where, base: str, languages: tuple[str, ...],
               taken: Mapping) -> ParallelSpec:
-    where.named_after(table)
-    values = _check_keys(table, _PARALLEL_KEYS, where, required=("langs", "paths"))
-    if "name" in values:
-        _text(values["name"], "name", where)
-    langs = _language_pair(values["langs"], where, languages)
-    paths = values["paths"]
-    if not isinstance(paths, list) or len(paths) != 2:
-        raise ConfigError(f"{where}: paths must be a list of two line-aligned files, "
-                          f"[{langs[0]} file, {langs[1]} file]; got {paths!r}")
-    values["langs"] = langs
-    values["paths"] = tuple(_path(p, "paths", where, base) for p in paths)
-    if values["paths"][0] == values["paths"][1]:
-        raise ConfigError(f"{where}: paths name the same file twice: {paths[0]!r}")
-    if "weight" in values:
-        values["weight"] = _number(values["weight"], "weight", where, 0.0, None, low_open=True)
-    if "name" not in values:
-        # A readable default that stays unique when one pair has several corpora.
-        stem, k = f"{langs[0]}-{langs[1]}", 1
-        values["name"] = stem
-        while values["name"] in taken:
-            k += 1
-            values["name"] = f"{stem}-{k}"
-    return ParallelSpec(**values)
+    # A readable default name that stays unique when one pair has several corpora.
+    langs = table.get("langs") if isinstance(table, Mapping) else None
+    stem = "-".join(map(str, langs)) if isinstance(langs, list) and langs else "parallel"
+    name, k = stem, 1
+    while name in taken:
+        k += 1
+        name = f"{stem}-{k}"
+    spec = _spec(ParallelSpec, table, where, base, defaults={"name": name})
+    _languages_known(spec, where, languages)
+    return spec
 
 
 def _dictionary(table: Any, where: _Where, base: str, languages: tuple[str, ...]) -> DictionarySpec:
-    values = _check_keys(table, _DICTIONARY_KEYS, where, required=("langs", "path"))
-    values["langs"] = _language_pair(values["langs"], where, languages)
-    values["path"] = _path(values["path"], "path", where, base)
-    if "codeswitch" in values:
-        values["codeswitch"] = _number(values["codeswitch"], "codeswitch", where, 0.0, 1.0, low_open=False)
-    return DictionarySpec(**values)
+    spec = _spec(DictionarySpec, table, where, base)
+    _languages_known(spec, where, languages)
+    return spec
 
 
 def _output(table: Any, where: str) -> OutputSpec:

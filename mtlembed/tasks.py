@@ -8,11 +8,13 @@ tasks and epochs into one run; each chunk carries its place on the run's
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+import difflib
+import re
+from dataclasses import dataclass
 
 import numpy as np
 
+from .config import SAFE_NAME, check_fields, normalized, param
 from .errors import ConfigError
 
 # Tokens per chunk: small enough to balance threads and report progress,
@@ -20,27 +22,53 @@ from .errors import ConfigError
 CHUNK_TOKENS = 32768
 
 
+# A task's or parallel text's loss weight scales its learning rate: beyond this the updates
+# diverge to NaN vectors whatever alpha is (alpha itself is at most 10).
+MAX_WEIGHT = 1000.0
+_HEADS = ("shared", "per_task")
+
+
+def _misspelled_head(head: str) -> str | None:
+    """Any name is a valid head (tasks naming the same head share it), so a misspelled
+    "per_task" would silently become one head shared by all: names that look like a
+    misspelling of the two keywords are refused."""
+    if head in _HEADS:
+        return None
+    normalized_head = re.sub(r"[\s-]+", "_", head.strip().lower())
+    close = ([normalized_head] if normalized_head in _HEADS
+             else difflib.get_close_matches(normalized_head, _HEADS, 1, 0.8))
+    return (f"did you mean '{close[0]}'? (heads are \"shared\", \"per_task\", or a name that the tasks "
+            "sharing one head give)") if close else None
+
+
+def _validate(spec, label: str) -> None:
+    """Stores the spec's values in their schema form and checks them (config.check_fields)."""
+    for name, value in normalized(type(spec), vars(spec)).items():
+        object.__setattr__(spec, name, value)
+    try:
+        check_fields(type(spec), vars(spec))
+    except ConfigError as error:
+        raise ConfigError(f"{label}: {error}") from None
+
+
+_LANG = {"pattern": SAFE_NAME}
+_WEIGHT = {"above": 0.0, "high": MAX_WEIGHT}
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """One corpus: files/globs/folders of one language, with a loss weight."""
 
-    name: str
-    paths: tuple[str, ...]
-    lang: str = "default"
-    weight: float = 1.0
-    head: str = field(default="shared")
+    name: str = param(help="the task's name, unique among tasks and parallel texts (progress, report)")
+    paths: tuple[str, ...] = param(help="files, globs (** recurses) or folders of the corpus", path=True,
+                                   what="a path or a non-empty list of paths")
+    lang: str = param("default", "its language (or domain): tasks of one language share word rows", **_LANG)
+    weight: float = param(1.0, "loss weight: scales the learning rate of this task's updates", **_WEIGHT)
+    head: str = param("shared", "output matrix: shared, per_task, or a name shared by several tasks",
+                      rule=_misspelled_head)
 
     def __post_init__(self) -> None:
-        if not self.paths:
-            raise ConfigError(f"task '{self.name}' has no paths")
-        if isinstance(self.paths, (str, os.PathLike)):
-            object.__setattr__(self, "paths", (os.fspath(self.paths),))
-        object.__setattr__(self, "paths", tuple(os.fspath(p) for p in self.paths))
-        if not isinstance(self.weight, (int, float)) or isinstance(self.weight, bool) or not self.weight > 0:
-            raise ConfigError(f"task '{self.name}': weight must be a number > 0, got {self.weight!r}")
-        if not self.lang or ":" in self.lang or any(c.isspace() for c in self.lang):
-            raise ConfigError(f"task '{self.name}': lang must be a non-empty name without ':' or spaces, "
-                              f"got {self.lang!r}")
+        _validate(self, f"task {self.name!r}")
 
 
 @dataclass(frozen=True)
@@ -48,10 +76,15 @@ class ParallelSpec:
     """Two line-aligned files of two languages: a word predicts the words around
     its aligned position in the other sentence (BiSkip-style)."""
 
-    name: str
-    langs: tuple[str, str]
-    paths: tuple[str, str]
-    weight: float = 1.0
+    name: str = param(help="its name, unique among tasks and parallel texts (default: the language pair)")
+    langs: tuple[str, str] = param(help="the languages of the two files", **_LANG,
+                                   what='a pair of two different languages, e.g. ["en", "es"]')
+    paths: tuple[str, str] = param(help="the two line-aligned files, the first language's first", path=True,
+                                   what="a list of two different line-aligned files (first language first)")
+    weight: float = param(1.0, "loss weight: scales the learning rate of its updates", **_WEIGHT)
+
+    def __post_init__(self) -> None:
+        _validate(self, f"parallel {self.name!r}")
 
 
 @dataclass(frozen=True)
@@ -61,9 +94,14 @@ class DictionarySpec:
     by one of them with probability `codeswitch`. The pivot language (the first
     task's) is never switched, so its text and quality stay its own."""
 
-    langs: tuple[str, str]
-    path: str
-    codeswitch: float = 0.25
+    langs: tuple[str, str] = param(help="source and target language (the file's first and second column)",
+                                   **_LANG, what='a pair of two different languages, e.g. ["en", "es"]')
+    path: str = param(help="the dictionary file, `source target` per line", path=True)
+    codeswitch: float = param(0.25, "probability that a word with translations is replaced by one",
+                              low=0.0, high=1.0)
+
+    def __post_init__(self) -> None:
+        _validate(self, f"dictionary {self.path!r}")
 
 
 def chunk_bounds(offsets: np.ndarray, chunk_tokens: int = CHUNK_TOKENS) -> np.ndarray:

@@ -1,0 +1,107 @@
+"""Issue 16, what mtlembed reads: the specs' one schema, bounded numbers, files that are not
+regular, literal names, the corpus cache against planted links and outside edits, and the
+evaluation's help and warnings. Each test failed before its fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from mtlembed import ConfigError, TaskSpec, TrainConfig
+from mtlembed.cli import main
+from mtlembed.config import from_mapping
+from mtlembed.jobconfig import load_job
+from mtlembed.tasks import DictionarySpec, ParallelSpec
+
+
+def cli_error(capsys, *argv) -> str:
+    """Runs the CLI expecting exit 1 and one error line, which it returns."""
+    assert main([str(a) for a in argv]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if not line.startswith("mtlembed: warning:")]
+    assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("mtlembed: error: "), err
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- one schema (items 11, 12b)
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    (lambda: TaskSpec("t", "a.txt", weight=math.inf), r"task 't': weight must be a finite number, got inf"),
+    (lambda: TaskSpec("t", "a.txt", weight=1e300), r"weight must be > 0 and <= 1000, got 1e\+300"),
+    (lambda: ParallelSpec("p", ("en", "es"), ("a", "b"), weight=math.nan), r"weight must be a finite number"),
+    (lambda: ParallelSpec("p", ("en", "es"), ("a", "b"), weight=0), r"weight must be > 0"),
+    (lambda: DictionarySpec(("en", "es"), "d.txt", codeswitch=math.nan), r"codeswitch must be a finite"),
+    (lambda: DictionarySpec(("en", "es"), "d.txt", codeswitch=-1), r"codeswitch must be 0.0..1.0, got -1"),
+    (lambda: DictionarySpec(("en", "es"), "d.txt", codeswitch="0.5"), r"codeswitch must be a number"),
+    (lambda: DictionarySpec(("en", "en"), "d.txt"), r"langs must be a pair of two different languages"),
+    (lambda: ParallelSpec("p", ("en", "es"), ("a", "a")), r"paths must be a list of two different"),
+    (lambda: ParallelSpec("p", ("en", "e/s"), ("a", "b")), r"langs must be a name of 1 to 64 letters"),
+    (lambda: TaskSpec("t", ()), r"paths must be a path or a non-empty list of paths"),
+    (lambda: TaskSpec("t", "a.txt", head="per-task"), r"did you mean 'per_task'"),
+])
+def test_specs_check_their_values_where_they_are_defined(make, match):
+    with pytest.raises(ConfigError, match=match):
+        make()
+
+
+@pytest.mark.parametrize("lang", ["../../etc/x", "en/us", "..", "a\0b", "", "x" * 65, "en us", "en:us", "é"])
+def test_a_language_is_a_safe_identifier(lang):
+    with pytest.raises(ConfigError, match="lang must be"):
+        TaskSpec("t", "a.txt", lang=lang)
+
+
+def test_a_language_with_a_slash_in_a_job_file_is_refused_before_any_output(tmp_path, capsys):
+    (tmp_path / "a.txt").write_text("a b c\n" * 50)
+    (tmp_path / "job.toml").write_text('[[task]]\nname = "t"\nlang = "../../evil"\npaths = "a.txt"\n'
+                                       "[output]\nper_language = true\n")
+    message = cli_error(capsys, "train", "--config", tmp_path / "job.toml", "-o", tmp_path / "out", "--quiet")
+    assert "lang must be a name of 1 to 64 letters" in message and "'../../evil'" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "job.toml"]
+
+
+def test_the_job_file_keys_are_the_spec_fields():
+    """jobconfig has no list of keys of its own: a spec field is a job-file key."""
+    for schema in (TaskSpec, ParallelSpec, DictionarySpec):
+        for f in dataclasses.fields(schema):
+            assert f.metadata["help"], (schema.__name__, f.name)
+
+
+def test_job_file_spec_errors_name_the_table(tmp_path):
+    (tmp_path / "job.toml").write_text('[[task]]\nname = "t"\npaths = "a"\nweight = 1e308\n')
+    with pytest.raises(ConfigError, match=r"job.toml: \[\[task\]\] #1 \('t'\): weight must be > 0 and <= 1"):
+        load_job(tmp_path / "job.toml")
+
+
+# ----------------------------------------------------------------------------- bounded numbers (item 6c)
+
+
+def test_every_number_of_every_schema_is_bounded():
+    for schema in (TrainConfig, TaskSpec, ParallelSpec, DictionarySpec):
+        for f in dataclasses.fields(schema):
+            if str(f.type).replace(" | None", "") in ("int", "float"):
+                low, high, above = (f.metadata[key] for key in ("low", "high", "above"))
+                assert high is not None and (low is not None or above is not None), f.name
+
+
+@pytest.mark.parametrize("flag", ["--max-sentence-length", "--min-count", "--max-vocab", "--seed", "--epochs",
+                                  "--max-distinct"])
+def test_huge_integer_flags_are_one_error_line(tmp_path, capsys, flag):
+    (tmp_path / "a.txt").write_text("a b c\n" * 50)
+    message = cli_error(capsys, "train", tmp_path / "a.txt", "-o", tmp_path / "v.vec", "--quiet",
+                        flag, "9223372036854775808" + "0" * (flag == "--seed"))
+    assert f"{flag[2:].replace('-', '_')} must be " in message and "got 9223372036854775808" in message
+
+
+def test_huge_integers_in_python_are_config_errors():
+    with pytest.raises(ConfigError, match="max_sentence_length must be 1..2147483647"):
+        from_mapping({"max_sentence_length": 2**63})
+    with pytest.raises(ConfigError, match="min_count must be 1.."):
+        from_mapping({"min_count": 2**64})
+
+
+def test_an_empty_string_setting_is_refused():
+    with pytest.raises(ConfigError, match="cache_dir must be a non-empty string"):
+        TrainConfig(cache_dir="")
