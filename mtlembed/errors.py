@@ -28,3 +28,7 @@ class ResourceError(MtlembedError, MemoryError):
 
 class BackendError(MtlembedError, RuntimeError):
     """The compiled kernel failed or a requested backend is unavailable."""
+
+
+class MissingDependencyError(MtlembedError, ImportError):
+    """An optional package is not installed; the message names the extra that brings it."""

@@ -40,10 +40,12 @@ from mtlembed.corpus import HEADER_BYTES, compression_of
 from mtlembed.errors import ConfigError, FormatError, ResourceError
 
 __all__ = ["atomic_group", "atomic_write", "check_output_path", "exclusive_temporary", "load_word2vec",
-           "save_word2vec"]
+           "save_word2vec", "vectors_format"]
 
 _DECOMPRESS = {"gzip": gzip.decompress, "bz2": bz2.decompress, "xz": lzma.decompress}
 _ROWS_PER_BLOCK = 4096  # text rows converted per np.fromstring call (bounds the temporary copies)
+_EXPORT_VALUES = 1 << 17  # values formatted at a time when writing: bounds the export's memory at any dim
+VECTOR_SUFFIXES = {".bin": True, ".txt": False, ".vec": False}  # name -> binary; each may end in .gz
 # What separates fields in both formats (and all the tokenizer splits on): ASCII whitespace.
 # Unicode spaces (U+00A0, U+3000) and controls (\x1c) can be inside a trained word.
 _WHITESPACE = re.compile(r"[ \t\n\r\v\f]")
@@ -246,21 +248,6 @@ def _raise_write_error(path: Path, exc: OSError):
 STALE_SECONDS = 10
 
 
-def _lock(fd: int) -> int:
-    """A duplicate of `fd` holding an exclusive lock on the file: the mark of a live
-    writer, kept until the temporary is renamed or removed; the system drops it if the
-    process dies. -1 where locks are not available."""
-    if fcntl is None:
-        return -1
-    lock = os.dup(fd)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-    except OSError:  # a file system without locks: then nothing is ever taken for stale either
-        os.close(lock)
-        return -1
-    return lock
-
-
 def remove_stale_temporaries(path) -> list[Path]:
     """Delete the temporaries of `path` left by writers that were killed (kill -9, the
     OOM killer, a power loss): nothing could clean up after them. A live writer holds
@@ -274,7 +261,7 @@ def remove_stale_temporaries(path) -> list[Path]:
         return removed
     for candidate in path.parent.iterdir():
         name = candidate.name
-        # mkstemp's random part has no dot: `.v.bin.x.tmp` is not a temporary of `v`
+        # the random part has no dot: `.v.bin.x.tmp` is not a temporary of `v`
         if not (name.startswith(prefix) and name.endswith(".tmp") and "." not in name[len(prefix):-4]):
             continue
         try:
@@ -297,19 +284,44 @@ def remove_stale_temporaries(path) -> list[Path]:
 # ----------------------------------------------------------------------------- saving
 
 
-def save_word2vec(path, words, vectors, binary=None) -> None:
-    """Write vectors in word2vec format.
+def vectors_format(path) -> tuple[bool, bool]:
+    """(binary, gzip) of a vectors file named `path`: ``.bin`` is word2vec binary, ``.txt``
+    and ``.vec`` text, each optionally compressed as ``.gz``; any other name is refused."""
+    name = os.fspath(path)
+    compressed = name.endswith(".gz")
+    stem = name[:-3] if compressed else name
+    for suffix, binary in VECTOR_SUFFIXES.items():
+        if stem.endswith(suffix):
+            return binary, compressed
+    raise ConfigError(f"{name}: a vectors file name must end with .bin (binary), .txt or .vec (text), "
+                      "optionally followed by .gz")
+
+
+def export_memory(dim: int) -> int:
+    """Bytes that writing vectors of `dim` takes beside the matrix: one block of rows formatted
+    (under 100 bytes a value as text, 16 as binary), whatever the number of rows."""
+    return 100 * _rows_per_block(dim) * dim
+
+
+def _rows_per_block(dim: int) -> int:
+    return max(1, _EXPORT_VALUES // max(dim, 1))
+
+
+def save_word2vec(path, words, vectors, binary=None, group: AtomicGroup | None = None) -> None:
+    """Write vectors in word2vec format, in bounded memory (a block of rows at a time).
 
     Parameters
     ----------
     path : str or PathLike
-        Output file, written atomically.
+        Output file, written atomically; gzip-compressed if it ends with ``.gz``.
     words : sequence of str
         One word per row; no whitespace, no duplicates.
     vectors : array_like, shape (len(words), dim)
         Finite values; written as float32.
     binary : bool or None
-        Binary format if True, or if None and `path` ends with ``.bin``; else text.
+        Binary format if True, or if None and `path` ends with ``.bin`` (or ``.bin.gz``); else text.
+    group : AtomicGroup or None
+        Write within this group (renamed with the group's other files) instead of alone.
     """
     words = list(words)
     vectors = np.asarray(vectors)
@@ -319,27 +331,34 @@ def save_word2vec(path, words, vectors, binary=None) -> None:
         raise ConfigError(f"{len(words)} words but {vectors.shape[0]} vectors")
     _check_words(words)
     n, dim = vectors.shape
+    step = _rows_per_block(dim)
 
     def float32_rows(start: int) -> np.ndarray:
         # Block by block: a float32 copy of the whole matrix (the trained one is a view
         # of the padded w_in) would be the run's largest temporary.
         with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below by name
-            return np.ascontiguousarray(vectors[start : start + _ROWS_PER_BLOCK], dtype="<f4")
+            return np.ascontiguousarray(vectors[start : start + step], dtype="<f4")
 
-    for start in range(0, n, _ROWS_PER_BLOCK):
+    for start in range(0, n, step):
         bad = np.flatnonzero(~np.isfinite(float32_rows(start)).all(axis=1))
         if bad.size:
             row = start + int(bad[0])
             raise FormatError(f"vector of {words[row]!r} (row {row}) is not finite; refusing to write {path}")
+    name = os.fspath(path)
+    compressed = name.endswith(".gz")
     if binary is None:
-        binary = os.fspath(path).endswith(".bin")
-    with atomic_write(path, "wb") as f:
-        f.write(b"%d %d\n" % (n, dim))
-        for start in range(0, n, _ROWS_PER_BLOCK):
+        binary = (name[:-3] if compressed else name).endswith(".bin")
+    with contextlib.ExitStack() as stack:
+        group = group or stack.enter_context(atomic_group())
+        handle = stack.enter_context(group.write(path, "wb"))
+        if compressed:  # the header names the final file, not the temporary
+            handle = stack.enter_context(gzip.GzipFile(Path(name).name, "wb", 6, handle, mtime=0))
+        handle.write(b"%d %d\n" % (n, dim))
+        for start in range(0, n, step):
             block = float32_rows(start)
-            keys = [w.encode("utf-8") for w in words[start : start + _ROWS_PER_BLOCK]]
+            keys = [w.encode("utf-8") for w in words[start : start + step]]
             rows = [r.tobytes() for r in block] if binary else _format_rows(block)
-            f.write(b"".join(k + b" " + r + b"\n" for k, r in zip(keys, rows)))
+            handle.write(b"".join(k + b" " + r + b"\n" for k, r in zip(keys, rows)))
 
 
 def _check_words(words) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, MissingDependencyError
 
 
 class Embeddings:
@@ -65,8 +66,13 @@ class Embeddings:
         rows = [i for i, w in enumerate(self.words) if w.startswith(prefix)]
         if not rows:
             raise KeyError(f"no words with prefix '{prefix}'")
+        if rows[-1] - rows[0] + 1 == len(rows):  # one range, as trained vocabularies are: a view, no copy
+            rows = slice(rows[0], rows[-1] + 1)
+            words = [w[len(prefix):] for w in self.words[rows]]
+        else:
+            words = [self.words[i][len(prefix):] for i in rows]
         counts = None if self.counts is None else self.counts[rows]
-        return Embeddings([self.words[i][len(prefix):] for i in rows], self.vectors[rows], counts)
+        return Embeddings(words, self.vectors[rows], counts)
 
     def unit_vectors(self) -> np.ndarray:
         """Rows scaled to unit length (zero rows stay zero); cached."""
@@ -91,18 +97,25 @@ class Embeddings:
         return [(self.words[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
 
     def save(self, path: str | os.PathLike, binary: bool | None = None) -> None:
-        """word2vec format: binary for `.bin` (or binary=True), else text. Written atomically."""
+        """word2vec format: binary for `.bin` (or binary=True), else text; gzip for `.gz`.
+        Written atomically, a block of rows at a time."""
         from .io import save_word2vec
 
         save_word2vec(path, self.words, self.vectors, binary=binary)
 
     def save_per_language(self, prefix: str | os.PathLike, binary: bool = False) -> list[str]:
-        """One word2vec file per language, `PREFIX.<lang>.vec` (or `.bin`), keys without prefix."""
-        paths = []
-        for language in self.languages:
-            path = f"{os.fspath(prefix)}.{language}.{'bin' if binary else 'vec'}"
-            self.by_language(language).save(path, binary=binary)
-            paths.append(path)
+        """One word2vec file per language, `PREFIX.<lang>.vec` (or `.bin`), keys without prefix.
+
+        The files are replaced together: all are written under temporary names first,
+        then renamed, so a failure or Ctrl-C while writing changes none of them (see
+        io.AtomicGroup for what a crash during the renames can leave)."""
+        from .io import atomic_group, save_word2vec
+
+        paths = per_language_paths(prefix, self.languages, binary)
+        with atomic_group() as group:
+            for language, path in zip(self.languages, paths):
+                part = self.by_language(language)
+                save_word2vec(path, part.words, part.vectors, binary=binary, group=group)
         return paths
 
     @classmethod
@@ -115,7 +128,8 @@ class Embeddings:
 
     def to_gensim(self):
         """A gensim KeyedVectors with the same keys and vectors (needs gensim)."""
-        from gensim.models import KeyedVectors
+        with _optional("gensim"):
+            from gensim.models import KeyedVectors
 
         kv = KeyedVectors(self.dim)
         kv.add_vectors(self.words, self.vectors)
@@ -123,6 +137,22 @@ class Embeddings:
 
     def to_torch(self, device: str = "cpu"):
         """The vectors as a torch tensor; on the CPU it shares memory with `vectors`."""
-        import torch
+        with _optional("torch"):
+            import torch
 
         return torch.from_numpy(self.vectors).to(device)
+
+
+def per_language_paths(prefix, languages: Sequence[str], binary: bool = False) -> list[str]:
+    """Where save_per_language writes: `PREFIX.<lang>.vec` (or `.bin`) for each language."""
+    return [f"{os.fspath(prefix)}.{language}.{'bin' if binary else 'vec'}" for language in languages]
+
+
+@contextlib.contextmanager
+def _optional(extra: str):
+    """Turns the ImportError of an optional package into one that says how to install it."""
+    try:
+        yield
+    except ImportError as error:
+        raise MissingDependencyError(f"this needs {extra}, which is not installed: pip install "
+                                     f'"mtlembed[{extra}]" (or pip install {extra}) ({error})') from None

@@ -29,13 +29,17 @@ def available_memory() -> int | None:
 
 
 def check_memory(rows: int, dim: int, matrices: int) -> None:
-    """Refuses, before allocating, matrices that cannot fit in memory."""
-    need = rows * dim * 4 * matrices
+    """Refuses, before training, matrices that cannot fit in memory with the export that follows
+    (the vectors are written a block of rows at a time: see io.export_memory)."""
+    from .io import export_memory
+
+    export = export_memory(dim)
+    need = rows * dim * 4 * matrices + export
     free = available_memory()
     if free is not None and need > free:
         raise ResourceError(f"the matrices need {need / 2**30:.1f} GiB ({matrices} x {rows} words x {dim} "
-                            f"dims, float32) but only {free / 2**30:.1f} GiB of memory is available; "
-                            "lower --dim or --max-vocab")
+                            f"dims, float32; their export {export / 2**20:.0f} MiB) but only "
+                            f"{free / 2**30:.1f} GiB of memory is available; lower --dim or --max-vocab")
 
 
 def _meminfo_available() -> int | None:
