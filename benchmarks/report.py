@@ -4,27 +4,9 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 PEERS = ("gensim", "fasttext", "word2vec")
-HERE = Path(__file__).resolve().parent
-
-
-def provenance(script: str, argv: list[str] | None) -> tuple[str, str]:
-    """The command that reproduces a sweep script's results, and the short commit it ran at."""
-    command = f"python benchmarks/{script} " + " ".join(argv if argv is not None else sys.argv[1:])
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
-    return command.strip(), git.stdout.strip()
-
-
-def save(name: str, doc: dict, lines: list[str]) -> Path:
-    """A sweep's results/<name>.json (the raw runs) and .md (its table); returns the .md."""
-    out = HERE / "results"
-    (out / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
-    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
-    return out / f"{name}.md"
 
 
 def _median(values: list) -> float | None:
@@ -32,20 +14,29 @@ def _median(values: list) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.mean(values) if values else None
+
+
 def summarize(runs: list[dict]) -> list[dict]:
-    """One row per (model, dim, threads, tool): medians over repeats, ratios to the peers."""
+    """One row per (model, dim, threads, swept values, tool, vCPU placement): medians of the
+    speeds over repeats and seeds, means of the accuracies over seeds, ratios to the peers."""
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         if r["ok"]:
-            groups.setdefault((r["model"], r["dim"], r["threads"], r["tool"]), []).append(r)
+            sweep = json.dumps(r.get("sweep", {}), sort_keys=True)
+            groups.setdefault((r["model"], r["dim"], r["threads"], sweep, r["tool"], r.get("vcpus")),
+                              []).append(r)
     rows = []
-    for (model, dim, threads, tool), rs in groups.items():
+    for (model, dim, threads, sweep, tool, vcpus), rs in groups.items():
         words = rs[0]["corpus_words"] * rs[0]["epochs"]
         train = _median([r["train_seconds"] for r in rs])
         wall = _median([r["wall_seconds"] for r in rs])
-        quality = next((r["eval"] for r in rs if r.get("eval")), {})
+        scored = [r for r in rs if r.get("eval")]
         rows.append({
-            "model": model, "dim": dim, "threads": threads, "tool": tool, "repeats": len(rs),
+            "model": model, "dim": dim, "threads": threads, "sweep": json.loads(sweep), "vcpus": vcpus,
+            "tool": tool, "repeats": len(rs), "seeds": sorted({r.get("seed") for r in rs} - {None}),
             "train_seconds": train, "wall_seconds": wall,
             "train_words_per_second": words / train if train else None,
             "e2e_words_per_second": words / wall if wall else None,
@@ -55,13 +46,16 @@ def summarize(runs: list[dict]) -> list[dict]:
             "cpu_seconds": _median([r["cpu_seconds"] for r in rs]),
             "others_cores": _median([r.get("others_cores") for r in rs]),
             "vocab_size": rs[0].get("vocab_size"),
-            "analogy_accuracy": quality.get("analogy_accuracy"),
-            "analogy_seen": quality.get("analogy_seen"),
-            "wordsim353_spearman": quality.get("wordsim353_spearman"),
+            "analogy_accuracy": _mean([r["eval"].get("analogy_accuracy") for r in scored]),
+            "analogy_per_seed": [r["eval"].get("analogy_accuracy") for r in scored],
+            "analogy_seen": scored[0]["eval"].get("analogy_seen") if scored else None,
+            "wordsim353_spearman": _mean([r["eval"].get("wordsim353_spearman") for r in scored]),
         })
     for row in rows:
+        # a peer row matches when its swept values (shared settings only) are among this row's
         peers = [p for p in rows if p["tool"] in PEERS and
-                 (p["model"], p["dim"], p["threads"]) == (row["model"], row["dim"], row["threads"])]
+                 (p["model"], p["dim"], p["threads"]) == (row["model"], row["dim"], row["threads"])
+                 and p["sweep"].items() <= row["sweep"].items()]
         fastest = max((p["train_words_per_second"] or 0 for p in peers), default=0)
         fastest_e2e = max((p["e2e_words_per_second"] or 0 for p in peers), default=0)
         accs = [p["analogy_accuracy"] for p in peers if p["analogy_accuracy"] is not None]
@@ -70,7 +64,9 @@ def summarize(runs: list[dict]) -> list[dict]:
         row["e2e_ratio_to_fastest_peer"] = e2e / fastest_e2e if e2e and fastest_e2e else None
         row["accuracy_diff_to_best_peer"] = acc - max(accs) if acc is not None and accs else None
     order = {"mtlembed": 0, **{p: i + 1 for i, p in enumerate(PEERS)}}
-    rows.sort(key=lambda r: (r["model"] != "sg", r["dim"], r["threads"], order.get(r["tool"], 9)))
+    sweeps = list(dict.fromkeys(json.dumps(r["sweep"]) for r in rows))  # in the order they ran
+    rows.sort(key=lambda r: (r["model"] != "sg", r["dim"], r["threads"], sweeps.index(json.dumps(r["sweep"])),
+                             order.get(r["tool"], 9), r["vcpus"] or ""))
     return rows
 
 
@@ -88,6 +84,41 @@ def _k(value) -> str:
     return "-" if value is None else f"{value / 1000:,.0f}k"
 
 
+def _swept(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items() if k not in ("model", "dim", "threads")) or "-"
+
+
+def _columns(doc: dict) -> list[tuple]:
+    """(header, right-aligned, cell of a summary row or None where the column is left out)."""
+    swept = bool(doc["params"].get("sweep"))
+    placed = any(r.get("vcpus") for r in doc["runs"])
+    seeded = len(doc["params"].get("seeds", [])) > 1
+
+    def pct(x):
+        return _f(x and x * 100, ".2f")
+    return [
+        ("model", 0, lambda r: r["model"]), ("dim", 0, lambda r: str(r["dim"])),
+        ("threads", 0, lambda r: str(r["threads"])),
+        ("swept", 0, swept and (lambda r: _swept(r.get("sweep", {})))),
+        ("tool", 0, lambda r: r["tool"]),
+        ("vCPUs", 0, placed and (lambda r: r.get("vcpus") or "-")),
+        ("train words/s", 1, lambda r: _k(r["train_words_per_second"])),
+        ("x fastest peer", 1, lambda r: _f(r["ratio_to_fastest_peer"], ".2f")),
+        ("train s", 1, lambda r: _f(r["train_seconds"], ".2f")),
+        ("e2e s", 1, lambda r: _f(r["wall_seconds"], ".2f")),
+        ("e2e x fastest", 1, lambda r: _f(r["e2e_ratio_to_fastest_peer"], ".2f")),
+        ("vocab s", 1, lambda r: _f(r["vocab_seconds"], ".2f")),
+        ("peak RSS MB", 1, lambda r: f"{r['peak_rss_mb']:.0f}"),
+        ("CPU s", 1, lambda r: _f(r["cpu_seconds"], ".1f")),
+        ("others", 1, lambda r: _f(r["others_cores"], ".2f")),
+        ("analogy % (seen)", 1, lambda r: f"{pct(r['analogy_accuracy'])} ({_f(r['analogy_seen'], 'd')})"),
+        ("diff pp", 1, lambda r: _f(r["accuracy_diff_to_best_peer"] and r["accuracy_diff_to_best_peer"] * 100,
+                                    "+.2f")),
+        ("WS353 rho", 1, lambda r: _f(r["wordsim353_spearman"], ".3f")),
+        ("analogy % per seed", 1, seeded and (lambda r: ", ".join(map(pct, r.get("analogy_per_seed", []))))),
+    ]
+
+
 def markdown(doc: dict) -> str:
     m, p = doc["meta"], doc["params"]
     lines = [
@@ -102,9 +133,15 @@ def markdown(doc: dict) -> str:
         f"- hyper-parameters: dim {p['dim']}, window {p['window']}, negative {p['negative']}, "
         f"sample {p['sample']}, min-count {p['min_count']}, epochs {p['epochs']}, hs 0, alpha "
         f"{_alpha(p['alpha'])} (the same for every tool, fastText included), threads "
-        f"{p['threads']}, repeats {p['repeat']}",
+        f"{p['threads']}, repeats {p['repeat']}, seeds {', '.join(map(str, p.get('seeds', [p['seed']])))}",
         f"- evaluator: {doc['evaluator']}",
     ]
+    if p.get("sweep"):
+        lines.append("- swept: " + "; ".join(f"{k} = {', '.join(map(str, v))}"
+                                             for k, v in p["sweep"].items()))
+    if any(r.get("vcpus") for r in doc["runs"]):
+        lines.append("- vCPUs: where the two vCPUs sat during each run, from a cache-line hand-over timing "
+                     "before and after it (pingpong.c): near (< 60 ns both), far (> 100 ns both), mixed")
     others = [r["others_cores"] for r in doc["runs"] if r.get("others_cores") is not None]
     if others and max(others) > 0.1 * m["cores"]:
         lines.append(f"- **warning: other processes kept up to {max(others):.2f} of {m['cores']} "
@@ -120,22 +157,11 @@ def markdown(doc: dict) -> str:
         "vectors). Ratios are to the fastest peer in the same row group; the accuracy diff is "
         "in percentage points to the best peer. Analogy: accuracy over the questions whose "
         "words are all among the 30,000 most frequent (seen / 19,544).", "",
-        "| model | dim | threads | tool | train words/s | x fastest peer | train s | e2e s | "
-        "e2e x fastest | vocab s | peak RSS MB | CPU s | others | analogy % (seen) | diff pp | "
-        "WS353 rho |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in doc["summary"]:
-        acc = r["analogy_accuracy"]
-        lines.append(
-            f"| {r['model']} | {r['dim']} | {r['threads']} | {r['tool']} | "
-            f"{_k(r['train_words_per_second'])} | {_f(r['ratio_to_fastest_peer'], '.2f')} | "
-            f"{_f(r['train_seconds'], '.2f')} | {_f(r['wall_seconds'], '.2f')} | "
-            f"{_f(r['e2e_ratio_to_fastest_peer'], '.2f')} | {_f(r['vocab_seconds'], '.2f')} | "
-            f"{r['peak_rss_mb']:.0f} | {_f(r['cpu_seconds'], '.1f')} | {_f(r['others_cores'], '.2f')} | "
-            f"{_f(acc and acc * 100, '.2f')} ({_f(r['analogy_seen'], 'd')}) | "
-            f"{_f(r['accuracy_diff_to_best_peer'] and r['accuracy_diff_to_best_peer'] * 100, '+.2f')} | "
-            f"{_f(r['wordsim353_spearman'], '.3f')} |")
+    columns = [c for c in _columns(doc) if c[2]]
+    lines += ["| " + " | ".join(c[0] for c in columns) + " |",
+              "|" + "|".join("---:" if c[1] else "---" for c in columns) + "|"]
+    lines += ["| " + " | ".join(c[2](r) for c in columns) + " |" for r in doc["summary"]]
     failed = [r for r in doc["runs"] if not r["ok"]]
     if failed:
         lines += ["", "## Failed runs", ""]

@@ -2,6 +2,12 @@
 
     python benchmarks/run.py --words 1M --name smoke                  # all tools, sg + cbow
     python benchmarks/run.py --tools gensim,word2vec --models sg --threads 1,2 --plot
+    python benchmarks/run.py --tools mtlembed --models cbow --sweep cbow_share=1,4 --seeds 3
+
+A sweep varies any setting: the harness's own (dim, threads, epochs, ...: every tool) or one
+of mtlembed's (cbow_share, copy_hot_rows, init_range, ...: mtlembed only; the peers run once).
+Several --sweep flags make a grid; --seeds N repeats the whole grid for N seeds, one seed
+after another, so that drift in machine load hits every configuration alike.
 
 Every tool trains the same file with the same hyper-parameters, one at a time, each in
 a process of its own; the vectors it writes are then scored by one evaluator. Results
@@ -11,7 +17,9 @@ go to benchmarks/results/<name>.json and .md (and .png with --plot).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -24,7 +32,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import prepare_corpus  # noqa: E402
 import report  # noqa: E402
-from tools import TOOLS, Params, make_tools, run_timed  # noqa: E402
+
+from tools import (  # noqa: E402
+    TOOLS,
+    Params,
+    build_pingpong,
+    hand_over_ns,
+    make_tools,
+    run_timed,
+    vcpu_placement,
+)
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -52,6 +69,47 @@ def choice_list(allowed: tuple[str, ...]):
     return parse
 
 
+# Settings every tool takes (Params' fields; seed goes through --seed/--seeds), with their types.
+SHARED_KEYS = {"model": str, "dim": int, "window": int, "negative": int, "sample": float,
+               "min_count": int, "epochs": int, "alpha": float, "threads": int}
+# mtlembed's w_in start range is a module constant (mtlembed.trainer.INIT_RANGE), not a TrainConfig field.
+EXTRA_MTLEMBED_KEYS = ("init_range",)
+
+
+def mtlembed_keys() -> set[str] | None:
+    """TrainConfig's fields that only mtlembed has (None when mtlembed is not importable here)."""
+    try:
+        from mtlembed import TrainConfig
+    except ImportError:
+        return None
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    return fields - set(SHARED_KEYS) - {"seed"} | set(EXTRA_MTLEMBED_KEYS)
+
+
+def sweep(text: str) -> tuple[str, list]:
+    """'cbow_share=1,2,4' -> ('cbow_share', ['1', '2', '4']); shared settings get their type."""
+    key, sep, values = text.partition("=")
+    key = key.strip().replace("-", "_")
+    items = [v.strip() for v in values.split(",") if v.strip()]
+    if not sep or not key or not items:
+        raise argparse.ArgumentTypeError(f"expected key=v1,v2,...; got {text!r}")
+    if key in SHARED_KEYS:
+        try:
+            items = [SHARED_KEYS[key](v) for v in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{key} takes {SHARED_KEYS[key].__name__} values; "
+                                             f"got {values!r}") from None
+        if key == "model" and not set(items) <= {"sg", "cbow"}:
+            raise argparse.ArgumentTypeError(f"model is sg or cbow; got {values!r}")
+        return key, items
+    known = mtlembed_keys()
+    if key == "seed" or (known is not None and key not in known):
+        raise argparse.ArgumentTypeError(
+            f"cannot sweep {key!r}: choose from {', '.join(sorted(set(SHARED_KEYS) | (known or set())))}"
+            " (seeds: --seeds N)")
+    return key, items
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -71,7 +129,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--alpha", type=float, default=None,
                     help="start learning rate for every tool (default: 0.025 sg, 0.05 cbow)")
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1, help="the first seed")
+    ap.add_argument("--seeds", type=int, default=1, help="run everything for this many seeds: "
+                                                        "--seed, --seed + 1, ...")
+    ap.add_argument("--sweep", type=sweep, action="append", default=[], metavar="KEY=V1,V2",
+                    help="run each value of a setting (repeatable: a grid); overrides --models, "
+                         "--dim, --threads, ... for that key")
+    ap.add_argument("--hand-over", action="store_true",
+                    help="bracket each run by two cache-line hand-over timings (pingpong.c) and "
+                         "label it by where the two vCPUs sat: near, far or mixed")
     ap.add_argument("--repeat", type=int, default=1, help="runs per configuration; medians reported")
     ap.add_argument("--evaluator", choices=["gensim", "mtlembed", "none"], default="gensim",
                     help="who scores the vectors (the same one for every tool)")
@@ -84,7 +150,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--mtlembed-cmd", help="how to invoke mtlembed (default: the console script "
                                            "of this Python, else `mtlembed` on PATH)")
     ap.add_argument("--word2vec-bin", help="path of the word2vec C binary")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.seeds < 1:
+        ap.error("--seeds must be at least 1")
+    keys = [key for key, _ in args.sweep]
+    if len(set(keys)) < len(keys):
+        ap.error("each key may be swept once")
+    return args
 
 
 def count_corpus_words(path: Path) -> int:
@@ -142,19 +214,31 @@ def evaluate(vectors: Path, evaluator: str, mtlembed_cmd: list[str]) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def one_run(tool, params: Params, corpus: Path, words: int, work: Path, args) -> dict:
-    out = work / f"{tool.name}-{params.model}-d{params.dim}-t{params.threads}.bin"
+def vectors_path(work: Path, tool_name: str, params: Params, swept: dict) -> Path:
+    label = "".join(f"-{k}{v}" for k, v in swept.items() if k not in ("model", "dim", "threads"))
+    return work / f"{tool_name}-{params.model}-d{params.dim}-t{params.threads}{label}-s{params.seed}.bin"
+
+
+def one_run(tool, params: Params, swept: dict, corpus: Path, words: int, work: Path, args,
+            pingpong: Path | None) -> dict:
+    """Train once; `swept` holds this run's values of the swept keys (part of its record)."""
+    out = vectors_path(work, tool.name, params, swept)
     if out.exists():
         out.unlink()
     load = loadavg()
+    before = hand_over_ns(pingpong) if pingpong else None
     proc = run_timed(tool.argv(params, corpus, out, work), watch=tool.watch(out),
                      timeout=args.timeout)
     rec = {"tool": tool.name, "model": params.model, "dim": params.dim,
            "threads": params.threads, "alpha": params.alpha, "epochs": params.epochs,
+           "seed": params.seed, "sweep": swept,
            "corpus_words": words, "argv": shlex.join(proc.argv), "rc": proc.rc,
            "wall_seconds": proc.wall, "peak_rss_mb": proc.maxrss_kb / 1024,
            "cpu_seconds": proc.cpu_seconds, "others_cores": proc.others_cores,
            "loadavg_before": load}
+    if pingpong:
+        after = hand_over_ns(pingpong)
+        rec.update(hand_over_ns=[before, after], vcpus=vcpu_placement(before, after))
     if proc.rc != 0 or not out.exists():
         return {**rec, "ok": False, "error": f"exit {proc.rc}: {proc.tail(3)[-300:]}",
                 "log_tail": proc.tail()}
@@ -177,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"run.py: corpus not found: {corpus}")
     words = count_corpus_words(corpus)
     size = prepare_corpus.label(args.words) if args.corpus is None else corpus.stem
-    name = args.name or f"bench-{size}-{'-'.join(args.models)}-t{'_'.join(map(str, args.threads))}"
+    swept = "".join(f"-{key}" for key, _ in args.sweep)
+    name = args.name or (f"bench-{size}-{'-'.join(args.models)}-t{'_'.join(map(str, args.threads))}"
+                         f"{swept}{f'-{args.seeds}seeds' if args.seeds > 1 else ''}")
     work = RUNS / name
     work.mkdir(parents=True, exist_ok=True)
 
@@ -205,30 +291,33 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_model": cpu, "cpu_simd": simd, "cores": os.cpu_count(), "gpu": gpu_model(),
             "python": platform.python_version(), "loadavg_before": loadavg(),
             "mtlembed_simd": info.get("mtlembed", {}).get("simd") if mt else None}
+    pingpong = build_pingpong(work) if args.hand_over else None
     runs = []
-    for model in args.models:
-        alpha = args.alpha if args.alpha is not None else ALPHA[model]
-        for dim in args.dim:
-            for threads in args.threads:
-                params = Params(model, dim, args.window, args.negative, args.sample,
-                                args.min_count, args.epochs, alpha, threads, args.seed)
-                for rep in range(args.repeat):
-                    for tool in tools:  # interleaved: load drift hits every tool alike
-                        rec = one_run(tool, params, corpus, words, work, args)
-                        rec["repeat"] = rep
-                        out = work / f"{tool.name}-{model}-d{dim}-t{threads}.bin"
-                        if rec["ok"] and rep == 0 and args.evaluator != "none":
-                            rec["eval"] = evaluate(out, args.evaluator, mt_cmd)
-                        runs.append(rec)
-                        print(status_line(rec), flush=True)
-                        if out.exists() and not args.keep_vectors:
-                            out.unlink()
+    for seed in range(args.seed, args.seed + args.seeds):
+        for params, swept, peers_too in configurations(args, seed):
+            for rep in range(args.repeat):
+                for tool in tools:  # interleaved: load drift hits every tool alike
+                    if tool is not mt and not peers_too:
+                        continue  # a mtlembed-only setting changed: nothing new for the peers
+                    mine = swept if tool is mt else {k: v for k, v in swept.items() if k in SHARED_KEYS}
+                    tool_params = params if tool is mt else dataclasses.replace(params, options=())
+                    rec = one_run(tool, tool_params, mine, corpus, words, work, args, pingpong)
+                    rec["repeat"] = rep
+                    out = vectors_path(work, tool.name, tool_params, mine)
+                    if rec["ok"] and rep == 0 and args.evaluator != "none":
+                        rec["eval"] = evaluate(out, args.evaluator, mt_cmd)
+                    runs.append(rec)
+                    print(status_line(rec), flush=True)
+                    if out.exists() and not args.keep_vectors:
+                        out.unlink()
     meta["loadavg_after"] = loadavg()
     params = {"dim": ",".join(map(str, args.dim)), "window": args.window,
               "negative": args.negative, "sample": args.sample, "min_count": args.min_count,
               "epochs": args.epochs,
               "alpha": args.alpha if args.alpha is not None else {m: ALPHA[m] for m in args.models},
               "threads": ",".join(map(str, args.threads)), "seed": args.seed,
+              "seeds": list(range(args.seed, args.seed + args.seeds)),
+              "sweep": {key: values for key, values in args.sweep},
               "repeat": args.repeat, "hs": 0}
     doc = {"name": name, "meta": meta, "corpus": {"path": str(corpus), "words": words,
            "bytes": corpus.stat().st_size}, "params": params, "tools": info,
@@ -238,8 +327,32 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(r["ok"] for r in runs) else 1
 
 
+def configurations(args, seed: int):
+    """(Params, swept values, whether the peers run too) for every point of the grid: --models x
+    --dim x --threads (and the other shared settings) with --sweep's values in place of theirs,
+    x mtlembed's swept settings, which vary fastest (the peers run with the first of them)."""
+    given = {"model": args.models, "dim": args.dim, "threads": args.threads}
+    axes = {key: given[key] if key in given else [getattr(args, key)] for key in SHARED_KEYS}
+    only_mtlembed = {}
+    for key, values in args.sweep:
+        (axes if key in SHARED_KEYS else only_mtlembed)[key] = values
+    swept_keys = [key for key, _ in args.sweep]
+    for shared in itertools.product(*axes.values()):
+        point = dict(zip(axes, shared))
+        if point["alpha"] is None:
+            point["alpha"] = ALPHA[point["model"]]
+        for i, extra in enumerate(itertools.product(*only_mtlembed.values())):
+            options = tuple(zip(only_mtlembed, extra))
+            values = {**point, **dict(options)}
+            yield (Params(**point, seed=seed, options=options),
+                   {key: values[key] for key in swept_keys}, i == 0)
+
+
 def status_line(rec: dict) -> str:
     head = f"{rec['tool']:9s} {rec['model']:4s} dim {rec['dim']} thr {rec['threads']}"
+    head += "".join(f" {k}={v}" for k, v in rec.get("sweep", {}).items()
+                    if k not in ("model", "dim", "threads"))
+    head += f" seed {rec['seed']}" + (f" vCPUs {rec['vcpus']}" if "vcpus" in rec else "")
     if not rec["ok"]:
         return f"{head}: FAILED {rec['error']}"
     wps = rec.get("train_words_per_second")

@@ -37,6 +37,8 @@ class Params:
     alpha: float
     threads: int
     seed: int
+    # mtlembed-only settings a sweep varies, e.g. (("cbow_share", "4"),); the peers have no equivalent
+    options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -309,6 +311,25 @@ class Word2VecC(Tool):
                 "export_seconds": proc.t_end - proc.file_seen}
 
 
+INIT_RANGE_LAUNCHER = (
+    "import sys; from mtlembed import trainer; from mtlembed.cli import main\n"
+    "if not hasattr(trainer, 'INIT_RANGE'): sys.exit('run.py: mtlembed.trainer.INIT_RANGE is gone')\n"
+    "trainer.INIT_RANGE = float(sys.argv.pop(1)); sys.exit(main())")
+
+
+def option_flags(options: dict[str, str]) -> list[str]:
+    """`mtlembed train` flags for TrainConfig fields: cbow_share=4 -> --cbow-share 4,
+    copy_hot_rows=false -> --no-copy-hot-rows."""
+    flags = []
+    for key, value in options.items():
+        flag = key.replace("_", "-")
+        if value.lower() in ("true", "false"):
+            flags.append(f"--{flag}" if value.lower() == "true" else f"--no-{flag}")
+        else:
+            flags += [f"--{flag}", value]
+    return flags
+
+
 class Mtlembed(Tool):
     name = "mtlembed"
     timing = "the stages mtlembed times itself, read from its --report JSON"
@@ -336,12 +357,16 @@ class Mtlembed(Tool):
         return Probe(True, f"mtlembed {info.get('version', '?')}", info=info)
 
     def argv(self, p, corpus, out, work):
-        return self.cmd + [
+        options = dict(p.options)
+        # INIT_RANGE is a module constant, not an option: a child of this Python sets it, then runs the CLI.
+        cmd = ([sys.executable, "-c", INIT_RANGE_LAUNCHER, options.pop("init_range")]
+               if "init_range" in options else self.cmd)
+        return cmd + [
             "train", str(corpus), "-o", str(out), "--model", p.model, "--dim", str(p.dim),
             "--window", str(p.window), "--negative", str(p.negative), "--sample", str(p.sample),
             "--min-count", str(p.min_count), "--epochs", str(p.epochs), "--alpha", str(p.alpha),
             "--threads", str(p.threads), "--seed", str(p.seed), "--quiet",
-            "--report", str(work / (out.stem + ".report.json"))]
+            "--report", str(work / (out.stem + ".report.json")), *option_flags(options)]
 
     def timings(self, proc, p, work):
         out = Path(proc.argv[proc.argv.index("-o") + 1])
@@ -361,3 +386,23 @@ def make_tools(names: list[str], mtlembed_cmd: str | None, word2vec_bin: str | N
     factory = {"mtlembed": lambda: Mtlembed(mtlembed_cmd), "gensim": Gensim,
                "fasttext": FastText, "word2vec": lambda: Word2VecC(word2vec_bin)}
     return [factory[n]() for n in names]
+
+
+def build_pingpong(work: Path) -> Path:
+    """Compile benchmarks/pingpong.c (the cache-line hand-over timer) into `work`."""
+    binary = work / "pingpong"
+    subprocess.run(["gcc", "-O2", "-pthread", "-o", str(binary), str(HERE / "pingpong.c")], check=True)
+    return binary
+
+
+def hand_over_ns(binary: Path) -> int:
+    """ns per cache-line hand-over between two vCPUs (200,000 rounds of pingpong.c)."""
+    result = subprocess.run([str(binary), "200000"], capture_output=True, text=True, check=True)
+    return int(result.stdout.split()[0])
+
+
+def vcpu_placement(before: int, after: int) -> str:
+    """Where a VM's two vCPUs sat during a run bracketed by two hand-over measurements: "near"
+    (one core complex, ~26 ns), "far" (two chiplets, ~160 ns; results/two-threads-chiplets.md),
+    or "mixed" when the host moved them meanwhile."""
+    return "near" if max(before, after) < 60 else "far" if min(before, after) > 100 else "mixed"
