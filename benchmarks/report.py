@@ -162,6 +162,13 @@ def markdown(doc: dict) -> str:
     lines += ["| " + " | ".join(c[0] for c in columns) + " |",
               "|" + "|".join("---:" if c[1] else "---" for c in columns) + "|"]
     lines += ["| " + " | ".join(c[2](r) for c in columns) + " |" for r in doc["summary"]]
+    if m.get("merged_from"):
+        lines += ["", "## Merged from", "", "One file per seed before the harness wrote one file per "
+                  "experiment; their runs, unchanged (where they ran on different machines, the "
+                  "speed medians above mix them: compare accuracies):", ""]
+        lines += [f"- `{part['name']}` (seed {part['seed']}): `{part['command']}`; git "
+                  f"`{part['git_sha'][:8]}`, {part['date']}, {part['cpu_model']}"
+                  for part in m["merged_from"]]
     failed = [r for r in doc["runs"] if not r["ok"]]
     if failed:
         lines += ["", "## Failed runs", ""]
