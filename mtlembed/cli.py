@@ -17,28 +17,21 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, backend, io, jobconfig
+from . import __version__, backend, io, jobconfig, paths
 from . import config as config_module
 from .errors import ConfigError, MtlembedError
+from .model import per_language_paths
 from .tasks import TaskSpec
-from .trainer import Interrupted, Terminated, Trainer
-
-OUTPUT_FORMATS = {".bin": True, ".txt": False, ".vec": False}
+from .trainer import Terminated, Trainer
 
 
-def output_is_binary(path: str) -> bool:
-    """word2vec binary for .bin, text for .txt/.vec; anything else is an error."""
-    for suffix, binary in OUTPUT_FORMATS.items():
-        if path.endswith(suffix):
-            return binary
-    raise ConfigError(f"{path}: the output name must end with .bin (binary), .txt or .vec (text)")
-
-
-def _train_job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Trainer:
+def _train_job(args: argparse.Namespace) -> Trainer:
     """A new trainer from the arguments, or the one saved in --resume's checkpoint."""
     if args.resume:
-        if args.corpus or any(getattr(args, name) is not None for name in config_module.field_names()):
-            parser.error("--resume continues a run as it was configured: give no corpus or training flags")
+        if args.corpus or args.config or any(getattr(args, name) is not None
+                                             for name in config_module.field_names()):
+            raise ConfigError("--resume continues a run as it was configured: give no corpus, --config "
+                              "or training flags")
         trainer = Trainer.resume(args.resume)
         for key in ("output", "report", "checkpoint_every"):
             if getattr(args, key) is None:
@@ -46,18 +39,20 @@ def _train_job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Tra
         args.checkpoint_dir = args.checkpoint_dir or args.resume
         return trainer
     if not args.output:
-        parser.error("-o/--output is required")
+        raise ConfigError("give the output with -o/--output (OUT.bin, OUT.vec or OUT.txt; a prefix with "
+                          "--per-language)")
     if args.config:
         if args.corpus:
-            parser.error("give the corpora in the --config file's [[task]] tables, not on the command line")
+            raise ConfigError("give the corpora in the --config file's [[task]] tables, not on the "
+                              "command line")
         flags = {name: getattr(args, name) for name in config_module.field_names()}
         job = jobconfig.apply_overrides(jobconfig.load_job(args.config),
-                                        {**flags, "per_language": args.per_language or None})
+                                        {**flags, "per_language": args.per_language})
         trainer = Trainer(job.config, job.tasks, job.parallel, job.dictionaries)
         per_language, binary = job.output.per_language, job.output.binary
     else:
         if not args.corpus:
-            parser.error("give a CORPUS, a --config file, or --resume DIR")
+            raise ConfigError("give a CORPUS, a --config file, or --resume DIR")
         trainer = Trainer(config_module.from_arguments(args), [TaskSpec("corpus", tuple(args.corpus))])
         per_language, binary = bool(args.per_language), None
     trainer.notes = {"output": args.output, "report": args.report, "checkpoint_every": args.checkpoint_every,
@@ -68,46 +63,56 @@ def _train_job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Tra
 def _output_paths(output: str, languages: list[str], per_language: bool, binary) -> list[str]:
     """Where the vectors go: OUT itself, or OUT.<lang>.vec|bin per language (OUT is then a prefix)."""
     if per_language:
-        return [f"{output}.{lang}.{'bin' if binary else 'vec'}" for lang in languages]
-    if binary is not None and not any(output.endswith(suffix) for suffix in OUTPUT_FORMATS):
+        return per_language_paths(output, languages, bool(binary))
+    if binary is not None and not output.endswith(tuple(io.VECTOR_SUFFIXES)):
         return [output + (".bin" if binary else ".vec")]
     return [output]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    trainer = _train_job(args, args.parser)
+    trainer = _train_job(args)
     languages = list(dict.fromkeys(t.lang for t in trainer.task_specs))
     per_language = trainer.notes.get("per_language") and len(languages) > 1
-    outputs = _output_paths(args.output, languages, per_language, trainer.notes.get("binary"))
-    # Fail on a bad output path now, not after hours of training.
-    for path in outputs:
-        io.check_output_path(path)
-        output_is_binary(path)
-    if args.report:
-        io.check_output_path(args.report)
+    binary = trainer.notes.get("binary")
+    outputs = _output_paths(args.output, languages, per_language, binary)
+    if trainer.finished:  # exit 0: what --resume asks for, a finished run with its outputs, is there
+        print(f"mtlembed: the run in {args.resume} is finished; its vectors are in {', '.join(outputs)}",
+              file=sys.stderr)
+        return 0
+    # Every path before the corpus is read: a typo fails in a second, not after hours of training,
+    # and no output may overwrite an input or another output.
+    paths.check_run(vectors=outputs, report=args.report, checkpoint_dir=args.checkpoint_dir,
+                    cache_dir=trainer.config.cache_dir, tasks=trainer.task_specs, parallel=trainer.parallel,
+                    dictionaries=trainer.dictionaries, config_file=args.config)
+    if args.resume and not args.quiet:
+        print(f"mtlembed: resuming the run saved in {args.resume}: reads "
+              f"{', '.join(p for t in trainer.task_specs for p in t.paths)}; writes {', '.join(outputs)}"
+              + (f", {args.report}" if args.report else ""), file=sys.stderr)
     start = time.perf_counter()
     config = trainer.config
     try:
         embeddings = trainer.train(progress=not args.quiet, checkpoint_dir=args.checkpoint_dir,
                                    checkpoint_every=args.checkpoint_every or "10m")
-    except Interrupted as stop:
-        if stop.checkpoint:
+    except (KeyboardInterrupt, Terminated) as stop:
+        if getattr(stop, "checkpoint", None):
             print(f"mtlembed: checkpoint saved; continue with: mtlembed train --resume "
                   f"{args.checkpoint_dir}", file=sys.stderr)
-        raise stop.cause from None
+        raise
     trainer.corpus = trainer.w_out = None  # no longer needed: not held while the vectors are written
     export_start = time.perf_counter()
     if per_language:
-        for lang, path in zip(languages, outputs):
-            embeddings.by_language(lang).save(path, binary=output_is_binary(path))
+        outputs = embeddings.save_per_language(args.output, binary=bool(binary))
     else:
-        embeddings.save(outputs[0], binary=output_is_binary(outputs[0]))
+        embeddings.save(outputs[0], binary=io.vectors_format(outputs[0])[0])
     report = trainer.report
     report.export_seconds = time.perf_counter() - export_start
     report.total_seconds = time.perf_counter() - start
+    report.outputs = [str(Path(p).absolute()) for p in outputs]
     if args.report:
         with io.atomic_write(args.report, "w") as handle:
             json.dump(dataclasses.asdict(report), handle, indent=2)
+    if args.checkpoint_dir:  # the outputs are written: --resume now says the run is finished
+        trainer.finish_checkpoint(args.checkpoint_dir)
     if not args.quiet:
         print(f"mtlembed: {len(embeddings)} words x {config.dim} dims -> {', '.join(outputs)} "
               f"({report.words_per_second / 1e6:.2f}M words/s, {report.total_seconds:.1f} s in all)",
@@ -143,21 +148,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for path in sides.values():
         if not Path(path).is_file():
             raise ConfigError(f"the demo corpus {path} is missing from this installation")
-    paths = [f"{args.output}.{lang}.vec" for lang in sides]
-    for path in paths:
-        io.check_output_path(path)
+    data = find_data_dir(args.data_dir)  # a --data-dir that does not exist fails now, not after training
+    dictionary = data / "bli" / "muse_reconstructed" / "en-es.0-5000.txt" if data else None
+    # Each side is a monolingual task; the aligned pairs tie the two languages. No dictionary.
+    tasks = [TaskSpec(lang, (path,), lang=lang) for lang, path in sides.items()]
+    parallel = [ParallelSpec("tatoeba-en-es", ("en", "es"), (sides["en"], sides["es"]))]
+    outputs = per_language_paths(args.output, list(sides))
+    paths.check_run(vectors=outputs, tasks=tasks, parallel=parallel,
+                    eval_files=[dictionary] if dictionary else [])
     config = config_module.TrainConfig(dim=100, epochs=5, window=5, negative=10, min_count=3, sample=1e-4,
                                        lowercase=True)
     print("mtlembed demo: joint English-Spanish skip-gram on the Tatoeba pairs shipped with the package "
           f"(mtlembed/data, CC BY 2.0 FR), {config.epochs} epochs", file=sys.stderr)
-    # Each side is a monolingual task; the aligned pairs tie the two languages. No dictionary.
-    trainer = Trainer(config, [TaskSpec(lang, (path,), lang=lang) for lang, path in sides.items()],
-                      parallel=[ParallelSpec("tatoeba-en-es", ("en", "es"), (sides["en"], sides["es"]))])
+    trainer = Trainer(config, tasks, parallel=parallel)
     embeddings = trainer.train(progress=True)
     embeddings.save_per_language(args.output)
     report = trainer.report
     print(f"{len(embeddings)} words x {config.dim} dims from {report.corpus_words} corpus words, "
-          f"{report.words_per_second / 1e6:.2f}M words/s -> {', '.join(paths)}")
+          f"{report.words_per_second / 1e6:.2f}M words/s -> {', '.join(outputs)}")
     for source, target in (("en", "es"), ("es", "en")):
         print(f"nearest {target} words of {source} words:")
         candidates = embeddings.by_language(target)
@@ -165,8 +173,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if f"{source}:{word}" in embeddings:
                 neighbours = candidates.most_similar(embeddings[f"{source}:{word}"], topn=4)
                 print(f"  {word:>9}: {', '.join(w for w, _ in neighbours)}")
-    data = find_data_dir(args.data_dir)
-    dictionary = data / "bli" / "muse_reconstructed" / "en-es.0-5000.txt" if data else None
     if dictionary is None or not dictionary.is_file():
         print("BLI: the MUSE en-es dictionary (bli/muse_reconstructed/en-es.0-5000.txt of the shared data) "
               "was not found; set MTLEMBED_DATA or pass --data-dir to score the model")
@@ -190,23 +196,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("corpus", nargs="*", metavar="CORPUS",
                        help="text files, globs or folders (plain, .gz, .bz2 or .xz)")
     train.add_argument("-o", "--output", metavar="OUT",
-                       help="output vectors: .bin (word2vec binary), .txt or .vec (text); with "
-                            "--per-language a prefix (OUT.<lang>.vec)")
+                       help="output vectors: .bin (word2vec binary), .txt or .vec (text), each optionally "
+                            ".gz; with --per-language a prefix (OUT.<lang>.vec)")
     train.add_argument("--config", metavar="TOML",
                        help="a joint run: [train], [[task]], [[parallel]], [[dictionary]], [output] "
                             "(command-line flags override [train])")
-    train.add_argument("--per-language", action="store_true", default=None,
-                       help="one file per language, OUT.<lang>.vec, keys without the lang: prefix")
+    train.add_argument("--per-language", action=argparse.BooleanOptionalAction, default=None,
+                       help="one file per language, OUT.<lang>.vec, keys without the lang: prefix "
+                            "(--no-per-language: one file, keys lang:word, whatever the --config file says)")
     config_module.add_arguments(train)
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument("--report", metavar="JSON", help="write timings and counts of the run as JSON")
+    train.add_argument("--report", metavar="JSON",
+                       help="write timings and counts of the run to this .json file")
     train.add_argument("--checkpoint-dir", metavar="DIR",
                        help="save the run's state here periodically and on Ctrl-C/SIGTERM")
     train.add_argument("--checkpoint-every", metavar="INTERVAL",
                        help="time (30s, 10m, 1h) or words (5000000w, 50Mw) between checkpoints "
                             "(default: 10m)")
     train.add_argument("--resume", metavar="DIR", help="continue the run saved in this checkpoint folder")
-    train.set_defaults(func=cmd_train, parser=train)
+    train.set_defaults(func=cmd_train)
 
     demo = verbs.add_parser("demo", help="train a joint English-Spanish model on the shipped corpus",
                             description="Train joint English-Spanish embeddings on the Tatoeba pairs shipped "

@@ -48,7 +48,7 @@ def test_train_writes_binary_and_text_and_a_report(small_corpus, tmp_path):
 
 def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["train"])
+        main(["train", "c.txt", "-o", "v.bin", "--no-such-flag"])
     assert exit_.value.code == 2
 
 

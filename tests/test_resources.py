@@ -71,7 +71,8 @@ def test_unknown_memory_never_refuses(machine, monkeypatch):
 def test_check_memory_refuses_what_cannot_fit(machine):
     resources.check_memory(1_000_000, 112, 2)  # 0.8 GiB
     with pytest.raises(ResourceError, match=r"the matrices need 80.5 GiB \(2 x 100000000 words x 108 dims, "
-                                            r"float32; their export 12 MiB\) but only 64.0 GiB of memory is available; lower"):
+                                            r"float32; their export 12 MiB\) but only 64.0 GiB of memory is "
+                                            r"available; lower"):
         resources.check_memory(100_000_000, 108, 2)
 
 
@@ -96,7 +97,7 @@ class _FailingKernel:
     def __init__(self, core, message: str):
         self._core, self._message = core, message
 
-    def train(self, **kwargs):
+    def train(self, *args, **kwargs):
         raise RuntimeError(self._message)
 
     def __getattr__(self, name):

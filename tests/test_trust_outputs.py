@@ -13,6 +13,7 @@ import pytest
 
 import mtlembed.io as mio
 from mtlembed import Embeddings
+from mtlembed.cli import main
 from mtlembed.errors import ConfigError, MissingDependencyError, MtlembedError, ResourceError
 
 # ----------------------------------------------------------------------------- temporaries (item 3)
@@ -160,3 +161,139 @@ def test_to_torch_without_torch_names_the_extra(monkeypatch):
     with pytest.raises(MissingDependencyError, match=r'pip install "mtlembed\[torch\]"') as caught:
         joint_embeddings().to_torch()
     assert isinstance(caught.value, ImportError) and isinstance(caught.value, MtlembedError)
+
+
+# ----------------------------------------------------------------------------- outputs never inputs (item 1)
+
+
+@pytest.fixture
+def never_read(monkeypatch):
+    """Fails the test if the corpus is read: path errors must come first."""
+    import mtlembed.trainer
+
+    def read_corpus(*args, **kwargs):
+        raise AssertionError("the corpus was read before the paths were checked")
+
+    monkeypatch.setattr(mtlembed.trainer, "read_corpus", read_corpus)
+
+
+def refused(argv, capsys, *needles):
+    """Runs the CLI: exit 1, one error line that contains every needle."""
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mtlembed: error: ") and err.count("\n") == 1, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def test_training_never_overwrites_its_corpus(small_corpus, capsys, never_read):
+    before = small_corpus.read_bytes()
+    refused(["train", str(small_corpus), "-o", str(small_corpus), "--quiet"], capsys,
+            "would overwrite the corpus file")
+    assert small_corpus.read_bytes() == before
+
+
+def test_an_output_inside_a_corpus_folder_is_refused(tmp_path, capsys, never_read):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text("one two three\n")
+    (folder / "b.txt").write_text("four five six\n")
+    refused(["train", str(folder), "-o", str(folder / "b.txt"), "--quiet"], capsys, "corpus")
+    refused(["train", str(folder), "-o", str(folder / "new.vec"), "--quiet"], capsys,
+            "is inside the corpus folder")
+    assert (folder / "b.txt").read_text() == "four five six\n" and not (folder / "new.vec").exists()
+
+
+def test_a_report_may_be_neither_the_output_nor_a_corpus(tmp_path, small_corpus, capsys, never_read):
+    out = str(tmp_path / "v.vec")
+    refused(["train", str(small_corpus), "-o", out, "--report", out, "--quiet"], capsys, "end with .json")
+    corpus = tmp_path / "c.json"
+    corpus.write_text("a b c\n")
+    refused(["train", str(corpus), "-o", out, "--report", str(corpus), "--quiet"], capsys,
+            "the report", "would overwrite the corpus file")
+    refused(["train", str(small_corpus), "-o", out, "--report", str(tmp_path / "r.txt"), "--quiet"], capsys,
+            ".json")
+    assert corpus.read_text() == "a b c\n"
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_links_to_the_corpus_are_the_corpus(tmp_path, small_corpus, capsys, never_read, link):
+    alias = tmp_path / "alias.txt"
+    (os.symlink if link == "symlink" else os.link)(small_corpus, alias)
+    refused(["train", str(small_corpus), "-o", str(alias), "--quiet"], capsys, "would overwrite")
+    refused(["train", str(alias), "-o", str(small_corpus), "--quiet"], capsys, "would overwrite")
+
+
+def test_an_output_a_corpus_glob_would_read_is_refused(tmp_path, small_corpus, capsys, never_read):
+    refused(["train", str(tmp_path / "*.txt"), "-o", str(tmp_path / "vectors.txt"), "--quiet"], capsys,
+            "matches the corpus pattern")
+
+
+def test_outputs_may_not_be_each_other_or_hold_inputs(tmp_path, small_corpus, capsys, never_read):
+    out = str(tmp_path / "out" / "v.vec")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "ck").mkdir()
+    ck = str(tmp_path / "ck")
+    refused(["train", str(small_corpus), "-o", out, "--checkpoint-dir", ck, "--cache-dir", ck, "--quiet"],
+            capsys, "the cache folder", "is also the checkpoint folder")
+    refused(["train", str(small_corpus), "-o", str(tmp_path / "ck" / "v.vec"), "--checkpoint-dir", ck,
+             "--quiet"], capsys, "is inside the checkpoint folder")
+    refused(["train", str(small_corpus), "-o", out, "--checkpoint-dir", str(small_corpus.parent / "."),
+             "--quiet"], capsys, "is inside the checkpoint folder")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "c.txt").write_text("a b c\n")
+    refused(["train", str(data / "c.txt"), "-o", out, "--cache-dir", str(data), "--quiet"], capsys,
+            "the corpus file", "is inside the cache folder")
+
+
+# ----------------------------------------------------------------------------- paths checked first (item 7)
+
+
+@pytest.mark.parametrize("flag", ["--checkpoint-dir", "--cache-dir"])
+def test_a_folder_output_that_is_a_file_fails_before_the_corpus_is_read(tmp_path, small_corpus, capsys,
+                                                                         never_read, flag):
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("mine")
+    out = str(tmp_path / "v.vec")
+    refused(["train", str(small_corpus), "-o", out, flag, str(a_file), "--quiet"], capsys,
+            "is a file, expected a folder")
+    refused(["train", str(small_corpus), "-o", out, flag, str(a_file / "sub"), "--quiet"], capsys,
+            "is not a folder")
+    assert a_file.read_text() == "mine"
+
+
+def test_every_output_path_is_checked_before_the_corpus_is_read(tmp_path, small_corpus, capsys, never_read):
+    out = str(tmp_path / "v.vec")
+    refused(["train", str(small_corpus), "-o", str(tmp_path / "nodir" / "v.vec"), "--quiet"], capsys,
+            "does not exist")
+    report = str(tmp_path / "nodir" / "r.json")
+    refused(["train", str(small_corpus), "-o", out, "--report", report, "--quiet"], capsys, "does not exist")
+    refused(["train", str(small_corpus), "-o", out, "--report", str(tmp_path), "--quiet"], capsys,
+            "is a folder")
+
+
+
+def test_a_job_file_s_inputs_are_protected(tmp_path, small_corpus, capsys, never_read):
+    dictionary = tmp_path / "en-es.txt"
+    dictionary.write_text("w1 w2\n")
+    job = tmp_path / "job.toml"
+    job.write_text(f'[[task]]\nname = "en"\nlang = "en"\npaths = ["{small_corpus}"]\n'
+                   f'[[task]]\nname = "es"\nlang = "es"\npaths = ["{small_corpus}"]\n'
+                   f'[[dictionary]]\nlangs = ["en", "es"]\npath = "{dictionary}"\n')
+    refused(["train", "--config", str(job), "-o", str(dictionary), "--no-per-language", "--quiet"], capsys,
+            "would overwrite the dictionary file")
+    refused(["train", "--config", str(job), "-o", str(tmp_path / "r.vec"), "--report", str(job),
+             "--no-per-language", "--quiet"], capsys, ".json")
+    assert dictionary.read_text() == "w1 w2\n"
+
+
+def test_the_demo_checks_its_paths_before_training(tmp_path, capsys, never_read):
+    from mtlembed.cli import DEMO_DATA
+
+    (tmp_path / "x.en.vec").symlink_to(DEMO_DATA / "tatoeba.en-es.en.gz")
+    refused(["demo", "-o", str(tmp_path / "x")], capsys, "would overwrite the corpus file")
+    refused(["demo", "-o", str(tmp_path / "y"), "--data-dir", str(tmp_path / "nonexistent")], capsys,
+            "data folder not found")
+    refused(["demo", "-o", str(tmp_path / "missing" / "y")], capsys, "does not exist")
