@@ -163,3 +163,20 @@ def test_a_tiny_sweep_runs_mtlembed_alone_and_writes_one_file_for_all_seeds(tmp_
     markdown = (tmp_path / "tiny.md").read_text()
     assert "- swept: cbow_share = 1, 4" in markdown and "seeds 1, 2" in markdown
     assert sorted(p.name for p in tmp_path.glob("tiny.*")) == ["tiny.json", "tiny.md", "tiny.txt"]
+
+
+def test_an_init_range_sweep_changes_where_mtlembeds_input_vectors_start(tmp_path, monkeypatch):
+    from gensim.models import KeyedVectors
+
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(("alpha beta gamma delta epsilon zeta eta theta " * 20 + "\n") * 20)
+    monkeypatch.setattr(run, "RUNS", tmp_path / "runs")
+    assert run.main(["--corpus", str(corpus), "--tools", "mtlembed", "--models", "sg", "--dim", "8",
+                     "--epochs", "1", "--threads", "1", "--min-count", "1", "--evaluator", "none",
+                     "--sweep", "init_range=0.5,8", "--keep-vectors", "--name", "init",
+                     "--results-dir", str(tmp_path)]) == 0
+    size = {}
+    for path in (tmp_path / "runs" / "init").glob("*.bin"):
+        size[path.name.split("-init_range")[1].split("-")[0]] = abs(
+            KeyedVectors.load_word2vec_format(str(path), binary=True).vectors).mean()
+    assert size["8"] > 4 * size["0.5"]  # w_in starts 16x wider; one short epoch moves it little
