@@ -248,11 +248,11 @@ def _terminate(signum, frame) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    warnings.showwarning = _show_warning
     previous = (signal.signal(signal.SIGTERM, _terminate)
                 if threading.current_thread() is threading.main_thread() else None)
     try:
+        args = build_parser().parse_args(argv)  # within the try: a Ctrl-C here is one line too
+        warnings.showwarning = _show_warning
         return int(args.func(args) or 0)
     except MtlembedError as error:
         print(f"mtlembed: error: {error}", file=sys.stderr)

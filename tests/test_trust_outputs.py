@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import subprocess
 import sys
 import tracemalloc
 
@@ -297,3 +298,33 @@ def test_the_demo_checks_its_paths_before_training(tmp_path, capsys, never_read)
     refused(["demo", "-o", str(tmp_path / "y"), "--data-dir", str(tmp_path / "nonexistent")], capsys,
             "data folder not found")
     refused(["demo", "-o", str(tmp_path / "missing" / "y")], capsys, "does not exist")
+
+
+# ---------------------------------------------------------------------------- Ctrl-C during start-up (item 6)
+
+# Imported by Python at start-up (from PYTHONPATH): sends this process a SIGINT when the module named
+# by $SIGINT_AT is first imported, an exact moment of start-up rather than a guessed delay.
+SIGINT_AT_IMPORT = """
+import os, signal, sys
+
+def _interrupt_at(event, args):
+    if event == "import" and args[0] == os.environ["SIGINT_AT"]:
+        os.kill(os.getpid(), signal.SIGINT)
+
+sys.addaudithook(_interrupt_at)
+"""
+# the `mtlembed` console script as pip writes it for the entry point in pyproject.toml
+CONSOLE_SCRIPT = "import re, sys; from mtlembed.__main__ import main; sys.exit(main())"
+
+
+@pytest.mark.parametrize("command", [["-m", "mtlembed"], ["-c", CONSOLE_SCRIPT]], ids=["-m", "script"])
+@pytest.mark.parametrize("moment", ["mtlembed.cli", "numpy", "mtlembed._core", "mtlembed.trainer",
+                                    "mtlembed.eval.cli"])  # the last while the arguments are parsed
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path, small_corpus, command, moment):
+    (tmp_path / "sitecustomize.py").write_text(SIGINT_AT_IMPORT)
+    env = {**os.environ, "SIGINT_AT": moment,
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    argv = [sys.executable, *command, "train", str(small_corpus), "-o", str(tmp_path / "v.vec")]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "mtlembed: interrupted\n")
+    assert not (tmp_path / "v.vec").exists()
