@@ -192,6 +192,7 @@ def warm_up() -> None:
 def kernel_only(data, model: str, dim: int) -> dict:
     """The CUDA kernel on unpadded rows (the trainer pads rows to 16 floats for the CPU kernel)."""
     from mtlembed import _core
+    from mtlembed.kernel import kernel_job, train_params
     from mtlembed.tasks import schedule
 
     rows = len(data.vocab)
@@ -199,29 +200,15 @@ def kernel_only(data, model: str, dim: int) -> dict:
     w_in = ((rng.random((rows, dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
     w_out = [np.zeros((rows, dim), np.float32)]
     langs = {lang: i for i, lang in enumerate(data.vocab.languages)}
-    tasks = [
-        {"tokens": s.tokens, "offsets": s.offsets, "noise": langs[t.lang], "head": 0, "weight": 1.0}
-        for t, s in zip(data.tasks, data.streams)
-    ]
+    tasks = [_core.Task(s.tokens, s.offsets, noise=langs[t.lang], head=0)
+             for t, s in zip(data.tasks, data.streams)]
     chunks = schedule([s.offsets for s in data.streams], BASE["epochs"])
     alpha = 0.025 if model == "sg" else 0.05
-    stats = _core.train(
-        model=model,
-        dim=dim,
-        window=BASE["window"],
-        negative=BASE["negative"],
-        alpha=alpha,
-        min_alpha=alpha * 1e-4,
-        seed=1,
-        threads=1,
-        backend="cuda",
-        w_in=w_in,
-        w_out=w_out,
-        keep_prob=data.vocab.keep_probabilities(BASE["sample"]),
-        noise=data.vocab.noise_tables(),
-        tasks=tasks,
-        chunks=chunks,
-    )
+    params = train_params(model=model, dim=dim, window=BASE["window"], negative=BASE["negative"], alpha=alpha,
+                          min_alpha=alpha * 1e-4, seed=1, threads=1, cbow_share=1)
+    job = kernel_job(w_in, w_out, data.vocab.keep_probabilities(BASE["sample"]), data.vocab.noise_tables(),
+                     tasks, chunks)
+    stats = _core.train(params, job, "cuda")
     return {
         "device": "cuda",
         "model": model,

@@ -5,15 +5,13 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <memory>
 #include <optional>
-#include <thread>
 
 #include "common.h"
 #include "corpus/tokenizer.h"
 #include "cpu/train.h"
 #include "cuda/backend.h"
+#include "parallel.h"
 #include "sgns.h"
 #include "simd.h"
 
@@ -22,32 +20,34 @@ using namespace mtl;
 
 namespace {
 
-// Matrices the kernel writes must be float32, C-contiguous and writeable: a
-// converted copy would be trained and thrown away, so reject, never convert.
-Matrix writable_matrix(const py::array& a, const char* name) {
-  MTL_CHECK(py::isinstance<py::array_t<float>>(a) && a.dtype().is(py::dtype::of<float>()), name,
-            " must be a float32 array, got ", std::string(py::str(a.dtype())));
-  MTL_CHECK(a.ndim() == 2, name, " must be 2-dimensional, got ", a.ndim(), " dimensions");
+// Arrays cross into C++ only as numpy arrays of the exact dtype, C-contiguous
+// (and writeable where the kernel writes): a converted copy would be trained
+// and thrown away, or freed while the kernel still points into it.
+template <class T>
+py::array exact_array(const py::handle& value, const char* name, int ndim, bool writeable = false) {
+  const std::string dtype = py::str(py::dtype::of<T>());
+  MTL_CHECK(py::isinstance<py::array>(value), name, " must be a numpy array of ", dtype, ", got ",
+            Py_TYPE(value.ptr())->tp_name);
+  const auto a = py::reinterpret_borrow<py::array>(value);
+  MTL_CHECK(a.dtype().is(py::dtype::of<T>()), name, " must have dtype ", dtype, ", got ",
+            std::string(py::str(a.dtype())));
+  MTL_CHECK(a.ndim() == ndim, name, " must be ", ndim, "-dimensional, got ", a.ndim(), " dimensions");
   MTL_CHECK(a.flags() & py::array::c_style, name, " must be C-contiguous");
-  MTL_CHECK(a.writeable(), name, " must be writeable");
+  MTL_CHECK(!writeable || a.writeable(), name, " must be writeable");
+  return a;
+}
+
+Matrix writable_matrix(const py::handle& value, const char* name) {
+  const py::array a = exact_array<float>(value, name, 2, true);
   return Matrix{static_cast<float*>(const_cast<void*>(a.data())), a.shape(0), a.shape(1)};
 }
 
-// Read-only 1-d arrays of an exact dtype (a silent conversion would hide a bug upstream).
+// A read-only 1-d array's data; `size` gets its length.
 template <class T>
-const T* vector_of(const py::array& a, const char* name, int64_t* size = nullptr) {
-  MTL_CHECK(a.dtype().is(py::dtype::of<T>()), name, " must have dtype ", std::string(py::str(py::dtype::of<T>())),
-            ", got ", std::string(py::str(a.dtype())));
-  MTL_CHECK(a.ndim() == 1 && (a.flags() & py::array::c_style), name, " must be a contiguous 1-d array");
+const T* vector_of(const py::handle& value, const char* name, int64_t* size = nullptr) {
+  const py::array a = exact_array<T>(value, name, 1);
   if (size) *size = a.shape(0);
   return static_cast<const T*>(a.data());
-}
-
-// A 1-d float64 array the kernel fills (checked like vector_of, and writeable).
-double* writable_doubles(const py::array& a, const char* name, int64_t* size) {
-  vector_of<double>(a, name, size);
-  MTL_CHECK(a.writeable(), name, " must be writeable");
-  return static_cast<double*>(const_cast<void*>(a.data()));
 }
 
 Model parse_model(const std::string& model) {
@@ -136,11 +136,126 @@ double step(const std::string& model, const py::array& w_in, const py::array& w_
 }
 
 // Offsets of a CSR layout: from 0, never decreasing, ending at the item count.
-void check_offsets(const int64_t* offsets, int64_t n_offsets, int64_t n_items) {
-  MTL_CHECK(n_offsets >= 1 && offsets[0] == 0 && offsets[n_offsets - 1] == n_items,
-            "offsets must run from 0 to the number of items");
-  for (int64_t i = 1; i < n_offsets; ++i) MTL_CHECK(offsets[i - 1] <= offsets[i], "offsets must not decrease");
+void check_offsets(const int64_t* offsets, int64_t n_offsets, int64_t n_items, const char* name) {
+  MTL_CHECK(n_offsets >= 1 && offsets[0] == 0 && offsets[n_offsets - 1] == n_items, name,
+            " must run from 0 to the number of items");
+  for (int64_t i = 1; i < n_offsets; ++i) MTL_CHECK(offsets[i - 1] <= offsets[i], name, " must not decrease");
 }
+
+// The bound types: the plain structs of sgns.h, each with the arrays its
+// pointers point into, held so that nothing is freed under the kernel.
+using Held = std::vector<py::object>;
+
+struct BoundNoiseTable : NoiseTable {
+  Held held;
+  BoundNoiseTable(const py::object& prob_array, const py::object& alias_array, int32_t first) {
+    int64_t n_alias = 0;
+    prob = vector_of<float>(prob_array, "noise prob", &size);
+    alias = vector_of<int32_t>(alias_array, "noise alias", &n_alias);
+    first_id = first;
+    MTL_CHECK(size >= 1 && n_alias == size, "noise prob and alias must have the same length, at least 1");
+    for (int64_t i = 0; i < size; ++i) MTL_CHECK(alias[i] >= 0 && alias[i] < size, "noise alias out of range");
+    held = {prob_array, alias_array};
+  }
+};
+
+struct BoundTask : Task {
+  Held held;
+  int64_t translation_rows = 0;  // entries of translations.offsets
+
+  BoundTask(const py::object& token_array, const py::object& offset_array, int32_t noise_index, int32_t head_index,
+            float task_weight) {
+    int64_t n_tokens = 0, n_offsets = 0;
+    tokens = vector_of<int32_t>(token_array, "tokens", &n_tokens);
+    sentence_offsets = vector_of<int64_t>(offset_array, "offsets", &n_offsets);
+    check_offsets(sentence_offsets, n_offsets, n_tokens, "offsets");
+    n_sentences = n_offsets - 1;
+    noise = noise_index;
+    head = head_index;
+    weight = task_weight;
+    held = {token_array, offset_array};
+  }
+
+  void set_translations(float probability, const py::object& offset_array, const py::object& id_array) {
+    int64_t n_ids = 0;
+    translations.offsets = vector_of<int64_t>(offset_array, "translation_offsets", &translation_rows);
+    translations.ids = vector_of<int32_t>(id_array, "translation_ids", &n_ids);
+    check_offsets(translations.offsets, translation_rows, n_ids, "translation_offsets");
+    codeswitch = probability;
+    held.insert(held.end(), {offset_array, id_array});
+  }
+
+  void set_second_side(const py::object& token_array, const py::object& offset_array, int32_t noise_index) {
+    int64_t n_tokens = 0, n_offsets = 0;
+    second_tokens = vector_of<int32_t>(token_array, "second_tokens", &n_tokens);
+    second_offsets = vector_of<int64_t>(offset_array, "second_offsets", &n_offsets);
+    check_offsets(second_offsets, n_offsets, n_tokens, "second_offsets");
+    MTL_CHECK(n_offsets == n_sentences + 1, "the two sides of a parallel task need the same number of sentences");
+    second_noise = noise_index;
+    held.insert(held.end(), {token_array, offset_array});
+  }
+};
+
+// The run's chunks in schedule order (tasks.schedule's arrays), copied.
+struct Schedule {
+  std::vector<Chunk> chunks;
+  Schedule(const py::object& task, const py::object& sentence_begin, const py::object& sentence_end,
+           const py::object& progress_begin, const py::object& progress_end, const py::object& id) {
+    int64_t n = 0, sizes[5];
+    const int32_t* task_of = vector_of<int32_t>(task, "task", &n);
+    const int64_t* begin = vector_of<int64_t>(sentence_begin, "sentence_begin", &sizes[0]);
+    const int64_t* end = vector_of<int64_t>(sentence_end, "sentence_end", &sizes[1]);
+    const double* p0 = vector_of<double>(progress_begin, "progress_begin", &sizes[2]);
+    const double* p1 = vector_of<double>(progress_end, "progress_end", &sizes[3]);
+    const uint64_t* ids = vector_of<uint64_t>(id, "id", &sizes[4]);
+    for (int64_t size : sizes) MTL_CHECK(size == n, "the schedule's arrays differ in length");
+    chunks.reserve(n);
+    for (int64_t c = 0; c < n; ++c) chunks.push_back(Chunk{task_of[c], begin[c], end[c], p0[c], p1[c], ids[c]});
+  }
+};
+
+// Everything a run reads and writes; train() runs any range of its chunks.
+struct KernelJob {
+  TrainJob job;
+  Held held;
+  double* chunk_stats = nullptr;  // (loss, pairs) per chunk of the schedule, or null
+
+  KernelJob(const py::object& w_in, const py::list& w_out, const py::object& keep_prob, const py::list& noise,
+            const py::list& tasks, const Schedule& schedule, const py::object& stats) {
+    // The items, not the lists, are held: a list may change after this.
+    const auto hold = [&](const py::handle item) { held.push_back(py::reinterpret_borrow<py::object>(item)); };
+    job.w_in = writable_matrix(w_in, "w_in");
+    hold(w_in);
+    for (const py::handle head : w_out) job.w_out.push_back(writable_matrix(head, "w_out")), hold(head);
+    int64_t n_keep = 0;
+    job.keep_prob = vector_of<float>(keep_prob, "keep_prob", &n_keep);
+    hold(keep_prob);
+    MTL_CHECK(n_keep == job.w_in.rows, "keep_prob must have one entry per vocabulary row");
+    for (const py::handle table : noise) job.noise.push_back(table.cast<const BoundNoiseTable&>()), hold(table);
+    for (const py::handle item : tasks) {  // copied: later changes to a Task do not reach this job
+      const auto& task = item.cast<const BoundTask&>();
+      MTL_CHECK(task.codeswitch == 0 || task.translation_rows == job.w_in.rows + 1,
+                "translation_offsets needs one entry per vocabulary row, plus one");
+      job.tasks.push_back(task);
+      hold(item);
+    }
+    job.chunks = schedule.chunks;
+    if (!stats.is_none()) {
+      py::array a = exact_array<double>(stats, "chunk_stats", 2, true);
+      MTL_CHECK(a.shape(0) == int64_t(job.chunks.size()) && a.shape(1) == 2,
+                "chunk_stats must have shape (chunks, 2): (loss, pairs) per chunk");
+      chunk_stats = static_cast<double*>(a.mutable_data());
+      hold(stats);
+    }
+  }
+
+  // The plain job of chunks [begin, end).
+  TrainJob segment(int64_t begin, int64_t end) const {
+    TrainJob part{job.w_in, job.w_out, job.keep_prob, job.noise, job.tasks, {}};
+    part.chunks.assign(job.chunks.begin() + begin, job.chunks.begin() + end);
+    return part;
+  }
+};
 
 py::dict stats_dict(const Control& control, double seconds) {
   py::dict d;
@@ -152,129 +267,35 @@ py::dict stats_dict(const Control& control, double seconds) {
   return d;
 }
 
-// Trains on the calling thread's behalf with the GIL released. Every
-// `interval` seconds the caller briefly takes the GIL to check for Ctrl-C and
-// to report progress; a KeyboardInterrupt (or any exception from a signal
-// handler or the callback) stops the workers after their current chunk and
-// is returned as stats["interrupted"] (None when the run completed).
-py::dict train(const std::string& model, int dim, int window, int negative, float alpha, float min_alpha,
-               uint64_t seed, int threads, const std::string& backend, const py::array& w_in, const py::list& w_out,
-               const py::array& keep_prob, const py::list& noise, const py::list& tasks, const py::dict& chunks,
-               const py::object& progress, double interval, const py::object& chunk_stats, int cbow_share,
-               bool copy_hot_rows) {
-  TrainParams params;
-  params.model = parse_model(model);
-  params.dim = dim;
-  params.window = window;
-  params.negative = negative;
-  params.alpha = alpha;
-  params.min_alpha = min_alpha;
-  params.seed = seed;
-  params.threads = threads;
-  params.cbow_share = cbow_share;
-  params.copy_hot_rows = copy_hot_rows;
-
-  TrainJob job;
-  job.w_in = writable_matrix(w_in, "w_in");
-  for (const auto& head : w_out) job.w_out.push_back(writable_matrix(head.cast<py::array>(), "w_out"));
-  int64_t n_keep = 0;
-  job.keep_prob = vector_of<float>(keep_prob, "keep_prob", &n_keep);
-  MTL_CHECK(n_keep == job.w_in.rows, "keep_prob must have one entry per vocabulary row");
-  for (const auto& item : noise) {
-    const auto t = item.cast<py::tuple>();
-    NoiseTable table;
-    int64_t n_alias = 0;
-    table.prob = vector_of<float>(t[0].cast<py::array>(), "noise prob", &table.size);
-    table.alias = vector_of<int32_t>(t[1].cast<py::array>(), "noise alias", &n_alias);
-    table.first_id = t[2].cast<int32_t>();
-    MTL_CHECK(n_alias == table.size, "noise prob and alias differ in length");
-    for (int64_t i = 0; i < table.size; ++i)
-      MTL_CHECK(table.alias[i] >= 0 && table.alias[i] < table.size, "noise alias out of range");
-    job.noise.push_back(table);
-  }
-  for (const auto& item : tasks) {
-    const auto t = item.cast<py::dict>();
-    Task task;
-    int64_t n_tokens = 0, n_offsets = 0;
-    task.tokens = vector_of<int32_t>(t["tokens"].cast<py::array>(), "tokens", &n_tokens);
-    task.sentence_offsets = vector_of<int64_t>(t["offsets"].cast<py::array>(), "offsets", &n_offsets);
-    check_offsets(task.sentence_offsets, n_offsets, n_tokens);
-    task.n_sentences = n_offsets - 1;
-    task.noise = t["noise"].cast<int32_t>();
-    task.head = t["head"].cast<int32_t>();
-    task.weight = t["weight"].cast<float>();
-    if (t.contains("codeswitch")) {
-      task.codeswitch = t["codeswitch"].cast<float>();
-      int64_t n_rows = 0, n_ids = 0;
-      task.translations.offsets =
-          vector_of<int64_t>(t["translation_offsets"].cast<py::array>(), "translation_offsets", &n_rows);
-      task.translations.ids = vector_of<int32_t>(t["translation_ids"].cast<py::array>(), "translation_ids", &n_ids);
-      MTL_CHECK(n_rows == job.w_in.rows + 1, "translation_offsets needs one entry per vocabulary row, plus one");
-      check_offsets(task.translations.offsets, n_rows, n_ids);
-    }
-    if (t.contains("second_tokens")) {
-      int64_t n_second = 0, n_second_offsets = 0;
-      task.second_tokens = vector_of<int32_t>(t["second_tokens"].cast<py::array>(), "second_tokens", &n_second);
-      task.second_offsets =
-          vector_of<int64_t>(t["second_offsets"].cast<py::array>(), "second_offsets", &n_second_offsets);
-      check_offsets(task.second_offsets, n_second_offsets, n_second);
-      MTL_CHECK(n_second_offsets == n_offsets, "the two sides of a parallel task need the same number of sentences");
-      task.second_noise = t["second_noise"].cast<int32_t>();
-    }
-    job.tasks.push_back(task);
-  }
-  if (backend == "cuda")
-    for (const Task& task : job.tasks)
-      MTL_CHECK(!task.parallel() && task.codeswitch == 0,
-                "parallel tasks and code-switching are not implemented on CUDA yet; use device='cpu'");
-  int64_t n_chunks = 0, n;
-  const int32_t* task_of = vector_of<int32_t>(chunks["task"].cast<py::array>(), "chunks.task", &n_chunks);
-  const int64_t* begin = vector_of<int64_t>(chunks["sentence_begin"].cast<py::array>(), "chunks.sentence_begin", &n);
-  MTL_CHECK(n == n_chunks, "chunk arrays differ in length");
-  const int64_t* end = vector_of<int64_t>(chunks["sentence_end"].cast<py::array>(), "chunks.sentence_end", &n);
-  MTL_CHECK(n == n_chunks, "chunk arrays differ in length");
-  const double* p0 = vector_of<double>(chunks["progress_begin"].cast<py::array>(), "chunks.progress_begin", &n);
-  MTL_CHECK(n == n_chunks, "chunk arrays differ in length");
-  const double* p1 = vector_of<double>(chunks["progress_end"].cast<py::array>(), "chunks.progress_end", &n);
-  MTL_CHECK(n == n_chunks, "chunk arrays differ in length");
-  const uint64_t* ids = vector_of<uint64_t>(chunks["id"].cast<py::array>(), "chunks.id", &n);
-  MTL_CHECK(n == n_chunks, "chunk arrays differ in length");
-  for (int64_t c = 0; c < n_chunks; ++c) job.chunks.push_back(Chunk{task_of[c], begin[c], end[c], p0[c], p1[c], ids[c]});
-
+// Trains chunks [begin, end) of the job on a thread of its own, with the GIL
+// released. Every `interval` seconds the calling thread briefly takes the GIL
+// to check for Ctrl-C and to report progress; a KeyboardInterrupt (or any
+// exception from a signal handler or the callback) stops the workers after
+// their current chunk and is returned as stats["interrupted"] (None when the
+// run completed).
+py::dict train(const TrainParams& params, const KernelJob& kernel_job, const std::string& backend, int64_t begin,
+               const py::object& end_or_none, const py::object& progress, double interval) {
+  const int64_t n_chunks = static_cast<int64_t>(kernel_job.job.chunks.size());
+  const int64_t end = end_or_none.is_none() ? n_chunks : end_or_none.cast<int64_t>();
+  MTL_CHECK(0 <= begin && begin <= end && end <= n_chunks, "chunks ", begin, "..", end, " are not in the schedule (",
+            n_chunks, " chunks)");
+  const TrainJob job = kernel_job.segment(begin, end);
   const bool on_cuda = backend == "cuda";
   const cpu::Ops* ops = on_cuda ? nullptr : &simd_ops(backend);
   Control control;
-  if (!chunk_stats.is_none()) {
-    int64_t n_stats = 0;
-    control.chunk_stats = writable_doubles(chunk_stats.cast<py::array>(), "chunk_stats", &n_stats);
-    MTL_CHECK(n_stats == 2 * n_chunks, "chunk_stats needs 2 entries (loss, pairs) per chunk");
-  }
-  std::mutex mutex;
-  std::condition_variable finished_cv;
-  bool finished = false;
+  if (kernel_job.chunk_stats) control.chunk_stats = kernel_job.chunk_stats + 2 * begin;
   std::optional<py::error_already_set> python_error;
   const auto start = std::chrono::steady_clock::now();
   {
     py::gil_scoped_release release;
-    std::thread runner([&] {
-      try {
-        if (on_cuda)
-          cuda::train(params, job, control);
-        else
-          cpu::train(params, job, control, *ops);
-      } catch (...) {
-        control.fail(std::current_exception());
-      }
-      std::lock_guard<std::mutex> lock(mutex);
-      finished = true;
-      finished_cv.notify_all();
+    Threads runner(control.stop);
+    runner.spawn([&] {
+      if (on_cuda)
+        cuda::train(params, job, control);
+      else
+        cpu::train(params, job, control, *ops);
     });
-    const auto period = std::chrono::duration<double>(interval > 0 ? interval : 0.1);
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(mutex);
-        if (finished_cv.wait_for(lock, period, [&] { return finished; })) break;
-      }
+    while (!runner.wait_for(interval > 0 ? interval : 0.1)) {
       if (control.stop.load()) continue;  // stopping: just wait for the workers
       py::gil_scoped_acquire acquire;
       try {
@@ -286,9 +307,8 @@ py::dict train(const std::string& model, int dim, int window, int negative, floa
         control.stop.store(true);
       }
     }
-    runner.join();
+    runner.rethrow();
   }
-  control.rethrow_if_failed();
   py::dict stats = stats_dict(control, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   // Ctrl-C, SIGTERM or a failing callback: the caller gets the exception with
   // the stats of the finished chunks, so it can checkpoint before re-raising.
@@ -326,11 +346,59 @@ PYBIND11_MODULE(_core, m) {
   m.def("step", &step, py::arg("model"), py::arg("w_in"), py::arg("w_out"), py::arg("contexts"), py::arg("targets"),
         py::arg("lr"), py::arg("backend"), py::arg("context_ends") = py::none(),
         "One step; targets[0] is the positive (CBOW with context_ends: one target per center first).");
-  m.def("train", &train, py::arg("model"), py::arg("dim"), py::arg("window"), py::arg("negative"), py::arg("alpha"),
-        py::arg("min_alpha"), py::arg("seed"), py::arg("threads"), py::arg("backend"), py::arg("w_in"),
-        py::arg("w_out"), py::arg("keep_prob"), py::arg("noise"), py::arg("tasks"), py::arg("chunks"),
-        py::arg("progress") = py::none(), py::arg("interval") = 0.1, py::arg("chunk_stats") = py::none(),
-        py::arg("cbow_share") = 1, py::arg("copy_hot_rows") = true);
+  m.attr("LIMITS") = py::dict(py::arg("window") = kMaxWindow, py::arg("negative") = kMaxNegative,
+                               py::arg("cbow_share") = kMaxCbowShare, py::arg("threads") = kMaxThreads);
+
+  py::class_<TrainParams>(m, "TrainParams", "The kernel's hyper-parameters (sgns.h).")
+      .def(py::init<>())
+      .def_property("model", [](const TrainParams& p) { return p.model == Model::Cbow ? "cbow" : "sg"; },
+                    [](TrainParams& p, const std::string& model) { p.model = parse_model(model); })
+      .def_readwrite("dim", &TrainParams::dim, "columns of the matrices (padded)")
+      .def_readwrite("window", &TrainParams::window)
+      .def_readwrite("negative", &TrainParams::negative)
+      .def_readwrite("cbow_share", &TrainParams::cbow_share)
+      .def_readwrite("alpha", &TrainParams::alpha)
+      .def_readwrite("min_alpha", &TrainParams::min_alpha)
+      .def_readwrite("seed", &TrainParams::seed)
+      .def_readwrite("threads", &TrainParams::threads)
+      .def_readwrite("copy_hot_rows", &TrainParams::copy_hot_rows);
+
+  py::class_<BoundNoiseTable>(m, "NoiseTable", "A language's alias table (alias_table's arrays), ids from first_id.")
+      .def(py::init<const py::object&, const py::object&, int32_t>(), py::arg("prob"), py::arg("alias"),
+           py::arg("first_id"));
+
+  py::class_<BoundTask>(m, "Task", "One task's encoded corpus: sentence s is tokens[offsets[s]:offsets[s+1]].")
+      .def(py::init<const py::object&, const py::object&, int32_t, int32_t, float>(), py::arg("tokens"),
+           py::arg("offsets"), py::kw_only(), py::arg("noise"), py::arg("head"), py::arg("weight") = 1.0f)
+      .def_readonly("noise", &BoundTask::noise)
+      .def_readonly("head", &BoundTask::head)
+      .def_readonly("weight", &BoundTask::weight)
+      .def_readonly("codeswitch", &BoundTask::codeswitch)
+      .def_property_readonly("parallel", &BoundTask::parallel)
+      .def("set_translations", &BoundTask::set_translations, py::arg("codeswitch"), py::arg("offsets"),
+           py::arg("ids"), "Code-switching: a kept word becomes one of its translations (a CSR table over "
+           "global ids) with probability codeswitch.")
+      .def("set_second_side", &BoundTask::set_second_side, py::arg("tokens"), py::arg("offsets"), py::arg("noise"),
+           "Makes this a parallel task: the aligned sentences of another language (as many).");
+
+  py::class_<Schedule>(m, "Schedule", "The chunks of a run in order (mtlembed.tasks.schedule's arrays).")
+      .def(py::init<const py::object&, const py::object&, const py::object&, const py::object&, const py::object&,
+                    const py::object&>(),
+           py::kw_only(), py::arg("task"), py::arg("sentence_begin"), py::arg("sentence_end"),
+           py::arg("progress_begin"), py::arg("progress_end"), py::arg("id"))
+      .def("__len__", [](const Schedule& s) { return s.chunks.size(); });
+
+  py::class_<KernelJob>(m, "KernelJob", "What a run reads and writes; holds its arrays while it lives.")
+      .def(py::init<const py::object&, const py::list&, const py::object&, const py::list&, const py::list&,
+                    const Schedule&, const py::object&>(),
+           py::kw_only(), py::arg("w_in"), py::arg("w_out"), py::arg("keep_prob"), py::arg("noise"), py::arg("tasks"),
+           py::arg("schedule"), py::arg("chunk_stats") = py::none())
+      .def("__len__", [](const KernelJob& j) { return j.job.chunks.size(); });
+
+  m.def("train", &train, py::arg("params"), py::arg("job"), py::arg("backend"), py::kw_only(), py::arg("begin") = 0,
+        py::arg("end") = py::none(), py::arg("progress") = py::none(), py::arg("interval") = 0.1,
+        "Trains chunks [begin, end) of the job in place; returns stats (words, chunks, pairs, loss, seconds, "
+        "interrupted). `backend`: a SIMD level or 'cuda'.");
 
   py::class_<corpus::Counter>(m, "Counter", "Distinct tokens of one language with their counts.")
       .def(py::init<int64_t>(), py::arg("max_distinct"))

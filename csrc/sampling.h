@@ -1,7 +1,8 @@
-// Scalar math shared by the CPU and CUDA kernels: RNG, sigmoid, subsampling
-// and negative draws. Everything here sits in an anonymous namespace, so each
-// ISA-specific translation unit keeps its own copy and the linker can never
-// hand an AVX-512 version to a CPU without AVX-512.
+// Scalar math shared by the CPU and CUDA kernels: RNG, sigmoid, subsampling,
+// code-switching, negative draws and the learning-rate schedule. Everything
+// here sits in an anonymous namespace, so each ISA-specific translation unit
+// keeps its own copy and the linker can never hand an AVX-512 version to a CPU
+// without AVX-512.
 #pragma once
 
 #include <cstdint>
@@ -114,6 +115,39 @@ MTL_HD float pair_loss(float score, float label) {
 // word2vec's subsampling: keep a token with probability keep_prob[id].
 MTL_HD bool keep_token(Rng& rng, const float* keep_prob, int32_t id) {
   return keep_prob[id] >= 1.0f || rng.uniform() < keep_prob[id];
+}
+
+// A read of data that no thread writes during training (the corpus, the
+// tables): through the read-only cache on the device.
+template <class T>
+MTL_HD T read_only(const T* p) {
+#if defined(__CUDA_ARCH__)
+  return __ldg(p);
+#else
+  return *p;
+#endif
+}
+
+// Code-switching: a kept word with translations becomes one of them (drawn
+// uniformly) with probability task.codeswitch.
+MTL_HD int32_t code_switch(Rng& rng, const Task& task, int32_t id) {
+  if (!(task.codeswitch > 0.0f)) return id;
+  const int64_t first = read_only(task.translations.offsets + id);
+  const int64_t count = read_only(task.translations.offsets + id + 1) - first;
+  if (count > 0 && rng.uniform() < task.codeswitch)
+    return read_only(task.translations.ids + first + rng.below(static_cast<uint32_t>(count)));
+  return id;
+}
+
+// Where `done` of a chunk's `span` tokens lie on the run's 0..1 timeline.
+MTL_HD double chunk_progress(const Chunk& chunk, int64_t done, int64_t span) {
+  return chunk.progress_begin +
+         (chunk.progress_end - chunk.progress_begin) * (span > 0 ? static_cast<double>(done) / span : 0.0);
+}
+
+// word2vec's linear decay from alpha to min_alpha over the run, scaled by the task's weight.
+MTL_HD float learning_rate(double alpha, double min_alpha, float weight, double progress) {
+  return weight * static_cast<float>(alpha - (alpha - min_alpha) * progress);
 }
 
 // One draw from a language's alias table, as a global id.

@@ -4,10 +4,6 @@
 
 namespace mtl {
 
-// Limits of the fixed per-step buffers of the kernels.
-constexpr int kMaxWindow = 64;
-constexpr int kMaxNegative = 63;
-
 static void check_ids(const int32_t* ids, int64_t n, int64_t rows) {
   for (int64_t i = 0; i < n; ++i)
     MTL_CHECK(ids[i] >= 0 && ids[i] < rows, "id ", ids[i], " at position ", i, " is outside the vocabulary");
@@ -18,7 +14,7 @@ void validate(const TrainParams& p, const TrainJob& job) {
   MTL_CHECK(p.window >= 1 && p.window <= kMaxWindow, "window must be in 1..", kMaxWindow, ", got ", p.window);
   MTL_CHECK(p.negative >= 1 && p.negative <= kMaxNegative, "negative must be in 1..", kMaxNegative,
             ", got ", p.negative);
-  MTL_CHECK(p.threads >= 1, "threads must be >= 1, got ", p.threads);
+  MTL_CHECK(p.threads >= 1 && p.threads <= kMaxThreads, "threads must be in 1..", kMaxThreads, ", got ", p.threads);
   MTL_CHECK(p.cbow_share >= 1 && p.cbow_share <= kMaxCbowShare, "cbow_share must be in 1..", kMaxCbowShare,
             ", got ", p.cbow_share);
   MTL_CHECK(p.alpha > 0 && p.min_alpha >= 0, "alpha must be > 0 and min_alpha >= 0");

@@ -9,15 +9,18 @@
 
 #include <atomic>
 #include <cstdint>
-#include <exception>
-#include <mutex>
 #include <vector>
 
 namespace mtl {
 
 enum class Model : int32_t { SkipGram = 0, Cbow = 1 };
 
+// The kernels' limits (validate() checks them; _core.LIMITS exports them to
+// Python's TrainConfig, so they are written only here).
+constexpr int kMaxWindow = 64;     // fixed per-step buffers
+constexpr int kMaxNegative = 63;
 constexpr int kMaxCbowShare = 8;
+constexpr int kMaxThreads = 4096;
 
 struct TrainParams {
   Model model = Model::SkipGram;
@@ -107,17 +110,18 @@ struct TrainJob {
 // Shared between the training threads and the monitoring (calling) thread.
 // Stopping is graceful: no new chunk is taken and every taken chunk is
 // finished (a chunk is a fraction of a second of work). Chunks are taken in
-// schedule order, so the finished ones are always the first `chunks_done`:
-// a checkpoint at that point resumes exactly.
+// schedule order and `stop` is checked before taking one, so the finished ones
+// are always the first `chunks_done`: a checkpoint at that point resumes
+// exactly. Errors travel as exceptions (parallel.h keeps the first one).
 struct Control {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> words_done{0};    // corpus tokens consumed, kept or not
   std::atomic<int64_t> chunks_done{0};
   std::atomic<int64_t> pairs{0};         // (context, target) scores computed
   std::atomic<double> loss{0.0};         // sum of -log sigmoid over those pairs
-  // Optional, filled by the CPU kernel: loss and pairs of each chunk of the job
-  // (2 doubles per chunk, each written once by the worker that ran it), from
-  // which the caller reports every task's loss.
+  // Optional: loss and pairs of each chunk of the job (2 doubles per chunk,
+  // each written once, by the worker or launch that ran it), from which the
+  // caller reports every task's loss.
   double* chunk_stats = nullptr;
 
   void add_loss(double value) {
@@ -125,20 +129,6 @@ struct Control {
     while (!loss.compare_exchange_weak(old, old + value, std::memory_order_relaxed)) {
     }
   }
-  // The first worker error is kept and rethrown on the caller; others are dropped.
-  void fail(std::exception_ptr error) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!error_) error_ = error;
-    stop.store(true);
-  }
-  void rethrow_if_failed() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (error_) std::rethrow_exception(error_);
-  }
-
- private:
-  std::mutex mutex_;
-  std::exception_ptr error_;
 };
 
 // Checks sizes and ids against each other; throws InvalidArgument naming the

@@ -20,6 +20,14 @@ from .errors import ConfigError
 # Tokens per chunk: small enough to balance threads and report progress,
 # large enough that per-chunk overhead does not show.
 CHUNK_TOKENS = 32768
+# A chunk is also what a stop (Ctrl-C, a checkpoint) waits for, so its work is
+# bounded, not only its words: tokens x padded dim x (window + 1) x
+# (negative + 1) stays under CHUNK_WORK, about 0.05 s on one AVX-512 core (which
+# does ~1e10 of these a second at any dim), but a chunk keeps at least
+# MIN_CHUNK_TOKENS tokens. Ordinary dims (up to ~400 at window 5, negative 5)
+# keep CHUNK_TOKENS.
+CHUNK_WORK = 5e8
+MIN_CHUNK_TOKENS = 256
 
 
 # A task's or parallel text's loss weight scales its learning rate: beyond this the updates
@@ -102,6 +110,12 @@ class DictionarySpec:
 
     def __post_init__(self) -> None:
         _validate(self, f"dictionary {self.path!r}")
+
+
+def chunk_size(dim: int, window: int, negative: int) -> int:
+    """Tokens per chunk for rows of `dim` floats (padded): CHUNK_TOKENS, fewer where that is too much work."""
+    work_per_token = dim * (window + 1) * (negative + 1)
+    return int(min(CHUNK_TOKENS, max(MIN_CHUNK_TOKENS, CHUNK_WORK // work_per_token)))
 
 
 def chunk_bounds(offsets: np.ndarray, chunk_tokens: int = CHUNK_TOKENS) -> np.ndarray:

@@ -20,6 +20,7 @@ from .config import TrainConfig, from_mapping
 from .encode import read_corpus
 from .encoded import EncodedCorpus, anonymous_array
 from .errors import ConfigError, CorpusError
+from .kernel import Kernel, head_of
 from .model import Embeddings
 from .progress import ProgressBar, TaskTally
 from .resources import check_memory
@@ -110,70 +111,12 @@ class Interrupted(Exception):
         self.cause, self.checkpoint = cause, checkpoint
 
 
-def _head(spec: TaskSpec) -> str:
-    """The name of the output matrix a task trains (its own with head = "per_task")."""
-    return spec.name if spec.head == "per_task" else spec.head
-
-
-class _Kernel:
-    """The one place that calls the kernel: the matrices, tables and tasks of a run, and
-    `run`, which trains a range of the schedule's chunks."""
-
-    def __init__(self, config: TrainConfig, device: str, data: EncodedCorpus, w_in: np.ndarray,
-                 w_out: list[np.ndarray], tasks: list[dict]):
-        self.config, self.device, self.w_in, self.w_out, self.tasks = config, device, w_in, w_out, tasks
-        self.keep = data.vocab.keep_probabilities(config.sample)
-        self.noise = data.vocab.noise_tables()
-        self.backend = "cuda" if self.device == "cuda" else backend.info()["simd"]
-
-    @staticmethod
-    def task_list(data: EncodedCorpus, task_specs: list[TaskSpec], parallel: list[ParallelSpec],
-                  dictionaries: list[DictionarySpec], heads: list[str], translations) -> list[dict]:
-        """One entry per task, then per parallel text: its ids, noise table, head and weight."""
-        lang_index = {lang: i for i, lang in enumerate(data.vocab.languages)}
-        kernel_tasks = []
-        for spec, stream in zip(task_specs, data.streams):
-            task = {"tokens": stream.tokens, "offsets": stream.offsets, "noise": lang_index[spec.lang],
-                    "head": heads.index(_head(spec)), "weight": float(spec.weight)}
-            # The pivot language (the first task's, usually the large one) keeps its text as is:
-            # switching it costs its own quality (benchmarks/results/codeswitch.md).
-            codeswitch = max((d.codeswitch for d in dictionaries if spec.lang in d.langs), default=0.0)
-            if spec.lang == task_specs[0].lang:
-                codeswitch = 0.0
-            if codeswitch > 0:
-                task.update(codeswitch=codeswitch, translation_offsets=translations.offsets,
-                            translation_ids=translations.ids)
-            kernel_tasks.append(task)
-        for spec, (first, second) in zip(parallel, data.parallel):
-            kernel_tasks.append({"tokens": first.tokens, "offsets": first.offsets,
-                                 "noise": lang_index[spec.langs[0]],
-                                 "head": heads.index("shared"), "weight": float(spec.weight),
-                                 "second_tokens": second.tokens, "second_offsets": second.offsets,
-                                 "second_noise": lang_index[spec.langs[1]]})
-        return kernel_tasks
-
-    def run(self, chunks: dict, chunk_stats: np.ndarray, monitor: Callable) -> dict:
-        """Trains `chunks` in order, writing each one's (loss, pairs) to `chunk_stats`; `monitor`
-        is called about every 0.1 s and stops the workers by raising."""
-        cfg = self.config
-        try:
-            return backend.core().train(
-                model=cfg.model, dim=self.w_in.shape[1], window=cfg.window, negative=cfg.negative,
-                alpha=cfg.learning_rate, min_alpha=cfg.final_learning_rate, seed=cfg.seed,
-                threads=cfg.worker_threads, backend=self.backend, w_in=self.w_in, w_out=self.w_out,
-                keep_prob=self.keep, noise=self.noise, tasks=self.tasks, chunks=chunks, progress=monitor,
-                chunk_stats=chunk_stats.reshape(-1), cbow_share=cfg.cbow_share,
-                copy_hot_rows=cfg.copy_hot_rows)
-        except RuntimeError as error:  # a failure inside the kernel: CUDA errors are RuntimeErrors
-            raise backend.kernel_error(error) from None
-
-
 @dataclass
 class _Job:
     """A run in progress: the kernel, the schedule and how far along it training is."""
 
     data: EncodedCorpus
-    kernel: _Kernel
+    kernel: Kernel
     chunks: dict              # the schedule: task, sentence range and id of each chunk, in order
     chunk_words: np.ndarray   # words of the schedule before each chunk (and the total last)
     chunk_stats: np.ndarray   # (loss, pairs) of each chunk, NaN until trained
@@ -291,14 +234,15 @@ class Trainer:
         cfg = self.config
         data = self.corpus or self.read()
         device = backend.resolve_device(cfg.device)
-        heads = sorted({_head(t) for t in self.task_specs} | ({"shared"} if self.parallel else set()))
+        heads = sorted({head_of(t) for t in self.task_specs} | ({"shared"} if self.parallel else set()))
         w_in, w_out = self._initial_matrices(len(data.vocab), len(heads))
-        kernel = _Kernel(cfg, device, data, w_in, w_out,
-                         _Kernel.task_list(data, self.task_specs, self.parallel, self.dictionaries, heads,
-                                           self._translations(data.vocab)))
+        kernel = Kernel(cfg, device, data, w_in, w_out,
+                        Kernel.task_list(data, self.task_specs, self.parallel, self.dictionaries, heads,
+                                         self._translations(data.vocab)))
         task_offsets = [stream.offsets for stream in data.streams]
         task_offsets += [first.offsets + second.offsets for first, second in data.parallel]  # a pair: both
-        chunks = tasks_module.schedule(task_offsets, cfg.epochs, cfg.sampling, cfg.temperature)
+        chunks = tasks_module.schedule(task_offsets, cfg.epochs, cfg.sampling, cfg.temperature,
+                                       tasks_module.chunk_size(w_in.shape[1], cfg.window, cfg.negative))
         words_of_chunk = np.array([int(task_offsets[t][e] - task_offsets[t][b]) for t, b, e in
                                    zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])],
                                   np.int64)

@@ -17,6 +17,7 @@ import pytest
 from test_kernel import padded, reference_step  # one float64 oracle for both backends
 
 from mtlembed import TaskSpec, TrainConfig, Trainer, _core
+from mtlembed.kernel import kernel_job, train_params
 from mtlembed.tasks import schedule
 
 pytestmark = [
@@ -89,13 +90,15 @@ def sentences_without_close_repeats(rng, first_id, vocab, n_sentences, max_len):
 
 
 def task(tokens, offsets, noise, head, weight):
-    return {"tokens": tokens, "offsets": offsets, "noise": noise, "head": head, "weight": weight}
+    return _core.Task(tokens, offsets, noise=noise, head=head, weight=weight)
 
 
-def core_train(backend, model, dim, window, negative, w_in, w_out, keep, noise, tasks, chunks, **kwargs):
-    return _core.train(model=model, dim=dim, window=window, negative=negative, alpha=0.05, min_alpha=0.001,
-                       seed=3, threads=1, backend=backend, w_in=w_in, w_out=w_out, keep_prob=keep,
-                       noise=noise, tasks=tasks, chunks=chunks, **kwargs)
+def core_train(backend, model, dim, window, negative, w_in, w_out, keep, noise, tasks, chunks,
+               chunk_stats=None, progress=None):
+    params = train_params(model=model, dim=dim, window=window, negative=negative, alpha=0.05, min_alpha=0.001,
+                          seed=3, threads=1, cbow_share=1)
+    job = kernel_job(w_in, w_out, keep, noise, tasks, chunks, chunk_stats)
+    return _core.train(params, job, backend, progress=progress)
 
 
 @pytest.mark.parametrize("model", ["sg", "cbow"])
@@ -126,15 +129,15 @@ def test_deterministic_training_matches_cpu(model):
     runs = {}
     for backend in ("generic", "cuda"):
         a, b = w_in.copy(), [h.copy() for h in heads]
-        per_chunk = np.full(4, np.nan)  # (loss, pairs) of each chunk
+        per_chunk = np.full((2, 2), np.nan)  # (loss, pairs) of each chunk
         stats = core_train(backend, model, a.shape[1], 1, 3, a, b, keep, noise, tasks, chunks,
                            chunk_stats=per_chunk)
         runs[backend] = (a, b, stats, per_chunk)
     (ca, cb, cstats, cchunks), (ga, gb, gstats, gchunks) = runs["generic"], runs["cuda"]
     assert gstats["pairs"] == cstats["pairs"] and gstats["words"] == cstats["words"] and gstats["chunks"] == 2
     assert gstats["loss"] == pytest.approx(cstats["loss"], rel=1e-5)
-    assert gchunks[1::2].tolist() == cchunks[1::2].tolist()  # each task's pairs, hence its loss per pair
-    assert gchunks[0::2] == pytest.approx(cchunks[0::2], rel=1e-5)
+    assert gchunks[:, 1].tolist() == cchunks[:, 1].tolist()  # each task's pairs, hence its loss per pair
+    assert gchunks[:, 0] == pytest.approx(cchunks[:, 0], rel=1e-5)
     assert update_error(ga, ca, w_in) < 1e-4
     for g, c, h in zip(gb, cb, heads):
         assert update_error(g, c, h) < 1e-4

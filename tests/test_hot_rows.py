@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mtlembed import _core
+from mtlembed.kernel import kernel_job, train_params
 
 DIM = 16
 VOCAB = 300           # per language: all of it hot (a worker copies up to 2048 rows)
@@ -25,8 +26,7 @@ def language(rng, first_id, vocab=VOCAB):
 
 
 def train(model, threads, langs, w_in, w_out, chunks_per_language=1, lr=(0.05, 0.001)):
-    tasks = [{"tokens": tokens, "offsets": offsets, "noise": i, "head": 0, "weight": 1.0}
-             for i, (tokens, offsets, _) in enumerate(langs)]
+    tasks = [_core.Task(tokens, offsets, noise=i, head=0) for i, (tokens, offsets, _) in enumerate(langs)]
     # Each language's sentences in `chunks_per_language` equal chunks, languages one after the other.
     per = [(len(offsets) - 1) // chunks_per_language for _, offsets, _ in langs]
     pieces = [(t, k * per[t], (k + 1) * per[t])
@@ -37,10 +37,11 @@ def train(model, threads, langs, w_in, w_out, chunks_per_language=1, lr=(0.05, 0
               "sentence_end": np.array([e for _, _, e in pieces], np.int64),
               "progress_begin": np.arange(n) / n, "progress_end": np.arange(1, n + 1) / n,
               "id": np.arange(n, dtype=np.uint64)}
-    return _core.train(model=model, dim=DIM, window=3, negative=4, alpha=lr[0], min_alpha=lr[1], seed=7,
-                       threads=threads, backend="generic", w_in=w_in, w_out=[w_out],
-                       keep_prob=np.ones(w_in.shape[0], np.float32), noise=[noise for *_, noise in langs],
-                       tasks=tasks, chunks=chunks)
+    params = train_params(model=model, dim=DIM, window=3, negative=4, alpha=lr[0], min_alpha=lr[1], seed=7,
+                          threads=threads)
+    job = kernel_job(w_in, [w_out], np.ones(w_in.shape[0], np.float32), [noise for *_, noise in langs], tasks,
+                     chunks)
+    return _core.train(params, job, "generic")
 
 
 @pytest.mark.parametrize("model", ["sg", "cbow"])

@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <exception>
 #include <queue>
-#include <thread>
 #include <utility>
 
 #if defined(__SSE2__)
@@ -12,6 +10,7 @@
 #endif
 
 #include "../common.h"
+#include "../parallel.h"
 
 namespace mtl::corpus {
 namespace {
@@ -105,27 +104,6 @@ void fill_slots(std::vector<int32_t>& slots, size_t slot_count, size_t count, co
 
 constexpr int32_t kMaxIds = 0x7FFFFFFF;
 constexpr int32_t kNewline = -1;  // in a Part's sequence
-
-// Calls fn(i) for i in [0, n) on up to `threads` threads (the caller is one);
-// the first exception is rethrown here once all have stopped.
-template <class Fn>
-void parallel_for(int threads, int n, const Fn& fn) {
-  threads = std::max(1, std::min(threads, n));
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
-  auto run = [&](int t) {
-    try {
-      for (int i = t; i < n; i += threads) fn(i);
-    } catch (...) {
-      errors[static_cast<size_t>(t)] = std::current_exception();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(run, t);
-  run(0);
-  for (auto& thread : pool) thread.join();
-  for (auto& error : errors)
-    if (error) std::rethrow_exception(error);
-}
 
 // One part of a block, counted on its own: its distinct tokens in first-seen
 // order, and the part as indices into them (kNewline at each newline). The

@@ -5,12 +5,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include <sys/mman.h>
 
 #include "../common.h"
+#include "../parallel.h"
 #include "../sampling.h"
 
 namespace mtl::cpu {
@@ -208,14 +208,7 @@ struct Worker {
                  std::vector<int32_t>& out) {
     out.clear();
     for (int64_t i = begin; i < end; ++i) {
-      int32_t id = tokens[i];
-      if (!keep_token(rng, job.keep_prob, id)) continue;
-      if (task.codeswitch > 0) {
-        const int64_t first = task.translations.offsets[id], count = task.translations.offsets[id + 1] - first;
-        if (count > 0 && rng.uniform() < task.codeswitch)
-          id = task.translations.ids[first + rng.below(static_cast<uint32_t>(count))];
-      }
-      out.push_back(id);
+      if (keep_token(rng, job.keep_prob, tokens[i])) out.push_back(code_switch(rng, task, tokens[i]));
     }
   }
 
@@ -305,10 +298,7 @@ struct Worker {
     loss = 0.0;
     pairs = 0;
     for (int64_t s = chunk.sentence_begin; s < chunk.sentence_end; ++s) {
-      // Linear decay over the whole run, placed by this sentence's position.
-      const double progress =
-          chunk.progress_begin + (chunk.progress_end - chunk.progress_begin) * (span > 0 ? double(done) / span : 0.0);
-      const float lr = task.weight * static_cast<float>(params.alpha - (params.alpha - params.min_alpha) * progress);
+      const float lr = learning_rate(params.alpha, params.min_alpha, task.weight, chunk_progress(chunk, done, span));
       subsample(rng, task, task.tokens, task.sentence_offsets[s], task.sentence_offsets[s + 1], kept);
       if (task.parallel()) {
         subsample(rng, task, task.second_tokens, task.second_offsets[s], task.second_offsets[s + 1], kept_second);
@@ -343,27 +333,21 @@ void train(const TrainParams& params, const TrainJob& job, Control& control, con
   MTL_CHECK(job.w_in.cols % kRowBlock == 0, "the CPU kernel needs rows padded to a multiple of ", kRowBlock,
             " floats, got ", job.w_in.cols);
   const HotSet hot(params, job);
+  // Chunks are taken in schedule order and a taken chunk is always finished,
+  // and stop is checked before taking one: so the chunks done are always a
+  // prefix of the schedule, however the threads interleave with a stop.
   std::atomic<int64_t> next_chunk{0};
   const int64_t n_chunks = static_cast<int64_t>(job.chunks.size());
-  auto work = [&](int index) {
-    try {
-      Worker worker(params, job, control, ops, hot, index);
-      for (;;) {
-        const int64_t c = next_chunk.fetch_add(1);
-        if (c >= n_chunks || control.stop.load()) break;
-        worker.run_chunk(job.chunks[c], c);  // a taken chunk is always finished
-        control.chunks_done.fetch_add(1);
-      }
-      worker.sync();  // before join: the caller reads or checkpoints the matrices next
-    } catch (...) {
-      control.fail(std::current_exception());
+  run_workers(params.threads, control.stop, [&](int index) {
+    Worker worker(params, job, control, ops, hot, index);
+    while (!control.stop.load()) {
+      const int64_t c = next_chunk.fetch_add(1);
+      if (c >= n_chunks) break;
+      worker.run_chunk(job.chunks[c], c);
+      control.chunks_done.fetch_add(1);
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < params.threads; ++t) pool.emplace_back(work, t);
-  work(0);  // the calling thread works too
-  for (auto& thread : pool) thread.join();
-  control.rethrow_if_failed();
+    worker.sync();  // before join: the caller reads or checkpoints the matrices next
+  });
 }
 
 }  // namespace mtl::cpu

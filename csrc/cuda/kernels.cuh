@@ -378,12 +378,7 @@ __device__ __forceinline__ void refill(const Ws& ws, const Layout& L, const Task
     if (at < end) {
       id = __ldg(task.tokens + at);
       keep = keep_token(rng, keep_prob, id);
-      if (keep && task.codeswitch > 0.0f) {
-        const int64_t first = __ldg(task.translations.offsets + id);
-        const int64_t count = __ldg(task.translations.offsets + id + 1) - first;
-        if (count > 0 && rng.uniform() < task.codeswitch)
-          id = __ldg(task.translations.ids + first + rng.below(static_cast<uint32_t>(count)));
-      }
+      if (keep) id = code_switch(rng, task, id);
     }
     const unsigned mask = __ballot_sync(kFullMask, keep);
     if (keep) ws.ring[(kept + __popc(mask & below_me)) & (L.ring - 1)] = id;
@@ -478,17 +473,16 @@ __device__ __forceinline__ int64_t train_piece(const DeviceJob& job, const Ws& w
   const int64_t end = min(begin + kPieceTokens, chunk.token_end);
   // One stream per (chunk, piece, lane): lanes draw independently.
   Rng rng(job.seed, splitmix64(chunk.id) + static_cast<uint64_t>(k) * kWarpSize + static_cast<uint64_t>(lane));
-  const double span = static_cast<double>(chunk.token_end - chunk.token_first);
+  const int64_t span = chunk.token_end - chunk.token_first;
   const int64_t* offsets = task.sentence_offsets;
   for (int64_t s = last_le(offsets, chunk.sentence_begin, chunk.sentence_end, begin, lane); s < chunk.sentence_end;
        ++s) {
     const int64_t first = max(offsets[s], begin), last = min(offsets[s + 1], end);
     if (first >= end) break;
     if (last <= first) continue;
-    // Linear decay over the run, placed by the segment's position in the chunk.
-    const double progress = chunk.progress_begin + (chunk.progress_end - chunk.progress_begin) *
-                                                       (static_cast<double>(first - chunk.token_first) / span);
-    const float lr = task.weight * static_cast<float>(job.alpha - (job.alpha - job.min_alpha) * progress);
+    // The segment's place in the chunk places it on the run's timeline.
+    const float lr = learning_rate(job.alpha, job.min_alpha, task.weight,
+                                   chunk_progress(chunk, first - chunk.token_first, span));
     train_segment<M, kShared>(job, ws, task, noise, w_out, first, last, lr, rng, lane, loss, pairs);
   }
   return ci;

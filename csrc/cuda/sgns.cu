@@ -429,8 +429,10 @@ std::vector<std::string> device_names() {
 
 void train(const TrainParams& params, const TrainJob& job, Control& control) {
   validate(params, job);
+  // mtlembed.backend.unsupported_features says so before the corpus is read; this is the backstop.
   for (const Task& task : job.tasks)
-    MTL_CHECK(!task.parallel(), "parallel tasks are not implemented on CUDA yet; train them with device='cpu'");
+    MTL_CHECK(!task.parallel() && task.codeswitch == 0,
+              "parallel tasks and code-switching are not implemented on CUDA yet; use device='cpu'");
   const int device = current_device();
   if (job.chunks.empty()) return;
   if (params.model == Model::SkipGram)

@@ -1,0 +1,112 @@
+"""The seam into the compiled kernel: a run's parameters, tables and tasks as the
+typed objects of `_core` (TrainParams, NoiseTable, Task, Schedule, KernelJob).
+
+The bound objects hold the arrays they point into, and accept only numpy
+arrays of the exact dtype, C-contiguous: nothing is converted, so nothing can
+be freed while the kernel runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Callable
+
+import numpy as np
+
+from . import backend
+from .config import TrainConfig
+from .encoded import EncodedCorpus
+from .tasks import DictionarySpec, ParallelSpec, TaskSpec
+
+
+def head_of(spec: TaskSpec) -> str:
+    """The name of the output matrix a task trains (its own with head = "per_task")."""
+    return spec.name if spec.head == "per_task" else spec.head
+
+
+def codeswitch_of(spec: TaskSpec, task_specs: Sequence[TaskSpec],
+                  dictionaries: Sequence[DictionarySpec]) -> float:
+    """The probability that a word of this task is switched to a translation. The pivot language (the
+    first task's, usually the large one) keeps its text as is: switching it costs its own quality
+    (benchmarks/results/codeswitch.md)."""
+    if spec.lang == task_specs[0].lang:
+        return 0.0
+    return max((d.codeswitch for d in dictionaries if spec.lang in d.langs), default=0.0)
+
+
+def features(task_specs: Sequence[TaskSpec], parallel: Sequence[ParallelSpec],
+             dictionaries: Sequence[DictionarySpec]) -> list[str]:
+    """What a job needs beyond plain tasks: "parallel" text, "codeswitch"ing (backend.device_for_job)."""
+    needed = ["parallel"] if parallel else []
+    if any(codeswitch_of(spec, task_specs, dictionaries) > 0 for spec in task_specs):
+        needed.append("codeswitch")
+    return needed
+
+
+def train_params(**fields):
+    """A _core.TrainParams with these fields set (the rest at the kernel's defaults, sgns.h)."""
+    p = backend.core().TrainParams()
+    for name, value in fields.items():
+        setattr(p, name, value)  # an unknown name is an AttributeError
+    return p
+
+
+def params(config: TrainConfig, dim: int):
+    """The kernel's TrainParams for a config; `dim` is the padded row length."""
+    return train_params(model=config.model, dim=dim, window=config.window, negative=config.negative,
+                        cbow_share=config.cbow_share, alpha=config.learning_rate,
+                        min_alpha=config.final_learning_rate, seed=config.seed, threads=config.worker_threads,
+                        copy_hot_rows=config.copy_hot_rows)
+
+
+def kernel_job(w_in: np.ndarray, w_out: list[np.ndarray], keep_prob: np.ndarray, noise: list[tuple],
+               tasks: list, chunks: dict, chunk_stats: np.ndarray | None = None):
+    """A _core.KernelJob: `noise` holds (prob, alias, first id) per language, `tasks` _core.Task objects,
+    `chunks` tasks.schedule's arrays and `chunk_stats` (chunks, 2) float64 for each one's (loss, pairs)."""
+    core = backend.core()
+    return core.KernelJob(w_in=w_in, w_out=list(w_out), keep_prob=keep_prob,
+                          noise=[core.NoiseTable(*table) for table in noise], tasks=tasks,
+                          schedule=core.Schedule(**chunks), chunk_stats=chunk_stats)
+
+
+class Kernel:
+    """The one place that calls the kernel: the matrices, tables and tasks of a run, and
+    `run`, which trains a range of the schedule's chunks."""
+
+    def __init__(self, config: TrainConfig, device: str, data: EncodedCorpus, w_in: np.ndarray,
+                 w_out: list[np.ndarray], tasks: list):
+        self.w_in, self.w_out, self.tasks = w_in, w_out, tasks
+        self.params = params(config, w_in.shape[1])
+        self.keep = data.vocab.keep_probabilities(config.sample)
+        self.noise = data.vocab.noise_tables()
+        self.backend = "cuda" if device == "cuda" else backend.info()["simd"]
+
+    @staticmethod
+    def task_list(data: EncodedCorpus, task_specs: list[TaskSpec], parallel: list[ParallelSpec],
+                  dictionaries: list[DictionarySpec], heads: list[str], translations) -> list:
+        """One _core.Task per task, then per parallel text: its ids, noise table, head and weight."""
+        core = backend.core()
+        lang_index = {lang: i for i, lang in enumerate(data.vocab.languages)}
+        kernel_tasks = []
+        for spec, stream in zip(task_specs, data.streams):
+            task = core.Task(stream.tokens, stream.offsets, noise=lang_index[spec.lang],
+                             head=heads.index(head_of(spec)), weight=spec.weight)
+            codeswitch = codeswitch_of(spec, task_specs, dictionaries)
+            if codeswitch > 0:
+                task.set_translations(codeswitch, translations.offsets, translations.ids)
+            kernel_tasks.append(task)
+        for spec, (first, second) in zip(parallel, data.parallel):
+            task = core.Task(first.tokens, first.offsets, noise=lang_index[spec.langs[0]],
+                             head=heads.index("shared"), weight=spec.weight)
+            task.set_second_side(second.tokens, second.offsets, noise=lang_index[spec.langs[1]])
+            kernel_tasks.append(task)
+        return kernel_tasks
+
+    def run(self, chunks: dict, chunk_stats: np.ndarray, monitor: Callable) -> dict:
+        """Trains `chunks` (tasks.schedule's arrays) in order, writing each one's (loss, pairs) to
+        `chunk_stats`; `monitor` is called about every 0.1 s and stops the workers by raising."""
+        job = kernel_job(self.w_in, self.w_out, self.keep, self.noise, self.tasks, chunks, chunk_stats)
+        try:
+            return backend.core().train(self.params, job, self.backend, progress=monitor)
+        except RuntimeError as error:  # a failure inside the kernel: CUDA errors are RuntimeErrors
+            raise backend.kernel_error(error) from None
