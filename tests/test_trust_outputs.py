@@ -328,3 +328,31 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path, small_corpus,
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
     assert (done.returncode, done.stderr) == (130, "mtlembed: interrupted\n")
     assert not (tmp_path / "v.vec").exists()
+
+
+# ----------------------------------------------------------------------------- --resume (items 1 and 2)
+
+
+@pytest.mark.parametrize("target, message", [("output", "would overwrite the corpus file"),
+                                             ("report", "must end with .json"),
+                                             ("cache_dir", "is inside the cache folder")])
+def test_resume_checks_the_checkpoint_s_paths_like_a_new_run(tmp_path, small_corpus, capsys, target, message):
+    import dataclasses
+
+    from mtlembed import TaskSpec, TrainConfig, Trainer, checkpoint
+
+    folder = tmp_path / "ck"
+    trainer = Trainer(TrainConfig(dim=8, epochs=3, min_count=1, threads=1),
+                      [TaskSpec("corpus", (str(small_corpus),))])
+    trainer.notes = {"output": str(tmp_path / "v.vec"), "report": None}
+    trainer.train(checkpoint_dir=str(folder), checkpoint_every="1w")  # leaves the checkpoint of chunk 2 of 3
+    state = checkpoint.load(folder)
+    # a crafted checkpoint aims its writes at the corpus
+    if target == "cache_dir":
+        state.config = dataclasses.replace(state.config, cache_dir=str(small_corpus.parent))
+    else:
+        state.notes[target] = str(small_corpus)
+    checkpoint.save(folder, state)
+    before = small_corpus.read_bytes()
+    refused(["train", "--resume", str(folder), "--quiet"], capsys, message)
+    assert small_corpus.read_bytes() == before
