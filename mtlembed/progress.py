@@ -66,13 +66,17 @@ class TaskTally:
 class ProgressBar:
     """Callable from the training monitor every ~0.1 s; redraws at most every `every` s.
 
-    On a terminal the line is redrawn in place; otherwise one line is written
-    every 10 s, so logs stay readable.
+    `words` are the run's, from its start: a resumed run passes the words done
+    before it as `start_words`, so the percentage is the run's while the speed
+    and ETA count only what this process trained. On a terminal the line is
+    redrawn in place; otherwise one line is written every 10 s, so logs stay
+    readable.
     """
 
     def __init__(self, total_words: int, alpha: float, min_alpha: float, stream=None, label: str = "train",
-                 tasks: TaskTally | None = None):
+                 tasks: TaskTally | None = None, start_words: int = 0):
         self.total, self.alpha, self.min_alpha = max(total_words, 1), alpha, min_alpha
+        self.start_words = start_words
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.every = 0.2 if self.tty else 10.0
@@ -93,13 +97,13 @@ class ProgressBar:
             self.last_loss = (loss, pairs)
         elapsed = now - self.start
         fraction = min(words / self.total, 1.0)
-        speed = words / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - words) / speed if speed > 0 else 0.0
+        speed = (words - self.start_words) / elapsed if elapsed > 0 else 0.0
+        eta = _clock((self.total - words) / speed) if speed > 0 else "--:--"  # none before any words
         lr = self.alpha - (self.alpha - self.min_alpha) * fraction
         # nan: none yet
         loss = "  -   " if self.recent_loss != self.recent_loss else f"{self.recent_loss:.4f}"
         line = (f"{self.label} {100 * fraction:5.1f}% | {_human(speed)} words/s | lr {lr:.5f} | "
-                f"loss {loss} | {'elapsed ' + _clock(elapsed) if final else 'ETA ' + _clock(eta)}")
+                f"loss {loss} | {'elapsed ' + _clock(elapsed) if final else 'ETA ' + eta}")
         tasks = self.tasks.line(chunks) if self.tasks is not None else ""
         if not self.tty:
             self.stream.write(line + (" | " + tasks if tasks else "") + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -19,8 +20,8 @@ from . import vocab as vocab_module
 from .config import TrainConfig, from_mapping
 from .encode import read_corpus
 from .encoded import EncodedCorpus, anonymous_array
-from .errors import ConfigError, CorpusError
-from .kernel import Kernel, head_of
+from .errors import ConfigError, CorpusError, FormatError
+from .kernel import Kernel, head_of, job_features
 from .model import Embeddings
 from .progress import ProgressBar, TaskTally
 from .resources import check_memory
@@ -43,8 +44,11 @@ class Report:
     simd: str = ""
     device: str = ""
     threads: int = 0
-    config: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)  # alpha and min_alpha: the rates used
     tasks: list = field(default_factory=list)  # per task: name, words, passes, loss
+    version: str = ""
+    inputs: dict = field(default_factory=dict)  # tasks, parallel texts, dictionaries; paths absolute
+    outputs: list = field(default_factory=list)  # absolute paths (the CLI fills them in)
 
 
 # The CPU kernel works on 16-float blocks: rows are padded with zero columns
@@ -65,8 +69,9 @@ def padded_matrix(rows: int, dim: int) -> np.ndarray:
     return anonymous_array(rows * cols, np.float32, huge_pages=True).reshape(rows, cols)
 
 
-class Terminated(Exception):
-    """Raised by the CLI's SIGTERM handler; stops training like Ctrl-C (exit 143)."""
+class Terminated(BaseException):
+    """SIGTERM, raised as Ctrl-C raises KeyboardInterrupt (so `except Exception` does not catch
+    it either); the CLI exits 143."""
 
 
 class _StopRequests:
@@ -101,14 +106,6 @@ class _StopRequests:
     def __exit__(self, *exc) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
-
-
-class Interrupted(Exception):
-    """Training stopped early (Ctrl-C, SIGTERM); `checkpoint` is where it was saved, if anywhere."""
-
-    def __init__(self, cause: BaseException, checkpoint: str | None):
-        super().__init__(str(cause))
-        self.cause, self.checkpoint = cause, checkpoint
 
 
 @dataclass
@@ -160,23 +157,42 @@ class Trainer:
         self.task_specs = list(task_specs)
         self.parallel = list(parallel)
         self.dictionaries = list(dictionaries)
-        self.report = Report(config=dict(vars(config)))
+        from . import __version__
+
+        self.report = Report(config={**dataclasses.asdict(config), "alpha": config.learning_rate,
+                                     "min_alpha": config.final_learning_rate},
+                             version=__version__, inputs=self.inputs())
         self.corpus: EncodedCorpus | None = None
-        self.notes: dict = {}            # saved with checkpoints (the CLI keeps its output path here)
+        self.notes: dict = {}            # saved with checkpoints (the CLI keeps its output paths here)
+        self.finished = False            # resumed from the record of a finished run: nothing to train
         self._resume_state: checkpoint.Checkpoint | None = None
+        self._last_state: checkpoint.Checkpoint | None = None  # where the last train() ended
 
     @classmethod
     def resume(cls, directory: str | os.PathLike) -> Trainer:
-        """A trainer that continues the run saved in `directory`."""
+        """A trainer that continues the run saved in `directory` (`finished` if it was done)."""
         state = checkpoint.load(directory)
-        trainer = cls(from_mapping(state.config, source=f"{directory}: config"),
-                      [TaskSpec(**{**t, "paths": tuple(t["paths"])}) for t in state.tasks],
-                      [ParallelSpec(**{**p, "langs": tuple(p["langs"]), "paths": tuple(p["paths"])})
-                       for p in state.parallel],
-                      [DictionarySpec(**{**d, "langs": tuple(d["langs"])}) for d in state.dictionaries])
+        try:
+            trainer = cls(state.config, state.tasks, state.parallel, state.dictionaries)
+        except ConfigError as error:
+            raise FormatError(f"{state.path}: malformed checkpoint: {error}") from None
         trainer.notes = dict(state.notes)
+        trainer.finished = state.finished
         trainer._resume_state = state
         return trainer
+
+    def inputs(self) -> dict:
+        """The files the run reads: its tasks, parallel texts and dictionaries, paths absolute."""
+        return {"tasks": [checkpoint.spec_table(t) for t in self.task_specs],
+                "parallel": [checkpoint.spec_table(p) for p in self.parallel],
+                "dictionaries": [checkpoint.spec_table(d) for d in self.dictionaries]}
+
+    def finish_checkpoint(self, directory: str | os.PathLike) -> None:
+        """Marks the run in `directory` finished, once its outputs are safely written: the checkpoint
+        becomes a small record (see checkpoint.finish), and `resume` says the run is done."""
+        if self._last_state is None or self._last_state.next_chunk < self._last_state.total_chunks:
+            raise ConfigError("the run has not finished training: its checkpoint stays resumable")
+        checkpoint.finish(directory, self._last_state)
 
     def read(self) -> EncodedCorpus:
         start = time.perf_counter()
@@ -197,6 +213,9 @@ class Trainer:
             if state.words != vocab.words or not np.array_equal(state.counts, vocab.counts):
                 raise CorpusError("the corpus has changed since the checkpoint was written (its vocabulary "
                                   "differs); resume needs the same files")
+            if state.w_in.shape != w_in.shape or len(state.w_out) != n_heads:
+                raise FormatError(f"{state.path}: malformed checkpoint: {1 + len(state.w_out)} matrices of "
+                                  f"{state.w_in.shape} where the run has {1 + n_heads} of {w_in.shape}")
             # Each loaded matrix is dropped once copied, so at most one of them is held beside the new ones.
             w_in[:] = state.w_in
             state.w_in = None
@@ -220,8 +239,11 @@ class Trainer:
 
         Assembles the kernel's job, runs the schedule in segments (a checkpoint
         after each), tallies the run into `report` and returns the vectors.
-        Raises `Interrupted` (with the checkpoint path) on Ctrl-C or SIGTERM.
+        Ctrl-C raises KeyboardInterrupt and SIGTERM Terminated, once the state is saved (with
+        `checkpoint_dir`); the exception's `checkpoint` attribute is the file's path.
         """
+        if self.finished:
+            raise ConfigError(f"the run in {self._resume_state.path.parent} is finished: nothing to resume")
         interval = checkpoint.parse_interval(checkpoint_every) if isinstance(checkpoint_every, str) \
             else checkpoint_every
         job = self._assemble()
@@ -232,8 +254,10 @@ class Trainer:
     def _assemble(self) -> _Job:
         """The matrices (new or resumed), the kernel's tasks and the schedule of chunks."""
         cfg = self.config
+        # Before anything is read: a device that cannot train the job is an error (cuda) or falls back (auto).
+        device = backend.device_for_job(cfg.device,
+                                        job_features(self.task_specs, self.parallel, self.dictionaries))
         data = self.corpus or self.read()
-        device = backend.resolve_device(cfg.device)
         heads = sorted({head_of(t) for t in self.task_specs} | ({"shared"} if self.parallel else set()))
         w_in, w_out = self._initial_matrices(len(data.vocab), len(heads))
         kernel = Kernel(cfg, device, data, w_in, w_out,
@@ -249,11 +273,23 @@ class Trainer:
         chunk_stats = np.full((len(words_of_chunk), 2), np.nan)  # (loss, pairs) per chunk, from the kernel
         tally = TaskTally([t.name for t in self.task_specs] + [p.name for p in self.parallel],
                           [int(o[-1]) for o in task_offsets], chunks["task"], words_of_chunk, chunk_stats)
-        position = self._resume_state.next_chunk if self._resume_state else 0
+        chunk_words = np.cumsum(np.concatenate(([0], words_of_chunk)))
         r = self.report
         r.simd, r.device, r.threads = kernel.backend, device, cfg.worker_threads
-        chunk_words = np.cumsum(np.concatenate(([0], words_of_chunk)))
+        position = self._resumed_position(chunk_words)
         return _Job(data, kernel, chunks, chunk_words, chunk_stats, tally, position)
+
+    def _resumed_position(self, chunk_words: np.ndarray) -> int:
+        """The chunk to start from: 0, or the checkpoint's next chunk once its counters are checked
+        against the schedule its config makes."""
+        state = self._resume_state
+        if state is None:
+            return 0
+        if state.total_chunks != len(chunk_words) - 1 or state.words_done != chunk_words[state.next_chunk]:
+            raise FormatError(f"{state.path}: malformed checkpoint: its counters (chunk {state.next_chunk} "
+                              f"of {state.total_chunks}, {state.words_done} words) do not fit the schedule "
+                              f"of its config ({len(chunk_words) - 1} chunks)")
+        return state.next_chunk
 
     def _run_schedule(self, job: _Job, progress, checkpoint_dir: str | None,
                       interval: checkpoint.Interval) -> None:
@@ -263,20 +299,24 @@ class Trainer:
         callback = progress
         if progress is True:
             callback = ProgressBar(int(job.chunk_words[-1]), self.config.learning_rate,
-                                   self.config.final_learning_rate, tasks=job.tally)
+                                   self.config.final_learning_rate, tasks=job.tally,
+                                   start_words=int(job.chunk_words[job.position]))
         with _StopRequests() as stop:
             while job.position < job.n_chunks:
                 end = self._segment_end(job, interval) if checkpoint_dir else job.n_chunks
                 stats = self._run_segment(job, end, stop, callback)
                 cause = stats["interrupted"] or stop.cause
-                if cause is None and checkpoint_dir and job.position < job.n_chunks:
-                    self._checkpoint(job, checkpoint_dir)
-                    cause = stop.cause
+                saved = None
+                if checkpoint_dir and (cause is not None or job.position < job.n_chunks):
+                    saved = self._checkpoint(job, checkpoint_dir)
+                cause = cause or stop.cause  # a signal during the save: the checkpoint is already made
                 if cause is not None:
-                    saved = self._checkpoint(job, checkpoint_dir) if checkpoint_dir else None
-                    raise Interrupted(cause, saved)
+                    # Ctrl-C is a KeyboardInterrupt, SIGTERM a Terminated: what the caller expects. The
+                    # checkpoint's path rides along for the CLI's "continue with --resume" message.
+                    cause.checkpoint = saved
+                    raise cause
         if isinstance(callback, ProgressBar):
-            callback(self.report.train_words, job.position, job.loss, int(job.pairs), final=True)
+            callback(int(job.chunk_words[job.position]), job.position, job.loss, int(job.pairs), final=True)
 
     def _segment_end(self, job: _Job, interval: checkpoint.Interval) -> int:
         """Where the segment from job.position ends: after `interval` words, or as many words as the
@@ -305,21 +345,24 @@ class Trainer:
         r.words_per_second = r.train_words / max(r.train_seconds, 1e-9)
         return stats
 
+    def _state(self, job: _Job) -> checkpoint.Checkpoint:
+        """The run at job.position, as a checkpoint (its matrices not copied)."""
+        vocab = job.data.vocab
+        return checkpoint.Checkpoint(
+            config=self.config, tasks=self.task_specs, parallel=self.parallel, dictionaries=self.dictionaries,
+            languages=vocab.languages, next_chunk=job.position, total_chunks=job.n_chunks,
+            words_done=int(job.chunk_words[job.position]), notes=self.notes, words=vocab.words,
+            counts=vocab.counts, starts=vocab.starts, w_in=job.kernel.w_in, w_out=job.kernel.w_out)
+
     def _checkpoint(self, job: _Job, directory: str) -> str:
-        """Saves the run at job.position; returns the file's path."""
-        cfg, vocab, kernel = self.config, job.data.vocab, job.kernel
-        state = checkpoint.Checkpoint(
-            config=dict(vars(cfg)), tasks=[dict(vars(t)) for t in self.task_specs],
-            parallel=[dict(vars(p)) for p in self.parallel],
-            dictionaries=[dict(vars(d)) for d in self.dictionaries], words=vocab.words,
-            counts=vocab.counts, languages=vocab.languages, starts=vocab.starts, w_in=kernel.w_in,
-            w_out=kernel.w_out, next_chunk=job.position, total_chunks=job.n_chunks,
-            words_done=int(job.chunk_words[job.position]), notes=self.notes)
-        return str(checkpoint.save(directory, state))
+        """Saves the run at job.position; returns the file's absolute path."""
+        return str(checkpoint.save(directory, self._state(job)))
 
     def _tally(self, job: _Job) -> None:
         self.report.final_loss = job.loss / max(job.pairs, 1)
         self.report.tasks = job.tally.summary(job.position)
+        # What finish_checkpoint writes: the metadata alone.
+        self._last_state = dataclasses.replace(self._state(job), words=[], w_in=None, w_out=[])
 
     def _embeddings(self, job: _Job) -> Embeddings:
         self.w_out = job.kernel.w_out
