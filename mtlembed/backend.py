@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import functools
+import warnings
+from collections.abc import Iterable
 
-from .errors import BackendError, ResourceError
+from .errors import BackendError, ConfigError, ResourceError
+
+# What the CUDA kernel does not train yet (kernel.job_features names a job's features); the CPU trains all.
+CUDA_LACKS = {"parallel": "parallel text", "codeswitch": "code-switching"}
 
 
 @functools.cache
@@ -16,6 +21,11 @@ def core():
         raise BackendError(f"the compiled extension mtlembed._core is missing or broken ({error}); "
                            "reinstall with: pip install .") from None
     return _core
+
+
+def kernel_limits() -> dict[str, int]:
+    """The largest window, negative, cbow_share and threads the kernel takes (TrainConfig's bounds)."""
+    return dict(core().LIMITS)
 
 
 def info() -> dict:
@@ -36,6 +46,22 @@ def resolve_device(device: str) -> str:
         reason = "was built without CUDA" if not details["cuda_compiled"] else "found no CUDA device"
         raise BackendError(f"device 'cuda' requested but mtlembed {reason}")
     return device
+
+
+def device_for_job(device: str, features: Iterable[str]) -> str:
+    """'cpu' or 'cuda' for a configured device and a job that uses `features` ("parallel",
+    "codeswitch"), decided before anything is read: 'cuda' refuses a job it cannot train
+    (ConfigError), 'auto' trains it on the CPU and says so (a warning)."""
+    lacking = [CUDA_LACKS[feature] for feature in features if feature in CUDA_LACKS]
+    if not lacking or device == "cpu":
+        return resolve_device(device)
+    what = " and ".join(lacking)
+    if device == "cuda":
+        raise ConfigError(f"device 'cuda' does not train {what} yet; use device 'cpu' (or 'auto')")
+    if resolve_device(device) == "cuda":
+        warnings.warn(f"device 'auto': training on the CPU, as the CUDA kernel does not train {what} yet",
+                      stacklevel=3)
+    return "cpu"
 
 
 def kernel_error(error: RuntimeError) -> Exception:

@@ -16,7 +16,11 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from . import backend
 from .errors import ConfigError
+
+# The kernel's limits (window, negative, cbow_share, threads), written once in csrc/sgns.h.
+_KERNEL = backend.kernel_limits()
 
 # What a `lang` may be: it becomes part of output file names (OUT.<lang>.vec), so nothing
 # that could leave the folder or confuse a shell ('/', '..', NUL, spaces).
@@ -42,12 +46,12 @@ class TrainConfig:
     model: str = param("sg", "sg (skip-gram) or cbow", choices=("sg", "cbow"))
     dim: int = param(100, "vector dimensionality", low=1, high=100000)
     window: int = param(5, "maximum context window; each center draws its window from 1..window",
-                         low=1, high=64)
-    negative: int = param(5, "negative samples per center word", low=1, high=63)
+                         low=1, high=_KERNEL["window"])
+    negative: int = param(5, "negative samples per center word", low=1, high=_KERNEL["negative"])
     cbow_share: int = param(4, "CBOW: this many centers, a window apart, share one draw of negatives "
                              "(1: word2vec's CBOW, a draw per center; the CUDA kernel always draws per "
                              "center)",
-                             low=1, high=8)
+                             low=1, high=_KERNEL["cbow_share"])
     sample: float = param(1e-3, "subsampling threshold for frequent words (0 disables)", low=0.0, high=1.0)
     min_count: int = param(5, "ignore words with fewer occurrences", low=1, high=2**63 - 1)
     max_vocab: int | None = param(None, "keep at most this many words per language (most frequent)", low=1,
@@ -59,7 +63,7 @@ class TrainConfig:
     alpha: float | None = param(None, "initial learning rate (default 0.025 for sg, 0.05 for cbow)",
                                  low=1e-9, high=10.0)
     min_alpha: float | None = param(None, "final learning rate (default alpha * 1e-4)", low=0.0, high=10.0)
-    threads: int = param(0, "worker threads (0: all cores)", low=0, high=4096)
+    threads: int = param(0, "worker threads (0: all cores)", low=0, high=_KERNEL["threads"])
     copy_hot_rows: bool = param(True, "CPU, several threads: each keeps private copies of the most frequent "
                                  "words' output rows and merges them every 2**17/threads words, so that "
                                  "threads on different chiplets or sockets do not trade those rows' cache "

@@ -34,7 +34,7 @@ def codeswitch_of(spec: TaskSpec, task_specs: Sequence[TaskSpec],
     return max((d.codeswitch for d in dictionaries if spec.lang in d.langs), default=0.0)
 
 
-def features(task_specs: Sequence[TaskSpec], parallel: Sequence[ParallelSpec],
+def job_features(task_specs: Sequence[TaskSpec], parallel: Sequence[ParallelSpec],
              dictionaries: Sequence[DictionarySpec]) -> list[str]:
     """What a job needs beyond plain tasks: "parallel" text, "codeswitch"ing (backend.device_for_job)."""
     needed = ["parallel"] if parallel else []

@@ -16,9 +16,9 @@ import time
 import numpy as np
 import pytest
 
-from mtlembed import TrainConfig, _core, config
+from mtlembed import ConfigError, TrainConfig, Trainer, _core, backend, config
 from mtlembed.kernel import kernel_job, train_params
-from mtlembed.tasks import CHUNK_TOKENS, chunk_size, schedule
+from mtlembed.tasks import CHUNK_TOKENS, DictionarySpec, ParallelSpec, TaskSpec, chunk_size, schedule
 
 VOCAB = 50
 
@@ -226,7 +226,8 @@ def test_ctrl_c_at_a_large_dim_stops_within_seconds(tmp_path):
     text.write_text("".join(" ".join(f"w{w}" for w in rng.integers(0, 30, 20)) + "\n" for _ in range(20000)))
     proc = subprocess.Popen([sys.executable, "-m", "mtlembed.cli", "train", str(text), "-o",
                              str(tmp_path / "v.bin"), "--dim", "20000", "--threads", "1", "--min-count", "1",
-                             "--sample", "0", "--epochs", "1", "--window", "10", "--negative", "20"], stderr=subprocess.PIPE, text=True)
+                             "--sample", "0", "--epochs", "1", "--window", "10", "--negative", "20"],
+                            stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     started = False
     while time.monotonic() < deadline and proc.poll() is None:
@@ -241,3 +242,63 @@ def test_ctrl_c_at_a_large_dim_stops_within_seconds(tmp_path):
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 130
     assert time.monotonic() - sent < 3.0
+
+
+# -- a device that cannot train a job says so before anything is read ------------------------------
+
+def tied_job(tmp_path, device, tie):
+    for name, text in (("xx.txt", "a b c\n" * 50), ("yy.txt", "d e f\n" * 50), ("dict.txt", "a d\nb e\n")):
+        (tmp_path / name).write_text(text)
+    tasks = [TaskSpec("x", (str(tmp_path / "xx.txt"),), lang="xx"),
+             TaskSpec("y", (str(tmp_path / "yy.txt"),), lang="yy")]
+    files = (str(tmp_path / "xx.txt"), str(tmp_path / "yy.txt"))
+    ties = {"parallel": [ParallelSpec("p", ("xx", "yy"), files)]} if tie == "parallel" else \
+        {"dictionaries": [DictionarySpec(("xx", "yy"), str(tmp_path / "dict.txt"))]}
+    return Trainer(TrainConfig(dim=8, epochs=1, min_count=1, threads=1, device=device), tasks, **ties)
+
+
+@pytest.mark.parametrize("tie, what", [("parallel", "parallel text"), ("dictionary", "code-switching")])
+def test_cuda_refuses_what_it_cannot_train_before_reading(tmp_path, monkeypatch, tie, what):
+    trainer = tied_job(tmp_path, "cuda", tie)
+
+    def no_reading(*_):
+        raise AssertionError("the corpus was read first")
+
+    monkeypatch.setattr(trainer, "read", no_reading)
+    with pytest.raises(ConfigError, match=f"device 'cuda' does not train {what} yet; use device 'cpu'"):
+        trainer.train()
+
+
+def test_cuda_error_is_one_cli_line(tmp_path):
+    (tmp_path / "xx.txt").write_text("a b c\n" * 50)
+    (tmp_path / "yy.txt").write_text("d e f\n" * 50)
+    job = tmp_path / "job.toml"
+    job.write_text(textwrap.dedent(f"""
+        [train]
+        device = "cuda"
+        [[task]]
+        name = "x"
+        lang = "xx"
+        paths = ["{tmp_path / 'xx.txt'}"]
+        [[task]]
+        name = "y"
+        lang = "yy"
+        paths = ["{tmp_path / 'yy.txt'}"]
+        [[parallel]]
+        langs = ["xx", "yy"]
+        paths = ["{tmp_path / 'xx.txt'}", "{tmp_path / 'yy.txt'}"]
+    """))
+    run = subprocess.run([sys.executable, "-m", "mtlembed.cli", "train", "--config", str(job), "-o",
+                          str(tmp_path / "v.vec")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert run.stderr == ("mtlembed: error: device 'cuda' does not train parallel text yet; "
+                          "use device 'cpu' (or 'auto')\n")
+
+
+def test_auto_falls_back_to_the_cpu_and_says_so(tmp_path, monkeypatch):
+    real = backend.info()
+    monkeypatch.setattr(backend, "info", lambda: {**real, "cuda_compiled": True, "cuda_devices": ["a GPU"]})
+    trainer = tied_job(tmp_path, "auto", "parallel")
+    with pytest.warns(UserWarning, match="device 'auto': training on the CPU") as caught:
+        trainer.train()
+    assert len(caught) == 1 and trainer.report.device == "cpu"
