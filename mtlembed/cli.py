@@ -85,9 +85,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                     cache_dir=trainer.config.cache_dir, tasks=trainer.task_specs, parallel=trainer.parallel,
                     dictionaries=trainer.dictionaries, config_file=args.config)
     if args.resume and not args.quiet:
-        print(f"mtlembed: resuming the run saved in {args.resume}: reads "
-              f"{', '.join(p for t in trainer.task_specs for p in t.paths)}; writes {', '.join(outputs)}"
-              + (f", {args.report}" if args.report else ""), file=sys.stderr)
+        writes = [*outputs, *(p for p in (args.report, trainer.config.cache_dir, args.checkpoint_dir) if p)]
+        print(f"mtlembed: resuming the run saved in {args.resume}: reads {', '.join(trainer.input_paths())}; "
+              f"writes {', '.join(writes)}", file=sys.stderr)
     start = time.perf_counter()
     config = trainer.config
     try:

@@ -187,6 +187,11 @@ class Trainer:
                 "parallel": [checkpoint.spec_table(p) for p in self.parallel],
                 "dictionaries": [checkpoint.spec_table(d) for d in self.dictionaries]}
 
+    def input_paths(self) -> list[str]:
+        """Every corpus, parallel and dictionary path (file, glob or folder) the run reads, absolute."""
+        paths = [p for spec in (*self.task_specs, *self.parallel) for p in spec.paths]
+        return [os.path.abspath(p) for p in (*paths, *(d.path for d in self.dictionaries))]
+
     def finish_checkpoint(self, directory: str | os.PathLike) -> None:
         """Marks the run in `directory` finished, once its outputs are safely written: the checkpoint
         becomes a small record (see checkpoint.finish), and `resume` says the run is done."""
