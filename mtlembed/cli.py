@@ -27,20 +27,27 @@ from .trainer import Terminated, Trainer
 
 def _train_job(args: argparse.Namespace) -> Trainer:
     """A new trainer from the arguments, or the one saved in --resume's checkpoint."""
-    if args.resume:
-        if args.corpus or args.config or any(getattr(args, name) is not None
-                                             for name in config_module.field_names()):
-            raise ConfigError("--resume continues a run as it was configured: give no corpus, --config "
-                              "or training flags")
-        trainer = Trainer.resume(args.resume)
-        for key in ("output", "report", "checkpoint_every"):
-            if getattr(args, key) is None:
-                setattr(args, key, trainer.notes.get(key))
-        args.checkpoint_dir = args.checkpoint_dir or args.resume
-        return trainer
+    trainer = _resumed_trainer(args) if args.resume else _new_trainer(args)
     if not args.output:
         raise ConfigError("give the output with -o/--output (OUT.bin, OUT.vec or OUT.txt; a prefix with "
                           "--per-language)")
+    return trainer
+
+
+def _resumed_trainer(args: argparse.Namespace) -> Trainer:
+    flags = [name for name in config_module.field_names() if getattr(args, name) is not None]
+    if args.corpus or args.config or flags:
+        raise ConfigError("--resume continues a run as it was configured: give no corpus, --config or "
+                          "training flags")
+    trainer = Trainer.resume(args.resume)
+    for key in ("output", "report", "checkpoint_every"):
+        if getattr(args, key) is None:
+            setattr(args, key, trainer.notes.get(key))
+    args.checkpoint_dir = args.checkpoint_dir or args.resume
+    return trainer
+
+
+def _new_trainer(args: argparse.Namespace) -> Trainer:
     if args.config:
         if args.corpus:
             raise ConfigError("give the corpora in the --config file's [[task]] tables, not on the "

@@ -356,3 +356,15 @@ def test_resume_checks_the_checkpoint_s_paths_like_a_new_run(tmp_path, small_cor
     before = small_corpus.read_bytes()
     refused(["train", "--resume", str(folder), "--quiet"], capsys, message)
     assert small_corpus.read_bytes() == before
+
+
+def test_a_missing_output_is_one_line_and_exit_1(small_corpus, tmp_path, capsys):
+    refused(["train", str(small_corpus), "--quiet"], capsys, "give the output with -o/--output")
+    from mtlembed import TaskSpec, TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(dim=8, epochs=3, min_count=1, threads=1),
+                      [TaskSpec("corpus", (str(small_corpus),))])
+    trainer.train(checkpoint_dir=str(tmp_path / "ck"), checkpoint_every="1w")  # no output in its notes
+    refused(["train", "--resume", str(tmp_path / "ck"), "--quiet"], capsys, "give the output")
+    assert main(["train", "--resume", str(tmp_path / "ck"), "-o", str(tmp_path / "v.vec"), "--quiet"]) == 0
+    assert mio.load_word2vec(tmp_path / "v.vec")[1].shape[1] == 8
