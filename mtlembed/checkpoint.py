@@ -43,6 +43,7 @@ FORMAT_VERSION = 1
 NOTES = {"output": (str, type(None)), "report": (str, type(None)), "checkpoint_every": (str, type(None)),
          "per_language": (bool, type(None)), "binary": (bool, type(None))}
 PATH_NOTES = ("output", "report")
+MAX_METADATA = 1 << 24  # bytes: a run's metadata is a few kB
 _COUNTERS = ("next_chunk", "total_chunks", "words_done")
 _META_KEYS = ("version", "config", "tasks", "parallel", "dictionaries", "languages", *_COUNTERS, "notes")
 
@@ -141,6 +142,8 @@ def load(directory: os.PathLike | str) -> Checkpoint:
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise FormatError(f"{path}: not a checkpoint (not an .npz archive)")
         with archive:
+            if archive.zip.getinfo("meta.npy").file_size > MAX_METADATA:  # a crafted one: not read whole
+                raise _malformed(path, "its metadata is too large")
             state = _from_metadata(json.loads(_text(archive, "meta")), path)
             if not state.finished:
                 _read_arrays(archive, state, path)

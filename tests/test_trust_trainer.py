@@ -401,3 +401,10 @@ def test_the_report_records_what_the_run_did(corpus, tmp_path, monkeypatch):
     assert report["version"] == mtlembed.__version__
     assert report["inputs"]["tasks"][0]["paths"] == [str(tmp_path / "c.txt")]
     assert report["outputs"] == [str(tmp_path / "v.vec")]
+
+
+def test_huge_metadata_is_not_read(saved, capsys):
+    rewrite(saved, change_meta=lambda m: {**m, "padding": "x" * (1 << 25)})
+    code, err = resume_cli(saved.parent, capsys)
+    one_error_line(code, err, saved)
+    assert "too large" in err
