@@ -368,3 +368,13 @@ def test_a_missing_output_is_one_line_and_exit_1(small_corpus, tmp_path, capsys)
     refused(["train", "--resume", str(tmp_path / "ck"), "--quiet"], capsys, "give the output")
     assert main(["train", "--resume", str(tmp_path / "ck"), "-o", str(tmp_path / "v.vec"), "--quiet"]) == 0
     assert mio.load_word2vec(tmp_path / "v.vec")[1].shape[1] == 8
+
+
+def test_the_command_writes_gzip_vectors(small_corpus, tmp_path):
+    job = tmp_path / "job.toml"
+    job.write_text(f'[[task]]\nname = "c"\npaths = ["{small_corpus}"]\n[output]\nbinary = false\n')
+    for argv in ([str(small_corpus)], ["--config", str(job)]):
+        out = tmp_path / "v.vec.gz"
+        assert main(["train", *argv, "-o", str(out), "--dim", "8", "--epochs", "1", "--quiet"]) == 0
+        assert out.read_bytes()[:2] == b"\x1f\x8b" and mio.load_word2vec(out)[1].shape[1] == 8
+        out.unlink()
