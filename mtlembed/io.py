@@ -67,12 +67,15 @@ def check_output_path(path) -> Path:
     Raises
     ------
     ConfigError
-        If the parent folder is missing or not writable, or `path` is a folder.
+        If the parent folder is missing or not writable, or `path` is a folder, a
+        device, a pipe or a socket (renaming onto /dev/null as root would replace it).
     """
     path = Path(os.fspath(path))
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise ConfigError(f"cannot write {path}: it is a folder, expected a file name")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"cannot write {path}: it is a device, pipe or socket, not a regular file")
     if not parent.exists():
         raise ConfigError(f"cannot write {path}: folder {parent} does not exist")
     if not parent.is_dir():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 import subprocess
 import sys
 import tracemalloc
@@ -378,3 +379,12 @@ def test_the_command_writes_gzip_vectors(small_corpus, tmp_path):
         assert main(["train", *argv, "-o", str(out), "--dim", "8", "--epochs", "1", "--quiet"]) == 0
         assert out.read_bytes()[:2] == b"\x1f\x8b" and mio.load_word2vec(out)[1].shape[1] == 8
         out.unlink()
+
+
+def test_an_output_that_is_a_pipe_or_device_is_refused(tmp_path, small_corpus, capsys, never_read):
+    pipe = tmp_path / "fifo.vec"
+    os.mkfifo(pipe)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        mio.save_word2vec(pipe, ["a"], np.ones((1, 2)))
+    refused(["train", str(small_corpus), "-o", str(pipe), "--quiet"], capsys, "not a regular file")
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
