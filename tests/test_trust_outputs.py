@@ -171,12 +171,14 @@ def test_to_torch_without_torch_names_the_extra(monkeypatch):
 @pytest.fixture
 def never_read(monkeypatch):
     """Fails the test if the corpus is read: path errors must come first."""
+    import mtlembed.encode
     import mtlembed.trainer
 
     def read_corpus(*args, **kwargs):
         raise AssertionError("the corpus was read before the paths were checked")
 
-    monkeypatch.setattr(mtlembed.trainer, "read_corpus", read_corpus)
+    for module in (mtlembed.encode, mtlembed.trainer):
+        monkeypatch.setattr(module, "read_corpus", read_corpus)
 
 
 def refused(argv, capsys, *needles):
