@@ -228,20 +228,28 @@ def test_ctrl_c_at_a_large_dim_stops_within_seconds(tmp_path):
                              str(tmp_path / "v.bin"), "--dim", "20000", "--threads", "1", "--min-count", "1",
                              "--sample", "0", "--epochs", "1", "--window", "10", "--negative", "20"],
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    started = False
+    try:
+        assert cpu_seconds_after(proc, 3.0, within=60), "training did not start"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert time.monotonic() - sent < 3.0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def cpu_seconds_after(proc, seconds, within):
+    """Waits until `proc` has used `seconds` of CPU (reading the corpus takes a fraction of one, so it
+    is training then); False if it ends or `within` seconds pass first."""
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline and proc.poll() is None:
         with open(f"/proc/{proc.pid}/stat") as stat:
-            cpu = sum(int(v) for v in stat.read().rsplit(")", 1)[1].split()[11:13]) / os.sysconf("SC_CLK_TCK")
-        if cpu > 3.0:  # well into training (reading takes a fraction of a second)
-            started = True
-            break
+            ticks = sum(int(v) for v in stat.read().rsplit(")", 1)[1].split()[11:13])  # utime, stime
+        if ticks / os.sysconf("SC_CLK_TCK") > seconds:
+            return True
         time.sleep(0.1)
-    assert started, "training did not start"
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 130
-    assert time.monotonic() - sent < 3.0
+    return False
 
 
 # -- a device that cannot train a job says so before anything is read ------------------------------
