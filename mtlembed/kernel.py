@@ -35,8 +35,8 @@ def codeswitch_of(spec: TaskSpec, task_specs: Sequence[TaskSpec],
 
 
 def job_features(task_specs: Sequence[TaskSpec], parallel: Sequence[ParallelSpec],
-             dictionaries: Sequence[DictionarySpec]) -> list[str]:
-    """What a job needs beyond plain tasks: "parallel" text, "codeswitch"ing (backend.device_for_job)."""
+                 dictionaries: Sequence[DictionarySpec]) -> list[str]:
+    """The features a job uses beyond plain tasks, "parallel" and "codeswitch" (backend.device_for_job)."""
     needed = ["parallel"] if parallel else []
     if any(codeswitch_of(spec, task_specs, dictionaries) > 0 for spec in task_specs):
         needed.append("codeswitch")
