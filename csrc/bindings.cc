@@ -1,5 +1,6 @@
-// The only pybind11 file: argument checks, GIL release, the monitor loop and
-// error translation. Everything below it is plain C++ that never sees Python.
+// The only pybind11 file: the typed job objects (which hold the arrays they
+// point into), argument checks, GIL release, the monitor loop and error
+// translation. Everything below it is plain C++ that never sees Python.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
