@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -390,3 +391,27 @@ def test_an_output_that_is_a_pipe_or_device_is_refused(tmp_path, small_corpus, c
         mio.save_word2vec(pipe, ["a"], np.ones((1, 2)))
     refused(["train", str(small_corpus), "-o", str(pipe), "--quiet"], capsys, "not a regular file")
     assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
+
+
+def test_no_per_language_overrides_the_job_file(small_corpus, tmp_path):
+    job = tmp_path / "job.toml"
+    job.write_text(f'[[task]]\nname = "en"\nlang = "en"\npaths = ["{small_corpus}"]\n'
+                   f'[[task]]\nname = "es"\nlang = "es"\npaths = ["{small_corpus}"]\n'
+                   "[output]\nper_language = true\n")
+    out = tmp_path / "joint.vec"
+    assert main(["train", "--config", str(job), "-o", str(out), "--no-per-language", "--dim", "8",
+                 "--epochs", "1", "--quiet"]) == 0
+    words = mio.load_word2vec(out)[0]
+    assert {w.split(":")[0] for w in words} == {"en", "es"}
+    assert not list(tmp_path.glob("joint.vec.*.vec"))
+
+
+def test_an_unwritable_folder_for_the_checkpoints_fails_first(tmp_path, small_corpus, capsys, never_read,
+                                                              monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
+    refused(["train", str(small_corpus), "-o", str(tmp_path / "v.vec"), "--checkpoint-dir",
+             str(locked / "new" / "ck"), "--quiet"], capsys, f"folder {locked} is not writable")
+    refused(["train", str(small_corpus), "-o", str(locked / "v.vec"), "--quiet"], capsys, "is not writable")
