@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import mtlembed.atomic as atomic
 import mtlembed.io as mio
 from mtlembed.errors import ConfigError, FormatError, ResourceError
 from mtlembed.io import atomic_write, check_output_path, load_word2vec, save_word2vec
@@ -292,13 +293,13 @@ def test_an_empty_unlocked_temporary_is_removed_only_when_old(tmp_path):
     empty = tmp_path / ".v.bin.abc_123.tmp"
     empty.touch()
     assert mio.remove_stale_temporaries(path) == []
-    old = time.time() - mio.STALE_SECONDS - 1
+    old = time.time() - atomic.STALE_SECONDS - 1
     os.utime(empty, (old, old))
     assert mio.remove_stale_temporaries(path) == [empty]
 
 
 def test_a_live_writers_temporary_and_other_files_are_kept(tmp_path, monkeypatch):
-    monkeypatch.setattr(mio, "STALE_SECONDS", -1)  # any unlocked temporary counts as stale
+    monkeypatch.setattr(atomic, "STALE_SECONDS", -1)  # any unlocked temporary counts as stale
     path = tmp_path / "v.bin"
     names = (".v.bin.x.tmp.keep", ".v.bin.part.x.tmp", ".w.bin.abc.tmp", "v.bin.tmp")
     others = [tmp_path / name for name in names]

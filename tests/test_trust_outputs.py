@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import mtlembed.atomic as atomic
 import mtlembed.io as mio
 from mtlembed import Embeddings
 from mtlembed.cli import main
@@ -26,7 +27,7 @@ def test_a_planted_link_at_the_temporary_name_is_never_followed(tmp_path, monkey
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     names = iter(["planted", "planted", "fresh"])
-    monkeypatch.setattr(mio.secrets, "token_hex", lambda n: next(names))
+    monkeypatch.setattr(atomic.secrets, "token_hex", lambda n: next(names))
     path = tmp_path / "out.vec"
     (tmp_path / ".out.vec.planted.tmp").symlink_to(victim)
     fd, temporary = mio.exclusive_temporary(path)
@@ -37,7 +38,7 @@ def test_a_planted_link_at_the_temporary_name_is_never_followed(tmp_path, monkey
 
 def test_a_dangling_planted_link_creates_nothing_at_its_target(tmp_path, monkeypatch):
     names = iter(["planted", "fresh"])
-    monkeypatch.setattr(mio.secrets, "token_hex", lambda n: next(names))
+    monkeypatch.setattr(atomic.secrets, "token_hex", lambda n: next(names))
     target = tmp_path / "would-be-created"
     (tmp_path / ".v.bin.planted.tmp").symlink_to(target)
     with mio.atomic_write(tmp_path / "v.bin") as handle:
@@ -129,7 +130,7 @@ def test_a_failed_rename_removes_the_group_s_remaining_temporaries(tmp_path, mon
             raise OSError(13, "Permission denied", str(dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(mio.os, "replace", refuse_second)
+    monkeypatch.setattr(atomic.os, "replace", refuse_second)
     with pytest.raises(OSError, match="Permission denied"):
         with mio.atomic_group() as group:
             for name in ("a.txt", "b.txt", "c.txt"):
