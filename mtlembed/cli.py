@@ -243,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
         eval_cli = None
     if eval_cli is not None:
         eval_cli.add_parser(verbs)
+    from . import html_report  # each verb's arguments live in its own module
+
+    html_report.add_parser(verbs)
     return parser
 
 
