@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import errno
 import functools
 import glob
 import gzip
@@ -20,6 +21,7 @@ import lzma
 import os
 import queue
 import re
+import stat
 import threading
 import warnings
 import zlib
@@ -61,7 +63,8 @@ def expand_paths(patterns: Iterable[str | os.PathLike]) -> list[Path]:
     files: list[Path] = []
     for pattern in patterns:
         text = os.fspath(pattern)
-        if any(c in text for c in "*?["):
+        # An existing name is taken literally, even with glob characters (a file `data[1].txt`).
+        if not os.path.lexists(text) and any(c in text for c in "*?["):
             matches = sorted(Path(p) for p in _glob(text) if os.path.isfile(p))
             if not matches:
                 raise CorpusError(f"{text}: no files match this pattern")
@@ -132,6 +135,22 @@ def _raise_walk_error(error: OSError) -> None:
     raise CorpusError(f"{error.filename}: cannot list folder ({error.strerror})")
 
 
+def open_regular(path: str | os.PathLike):
+    """An input file opened for reading (unbuffered), if it is a regular file: a device such as
+    /dev/zero would be read without end, and a FIFO would block for ever. The file is opened
+    with O_NONBLOCK (opening a FIFO then returns at once; reads of a regular file ignore the
+    flag) and checked with fstat, so the file checked is the file read. Raises OSError: that
+    of open(), or one saying what the file is instead."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device")
+        raise OSError(errno.EINVAL, f"not a regular file but {kind}", os.fspath(path))
+    return open(fd, "rb", buffering=0)
+
+
 def compression_of(head: bytes) -> str:
     """'gzip', 'bz2', 'xz' or 'plain', from the first HEADER_BYTES bytes of a file."""
     return next((kind for header, kind in _HEADERS if header.match(head)), "plain")
@@ -142,7 +161,7 @@ def open_compressed(path: Path):
     file itself (its tell() is how far it has been read, for error messages) and
     the format. Close both."""
     try:
-        raw = open(path, "rb", buffering=0)
+        raw = open_regular(path)
     except OSError as error:  # unreadable, a link loop, or gone since the folder was listed
         raise CorpusError(f"{path}: cannot open ({error.strerror or error})") from None
     try:

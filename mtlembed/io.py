@@ -37,7 +37,7 @@ from mtlembed.atomic import (
     exclusive_temporary,
     remove_stale_temporaries,
 )
-from mtlembed.corpus import HEADER_BYTES, compression_of
+from mtlembed.corpus import HEADER_BYTES, compression_of, open_regular
 from mtlembed.errors import ConfigError, FormatError
 
 # The safe-writing primitives live in atomic.py and are used through this module too.
@@ -260,7 +260,8 @@ def read_bytes(path, what: str) -> bytes:
     if path.is_dir():
         raise ConfigError(f"{path} is a folder, expected a {what} file")
     try:
-        return path.read_bytes()
+        with open_regular(path) as handle:  # not /dev/zero or a FIFO: no endless read, no hang
+            return handle.read()
     except FileNotFoundError:
         raise ConfigError(f"{what} file not found: {path}") from None
     except OSError as exc:

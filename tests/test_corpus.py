@@ -164,9 +164,9 @@ def test_an_io_error_while_reading_names_the_file_and_byte(tmp_path, monkeypatch
     path = tmp_path / name
     path.write_bytes(maker(b"".join(b"w%d " % i for i in range(200_000))))
     bad = 300_000 if name == "c.txt" else 3000
-    real_open = open
-    monkeypatch.setattr(corpus, "open", lambda file, *args, **kwargs: _FailingDisk(file, bad)
-                        if os.fspath(file) == str(path) else real_open(file, *args, **kwargs), raising=False)
+    real_open = corpus.open_regular
+    monkeypatch.setattr(corpus, "open_regular", lambda file: _FailingDisk(file, bad)
+                        if os.fspath(file) == str(path) else real_open(file))
     message = rf"{re.escape(str(path))}: read error at {where} \(Input/output error\)"
     with pytest.raises(CorpusError, match=message):
         read([path])

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from mtlembed import ConfigError, TaskSpec, TrainConfig
+from mtlembed import ConfigError, CorpusError, TaskSpec, TrainConfig, corpus
 from mtlembed.cli import main
 from mtlembed.config import from_mapping
 from mtlembed.jobconfig import load_job
@@ -105,3 +109,82 @@ def test_huge_integers_in_python_are_config_errors():
 def test_an_empty_string_setting_is_refused():
     with pytest.raises(ConfigError, match="cache_dir must be a non-empty string"):
         TrainConfig(cache_dir="")
+
+
+# ----------------------------------------------------------------------------- not regular files (item 12a)
+
+
+def run_cli(*argv, timeout=60) -> subprocess.CompletedProcess:
+    """The CLI in a child process: a hang (a FIFO opened for reading) fails the test, not the run."""
+    return subprocess.run([sys.executable, "-m", "mtlembed.cli", *map(str, argv)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def fifo(tmp_path) -> Path:
+    path = tmp_path / "pipe.txt"
+    os.mkfifo(path)
+    return path
+
+
+def joint_job(tmp_path: Path, dictionary: Path) -> Path:
+    (tmp_path / "en.txt").write_text("the cat sat on the mat\n" * 30)
+    (tmp_path / "es.txt").write_text("el gato se sienta en la alfombra\n" * 30)
+    job = tmp_path / "job.toml"
+    job.write_text('[train]\nmin_count = 1\ndim = 4\nepochs = 1\n'
+                   '[[task]]\nname = "en"\nlang = "en"\npaths = "en.txt"\n'
+                   '[[task]]\nname = "es"\nlang = "es"\npaths = "es.txt"\n'
+                   f'[[dictionary]]\nlangs = ["en", "es"]\npath = "{dictionary}"\n')
+    return job
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_a_dictionary_that_is_not_a_regular_file_is_refused(tmp_path, request, special):
+    dictionary = request.getfixturevalue("fifo") if special == "fifo" else Path(special)
+    job = joint_job(tmp_path, dictionary)
+    result = run_cli("train", "--config", job, "-o", tmp_path / "v.vec", "--quiet")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{dictionary}: not a regular file but a " in result.stderr, result.stderr
+    assert not (tmp_path / "v.vec").exists()
+
+
+def test_a_job_file_that_is_a_fifo_is_refused(tmp_path, fifo):
+    result = run_cli("train", "--config", fifo, "-o", tmp_path / "v.vec")
+    assert result.returncode == 1
+    assert "not a regular file but a named pipe" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("verb", ["analogy", "similarity"])
+def test_evaluation_files_that_are_not_regular_are_refused(tmp_path, fifo, verb):
+    vectors = tmp_path / "v.vec"
+    vectors.write_text("2 2\na 1 0\nb 0 1\n")
+    result = run_cli("eval", verb, vectors, fifo)
+    assert result.returncode == 1 and "not a regular file but a named pipe" in result.stderr, result.stderr
+    result = run_cli("eval", verb, "/dev/zero", fifo)
+    assert result.returncode == 1 and "/dev/zero: not a regular file but a device" in result.stderr
+
+
+def test_a_corpus_file_swapped_for_a_fifo_after_listing_is_refused_not_waited_on(fifo):
+    """expand_paths checks what it lists; opening checks again (fstat of what was opened)."""
+    with pytest.raises(CorpusError, match=r"pipe.txt: cannot open \(not a regular file but a named pipe\)"):
+        corpus.open_compressed(fifo)  # before the fix: blocks for ever
+    with pytest.raises(CorpusError, match="zero: cannot open .not a regular file but a device"):
+        corpus.open_compressed(Path("/dev/zero"))
+
+
+def test_folders_and_globs_give_regular_files_only(tmp_path, fifo):
+    (tmp_path / "a.txt").write_text("a b c\n")
+    assert corpus.expand_paths([str(tmp_path / "*.txt")]) == [tmp_path / "a.txt"]
+    with pytest.raises(CorpusError, match="pipe.txt: not a regular file"):
+        corpus.expand_paths([tmp_path])
+
+
+# ----------------------------------------------------------------------------- literal names (item 13)
+
+
+def test_an_existing_name_with_glob_characters_is_taken_literally(tmp_path):
+    literal = tmp_path / "data[1].txt"
+    literal.write_text("a b c\n")
+    (tmp_path / "data1.txt").write_text("what the glob would match\n")
+    assert corpus.expand_paths([literal]) == [literal]
+    assert corpus.expand_paths([tmp_path / "data[12].txt"]) == [tmp_path / "data1.txt"]  # still a glob
