@@ -9,7 +9,7 @@ first sign-extended (fastText hashes ``int8_t`` chars), modulo ``buckets``.
 The input matrix ``w_in`` holds the word rows first and the bucket rows after
 them (fastText's layout): row ``n_words + b`` is bucket ``b``. A word's vector is
 the mean of its own row and its n-grams' rows; an unseen word's is the mean of
-its n-grams' rows (zero when it has none).
+its n-grams' rows (zero when it has none). fastText's ``</s>`` has no n-grams.
 
 Languages. With several languages the buckets are shared by default through a
 per-language rotation: language ``l``'s n-gram ``g`` goes to bucket
@@ -34,6 +34,7 @@ from .errors import ConfigError, UnknownWordError
 
 MIN_N, MAX_N, BUCKETS = 3, 6, 2_000_000   # fastText's defaults (gensim: min_n, max_n, bucket)
 SHARING = ("language", "all")
+EOS = "</s>"                               # fastText's end-of-line token: it has no n-grams
 MAX_ROWS = 2**31 - 1                       # rows of w_in are int32 in the table
 
 FNV_OFFSET, FNV_PRIME = 2166136261, 16777619
@@ -98,6 +99,8 @@ def fnv1a(data: bytes) -> int:
 
 def ngrams(word: str, min_n: int = MIN_N, max_n: int = MAX_N) -> list[bytes]:
     """The n-grams of ``<word>`` (UTF-8 bytes) in fastText's order."""
+    if word == EOS:
+        return []
     data = f"<{word}>".encode("utf-8", "surrogateescape")
     starts = [i for i, byte in enumerate(data) if byte & 0xC0 != 0x80] + [len(data)]
     chars = len(starts) - 1
@@ -170,6 +173,8 @@ def _block(words, spec: SubwordSpec, n_words: int, own: np.ndarray, shift: np.nd
     n_lo = np.where((spec.min_n == 1) & (index == 0), 2, spec.min_n)
     n_hi = np.minimum(spec.max_n, length - index)
     n_hi = np.where((spec.min_n == 1) & (index == length - 1), 0, n_hi)
+    eos = np.fromiter((w == EOS for w in words), dtype=bool, count=len(words))
+    n_hi = np.where(eos[char_word], 0, n_hi)
     per_start = np.maximum(n_hi - n_lo + 1, 0)
     start_base = np.concatenate(([0], np.cumsum(per_start)))
     ngram_count = np.add.reduceat(per_start, first_char[:-1]) if len(words) else per_start  # >= 2 chars each

@@ -114,3 +114,9 @@ def test_vectors_of_a_joint_model_need_a_known_language():
 def test_bad_spec_is_one_config_error(kwargs):
     with pytest.raises(ConfigError):
         SubwordSpec(**kwargs)
+
+
+def test_end_of_line_token_has_no_ngrams_as_in_fasttext():
+    assert ngrams("</s>", 1, 6) == []
+    table = build_table(["</s>", "s"], SubwordSpec(2, 4, 100), 2)
+    assert table.rows_of(0).tolist() == [0] and len(table.rows_of(1)) > 1

@@ -1,0 +1,188 @@
+"""fastText's .bin model format (mtlembed.fasttext_format): gensim and fastText load what we
+write, with the same vectors for words seen and unseen; we read theirs; bad files are one error."""
+
+import struct
+
+import numpy as np
+import pytest
+from gensim.models.fasttext import FastText, load_facebook_vectors, save_facebook_model
+
+from mtlembed.errors import ConfigError, FormatError
+from mtlembed.fasttext_format import FastTextArgs, is_fasttext, read_fasttext, write_fasttext
+from mtlembed.subwords import SubwordSpec, SubwordVectors
+
+WORDS = ["the", "héllo", "日本語", "🙂", "naïve", "Straße", "ab", "x", "Ελλάδα", "maison"]
+UNSEEN = ["unseen", "日本", "🙂🙂", "naïveté", "a", "Hello", "Ελλάς", "maisons"]
+BUCKETS, DIM = 1000, 8
+
+
+def random_model(words=WORDS, buckets=BUCKETS, dim=DIM, seed=0):
+    rng = np.random.default_rng(seed)
+    word_rows = rng.normal(size=(len(words), dim)).astype(np.float32)
+    bucket_rows = rng.normal(size=(buckets, dim)).astype(np.float32)
+    output_rows = rng.normal(size=(len(words), dim)).astype(np.float32)
+    counts = np.arange(len(words), 0, -1) * 10
+    return word_rows, bucket_rows, output_rows, counts
+
+
+@pytest.fixture
+def written(tmp_path):
+    """A model file from random matrices, and our vectors for it."""
+    word_rows, bucket_rows, output_rows, counts = random_model()
+    path = tmp_path / "model.bin"
+    write_fasttext(path, WORDS, counts, word_rows, bucket_rows, output_rows,
+                   FastTextArgs(dim=DIM, bucket=BUCKETS, min_count=1))
+    ours = SubwordVectors(WORDS, np.vstack([word_rows, bucket_rows]), SubwordSpec(3, 6, BUCKETS))
+    return path, ours
+
+
+def assert_same_vectors(ours, theirs):
+    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    norms = np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1)
+    cosine = (ours * theirs).sum(1)[norms > 0] / norms[norms > 0]
+    assert cosine.min() >= 0.999
+    assert np.allclose(ours, theirs, rtol=1e-5, atol=1e-6)  # in fact equal to float precision
+
+
+def test_gensim_loads_our_model_with_our_vectors(written):
+    path, ours = written
+    kv = load_facebook_vectors(path)
+    assert kv.index_to_key == WORDS and (kv.min_n, kv.max_n, kv.bucket) == (3, 6, BUCKETS)
+    assert_same_vectors(ours.vectors(WORDS), [kv[w] for w in WORDS])
+    assert_same_vectors(ours.vectors(UNSEEN), [kv[w] for w in UNSEEN])
+
+
+def test_fasttext_loads_our_model_with_our_vectors(written):
+    fasttext = pytest.importorskip("fasttext")
+    path, ours = written
+    model = fasttext.load_model(str(path))
+    assert model.get_words() == WORDS
+    assert_same_vectors(ours.vectors(WORDS + UNSEEN), [model.get_word_vector(w) for w in WORDS + UNSEEN])
+
+
+def test_one_language_of_a_joint_model_exports_exactly(tmp_path):
+    """The per-language bucket rotation is undone on export: the file alone gives the same vectors."""
+    keys = [f"en:{w}" for w in WORDS[:5]] + [f"es:{w}" for w in WORDS[5:]]
+    spec = SubwordSpec(3, 6, BUCKETS)
+    word_rows, bucket_rows, output_rows, _ = random_model(keys)
+    joint = SubwordVectors(keys, np.vstack([word_rows, bucket_rows]), spec, languages=["en", "es"])
+    path = tmp_path / "es.bin"
+    es = slice(5, 10)
+    write_fasttext(path, WORDS[es], np.arange(5, 0, -1), word_rows[es], bucket_rows, output_rows[es],
+                   FastTextArgs(dim=DIM, bucket=BUCKETS), bucket_shift=int(spec.shifts(2)[1]))
+    kv = load_facebook_vectors(path)
+    queries = WORDS + UNSEEN
+    assert_same_vectors(joint.vectors([f"es:{w}" for w in queries]), [kv[w] for w in queries])
+
+
+def test_our_file_reads_back_equal(written):
+    path, ours = written
+    model = read_fasttext(path)
+    assert model.words == WORDS and model.counts.tolist() == list(range(100, 0, -10))
+    assert (model.args.dim, model.args.bucket, model.args.minn, model.args.maxn) == (DIM, BUCKETS, 3, 6)
+    assert np.array_equal(model.input_matrix, ours.w_in)
+    assert np.array_equal(model.word_vectors, ours.w_in[:len(WORDS)])
+    assert model.bucket_vectors.shape == (BUCKETS, DIM) and model.output_matrix.shape == (len(WORDS), DIM)
+    assert isinstance(model.input_matrix, np.memmap)  # the matrix is mapped, not read
+
+
+def test_a_gensim_written_model_reads_back_equal(tmp_path):
+    sentences = [["héllo", "wörld", "日本語", "the"] * 3, ["the", "cat", "🙂", "naïve"] * 3] * 5
+    model = FastText(sentences, vector_size=6, min_count=1, bucket=300, min_n=2, max_n=4, epochs=1, seed=1,
+                     workers=1)
+    path = tmp_path / "gensim.bin"
+    save_facebook_model(model, str(path))
+    read = read_fasttext(path)
+    assert read.words == model.wv.index_to_key
+    assert (read.args.bucket, read.args.minn, read.args.maxn) == (300, 2, 4)
+    assert np.array_equal(read.word_vectors, model.wv.vectors_vocab)
+    assert np.array_equal(read.bucket_vectors, model.wv.vectors_ngrams)
+    ours = SubwordVectors(read.words, read.input_matrix, SubwordSpec(2, 4, 300))
+    assert_same_vectors(ours.vectors(read.words + UNSEEN), [model.wv[w] for w in read.words + UNSEEN])
+
+
+def test_a_fasttext_trained_model_reads_with_its_vectors(tmp_path):
+    fasttext = pytest.importorskip("fasttext")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(" ".join(WORDS * 30) + "\n", encoding="utf-8")
+    model = fasttext.train_unsupervised(str(corpus), dim=5, minCount=1, bucket=500, epoch=1, thread=1,
+                                        minn=2, maxn=5, verbose=0)
+    path = tmp_path / "fasttext.bin"
+    model.save_model(str(path))
+    read = read_fasttext(path)
+    assert read.words == model.get_words() and "</s>" in read.words
+    ours = SubwordVectors(read.words, read.input_matrix, SubwordSpec(2, 5, 500))
+    queries = read.words + UNSEEN  # with </s>, which fastText gives no n-grams
+    assert_same_vectors(ours.vectors(queries), [model.get_word_vector(w) for w in queries])
+
+
+def test_fasttext_is_told_from_word2vec(written, tmp_path):
+    path, _ = written
+    w2v = tmp_path / "w2v.bin"
+    w2v.write_bytes(b"2 3\nab " + bytes(12) + b"\n")
+    assert is_fasttext(path) and not is_fasttext(w2v) and not is_fasttext(tmp_path / "missing.bin")
+
+
+def _corrupt(data: bytes, offset: int, value: bytes) -> bytes:
+    return data[:offset] + value + data[offset + len(value):]
+
+
+DICT_AT = 8 + 12 * 4 + 8                      # after the magic, version and args
+ENTRIES_AT = DICT_AT + 3 * 4 + 2 * 8
+
+
+def hostile_files(good: bytes) -> dict:
+    quant_at = len(good) - (1 + 16 + len(WORDS) * DIM * 4) - (16 + (len(WORDS) + BUCKETS) * DIM * 4) - 1
+    return {
+        "not a fastText model": _corrupt(good, 0, struct.pack("<i", 12345)),
+        "unsupported fastText version 13": _corrupt(good, 4, struct.pack("<i", 13)),
+        "bad arguments": _corrupt(good, 8, struct.pack("<i", 0)),
+        "bad dictionary sizes": _corrupt(good, DICT_AT, struct.pack("<i", -1)),
+        "pruned": _corrupt(good, DICT_AT + 12 + 8, struct.pack("<q", 4)),
+        "cannot fit": _corrupt(good, DICT_AT, struct.pack("<ii", 2**31 - 1, 2**31 - 1)),
+        "quantized model": _corrupt(good, quant_at, b"\x01"),
+        "bad input matrix flag": _corrupt(good, quant_at, b"\x07"),
+        "bad input matrix shape": _corrupt(good, quant_at + 9, struct.pack("<q", DIM + 1)),
+        "unexpected bytes": good + b"\0",
+        "entry types": _corrupt(good, ENTRIES_AT + len(b"the\0") + 8, b"\x01"),
+        "truncated": good[:-1],
+    }
+
+
+def test_hostile_files_are_one_format_error_naming_the_file(written, tmp_path):
+    path, _ = written
+    good = path.read_bytes()
+    for what, data in hostile_files(good).items():
+        bad = tmp_path / "bad.bin"
+        bad.write_bytes(data)
+        with pytest.raises(FormatError, match=what) as caught:
+            read_fasttext(bad)
+        assert str(bad) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_every_truncation_is_one_format_error(written, tmp_path):
+    path, _ = written
+    good = path.read_bytes()
+    bad = tmp_path / "cut.bin"
+    cuts = {0, 3, 7, 9, 60, DICT_AT + 5, ENTRIES_AT + 2, ENTRIES_AT + 12, *range(0, len(good), 997)}
+    for length in sorted(cuts):
+        bad.write_bytes(good[:length])
+        with pytest.raises(FormatError, match="cut.bin"):
+            read_fasttext(bad)
+    with pytest.raises(FormatError, match="cannot read"):
+        read_fasttext(tmp_path)
+
+
+def test_writing_checks_its_inputs(tmp_path):
+    word_rows, bucket_rows, output_rows, counts = random_model()
+    args = FastTextArgs(dim=DIM, bucket=BUCKETS)
+    path = tmp_path / "m.bin"
+    with pytest.raises(ConfigError, match="most frequent first"):
+        write_fasttext(path, WORDS, counts[::-1], word_rows, bucket_rows, output_rows, args)
+    with pytest.raises(ConfigError, match="unique"):
+        write_fasttext(path, ["a"] * len(WORDS), counts, word_rows, bucket_rows, output_rows, args)
+    with pytest.raises(ConfigError, match="bucket_vectors"):
+        write_fasttext(path, WORDS, counts, word_rows, bucket_rows[:5], output_rows, args)
+    with pytest.raises(ConfigError, match="NUL"):
+        write_fasttext(path, WORDS[:-1] + ["a\0b"], counts, word_rows, bucket_rows, output_rows, args)
+    assert not path.exists()
