@@ -1,7 +1,7 @@
 """Cross-lingual ties: seed dictionaries, the code-switching table, Procrustes.
 
-* `read_dictionary` (defined with the BLI evaluation, which reads the same
-  files): MUSE-format dictionaries (`source target` per line, space- or
+* `read_dictionary` (dictionary.py, shared with the BLI evaluation):
+  MUSE-format dictionaries (`source target` per line, space- or
   tab-separated; the xling/Glavaš et al. files are tab-separated).
 * `translation_table`: the dictionary as a CSR table over global ids, both
   directions, which the kernel uses for code-switching (sgns.h, Translations).
@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .dictionary import read_dictionary
 from .errors import ConfigError
-from .eval.bli import read_dictionary  # the one reader of dictionary files, shared with eval
 from .model import Embeddings
 from .tasks import DictionarySpec
 

@@ -5,17 +5,21 @@ evaluation's help and warnings. Each test failed before its fix."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from mtlembed import ConfigError, CorpusError, TaskSpec, TrainConfig, corpus
+import mtlembed.eval as ev
+from mtlembed import ConfigError, CorpusError, FormatError, TaskSpec, TrainConfig, corpus
 from mtlembed.cli import main
 from mtlembed.config import from_mapping
+from mtlembed.io import save_word2vec
 from mtlembed.jobconfig import load_job
 from mtlembed.tasks import DictionarySpec, ParallelSpec
 
@@ -188,3 +192,78 @@ def test_an_existing_name_with_glob_characters_is_taken_literally(tmp_path):
     (tmp_path / "data1.txt").write_text("what the glob would match\n")
     assert corpus.expand_paths([literal]) == [literal]
     assert corpus.expand_paths([tmp_path / "data[12].txt"]) == [tmp_path / "data1.txt"]  # still a glob
+
+
+# ----------------------------------------------------------------------------- the dictionary reader (seam)
+
+
+def test_training_does_not_import_the_evaluation():
+    """crosslingual.py took its dictionary reader from eval/bli.py; both now use dictionary.py."""
+    code = ("import sys, mtlembed.trainer, mtlembed.crosslingual, mtlembed.jobconfig, mtlembed.cache; "
+            "print(sorted(m for m in sys.modules if m.startswith('mtlembed.eval')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+    from mtlembed import crosslingual, dictionary
+    bli = importlib.import_module("mtlembed.eval.bli")  # mtlembed.eval.bli is also the function
+    assert crosslingual.read_dictionary is dictionary.read_dictionary is bli.read_dictionary
+
+
+# ----------------------------------------------------------------------------- eval help, warnings (15d, 15e)
+
+
+@pytest.mark.parametrize(("verb", "defaults"), [
+    ("analogy", ["(0: all; default: 30000)", "(default: add)"]),
+    ("bli", ["(default: csls)", "(default: 10)", "(default: all)"]),
+    ("suite", ["(default: 30000)"]),
+])
+def test_eval_help_shows_the_defaults(capsys, verb, defaults):
+    with pytest.raises(SystemExit):
+        main(["eval", verb, "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for default in defaults:
+        assert default in text, text
+
+
+def bli_vectors(tmp_path: Path, n: int = 40) -> tuple[Path, Path]:
+    """Two vocabularies whose word i is the translation of word i (the same vector)."""
+    vectors = np.random.default_rng(0).standard_normal((n, 8)).astype(np.float32)
+    save_word2vec(tmp_path / "en.vec", [f"e{i}" for i in range(n)], vectors)
+    save_word2vec(tmp_path / "es.vec", [f"s{i}" for i in range(n)], vectors)
+    return tmp_path / "en.vec", tmp_path / "es.vec"
+
+
+def test_a_reversed_dictionary_is_said_to_look_reversed(tmp_path, capsys):
+    en, es = bli_vectors(tmp_path)
+    reversed_dictionary = tmp_path / "es-en.txt"
+    # 6 of 40 pairs happen to match the wrong way round too (coverage 15%)
+    reversed_dictionary.write_text("".join(f"s{i} e{i}\n" for i in range(40))
+                                   + "".join(f"e{i} s{i}\n" for i in range(6)))
+    with pytest.warns(UserWarning, match="looks reversed.*swap the vectors files"):
+        result = ev.bli(en, es, reversed_dictionary)
+    assert result["coverage"] < 0.2
+    assert main(["eval", "bli", str(en), str(es), str(reversed_dictionary)]) == 0
+    assert "looks reversed" in capsys.readouterr().err
+
+
+def test_a_low_coverage_is_warned_about(tmp_path):
+    en, es = bli_vectors(tmp_path)
+    mismatched = tmp_path / "en-es.txt"
+    mismatched.write_text("".join(f"e{i} s{i}\n" for i in range(5))
+                          + "".join(f"x{i} y{i}\n" for i in range(30)))
+    with pytest.warns(UserWarning, match=r"only 14% of its source words have a translation"):
+        ev.bli(en, es, mismatched)
+
+
+def test_a_reversed_dictionary_matching_nothing_says_so(tmp_path):
+    en, es = bli_vectors(tmp_path)
+    reversed_dictionary = tmp_path / "d.txt"
+    reversed_dictionary.write_text("".join(f"s{i} e{i}\n" for i in range(40)))
+    with pytest.raises(FormatError, match="none of its 40 pairs.*looks reversed"):
+        ev.bli(en, es, reversed_dictionary)
+
+
+def test_a_good_dictionary_is_not_warned_about(tmp_path, recwarn):
+    en, es = bli_vectors(tmp_path)
+    (tmp_path / "good.txt").write_text("".join(f"e{i} s{i}\n" for i in range(40)))
+    assert ev.bli(en, es, tmp_path / "good.txt")["p@1"] == 1.0
+    assert not [w for w in recwarn if "coverage" in str(w.message) or "reversed" in str(w.message)]

@@ -20,68 +20,22 @@ hundred MiB) even for 200k x 200k vocabularies: no n^2 matrix is ever built.
 from __future__ import annotations
 
 import os
-import re
 import warnings
 
 import numpy as np
 
+from mtlembed.dictionary import read_dictionary
 from mtlembed.errors import ConfigError, FormatError
-from mtlembed.eval.vectors import CHUNK_BYTES, prefix_hint, read_lines, resolve, unit_rows
+from mtlembed.eval.vectors import CHUNK_BYTES, prefix_hint, resolve, unit_rows
 
 __all__ = ["METHODS", "CSLS_K", "PRECISION_AT", "evaluate_bli", "read_dictionary", "topk_mean"]
 
 METHODS = ("nn", "csls")
 CSLS_K = 10
 PRECISION_AT = (1, 5, 10)
+# Below this share of the dictionary's source words in the vocabularies, the score is warned about.
+LOW_COVERAGE = 0.5
 _BLOCK_WIDTH = 64  # columns per block when looking for a row's top k (see topk_mean)
-
-
-def read_dictionary(path: str | os.PathLike,
-                    lang_pair: tuple[str, str] | None = None) -> list[tuple[str, str]]:
-    """The `(source, target)` pairs of a bilingual dictionary (a seed dictionary
-    for training or a gold one for BLI), in file order.
-
-    One pair per line, UTF-8. A line holding a tab is split on tabs (so a
-    tab-separated file may hold multi-word entries; they are simply never in a
-    whitespace-tokenized vocabulary), any other line on whitespace. Blank
-    lines are skipped. `lang_pair` = (source, target) languages names the
-    dictionary in messages, and a file named the other way round (an `es-en`
-    file read as en->es) is warned about: the columns would be swapped.
-
-    Raises
-    ------
-    FormatError
-        a line without exactly two columns, invalid UTF-8 (with `file:line`),
-        or a file without any pair.
-    ConfigError
-        the file is missing or unreadable.
-    """
-    what = f"{lang_pair[0]}-{lang_pair[1]} dictionary" if lang_pair else "dictionary"
-    if lang_pair:
-        _check_direction(os.fspath(path), lang_pair)
-    pairs = []
-    for lineno, line in read_lines(path, what):
-        if not line.strip():
-            continue
-        columns = [c.strip() for c in line.split("\t")] if "\t" in line else line.split()
-        if len(columns) != 2 or not all(columns):
-            raise FormatError(f"{path}:{lineno}: expected 'source target' (two columns separated by a space "
-                              f"or a tab), got {len([c for c in columns if c])} column(s): {line[:80]!r}")
-        pairs.append((columns[0], columns[1]))
-    if not pairs:
-        raise FormatError(f"{path}: no word pairs in the {what}")
-    return pairs
-
-
-def _check_direction(path: str, lang_pair: tuple[str, str]) -> None:
-    source, target = (re.escape(lang) for lang in lang_pair)
-    name = os.path.basename(path)
-    reversed_name = re.search(rf"(?<![A-Za-z]){target}[-_]{source}(?![A-Za-z])", name)
-    forward_name = re.search(rf"(?<![A-Za-z]){source}[-_]{target}(?![A-Za-z])", name)
-    if reversed_name and not forward_name:
-        warnings.warn(f"{path}: the file name suggests {lang_pair[1]}->{lang_pair[0]}, but it is read as "
-                      f"{lang_pair[0]}->{lang_pair[1]} (first column {lang_pair[0]}): check langs",
-                      stacklevel=3)
 
 
 def topk_mean(scores: np.ndarray, k: int) -> np.ndarray:
@@ -172,11 +126,14 @@ def evaluate_bli(
     if not kept:
         n_src = sum(s in src_index for s, _ in pairs)
         n_tgt = sum(t in tgt_index for _, t in pairs)
+        matches_reversed = any(t in src_index and s in tgt_index for s, t in pairs)
+        reversed_hint = f"; {_looks_reversed(same)}" if matches_reversed else ""
         raise FormatError(
             f"{dictionary_path}: none of its {len(pairs)} pairs has both words in the vocabularies "
             f"({n_src} source words found in {src_vs.name}, {n_tgt} target words in {tgt_vs.name})"
-            f"{prefix_hint(src_vs)}"
+            f"{prefix_hint(src_vs)}{reversed_hint}"
         )
+    _warn_low_coverage(dictionary_path, pairs, src_index, tgt_index, len(kept), n_sources, same)
     pair_src, pair_tgt = (np.asarray(v, dtype=np.int64) for v in zip(*kept))
     queries, first_pair = np.unique(pair_src, return_index=True)  # kept is sorted by source
     src_unit, tgt_unit = unit_rows(src_vs.vectors), unit_rows(tgt_vs.vectors)
@@ -194,6 +151,25 @@ def evaluate_bli(
         file=os.fspath(dictionary_path),
     )
     return result
+
+
+def _looks_reversed(same_file: bool) -> str:
+    swap = "--src-lang and --tgt-lang" if same_file else "the vectors files (or the dictionary's columns)"
+    return f"it looks reversed, read the other way it matches far more pairs: swap {swap}?"
+
+
+def _warn_low_coverage(path, pairs, src_index, tgt_index, n_kept, n_sources, same_file) -> None:
+    """A score on a small share of the dictionary is no score of it: say so, and say when
+    the dictionary matches much better the other way round (target -> source)."""
+    coverage = len({s for s, t in pairs if s in src_index and t in tgt_index}) / n_sources
+    n_reversed = len({(t, s) for s, t in pairs if t in src_index and s in tgt_index})
+    if n_reversed >= 2 * max(n_kept, 1):
+        warnings.warn(f"{path}: {_looks_reversed(same_file)} ({n_reversed} pairs against {n_kept}; "
+                      f"coverage {coverage:.0%})", stacklevel=3)
+    elif coverage < LOW_COVERAGE:
+        warnings.warn(f"{path}: only {coverage:.0%} of its source words have a translation in the "
+                      "vocabularies: the score covers a small, probably frequent, part of the dictionary",
+                      stacklevel=3)
 
 
 def _gold_ranks(src_unit, tgt_unit, queries, first_pair, pair_tgt, method, k):

@@ -52,9 +52,14 @@ def add_parser(subparsers):
         "questions", metavar="QUESTIONS", help="questions file (': section' lines, 'a b c d' lines)"
     )
     p.add_argument(
-        "--restrict", type=_positive_int, default=RESTRICT, help="vocabulary: most frequent N words (0: all)"
+        "--restrict",
+        type=_positive_int,
+        default=RESTRICT,
+        help="vocabulary: most frequent N words (0: all; default: %(default)s)",
     )
-    p.add_argument("--method", choices=ANALOGY_METHODS, default="add", help="3CosAdd or 3CosMul")
+    p.add_argument(
+        "--method", choices=ANALOGY_METHODS, default="add", help="3CosAdd or 3CosMul (default: %(default)s)"
+    )
     p.add_argument("--case-sensitive", action="store_true", help="compare words exactly")
     p.add_argument("--lang", help="evaluate the '<lang>:' keys of a joint model")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -76,9 +81,21 @@ def add_parser(subparsers):
         "select its prefixed keys (en:house, es:casa).",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="SRC_VECTORS [TGT_VECTORS] DICTIONARY")
-    p.add_argument("--method", choices=BLI_METHODS, default="csls", help="retrieval by CSLS or cosine")
-    p.add_argument("--k", type=_positive_int, default=CSLS_K, help="CSLS neighbourhood size")
-    p.add_argument("--max-vocab", type=_positive_int, default=None, help="most frequent N words of each side")
+    p.add_argument(
+        "--method",
+        choices=BLI_METHODS,
+        default="csls",
+        help="retrieval by CSLS or cosine (default: %(default)s)",
+    )
+    p.add_argument(
+        "--k", type=_positive_int, default=CSLS_K, help="CSLS neighbourhood size (default: %(default)s)"
+    )
+    p.add_argument(
+        "--max-vocab",
+        type=_positive_int,
+        default=None,
+        help="most frequent N words of each side (default: all)",
+    )
     p.add_argument("--src-lang", help="source prefix in a joint model")
     p.add_argument("--tgt-lang", help="target prefix in a joint model")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -87,7 +104,12 @@ def add_parser(subparsers):
     p = verbs.add_parser("suite", help="every shared English benchmark, as one table")
     p.add_argument("vectors", metavar="VECTORS", help="word2vec text or binary file")
     p.add_argument("--data-dir", help="shared data folder (default: $MTLEMBED_DATA or ../shared/data)")
-    p.add_argument("--restrict", type=_positive_int, default=RESTRICT, help="vocabulary of the analogy sets")
+    p.add_argument(
+        "--restrict",
+        type=_positive_int,
+        default=RESTRICT,
+        help="vocabulary of the analogy sets (default: %(default)s)",
+    )
     p.add_argument("--lang", help="evaluate the '<lang>:' keys of a joint model")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run_suite)
