@@ -71,6 +71,9 @@ class Checkpoint:
     w_in: np.ndarray | None = None
     w_out: list[np.ndarray] = field(default_factory=list)
     path: Path | None = None  # where it was loaded from
+    # A distributed run's: world_size, round (meetings done), rounds, and each rank's
+    # positions [next_chunk, total_chunks, words_done] (the counters above are rank 0's).
+    ranks: dict = field(default_factory=dict)
 
 
 def save(directory: os.PathLike | str, state: Checkpoint) -> Path:
@@ -120,7 +123,7 @@ def _metadata(state: Checkpoint) -> dict:
             "parallel": [spec_table(p) for p in state.parallel],
             "dictionaries": [spec_table(d) for d in state.dictionaries], "languages": state.languages,
             "next_chunk": state.next_chunk, "total_chunks": state.total_chunks,
-            "words_done": state.words_done, "notes": notes}
+            "words_done": state.words_done, "notes": notes, **({"ranks": state.ranks} if state.ranks else {})}
 
 
 def load(directory: os.PathLike | str) -> Checkpoint:
@@ -173,7 +176,7 @@ def _from_metadata(meta: Any, path: Path) -> Checkpoint:
     if meta.get("version") != FORMAT_VERSION or isinstance(meta.get("version"), bool):
         raise FormatError(f"{path}: checkpoint format {meta.get('version')!r} is not supported "
                           f"(this mtlembed reads format {FORMAT_VERSION})")
-    unknown = sorted(set(meta) - {*_META_KEYS, "finished"})
+    unknown = sorted(set(meta) - {*_META_KEYS, "finished", "ranks"})
     missing = [key for key in _META_KEYS if key not in meta]
     if unknown or missing:
         raise _malformed(path, f"unknown keys {unknown}" if unknown else f"missing keys {missing}")
@@ -206,7 +209,29 @@ def _from_metadata(meta: Any, path: Path) -> Checkpoint:
         raise _malformed(path, f"finished must be true or false, got {finished!r}")
     return Checkpoint(config=config, tasks=tasks, parallel=parallel, dictionaries=dictionaries,
                       languages=languages, next_chunk=meta["next_chunk"], total_chunks=meta["total_chunks"],
-                      words_done=meta["words_done"], notes=notes, finished=finished, path=path)
+                      words_done=meta["words_done"], notes=notes, finished=finished, path=path,
+                      ranks=_ranks(meta.get("ranks", {}), path))
+
+
+def _ranks(ranks: Any, path: Path) -> dict:
+    """A distributed run's record, checked: {} for one process's run."""
+    if ranks == {}:
+        return ranks
+
+    def whole(value: Any) -> bool:
+        return type(value) is int and value >= 0
+
+    keys = ("world_size", "round", "rounds", "positions")
+    if (not isinstance(ranks, dict) or sorted(ranks) != sorted(keys)
+            or not all(whole(ranks[k]) for k in keys[:3])):
+        raise _malformed(path, f"ranks must be a table of whole numbers {', '.join(keys[:3])} and positions, "
+                               f"got {ranks!r}")
+    positions = ranks["positions"]
+    if (ranks["world_size"] < 2 or ranks["round"] > ranks["rounds"] or not isinstance(positions, list)
+            or len(positions) != ranks["world_size"]
+            or not all(isinstance(p, list) and len(p) == 3 and all(map(whole, p)) for p in positions)):
+        raise _malformed(path, f"ranks {ranks!r} do not describe the ranks of a run")
+    return ranks
 
 
 def _specs(schema, tables: Any, key: str) -> list:

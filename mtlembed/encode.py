@@ -15,20 +15,20 @@ from . import backend, corpus
 from . import vocab as vocab_module
 from .config import TrainConfig
 from .encoded import EncodedCorpus, MemorySink, release_free_memory
-from .errors import ConfigError, CorpusError, ResourceError
+from .errors import ConfigError, CorpusError, MtlembedError, ResourceError
 from .resources import available_memory
 from .tasks import ParallelSpec, TaskSpec
 
 
-def _read_into(files, counter, stream, sink, config: TrainConfig, stats: corpus.ReadStats,
+def _read_into(blocks, counter, stream, sink, config: TrainConfig, stats: corpus.ReadStats,
                lines: bool) -> int:
-    """Tokenizes files into a sink, block by block; returns the token count. With
-    `lines`, a final line without a newline still counts as a line."""
+    """Tokenizes (path, block) pairs (corpus.read_blocks') into a sink; returns the token count.
+    With `lines`, a final line without a newline still counts as a line."""
     core = backend.core()
     lower = corpus.case_map() if config.lowercase else None
     strict = config.encoding_errors == "strict"
     words, last, line = 0, b"", 1
-    for path, block in corpus.read_blocks(files, stats):
+    for path, block in blocks:
         if block:
             done = core.tokenize(block, counter, stream, config.worker_threads, lower)
             if done is None:  # invalid UTF-8, or a capital sigma to lowercase: Python decodes it
@@ -46,9 +46,12 @@ def _read_into(files, counter, stream, sink, config: TrainConfig, stats: corpus.
 
 
 def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig,
-                parallel_specs: Sequence[ParallelSpec] = ()) -> EncodedCorpus:
+                parallel_specs: Sequence[ParallelSpec] = (), ranks=None) -> EncodedCorpus:
     """Reads every task once: tokens are counted per language and encoded per task,
-    in RAM or, with config.cache_dir, in files there (reused by later runs)."""
+    in RAM or, with config.cache_dir, in files there (reused by later runs). With `ranks`
+    (distributed.Ranks), this process reads its shard of every task (never a cache)."""
+    if ranks is not None and config.cache_dir is not None:
+        raise ConfigError("cache_dir cannot be used with distributed training yet: leave it out")
     try:
         if config.cache_dir is not None:
             from . import cache  # cache.py encodes with this module's encode(): imported when needed
@@ -56,7 +59,7 @@ def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig,
             data = cache.load_or_build(config.cache_dir, task_specs, parallel_specs, config)
         else:
             data = encode(task_specs, config, parallel_specs,
-                           lambda keep_empty: MemorySink(keep_empty, available_memory))
+                          lambda keep_empty: MemorySink(keep_empty, available_memory), ranks)
     except MemoryError as error:
         if isinstance(error, ResourceError) or config.cache_dir is not None:
             raise
@@ -67,57 +70,77 @@ def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig,
 
 
 def encode(task_specs: Sequence[TaskSpec], config: TrainConfig, parallel_specs: Sequence[ParallelSpec],
-            new_sink: Callable) -> EncodedCorpus:
+           new_sink: Callable, ranks=None) -> EncodedCorpus:
     """read_corpus's work (and the cache's); `new_sink(keep_empty)` makes where each task's ids go
-    (called for the tasks, then both sides of each parallel text, in order)."""
+    (called for the tasks, then both sides of each parallel text, in order). With `ranks`, each
+    source (task or parallel side) is counted apart and ranks.vocabulary merges every rank's counts
+    in the order one process reads them."""
     core = backend.core()
     counters: dict[str, object] = {}
-    sinks, words_read = [], 0
+    sources: list[tuple[str, object]] = []  # (language, counter) of each task, then each parallel side
+    sinks: list = []
+    words_read, failure = 0, None
     stats = corpus.ReadStats()
-    for spec in task_specs:
-        files = corpus.expand_paths(spec.paths)
-        sink = new_sink(False)
-        task_words = _read_into(files, counters.setdefault(spec.lang, core.Counter(config.max_distinct)),
-                                core.Stream(config.max_sentence_length), sink, config, stats, False)
-        if task_words == 0:
-            raise CorpusError(f"task '{spec.name}': the corpus has no words ({', '.join(map(str, files[:3]))}"
-                              f"{', ...' if len(files) > 3 else ''})")
-        sinks.append(sink)
-        words_read += task_words
 
-    parallel = []
-    for spec in parallel_specs:
-        sides = []
-        for lang, path in zip(spec.langs, spec.paths):
-            if lang not in counters:
-                raise ConfigError(f"parallel '{spec.name}': no task has language '{lang}'")
-            sink = new_sink(True)
-            stream = core.Stream(2**62, keep_empty=True)  # one sentence per line, never split
-            words_read += _read_into(corpus.expand_paths([path]), counters[lang], stream, sink, config, stats,
-                                     True)
-            sides.append(sink)
-        lines = [side.sentences for side in sides]
-        if lines[0] != lines[1]:
-            short = int(lines[1] < lines[0])
-            raise CorpusError(f"{spec.paths[short]}:{lines[short] + 1}: parallel '{spec.name}' is not "
-                              f"line-aligned: this file ends after {lines[short]} lines, "
-                              f"{spec.paths[1 - short]} has {lines[1 - short]}")
-        parallel.append(tuple(sides))
+    def read_source(lang, blocks, stream, keep_empty: bool) -> int:
+        counter = core.Counter(config.max_distinct) if ranks else \
+            counters.setdefault(lang, core.Counter(config.max_distinct))
+        sinks.append(new_sink(keep_empty))
+        sources.append((lang, counter))
+        return _read_into(blocks, counter, stream, sinks[-1], config, stats, keep_empty)
 
+    try:
+        for spec in task_specs:
+            files = corpus.expand_paths(spec.paths)
+            blocks = ranks.task_blocks(files, stats) if ranks else corpus.read_blocks(files, stats)
+            task_words = read_source(spec.lang, blocks, core.Stream(config.max_sentence_length), False)
+            if task_words == 0:
+                shard = f"rank {ranks.rank}'s shard of " if ranks else ""
+                raise CorpusError(f"task '{spec.name}': {shard}the corpus has no words "
+                                  f"({', '.join(map(str, files[:3]))}{', ...' if len(files) > 3 else ''})")
+            words_read += task_words
+        for spec in parallel_specs:
+            for lang in spec.langs:
+                if lang not in {t.lang for t in task_specs}:
+                    raise ConfigError(f"parallel '{spec.name}': no task has language '{lang}'")
+            sides = ranks.parallel_blocks([corpus.expand_paths([p])[0] for p in spec.paths], stats) if ranks \
+                else [corpus.read_blocks(corpus.expand_paths([p]), stats) for p in spec.paths]
+            for lang, blocks in zip(spec.langs, sides):
+                stream = core.Stream(2**62, keep_empty=True)  # one sentence per line, never split
+                words_read += read_source(lang, blocks, stream, True)
+            lines = [side.sentences for side in sinks[-2:]]
+            if lines[0] != lines[1]:
+                short = int(lines[1] < lines[0])
+                raise CorpusError(f"{spec.paths[short]}:{lines[short] + 1}: parallel '{spec.name}' is not "
+                                  f"line-aligned: this file ends after {lines[short]} lines, "
+                                  f"{spec.paths[1 - short]} has {lines[1 - short]}")
+    except MtlembedError as error:
+        if ranks is None:
+            raise
+        failure = error  # every rank raises it (ranks.vocabulary), none waits for this one
+
+    if ranks:
+        vocab, mappings = ranks.vocabulary(sources, config, failure)
+    else:
+        _warn_prunings(counters, config)
+        vocab, by_language = vocab_module.build(counters, config.min_count, config.max_vocab)
+        mappings = [by_language[lang] for lang, _ in sources]
+    streams = []
+    for spec, sink, mapping, (_, counter) in zip(task_specs, sinks, mappings, sources):
+        streams.append(sink.finish(mapping))
+        if len(streams[-1].tokens) == 0:
+            raise CorpusError(f"task '{spec.name}': no word occurs at least min_count={config.min_count} "
+                              f"times ({len(counter)} distinct words); lower --min-count")
+    sides = list(zip(sinks, mappings))[len(task_specs):]
+    parallel = [(first.finish(first_map), second.finish(second_map))
+                for (first, first_map), (second, second_map) in zip(sides[::2], sides[1::2])]
+    return EncodedCorpus(vocab, list(task_specs), streams, words_read, stats, parallel)
+
+
+def _warn_prunings(counters: dict, config: TrainConfig) -> None:
     for lang, counter in counters.items():
         if counter.prunings:
             warnings.warn(f"language '{lang}': more than max_distinct={config.max_distinct} distinct tokens: "
                           f"{counter.prunings} prunings dropped {counter.dropped} rare ones as word2vec does "
                           f"(the last dropped those seen at most {counter.threshold} times); raise "
-                          "--max-distinct to keep them", corpus.CorpusWarning, stacklevel=3)
-    vocab, mappings = vocab_module.build(counters, config.min_count, config.max_vocab)
-    streams = []
-    for spec, sink in zip(task_specs, sinks):
-        streams.append(sink.finish(mappings[spec.lang]))
-        if len(streams[-1].tokens) == 0:
-            distinct = len(counters[spec.lang])
-            raise CorpusError(f"task '{spec.name}': no word occurs at least min_count={config.min_count} "
-                              f"times ({distinct} distinct words); lower --min-count")
-    parallel = [tuple(side.finish(mappings[lang]) for lang, side in zip(spec.langs, sides))
-                for spec, sides in zip(parallel_specs, parallel)]
-    return EncodedCorpus(vocab, list(task_specs), streams, words_read, stats, parallel)
+                          "--max-distinct to keep them", corpus.CorpusWarning, stacklevel=4)

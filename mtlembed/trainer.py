@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import backend, checkpoint, corpus, crosslingual
+from . import backend, checkpoint, corpus, crosslingual, distributed
 from . import tasks as tasks_module
 from . import vocab as vocab_module
 from .config import TrainConfig, from_mapping
@@ -49,6 +49,7 @@ class Report:
     version: str = ""
     inputs: dict = field(default_factory=dict)  # tasks, parallel texts, dictionaries; paths absolute
     outputs: list = field(default_factory=list)  # absolute paths (the CLI fills them in)
+    ranks: dict = field(default_factory=dict)  # distributed: world_size, rounds, bytes_sent (by rank 0)
 
 
 # The CPU kernel works on 16-float blocks: rows are padded with zero columns
@@ -108,6 +109,10 @@ class _StopRequests:
             signal.signal(signum, handler)
 
 
+# The stop requests as the ranks exchange them (distributed.Ranks.meet): 0 none; the larger wins.
+_STOPS = (None, KeyboardInterrupt, Terminated)
+
+
 @dataclass
 class _Job:
     """A run in progress: the kernel, the schedule and how far along it training is."""
@@ -121,10 +126,20 @@ class _Job:
     position: int = 0         # the next chunk to train
     loss: float = 0.0         # summed over this process's chunks, with their pairs
     pairs: float = 0.0
+    round_ends: np.ndarray | None = None  # distributed: the chunk each round of the ranks ends before
+    round: int = 0                        # distributed: rounds done (ended by a meeting of all ranks)
+    ranks: list = field(default_factory=list)  # distributed: (position, chunks, words done) of each rank
+    saved_at: tuple = (0.0, 0)            # distributed: (time, words) of the last checkpoint
 
     @property
     def n_chunks(self) -> int:
         return len(self.chunk_stats)
+
+    @property
+    def done(self) -> bool:
+        if self.round_ends is not None:
+            return self.round == len(self.round_ends)
+        return self.position == self.n_chunks
 
 
 class Trainer:
@@ -167,6 +182,12 @@ class Trainer:
         self.finished = False            # resumed from the record of a finished run: nothing to train
         self._resume_state: checkpoint.Checkpoint | None = None
         self._last_state: checkpoint.Checkpoint | None = None  # where the last train() ended
+        self._ranks: distributed.Ranks | None = None  # the other processes of a distributed run
+
+    @property
+    def writes_outputs(self) -> bool:
+        """Whether this process writes the outputs, report and checkpoints: rank 0 of a distributed run."""
+        return self._ranks is None or self._ranks.writer
 
     @classmethod
     def resume(cls, directory: str | os.PathLike) -> Trainer:
@@ -201,9 +222,12 @@ class Trainer:
 
     def read(self) -> EncodedCorpus:
         start = time.perf_counter()
-        self.corpus = read_corpus(self.task_specs, self.config, self.parallel)
+        self._ranks = distributed.join()
+        self.corpus = read_corpus(self.task_specs, self.config, self.parallel, self._ranks)
         self.report.vocab_seconds = time.perf_counter() - start
         self.report.corpus_words = self.corpus.words_read
+        if self._ranks:
+            self.report.corpus_words = int(self._ranks.total([self.corpus.words_read])[0])
         self.report.vocab_size = len(self.corpus.vocab)
         return self.corpus
 
@@ -262,6 +286,7 @@ class Trainer:
         # Before anything is read: a device that cannot train the job is an error (cuda) or falls back (auto).
         device = backend.device_for_job(cfg.device,
                                         job_features(self.task_specs, self.parallel, self.dictionaries))
+        self._check_world_size()
         data = self.corpus or self.read()
         heads = sorted({head_of(t) for t in self.task_specs} | ({"shared"} if self.parallel else set()))
         w_in, w_out = self._initial_matrices(len(data.vocab), len(heads))
@@ -281,47 +306,98 @@ class Trainer:
         chunk_words = np.cumsum(np.concatenate(([0], words_of_chunk)))
         r = self.report
         r.simd, r.device, r.threads = kernel.backend, device, cfg.worker_threads
-        position = self._resumed_position(chunk_words)
-        return _Job(data, kernel, chunks, chunk_words, chunk_stats, tally, position)
+        job = _Job(data, kernel, chunks, chunk_words, chunk_stats, tally)
+        if self._ranks:
+            chunks["id"] = self._ranks.chunk_ids(chunks["id"])
+            job.round_ends = self._ranks.round_ends(chunks["progress_end"], int(chunk_words[-1]), cfg.epochs)
+            r.ranks = {"world_size": self._ranks.size, "rounds": len(job.round_ends), "bytes_sent": 0}
+        job.position, job.round = self._resumed_position(chunk_words)
+        if self._ranks:
+            self._ranks.track([w_in, *w_out])
+            job.saved_at = (time.monotonic(), int(chunk_words[job.position]))
+        return job
 
-    def _resumed_position(self, chunk_words: np.ndarray) -> int:
-        """The chunk to start from: 0, or the checkpoint's next chunk once its counters are checked
-        against the schedule its config makes."""
+    def _check_world_size(self) -> None:
+        """A run resumes with the number of processes that wrote its checkpoint (its shards)."""
+        state = self._resume_state
+        if state is not None:
+            saved, now = state.ranks.get("world_size", 1), distributed.world_size()
+            if saved != now:
+                raise ConfigError(f"{state.path}: the run was trained by {saved} process(es) "
+                                  f"(WORLD_SIZE); resume it with {saved}, not {now}")
+
+    def _resumed_position(self, chunk_words: np.ndarray) -> tuple[int, int]:
+        """The chunk to start from and the rounds done: 0, or the checkpoint's (this rank's) next
+        chunk once its counters are checked against the schedule its config makes."""
         state = self._resume_state
         if state is None:
-            return 0
-        if state.total_chunks != len(chunk_words) - 1 or state.words_done != chunk_words[state.next_chunk]:
-            raise FormatError(f"{state.path}: malformed checkpoint: its counters (chunk {state.next_chunk} "
-                              f"of {state.total_chunks}, {state.words_done} words) do not fit the schedule "
+            return 0, 0
+        next_chunk, total_chunks, words_done = state.next_chunk, state.total_chunks, state.words_done
+        if self._ranks:
+            next_chunk, total_chunks, words_done = state.ranks["positions"][self._ranks.rank]
+        if (total_chunks != len(chunk_words) - 1 or next_chunk > total_chunks
+                or words_done != chunk_words[next_chunk]):
+            raise FormatError(f"{state.path}: malformed checkpoint: its counters (chunk {next_chunk} "
+                              f"of {total_chunks}, {words_done} words) do not fit the schedule "
                               f"of its config ({len(chunk_words) - 1} chunks)")
-        return state.next_chunk
+        return next_chunk, state.ranks.get("round", 0)
 
     def _run_schedule(self, job: _Job, progress, checkpoint_dir: str | None,
                       interval: checkpoint.Interval) -> None:
         """Runs the chunks from job.position to the end: in one go, or with `checkpoint_dir` in
         segments with a checkpoint after each. Between two segments every thread has joined, so
         the matrices are a consistent state to save."""
-        callback = progress
-        if progress is True:
+        callback = progress if self.writes_outputs else None  # one bar: rank 0's (its shard)
+        if callback is True:
             callback = ProgressBar(int(job.chunk_words[-1]), self.config.learning_rate,
                                    self.config.final_learning_rate, tasks=job.tally,
                                    start_words=int(job.chunk_words[job.position]))
+        start = time.perf_counter()
         with _StopRequests() as stop:
-            while job.position < job.n_chunks:
-                end = self._segment_end(job, interval) if checkpoint_dir else job.n_chunks
+            while not job.done:
+                if job.round_ends is not None:
+                    end = int(job.round_ends[job.round])
+                else:
+                    end = self._segment_end(job, interval) if checkpoint_dir else job.n_chunks
                 stats = self._run_segment(job, end, stop, callback)
                 cause = stats["interrupted"] or stop.cause
+                due = bool(checkpoint_dir) and not job.done  # one process: a segment is an interval
+                if self._ranks:
+                    cause, due = self._meet(job, cause, bool(checkpoint_dir) and self._checkpoint_due(job,
+                                                                                                     interval))
                 saved = None
-                if checkpoint_dir and (cause is not None or job.position < job.n_chunks):
+                if checkpoint_dir and (cause is not None or due) and self.writes_outputs:
                     saved = self._checkpoint(job, checkpoint_dir)
+                    job.saved_at = (time.monotonic(), int(job.chunk_words[job.position]))
                 cause = cause or stop.cause  # a signal during the save: the checkpoint is already made
                 if cause is not None:
                     # Ctrl-C is a KeyboardInterrupt, SIGTERM a Terminated: what the caller expects. The
                     # checkpoint's path rides along for the CLI's "continue with --resume" message.
                     cause.checkpoint = saved
                     raise cause
+        if self._ranks:  # the run's time, meetings included, for its words/s
+            self.report.train_seconds = time.perf_counter() - start
         if isinstance(callback, ProgressBar):
             callback(int(job.chunk_words[job.position]), job.position, job.loss, int(job.pairs), final=True)
+
+    def _meet(self, job: _Job, cause: BaseException | None, due: bool) -> tuple[BaseException | None, bool]:
+        """The end of a distributed round: the ranks' changes summed into the matrices; a stop asked of
+        any rank stops them all, a checkpoint asked by any is written (a stopped round is not done:
+        resumed, each rank trains what is left of it)."""
+        code = _STOPS.index(type(cause)) if type(cause) in _STOPS[1:] else int(cause is not None)
+        mine = (job.position, job.n_chunks, int(job.chunk_words[job.position]))
+        code, due, job.ranks = self._ranks.meet([job.kernel.w_in, *job.kernel.w_out], code, due, mine)
+        if code == 0:
+            job.round += 1
+        self.report.ranks["bytes_sent"] = self._ranks.bytes_sent
+        return cause or (_STOPS[code]() if code else None), due and not job.done
+
+    def _checkpoint_due(self, job: _Job, interval: checkpoint.Interval) -> bool:
+        """Whether `interval` has passed since the last checkpoint (words: this rank's times the ranks)."""
+        seconds, words = job.saved_at
+        if interval.words:
+            return (int(job.chunk_words[job.position]) - words) * self._ranks.size >= interval.words
+        return time.monotonic() - seconds >= interval.seconds
 
     def _segment_end(self, job: _Job, interval: checkpoint.Interval) -> int:
         """Where the segment from job.position ends: after `interval` words, or as many words as the
@@ -334,6 +410,8 @@ class Trainer:
         """Trains chunks [job.position, end) and adds them to the job and the report."""
         begin, words_before, loss_before, pairs_before = job.position, int(job.chunk_words[job.position]), \
             job.loss, job.pairs
+        if end <= begin:  # a rank with nothing left in this round (it trained it before a stop)
+            return {"interrupted": None}
 
         def monitor(words, done, seg_loss, seg_pairs):
             stop.check()  # raising here stops the workers after their current chunk
@@ -357,13 +435,19 @@ class Trainer:
             config=self.config, tasks=self.task_specs, parallel=self.parallel, dictionaries=self.dictionaries,
             languages=vocab.languages, next_chunk=job.position, total_chunks=job.n_chunks,
             words_done=int(job.chunk_words[job.position]), notes=self.notes, words=vocab.words,
-            counts=vocab.counts, starts=vocab.starts, w_in=job.kernel.w_in, w_out=job.kernel.w_out)
+            counts=vocab.counts, starts=vocab.starts, w_in=job.kernel.w_in, w_out=job.kernel.w_out,
+            ranks={"world_size": self._ranks.size, "round": job.round, "rounds": len(job.round_ends),
+                   "positions": [list(p) for p in job.ranks]} if self._ranks else {})
 
     def _checkpoint(self, job: _Job, directory: str) -> str:
         """Saves the run at job.position; returns the file's absolute path."""
         return str(checkpoint.save(directory, self._state(job)))
 
     def _tally(self, job: _Job) -> None:
+        if self._ranks:  # the run's words and loss: every rank's
+            words, job.loss, job.pairs = self._ranks.total([self.report.train_words, job.loss, job.pairs])
+            self.report.train_words = int(words)
+            self.report.words_per_second = words / max(self.report.train_seconds, 1e-9)
         self.report.final_loss = job.loss / max(job.pairs, 1)
         self.report.tasks = job.tally.summary(job.position)
         # What finish_checkpoint writes: the metadata alone.

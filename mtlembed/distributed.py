@@ -1,0 +1,366 @@
+"""Data-parallel training across processes, on torch.distributed (launched by torchrun).
+
+    torchrun --nnodes N --nproc-per-node K -m mtlembed train corpus.txt -o vectors.bin
+
+Each of the WORLD_SIZE ranks reads its own shard of every task, the ranks merge
+their counts into the one vocabulary a single process would build, and each
+trains its shard with the kernel as one process would. The schedule's 0..1
+timeline (the learning-rate decay) is global: every rank's chunks lie on it by
+their share of the rank's shard, and the ranks meet at the same points of it, the
+ends of `rounds`. At each meeting the changes every rank made to the matrices
+since the last one are summed (one all_reduce per matrix), so each word's update
+counts once, as on one machine, and a small all_reduce of flags carries a stop
+request (a signal to any rank) and each rank's position, for the checkpoint that
+rank 0 writes.
+
+The kernel and `_core` never know about ranks, and torch is imported only here,
+only when WORLD_SIZE asks for more than one process. The collectives run on
+gloo (CPU tensors, whatever device trains).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import corpus
+from . import vocab as vocab_module
+from .errors import BackendError, ConfigError, CorpusError, MissingDependencyError
+
+# A round (the words each rank trains between two meetings) is at most SYNC_WORDS of its shard, and an
+# epoch holds at least MIN_ROUNDS_PER_EPOCH rounds. MTLEMBED_SYNC_WORDS overrides SYNC_WORDS.
+SYNC_WORDS = 1 << 20
+MIN_ROUNDS_PER_EPOCH = 4
+# How long a collective waits for a rank that stopped answering (one that died is noticed at once: its
+# sockets close). MTLEMBED_DIST_TIMEOUT (seconds) overrides it.
+TIMEOUT_SECONDS = 600
+
+
+class RankError(BackendError):
+    """Another rank failed, died or stopped answering."""
+
+
+def world_size() -> int:
+    """The number of ranks torchrun's environment (WORLD_SIZE) asks for; 1 without it."""
+    text = os.environ.get("WORLD_SIZE", "1")
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ConfigError(f"WORLD_SIZE must be a whole number >= 1, got {text!r}")
+    return size
+
+
+def _env_number(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name} must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+_joined: Ranks | None = None
+
+
+def join() -> Ranks | None:
+    """This process's place among the ranks torchrun started (the process group is made once), or
+    None when it trains alone."""
+    global _joined
+    size = world_size()
+    if size == 1:
+        return None
+    if _joined is not None:
+        return _joined
+    try:
+        import torch
+        import torch.distributed as dist
+    except ImportError:
+        raise MissingDependencyError(f"distributed training (WORLD_SIZE={size}) needs torch: "
+                                     'pip install "mtlembed[torch]"') from None
+    timeout = datetime.timedelta(seconds=_env_number("MTLEMBED_DIST_TIMEOUT", TIMEOUT_SECONDS))
+    try:
+        if not dist.is_initialized():
+            dist.init_process_group("gloo", timeout=timeout)
+    except (RuntimeError, ValueError) as error:  # e.g. MASTER_ADDR unset or unreachable
+        raise RankError(f"cannot join the {size} ranks: {_first_line(error)}") from None
+    _joined = Ranks(torch, dist)
+    return _joined
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+class _MergedCounts:
+    """The ranks' counts of one language, merged in the order one process would have seen the words:
+    what vocab.build reads from a _core.Counter."""
+
+    def __init__(self) -> None:
+        self.index: dict[bytes, int] = {}
+        self.counts: list[int] = []
+
+    def add(self, words: list[bytes], counts: np.ndarray) -> np.ndarray:
+        """Adds a shard's words (in its first-seen order); returns their merged indices."""
+        indices = np.empty(len(words), np.int64)
+        for i, (word, count) in enumerate(zip(words, counts.tolist())):
+            j = self.index.setdefault(word, len(self.counts))
+            if j == len(self.counts):
+                self.counts.append(0)
+            self.counts[j] += count
+            indices[i] = j
+        return indices
+
+    @property
+    def issued(self) -> int:
+        return len(self.counts)
+
+    def words(self):
+        lengths = np.fromiter((len(w) for w in self.index), np.int64, len(self.index))
+        return (b"".join(self.index), np.cumsum(lengths), np.array(self.counts, np.int64),
+                np.arange(len(self.counts), dtype=np.int32))
+
+
+def _split_words(blob: bytes, ends: np.ndarray) -> list[bytes]:
+    begins = np.concatenate(([0], ends[:-1])).tolist()
+    return [blob[b:e] for b, e in zip(begins, ends.tolist())]
+
+
+class Ranks:
+    """The process group seen from one rank: sharding, the vocabulary's merge, the rounds' meetings."""
+
+    def __init__(self, torch, dist) -> None:
+        self.torch, self.dist = torch, dist
+        self.rank, self.size = dist.get_rank(), dist.get_world_size()
+        self.bytes_sent = 0  # by the meetings' all_reduce of the matrices (a ring's 2 (n - 1) / n of each)
+        self._bases: list[np.ndarray] = []
+
+    @property
+    def writer(self) -> bool:
+        """Rank 0 writes the outputs, report and checkpoints."""
+        return self.rank == 0
+
+    def _collective(self, call, *args):
+        """A collective call; a failure (a rank died or stopped answering) is one RankError line."""
+        try:
+            return call(*args)
+        except RuntimeError as error:
+            raise RankError(f"rank {self.rank} of {self.size}: another rank died or stopped answering "
+                            f"({_first_line(error)})") from None
+
+    # -- Data: each rank's shard of every task ---------------------------------------------------------
+
+    def task_blocks(self, files: list[Path], stats: corpus.ReadStats) -> Iterator[tuple[Path, bytes]]:
+        """This rank's shard of a task's files, as corpus.read_blocks yields a whole task: the
+        concatenated files cut into `size` byte ranges in rank order, each cut moved to the start of a
+        line (a compressed file is not cut: it goes whole to the rank its first byte falls to). So
+        the shards, in rank order, are the task's text in order, every line once."""
+        sizes = [os.stat(f).st_size for f in files]
+        total = max(sum(sizes), 1)
+        low, high = total * self.rank // self.size, total * (self.rank + 1) // self.size
+        begin = 0
+        for path, size in zip(files, sizes):
+            if _compressed(path):
+                if low <= begin < high:
+                    yield from corpus.read_blocks([path], stats)
+            else:
+                start = _line_start(path, min(max(low - begin, 0), size), size)
+                stop = _line_start(path, min(max(high - begin, 0), size), size)
+                if start < stop:
+                    yield from _range_blocks(path, start, stop, stats)
+            begin += size
+
+    def parallel_blocks(self, paths: Sequence[str], stats: corpus.ReadStats) -> list:
+        """This rank's lines of a parallel text's two files: the same line range of both (the lines
+        cut into `size` ranges in rank order); (path, block) iterators, one per side."""
+        files = [Path(p) for p in paths]
+        for path in files:
+            if _compressed(path):
+                raise CorpusError(f"{path}: a compressed parallel text cannot be cut into shards by line; "
+                                  "decompress it for distributed training")
+        counts = [_count_lines(path) for path in files]
+        if counts[0] != counts[1]:
+            short = int(counts[1] < counts[0])
+            raise CorpusError(f"{files[short]}:{counts[short] + 1}: the parallel text is not line-aligned: "
+                              f"this file ends after {counts[short]} lines, {files[1 - short]} has "
+                              f"{counts[1 - short]}")
+        lines = (counts[0] * self.rank // self.size, counts[0] * (self.rank + 1) // self.size)
+        sides = []
+        for path in files:
+            start, stop = _line_offsets(path, lines)
+            sides.append(_range_blocks(path, start, stop, stats) if start < stop else iter([(path, b"")]))
+        return sides
+
+    # -- The vocabulary: the ranks' counts merged ----------------------------------------------------
+
+    def vocabulary(self, sources: list[tuple[str, object]], config, failure: BaseException | None):
+        """The vocabulary one process would build, from every rank's counters (one per task and
+        parallel side, in reading order), and for each source this rank's map from its provisional
+        ids to the final ones. A rank's `failure` (its reading failed) is raised on every rank."""
+        payload = failure if failure is not None else [
+            (counter.words()[:3], counter.prunings, len(counter)) for _, counter in sources]
+        gathered: list = [None] * self.size
+        self._collective(self.dist.all_gather_object, gathered, payload)
+        for rank, item in enumerate(gathered):
+            if isinstance(item, BaseException):
+                raise item if rank == self.rank else _from_rank(item, rank)
+        merged: dict[str, _MergedCounts] = {}
+        indices = []  # this rank's merged index of each word of each source
+        for s, (lang, _) in enumerate(sources):
+            counts = merged.setdefault(lang, _MergedCounts())
+            for rank in range(self.size):
+                (blob, ends, word_counts), prunings, _ = gathered[rank][s]
+                if prunings:
+                    raise _too_many_distinct(lang, config.max_distinct, None)
+                index = counts.add(_split_words(blob, ends), word_counts)
+                if rank == self.rank:
+                    indices.append(index)
+        for lang, counts in merged.items():
+            if counts.issued > config.max_distinct:
+                raise _too_many_distinct(lang, config.max_distinct, counts.issued)
+        vocab, mappings = vocab_module.build(merged, config.min_count, config.max_vocab)
+        local = []
+        for (lang, counter), index in zip(sources, indices):
+            mapping = np.full(counter.issued, -1, dtype=np.int32)
+            mapping[counter.words()[3]] = mappings[lang][index]
+            local.append(mapping)
+        return vocab, local
+
+    # -- Training: rounds and their meetings ------------------------------------------------------------
+
+    def total(self, values: Sequence[float]) -> list[float]:
+        """The sums over the ranks of each of `values`."""
+        tensor = self.torch.tensor(list(values), dtype=self.torch.float64)
+        self._collective(self.dist.all_reduce, tensor)
+        return tensor.tolist()
+
+    def round_ends(self, progress_end: np.ndarray, words: int, epochs: int) -> np.ndarray:
+        """The chunk each round ends before: round k ends at k / rounds of the global timeline,
+        the same number of rounds on every rank (from the largest shard)."""
+        largest = self.total([0.0] * self.rank + [float(words)] + [0.0] * (self.size - self.rank - 1))
+        sync_words = _env_number("MTLEMBED_SYNC_WORDS", SYNC_WORDS)
+        rounds = max(MIN_ROUNDS_PER_EPOCH * epochs, -(-int(max(largest)) // sync_words))
+        marks = np.arange(1, rounds + 1) / rounds
+        ends = np.searchsorted(progress_end, marks * (1 + 1e-12), side="right")
+        ends[-1] = len(progress_end)
+        return ends
+
+    def chunk_ids(self, ids: np.ndarray) -> np.ndarray:
+        """Chunk ids (they seed each chunk's RNG) unique across ranks."""
+        return ids * np.uint64(self.size) + np.uint64(self.rank)
+
+    def track(self, matrices: Sequence[np.ndarray]) -> None:
+        """Remembers the matrices as they are now (identical on every rank): the base of the changes."""
+        self._bases = [m.copy() for m in matrices]
+
+    def meet(self, matrices: Sequence[np.ndarray], stop: int, checkpoint_due: bool,
+             mine: Sequence[int]) -> tuple[int, bool, list[tuple[int, ...]]]:
+        """The end of a round: every rank's changes since the last meeting summed into every rank's
+        matrices. Returns the strongest stop request of any rank, whether any rank wants a
+        checkpoint, and every rank's `mine` (its counters: whole numbers >= 0)."""
+        flags = np.zeros((1 + self.size, len(mine)), np.int64)  # row 0: the requests; then one per rank
+        flags[0, :2] = stop, checkpoint_due
+        flags[1 + self.rank] = mine
+        self._collective(self.dist.all_reduce, self.torch.from_numpy(flags), self.dist.ReduceOp.MAX)
+        for matrix, base in zip(matrices, self._bases):
+            change = self.torch.from_numpy(matrix)
+            change -= self.torch.from_numpy(base)  # the matrix holds this rank's change ...
+            self._collective(self.dist.all_reduce, change)  # ... then every rank's, summed
+            base += matrix
+            matrix[:] = base
+            self.bytes_sent += 2 * (self.size - 1) * matrix.nbytes // self.size
+        return int(flags[0, 0]), bool(flags[0, 1]), [tuple(row) for row in flags[1:].tolist()]
+
+
+def _from_rank(error: BaseException, rank: int) -> BaseException:
+    """Another rank's error, raised here as the same kind, saying which rank."""
+    try:
+        return type(error)(f"rank {rank}: {error}")
+    except TypeError:
+        return RankError(f"rank {rank}: {error}")
+
+
+def _too_many_distinct(lang: str, max_distinct: int, distinct: int | None) -> ConfigError:
+    found = f"{distinct}" if distinct is not None else "more than that"
+    return ConfigError(f"language '{lang}': {found} distinct tokens, more than max_distinct={max_distinct}: "
+                       "one process would prune rare ones while reading, which ranks reading shards "
+                       "cannot reproduce; raise --max-distinct for distributed training")
+
+
+def _compressed(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return corpus.compression_of(handle.read(corpus.HEADER_BYTES)) != "plain"
+
+
+def _line_start(path: Path, offset: int, size: int) -> int:
+    """The start of the first line at or after byte `offset` (`size` past the last)."""
+    if offset <= 0 or offset >= size:
+        return min(max(offset, 0), size)
+    with open(path, "rb") as handle:
+        handle.seek(offset - 1)
+        while True:
+            block = handle.read(1 << 16)
+            if not block:
+                return size
+            found = block.find(b"\n")
+            if found >= 0:
+                return offset + found
+            offset += len(block)
+
+
+def _count_lines(path: Path) -> int:
+    """Lines of a file; a last line without a newline counts."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        while block := handle.read(corpus.BLOCK_BYTES):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")
+
+
+def _line_offsets(path: Path, lines: tuple[int, int]) -> tuple[int, int]:
+    """The byte offsets where lines `lines[0]` and `lines[1]` start (the file's size past the last)."""
+    wanted, found = sorted(set(lines)), {}
+    seen, block_start = 0, 0  # newlines before the block, and its offset
+    with open(path, "rb") as handle:
+        while wanted and (block := handle.read(corpus.BLOCK_BYTES)):
+            newlines, position, counted = block.count(b"\n"), -1, 0
+            while wanted and wanted[0] <= seen + newlines:
+                while counted < wanted[0] - seen:  # line t starts after the t-th newline
+                    position, counted = block.index(b"\n", position + 1), counted + 1
+                found[wanted.pop(0)] = block_start + position + 1
+            seen, block_start = seen + newlines, block_start + len(block)
+    found.update({line: os.path.getsize(path) for line in wanted})
+    return found[lines[0]], found[lines[1]]
+
+
+def _range_blocks(path: Path, start: int, stop: int, stats: corpus.ReadStats) -> Iterator[tuple[Path, bytes]]:
+    """Bytes [start, stop) of a plain file (both at line starts) as blocks ending at whitespace, then
+    (path, b"") for its end, as corpus.read_blocks yields a file."""
+    stats.files += 1
+    try:
+        with corpus.open_regular(path) as handle:
+            handle.seek(start)
+            carry, left = b"", stop - start
+            while left > 0:
+                data = handle.read(min(corpus.BLOCK_BYTES, left))
+                if not data:
+                    break
+                first = left == stop - start
+                left -= len(data)
+                stats.bytes += len(data)
+                if first and start == 0 and data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+                    data = data[3:]
+                block = carry + data
+                cut = len(block) - 1 if left <= 0 else max(block.rfind(w) for w in b" \n\t\r\v\f")
+                block, carry = block[:cut + 1], block[cut + 1:]
+                if block:
+                    yield path, block
+    except OSError as error:
+        raise CorpusError(f"{path}: read error ({error.strerror or error})") from None
+    yield path, b""
