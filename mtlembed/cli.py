@@ -105,6 +105,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"mtlembed: checkpoint saved; continue with: mtlembed train --resume "
                   f"{args.checkpoint_dir}", file=sys.stderr)
         raise
+    if not trainer.writes_outputs:  # a distributed run's other ranks: rank 0 writes
+        return 0
     trainer.corpus = trainer.w_out = None  # no longer needed: not held while the vectors are written
     export_start = time.perf_counter()
     if per_language:
