@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -42,7 +43,7 @@ from .encoded import Encoded, EncodedCorpus, FileSink, map_file
 from .errors import ConfigError, CorpusError, FormatError
 from .io import atomic_write
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest carries its own checksum
 MANIFEST = "manifest.json"
 # The settings that change what reading a corpus produces (the others only change training).
 ENCODING_KEYS = ("lowercase", "encoding_errors", "min_count", "max_vocab", "max_sentence_length",
@@ -69,6 +70,13 @@ def corpus_key(task_specs: Sequence, parallel_specs: Sequence, config) -> dict:
             "tasks": [{"lang": t.lang, "files": identity(t.paths)} for t in task_specs],
             "parallel": [{"langs": list(p.langs), "files": [identity([path]) for path in p.paths]}
                          for p in parallel_specs]}
+
+
+def manifest_checksum(manifest: dict) -> str:
+    """SHA-256 of the manifest's fields but its checksum, as canonical JSON: an edited field
+    (the language `starts`, a size) is found at load, not trained on."""
+    fields = {key: value for key, value in manifest.items() if key != "checksum"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def load_or_build(directory, task_specs: Sequence, parallel_specs: Sequence, config) -> EncodedCorpus:
@@ -181,6 +189,7 @@ def _build(directory: Path, key: dict, task_specs, parallel_specs, config) -> En
                 "stats": dataclasses.asdict(data.stats), "languages": data.vocab.languages,
                 "starts": [int(s) for s in data.vocab.starts], "vocab_size": len(data.vocab),
                 "vocab": {"words": files["vocab.words"], "counts": files["vocab.counts"]}, "streams": streams}
+    manifest["checksum"] = manifest_checksum(manifest)
     with atomic_write(directory / MANIFEST, "w") as handle:
         json.dump(manifest, handle, indent=1)
     return data
@@ -190,10 +199,11 @@ def _damaged(directory: Path, name: str, what: str) -> FormatError:
     return FormatError(f"{directory / name}: damaged corpus cache ({what}); delete {directory} to rebuild it")
 
 
-def _checked(directory: Path, entry: dict, dtype, high: int = 0, offsets: bool = False) -> np.ndarray:
+def _checked(directory: Path, entry: dict, dtype, ids: tuple[int, int, str] | None = None,
+             offsets: bool = False) -> np.ndarray:
     """A cache file mapped read-only, after checking its size and checksum, and with
-    `high` that every id is in 0..high-1, with `offsets` that they start at 0 and never
-    decrease (block by block: a file may be larger than RAM)."""
+    `ids` = (low, high, language) that every id is in low..high-1, with `offsets` that
+    they start at 0 and never decrease (block by block: a file may be larger than RAM)."""
     name, items = entry["file"], int(entry["items"])
     if not isinstance(name, str) or not _FILE_NAME.match(name):
         raise _damaged(directory, MANIFEST, f"bad file name {name!r}")
@@ -212,8 +222,9 @@ def _checked(directory: Path, entry: dict, dtype, high: int = 0, offsets: bool =
     for start in range(0, items, _CHECK_ITEMS):
         block = array[start:start + _CHECK_ITEMS]
         crc = zlib.crc32(block, crc)
-        if high and (block.min() < 0 or block.max() >= high):
-            raise _damaged(directory, name, f"an id outside the vocabulary of {high} words")
+        if ids and len(block) and (block.min() < ids[0] or block.max() >= ids[1]):
+            raise _damaged(directory, name, f"an id outside the vocabulary of language '{ids[2]}' "
+                           f"(ids {ids[0]}..{ids[1] - 1})")
         if offsets and (block[0] < last or (start == 0 and block[0] != 0) or np.any(block[1:] < block[:-1])):
             raise _damaged(directory, name, "sentence offsets out of order")
         last = block[-1] if offsets else 0
@@ -222,22 +233,45 @@ def _checked(directory: Path, entry: dict, dtype, high: int = 0, offsets: bool =
     return array
 
 
+def _check_fields(directory: Path, manifest: dict) -> tuple[int, list[str], list[int]]:
+    """The vocabulary size, languages and language starts, after checking them against each
+    other and the manifest against its checksum (the kernel indexes with them)."""
+    if manifest.get("checksum") != manifest_checksum(manifest):
+        raise _damaged(directory, MANIFEST, "checksum mismatch: edited since the cache was built")
+    size, languages, starts = manifest["vocab_size"], manifest["languages"], manifest["starts"]
+    if not (_whole(size) and isinstance(languages, list) and languages
+            and all(isinstance(lang, str) for lang in languages) and len(set(languages)) == len(languages)):
+        raise _damaged(directory, MANIFEST, f"vocab_size {size!r}, languages {languages!r}")
+    if not (isinstance(starts, list) and len(starts) == len(languages) + 1 and all(map(_whole, starts))
+            and starts[0] == 0 and starts[-1] == size and all(a <= b for a, b in zip(starts, starts[1:]))):
+        raise _damaged(directory, MANIFEST, f"starts {starts!r} do not cut 0..{size} into {len(languages)} "
+                       "languages")
+    if not _whole(manifest["words_read"]):
+        raise _damaged(directory, MANIFEST, f"words_read {manifest['words_read']!r}")
+    return size, languages, starts
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _load(directory: Path, manifest: dict, task_specs: Sequence, parallel_specs: Sequence) -> EncodedCorpus:
     try:
+        size, languages, starts = _check_fields(directory, manifest)
         vocab_entries = manifest["vocab"]
-        size = int(manifest["vocab_size"])
         words_blob = bytes(_checked(directory, vocab_entries["words"], np.uint8))
         counts = np.array(_checked(directory, vocab_entries["counts"], np.int64))
         words = words_blob.decode("utf-8").split("\n") if size else []
         if len(words) != size or len(counts) != size:
             raise _damaged(directory, "vocab.words", f"{len(words)} words and {len(counts)} counts, "
                            f"expected {size}")
-        vocab = vocab_module.Vocabulary(words, counts, list(manifest["languages"]),
-                                        np.array(manifest["starts"], dtype=np.int64))
+        vocab = vocab_module.Vocabulary(words, counts, list(languages), np.array(starts, dtype=np.int64))
+        stream_langs = [t.lang for t in task_specs] + [lang for p in parallel_specs for lang in p.langs]
         encoded = {}
-        for name in _stream_names(task_specs, parallel_specs):
+        for name, lang in zip(_stream_names(task_specs, parallel_specs), stream_langs):
             entry = manifest["streams"][name]
-            tokens = _checked(directory, entry["tokens"], np.int32, high=max(size, 1))
+            low, high = vocab.range_of(lang)  # the key matched: every stream's language is in the manifest
+            tokens = _checked(directory, entry["tokens"], np.int32, ids=(low, high, lang))
             offsets = _checked(directory, entry["offsets"], np.int64, offsets=True)
             if len(offsets) == 0 or offsets[-1] != len(tokens):
                 raise _damaged(directory, entry["offsets"]["file"], f"offsets do not end at {len(tokens)}")
@@ -245,8 +279,12 @@ def _load(directory: Path, manifest: dict, task_specs: Sequence, parallel_specs:
         streams = [encoded[f"task{i}"] for i in range(len(task_specs))]
         parallel = [(encoded[f"parallel{j}.0"], encoded[f"parallel{j}.1"])
                     for j in range(len(parallel_specs))]
+        for j, (first, second) in enumerate(parallel):  # line i of one side is line i of the other
+            if len(first.offsets) != len(second.offsets):
+                raise _damaged(directory, f"parallel{j}.1.offsets", f"{len(second.offsets) - 1} lines, the "
+                               f"other side has {len(first.offsets) - 1}")
         stats = corpus.ReadStats(**manifest["stats"])
-        words_read = int(manifest["words_read"])
+        words_read = manifest["words_read"]
     except (KeyError, TypeError, ValueError, UnicodeDecodeError) as error:
         if isinstance(error, FormatError):
             raise

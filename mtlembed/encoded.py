@@ -28,6 +28,7 @@ import numpy as np
 
 from . import backend, corpus
 from . import vocab as vocab_module
+from .atomic import exclusive_temporary, remove_stale_temporaries
 from .errors import ConfigError, ResourceError
 
 # Pieces of the cache files read back per step when they are remapped.
@@ -180,15 +181,24 @@ class FileSink:
 
     def __init__(self, tokens_path: Path, offsets_path: Path, keep_empty: bool):
         self.paths = (Path(tokens_path), Path(offsets_path))
-        self.temporary = tuple(p.with_name(f".{p.name}.tmp") for p in self.paths)
         self.keep_empty = keep_empty
         self.tokens = self.sentences = 0
         self.crc32 = (0, 0)  # of the final tokens and offsets files
         self.bounds = [(0, 0)]  # (tokens, sentences) at the end of each piece: pieces hold whole sentences
+        # Fresh names created with O_EXCL|O_NOFOLLOW: a link planted in the cache folder is never
+        # followed (a fixed name was, overwriting its target). Killed builds' leftovers go first.
+        self.files, temporary = [], []
         try:
-            self.files = [open(path, "w+b") for path in self.temporary]
-        except OSError as error:
-            raise _write_error(self.paths[0], error) from None
+            for path in self.paths:
+                remove_stale_temporaries(path)
+                fd, name = exclusive_temporary(path)
+                temporary.append(name)
+                self.files.append(open(fd, "w+b"))
+        except BaseException:
+            self.temporary = tuple(temporary)
+            self.discard()
+            raise
+        self.temporary = tuple(temporary)
         self._write(1, np.zeros(1, dtype=np.int64))
 
     def _write(self, which: int, array: np.ndarray) -> None:
@@ -242,8 +252,9 @@ class FileSink:
 
     def discard(self) -> None:
         """After a failure: closes the files and removes the temporary ones."""
-        for handle, temporary in zip(self.files, self.temporary):
+        for handle in self.files:
             handle.close()
+        for temporary in self.temporary:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
 

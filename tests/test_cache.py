@@ -13,6 +13,7 @@ import pytest
 from conftest import zipf_text
 
 import mtlembed
+import mtlembed.cache as cache
 import mtlembed.corpus as corpus
 import mtlembed.encoded as encoded
 from mtlembed import TaskSpec, TrainConfig, Trainer
@@ -222,6 +223,7 @@ def test_ids_outside_the_vocabulary_are_refused_even_with_a_matching_checksum(sm
     tokens.tofile(directory / "task0.tokens")
     manifest = json.loads((directory / "manifest.json").read_text())
     manifest["streams"]["task0"]["tokens"]["crc32"] = zlib.crc32(tokens)
+    manifest["checksum"] = cache.manifest_checksum(manifest)
     (directory / "manifest.json").write_text(json.dumps(manifest))
     assert main(["train", str(small_corpus), "-o", str(tmp_path / "v.bin"), "--quiet", "--dim", "8",
                  "--epochs", "2", "--threads", "1", "--min-count", "2", "--seed", "3",

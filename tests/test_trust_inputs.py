@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import math
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import mtlembed
 import mtlembed.eval as ev
-from mtlembed import ConfigError, CorpusError, FormatError, TaskSpec, TrainConfig, corpus
+from mtlembed import ConfigError, CorpusError, FormatError, TaskSpec, TrainConfig, cache, corpus
 from mtlembed.cli import main
 from mtlembed.config import from_mapping
+from mtlembed.encode import read_corpus
 from mtlembed.io import save_word2vec
 from mtlembed.jobconfig import load_job
 from mtlembed.tasks import DictionarySpec, ParallelSpec
@@ -267,3 +271,96 @@ def test_a_good_dictionary_is_not_warned_about(tmp_path, recwarn):
     (tmp_path / "good.txt").write_text("".join(f"e{i} s{i}\n" for i in range(40)))
     assert ev.bli(en, es, tmp_path / "good.txt")["p@1"] == 1.0
     assert not [w for w in recwarn if "coverage" in str(w.message) or "reversed" in str(w.message)]
+
+
+# ----------------------------------------------------------------------------- the corpus cache (items 3, 8)
+
+
+def cache_run(tmp_path: Path) -> tuple[Path, Path, TrainConfig]:
+    text = tmp_path / "c.txt"
+    text.write_text("".join(f"w{i % 13} w{i % 7} w{i % 5} w{i % 3}\n" for i in range(400)))
+    return text, tmp_path / "cache", TrainConfig(cache_dir=str(tmp_path / "cache"), dim=8, epochs=1,
+                                                   threads=1, min_count=1)
+
+
+def test_a_link_planted_at_a_cache_temporary_is_not_followed(tmp_path):
+    text, directory, config = cache_run(tmp_path)
+    directory.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    names = [f".{stream}.{part}.tmp" for stream in ("task0", "task1") for part in ("tokens", "offsets")]
+    names += [".vocab.words.tmp", ".manifest.json.tmp", "task0.tokens.tmp", ".task0.tokens.tmp.tmp"]
+    for name in names:
+        (directory / name).symlink_to(victim)
+    mtlembed.train(text, config)
+    assert victim.read_text() == "precious"
+    assert all((directory / name).is_symlink() for name in names)  # not ours: left alone
+    assert mtlembed.train(text, config) is not None  # and the cache is used
+
+
+def edit_manifest(directory: Path, change) -> None:
+    manifest = json.loads((directory / "manifest.json").read_text())
+    change(manifest)
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(("change", "what"), [
+    (lambda m: m.__setitem__("starts", [0, 1]), "starts"),
+    (lambda m: m["starts"].__setitem__(-1, m["starts"][-1] + 5), "starts"),
+    (lambda m: m.__setitem__("vocab_size", m["vocab_size"] - 1), "vocab_size"),
+    (lambda m: m.__setitem__("languages", ["xx"]), "languages"),
+    (lambda m: m.__setitem__("words_read", -3), "words_read"),
+])
+def test_an_edited_manifest_is_a_clear_error(tmp_path, change, what):
+    text, directory, config = cache_run(tmp_path)
+    mtlembed.train(text, config)
+    edit_manifest(directory, change)
+    with pytest.raises(FormatError, match=r"manifest.json: damaged corpus cache \(.*checksum.*delete"):
+        mtlembed.train(text, config)
+
+
+def test_the_manifest_fields_are_checked_even_with_a_matching_checksum(tmp_path):
+    """What the kernel indexes with is validated whatever the checksum says."""
+    text, directory, config = cache_run(tmp_path)
+    mtlembed.train(text, config)
+
+    def spoil(manifest):
+        manifest["starts"] = [0, manifest["vocab_size"] + 10]
+        manifest["checksum"] = cache.manifest_checksum(manifest)
+
+    edit_manifest(directory, spoil)
+    with pytest.raises(FormatError, match=r"manifest.json: damaged corpus cache \(starts"):
+        mtlembed.train(text, config)
+
+
+def test_a_truncated_cache_file_is_a_clear_error_at_load(tmp_path, capsys):
+    text, directory, config = cache_run(tmp_path)
+    mtlembed.train(text, config)
+    tokens = directory / "task0.tokens"
+    os.truncate(tokens, tokens.stat().st_size // 2)
+    message = cli_error(capsys, "train", text, "-o", tmp_path / "v.vec", "--quiet", "--dim", "8",
+                        "--epochs", "1", "--min-count", "1", "--cache-dir", directory)
+    assert f"{tokens}: damaged corpus cache" in message and "delete" in message
+
+
+def test_ids_of_another_language_in_a_task_are_refused(tmp_path):
+    en, es = tmp_path / "en.txt", tmp_path / "es.txt"
+    en.write_text("a b c d\n" * 50)
+    es.write_text("e f g h\n" * 50)
+    directory = tmp_path / "cache"
+    tasks = [TaskSpec("en", en, lang="en"), TaskSpec("es", es, lang="es")]
+    config = TrainConfig(cache_dir=str(directory), min_count=1)
+    data = read_corpus(tasks, config)
+    tokens = np.array(data.streams[0].tokens)
+    tokens[3] = data.vocab.range_of("es")[0]  # in the vocabulary, but a Spanish id in the English task
+    del data
+    tokens.tofile(directory / "task0.tokens")
+
+    def recrc(manifest):
+        manifest["streams"]["task0"]["tokens"]["crc32"] = zlib.crc32(tokens)
+        manifest["checksum"] = cache.manifest_checksum(manifest)
+
+    edit_manifest(directory, recrc)
+    with pytest.raises(FormatError, match=r"task0.tokens: damaged corpus cache \(an id outside the "
+                                          r"vocabulary of language 'en'"):
+        read_corpus(tasks, config)
