@@ -23,10 +23,12 @@ import os
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from .errors import ConfigError, FormatError
+from .subwords import SubwordSpec, SubwordVectors, build_table, compose
 
 MAGIC, VERSION = 793712314, 12
 READABLE_VERSIONS = (11, 12)
@@ -82,6 +84,35 @@ class FastTextModel:
     @property
     def bucket_vectors(self) -> np.ndarray:
         return self.input_matrix[len(self.words):]
+
+
+class FastTextVectors(NamedTuple):
+    """A fastText model as vectors (:func:`load_vectors`)."""
+
+    words: list[str]
+    counts: np.ndarray
+    vectors: np.ndarray                 # float32, the words' vectors as fastText's get_word_vector gives them
+    subwords: SubwordVectors | None     # any word's vector; None for a model without n-grams
+
+
+def subword_spec(args: FastTextArgs) -> SubwordSpec | None:
+    """The n-grams a model was trained with; None when it has none (maxn 0, no buckets)."""
+    if args.bucket < 1 or args.maxn < max(args.minn, 1):
+        return None
+    return SubwordSpec(max(args.minn, 1), args.maxn, args.bucket, sharing="all")
+
+
+def load_vectors(path, limit: int | None = None) -> FastTextVectors:
+    """The words of a fastText ``.bin`` (the `limit` most frequent when given) with their
+    vectors: each the mean of the word's own row and its n-grams' rows, as fastText and
+    gensim compute them. ``subwords`` gives the vector of any other word."""
+    model = read_fasttext(path)
+    words, counts = model.words[:limit], model.counts[:limit]
+    spec = subword_spec(model.args)
+    if spec is None:
+        return FastTextVectors(words, counts, np.array(model.word_vectors[:limit], dtype=np.float32), None)
+    vectors = compose(build_table(words, spec, len(model.words)), model.input_matrix)
+    return FastTextVectors(words, counts, vectors, SubwordVectors(model.words, model.input_matrix, spec))
 
 
 def is_fasttext(path) -> bool:

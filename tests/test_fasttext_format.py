@@ -8,7 +8,7 @@ import pytest
 from gensim.models.fasttext import FastText, load_facebook_vectors, save_facebook_model
 
 from mtlembed.errors import ConfigError, FormatError
-from mtlembed.fasttext_format import FastTextArgs, is_fasttext, read_fasttext, write_fasttext
+from mtlembed.fasttext_format import FastTextArgs, is_fasttext, load_vectors, read_fasttext, write_fasttext
 from mtlembed.subwords import SubwordSpec, SubwordVectors
 
 WORDS = ["the", "héllo", "日本語", "🙂", "naïve", "Straße", "ab", "x", "Ελλάδα", "maison"]
@@ -186,3 +186,25 @@ def test_writing_checks_its_inputs(tmp_path):
     with pytest.raises(ConfigError, match="NUL"):
         write_fasttext(path, WORDS[:-1] + ["a\0b"], counts, word_rows, bucket_rows, output_rows, args)
     assert not path.exists()
+
+
+def test_load_vectors_gives_fasttexts_vectors(written, tmp_path):
+    path, ours = written
+    loaded = load_vectors(path)
+    kv = load_facebook_vectors(path)
+    assert loaded.words == WORDS and loaded.counts.tolist() == list(range(100, 0, -10))
+    assert_same_vectors(loaded.vectors, [kv[w] for w in WORDS])
+    assert_same_vectors(loaded.subwords.vectors(UNSEEN), [kv[w] for w in UNSEEN])
+    head = load_vectors(path, limit=3)
+    assert head.words == WORDS[:3] and np.array_equal(head.vectors, loaded.vectors[:3])
+    assert np.array_equal(head.subwords.vectors(WORDS[5:]), loaded.vectors[5:])  # still the whole vocabulary
+
+
+def test_a_model_without_ngrams_has_no_subwords(tmp_path):
+    word_rows, _, output_rows, counts = random_model()
+    path = tmp_path / "plain.bin"
+    write_fasttext(path, WORDS, counts, word_rows, np.zeros((0, DIM), np.float32), output_rows,
+                   FastTextArgs(dim=DIM, bucket=0, maxn=0))
+    loaded = load_vectors(path)
+    assert loaded.subwords is None and np.array_equal(loaded.vectors, word_rows)
+    assert np.allclose(load_facebook_vectors(path)["héllo"], word_rows[1])
