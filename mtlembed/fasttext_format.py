@@ -271,6 +271,37 @@ def write_fasttext(path, words: Sequence[str], counts: np.ndarray, word_vectors:
         _write_matrix(handle, len(words), args.dim, [output_vectors])
 
 
+def write_trained(path, vocab, w_in: np.ndarray, w_out: np.ndarray, spec: SubwordSpec, config,
+                  language: str | None = None) -> None:
+    """Write one language of a trained model as a fastText ``.bin`` that gives the same vectors.
+
+    Parameters
+    ----------
+    vocab : the run's :class:`mtlembed.vocab.Vocabulary`.
+    w_in : its input matrix: ``len(vocab)`` word rows, then ``spec.buckets`` bucket rows (columns
+        past ``config.dim``, the kernel's padding, are left out).
+    w_out : the output rows of the vocabulary (the head that predicts this language's words).
+    spec : the n-grams it was trained with.
+    config : its TrainConfig (model, dim, window, epochs, min_count, negative, sample).
+    language : the language to write; may be left out when there is only one.
+    """
+    if language is None:
+        if len(vocab.languages) != 1:
+            raise ConfigError(f"a joint model is written one language at a time: name one of "
+                              f"{', '.join(vocab.languages)}")
+        language = vocab.languages[0]
+    if language not in vocab.languages:
+        raise ConfigError(f"no language {language!r} in the model: {', '.join(vocab.languages)}")
+    lo, hi = vocab.range_of(language)
+    shift = int(spec.shifts(len(vocab.languages))[vocab.languages.index(language)])
+    dim, words = config.dim, len(vocab)
+    args = FastTextArgs(dim=dim, ws=config.window, epoch=config.epochs, min_count=config.min_count,
+                        neg=config.negative, model=MODELS[config.model], bucket=spec.buckets, minn=spec.min_n,
+                        maxn=spec.max_n, t=config.sample)
+    write_fasttext(path, vocab.words[lo:hi], vocab.counts[lo:hi], w_in[lo:hi, :dim], w_in[words:, :dim],
+                   w_out[lo:hi, :dim], args, bucket_shift=shift)
+
+
 def _check_model(words, counts, word_vectors, bucket_vectors, output_vectors, args) -> None:
     shapes = {"word_vectors": (word_vectors, len(words)), "bucket_vectors": (bucket_vectors, args.bucket),
               "output_vectors": (output_vectors, len(words))}

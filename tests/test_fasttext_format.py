@@ -8,7 +8,14 @@ import pytest
 from gensim.models.fasttext import FastText, load_facebook_vectors, save_facebook_model
 
 from mtlembed.errors import ConfigError, FormatError
-from mtlembed.fasttext_format import FastTextArgs, is_fasttext, load_vectors, read_fasttext, write_fasttext
+from mtlembed.fasttext_format import (
+    FastTextArgs,
+    is_fasttext,
+    load_vectors,
+    read_fasttext,
+    write_fasttext,
+    write_trained,
+)
 from mtlembed.subwords import SubwordSpec, SubwordVectors
 
 WORDS = ["the", "héllo", "日本語", "🙂", "naïve", "Straße", "ab", "x", "Ελλάδα", "maison"]
@@ -60,19 +67,30 @@ def test_fasttext_loads_our_model_with_our_vectors(written):
     assert_same_vectors(ours.vectors(WORDS + UNSEEN), [model.get_word_vector(w) for w in WORDS + UNSEEN])
 
 
-def test_one_language_of_a_joint_model_exports_exactly(tmp_path):
-    """The per-language bucket rotation is undone on export: the file alone gives the same vectors."""
-    keys = [f"en:{w}" for w in WORDS[:5]] + [f"es:{w}" for w in WORDS[5:]]
-    spec = SubwordSpec(3, 6, BUCKETS)
-    word_rows, bucket_rows, output_rows, _ = random_model(keys)
-    joint = SubwordVectors(keys, np.vstack([word_rows, bucket_rows]), spec, languages=["en", "es"])
-    path = tmp_path / "es.bin"
-    es = slice(5, 10)
-    write_fasttext(path, WORDS[es], np.arange(5, 0, -1), word_rows[es], bucket_rows, output_rows[es],
-                   FastTextArgs(dim=DIM, bucket=BUCKETS), bucket_shift=int(spec.shifts(2)[1]))
-    kv = load_facebook_vectors(path)
-    queries = WORDS + UNSEEN
-    assert_same_vectors(joint.vectors([f"es:{w}" for w in queries]), [kv[w] for w in queries])
+@pytest.mark.parametrize("sharing", ["language", "all"])
+def test_each_language_of_a_joint_model_exports_exactly(tmp_path, sharing):
+    """The per-language bucket rotation is undone on export: each file alone gives the joint vectors."""
+    from mtlembed.config import TrainConfig
+    from mtlembed.vocab import Vocabulary
+
+    vocab = Vocabulary(WORDS, np.array([5, 4, 3, 2, 1] * 2), ["en", "es"], np.array([0, 5, 10]))
+    spec = SubwordSpec(3, 6, BUCKETS, sharing)
+    rng = np.random.default_rng(3)
+    w_in = rng.normal(size=(len(WORDS) + BUCKETS, DIM + 3)).astype(np.float32)  # padded, as the kernel's
+    w_out = rng.normal(size=(len(WORDS), DIM + 3)).astype(np.float32)
+    joint = SubwordVectors(vocab.keys(), w_in[:, :DIM], spec, languages=vocab.languages)
+    config = TrainConfig(dim=DIM, model="cbow")
+    for language in vocab.languages:
+        path = tmp_path / f"{language}.bin"
+        write_trained(path, vocab, w_in, w_out, spec, config, language)
+        kv = load_facebook_vectors(path)
+        queries = WORDS + UNSEEN
+        assert_same_vectors(joint.vectors([f"{language}:{w}" for w in queries]), [kv[w] for w in queries])
+        model = read_fasttext(path)
+        lo, hi = vocab.range_of(language)
+        assert model.args.model == 1 and np.array_equal(model.output_matrix, w_out[lo:hi, :DIM])
+    with pytest.raises(ConfigError, match="one language at a time"):
+        write_trained(tmp_path / "x.bin", vocab, w_in, w_out, spec, config)
 
 
 def test_our_file_reads_back_equal(written):
