@@ -11,13 +11,34 @@ With `cache_dir` (--cache-dir DIR), what reading the corpus produces lives in DI
 
 (all numbers little-endian, as the machine writes them). The ids are written
 while the corpus is read, a piece at a time, so a corpus larger than RAM never
-has to fit in it; training maps the files read-only and the kernel reads them
-in place, the page cache streaming them. A later run whose corpus files
-(path, size, modification time) and encoding settings match the manifest uses
-the files without reading the corpus; any other run rebuilds them. The
-manifest is written last and atomically, so files without a matching manifest
-are never used. Every load checks sizes, checksums and that every id indexes
-the vocabulary: a damaged cache is an error, never silent garbage.
+has to fit in it. A later run whose corpus files (path, size, modification
+time) and encoding settings match the manifest uses the files without reading
+the corpus; any other run rebuilds them. The manifest is written last and
+atomically, so files without a matching manifest are never used.
+
+What is guaranteed against changes made outside mtlembed:
+
+* Every load (the first run's too, right after building) checks the manifest
+  against its SHA-256 checksum and its fields against each other (language
+  starts, vocabulary size), and each file's type (regular), size and CRC-32,
+  that every id lies in its own language's range and that sentence offsets
+  start at 0, never decrease and end at the stream's length: a cache damaged
+  or edited between runs is one clear error, never silent garbage.
+* A cache taking at most 1/IN_RAM_SHARE of the available memory is copied
+  into RAM as it is checked: what was checked is what is trained on, and
+  truncating or rewriting its files during training cannot reach the run.
+* A larger cache (the case it exists for: corpora larger than RAM) is trained
+  on read-only memory maps of the files. Another mtlembed run never changes a
+  cache file in place (a rebuild writes new files and renames them; a mapped
+  old file lives on), so concurrent runs are safe. But a file truncated in
+  place by another program during training makes the kernel's next read of
+  a lost page fault (SIGBUS): no memory map can prevent it; and ids or offsets
+  rewritten in place after the checks can make the kernel read outside its
+  arrays. Do not edit a cache while a run uses it; delete the folder to
+  rebuild it.
+
+Temporaries get fresh names created with O_CREAT|O_EXCL|O_NOFOLLOW, so a
+link planted in the folder is never followed.
 """
 
 from __future__ import annotations
@@ -39,9 +60,10 @@ import numpy as np
 from . import corpus
 from . import vocab as vocab_module
 from .encode import encode
-from .encoded import Encoded, EncodedCorpus, FileSink, map_file
+from .encoded import Encoded, EncodedCorpus, FileSink, anonymous_array
 from .errors import ConfigError, CorpusError, FormatError
 from .io import atomic_write
+from .resources import available_memory
 
 FORMAT_VERSION = 2  # 2: the manifest carries its own checksum
 MANIFEST = "manifest.json"
@@ -50,6 +72,9 @@ ENCODING_KEYS = ("lowercase", "encoding_errors", "min_count", "max_vocab", "max_
                  "max_distinct")
 _FILE_NAME = re.compile(r"^(vocab\.(words|counts)|(task\d+|parallel\d+\.[01])\.(tokens|offsets))$")
 _CHECK_ITEMS = 1 << 22  # ids checked per step when a cache is loaded
+# A cache taking at most this share of the available memory is loaded into RAM, where no
+# outside change to its files can reach training; a larger one is trained on memory-mapped.
+IN_RAM_SHARE = 4
 
 
 def corpus_key(task_specs: Sequence, parallel_specs: Sequence, config) -> dict:
@@ -93,11 +118,17 @@ def load_or_build(directory, task_specs: Sequence, parallel_specs: Sequence, con
     with _locked(directory):  # one process builds at a time; others then find its cache
         manifest = _read_manifest(directory)
         if manifest is not None and manifest.get("format") == FORMAT_VERSION and manifest.get("key") == key:
-            return _load(directory, manifest, task_specs, parallel_specs)
+            data = _load(directory, manifest, task_specs, parallel_specs)
+            if data.stats.invalid_bytes:  # said again: the user may not have seen the run that built it
+                warnings.warn(f"{data.stats.invalid_bytes} invalid UTF-8 bytes replaced by U+FFFD (first at "
+                              f"{data.stats.first_invalid})", corpus.CorpusWarning, stacklevel=3)
+            return data
         if not os.access(directory, os.W_OK | os.X_OK):
             raise ConfigError(f"cache_dir {directory}: folder is not writable")
         _remove(directory, manifest)
-        return _build(directory, key, task_specs, parallel_specs, config)
+        # Trained on as loaded (checked, in RAM if small), not on the maps the build wrote through.
+        return _load(directory, _build(directory, key, task_specs, parallel_specs, config), task_specs,
+                     parallel_specs)
 
 
 @contextlib.contextmanager
@@ -158,7 +189,8 @@ def _stream_names(task_specs: Sequence, parallel_specs: Sequence) -> list[str]:
         [f"parallel{j}.{k}" for j in range(len(parallel_specs)) for k in (0, 1)]
 
 
-def _build(directory: Path, key: dict, task_specs, parallel_specs, config) -> EncodedCorpus:
+def _build(directory: Path, key: dict, task_specs, parallel_specs, config) -> dict:
+    """Reads the corpus into the cache's files and returns the manifest written last."""
     names = iter(_stream_names(task_specs, parallel_specs))  # encode() makes its sinks in this order
     sinks: dict[str, FileSink] = {}
 
@@ -192,7 +224,7 @@ def _build(directory: Path, key: dict, task_specs, parallel_specs, config) -> En
     manifest["checksum"] = manifest_checksum(manifest)
     with atomic_write(directory / MANIFEST, "w") as handle:
         json.dump(manifest, handle, indent=1)
-    return data
+    return manifest
 
 
 def _damaged(directory: Path, name: str, what: str) -> FormatError:
@@ -200,27 +232,33 @@ def _damaged(directory: Path, name: str, what: str) -> FormatError:
 
 
 def _checked(directory: Path, entry: dict, dtype, ids: tuple[int, int, str] | None = None,
-             offsets: bool = False) -> np.ndarray:
-    """A cache file mapped read-only, after checking its size and checksum, and with
-    `ids` = (low, high, language) that every id is in low..high-1, with `offsets` that
-    they start at 0 and never decrease (block by block: a file may be larger than RAM)."""
+             offsets: bool = False, in_ram: bool = False) -> np.ndarray:
+    """A cache file, after checking its size and checksum, and with `ids` = (low, high,
+    language) that every id is in low..high-1, with `offsets` that they start at 0 and never
+    decrease (block by block: a file may be larger than RAM). The array is a read-only
+    memory map of the file or, `in_ram`, a copy in memory, made as it is checked: then what
+    was checked is what is trained on, whatever happens to the file afterwards."""
     name, items = entry["file"], int(entry["items"])
     if not isinstance(name, str) or not _FILE_NAME.match(name):
         raise _damaged(directory, MANIFEST, f"bad file name {name!r}")
-    path = directory / name
+    expected = items * np.dtype(dtype).itemsize
     try:
-        size = os.path.getsize(path)
-    except OSError as error:
-        raise _damaged(directory, name, error.strerror or str(error)) from None
-    if size != items * np.dtype(dtype).itemsize:
-        raise _damaged(directory, name, f"{size} bytes, expected {items * np.dtype(dtype).itemsize}")
-    try:
-        array = map_file(path, dtype, items)
+        with corpus.open_regular(directory / name) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size != expected:
+                raise _damaged(directory, name, f"{size} bytes, expected {expected}")
+            mapped = np.memmap(handle, dtype=dtype, mode="r", shape=(items,)) if items else np.zeros(0, dtype)
     except (OSError, ValueError) as error:
-        raise _damaged(directory, name, str(error)) from None
+        if isinstance(error, FormatError):
+            raise
+        raise _damaged(directory, name, getattr(error, "strerror", None) or str(error)) from None
+    array = anonymous_array(items, dtype) if in_ram else mapped
     crc, last = 0, 0
     for start in range(0, items, _CHECK_ITEMS):
-        block = array[start:start + _CHECK_ITEMS]
+        block = mapped[start:start + _CHECK_ITEMS]
+        if in_ram:
+            array[start:start + len(block)] = block
+            block = array[start:start + len(block)]
         crc = zlib.crc32(block, crc)
         if ids and len(block) and (block.min() < ids[0] or block.max() >= ids[1]):
             raise _damaged(directory, name, f"an id outside the vocabulary of language '{ids[2]}' "
@@ -231,6 +269,14 @@ def _checked(directory: Path, entry: dict, dtype, ids: tuple[int, int, str] | No
     if crc != entry["crc32"]:
         raise _damaged(directory, name, "checksum mismatch")
     return array
+
+
+def _fits_in_ram(manifest: dict) -> bool:
+    """Whether the cached streams take at most 1/IN_RAM_SHARE of the memory available."""
+    available = available_memory()
+    streams = manifest["streams"].values()
+    size = sum(int(s["tokens"]["items"]) * 4 + int(s["offsets"]["items"]) * 8 for s in streams)
+    return available is not None and size * IN_RAM_SHARE <= available
 
 
 def _check_fields(directory: Path, manifest: dict) -> tuple[int, list[str], list[int]]:
@@ -266,13 +312,14 @@ def _load(directory: Path, manifest: dict, task_specs: Sequence, parallel_specs:
             raise _damaged(directory, "vocab.words", f"{len(words)} words and {len(counts)} counts, "
                            f"expected {size}")
         vocab = vocab_module.Vocabulary(words, counts, list(languages), np.array(starts, dtype=np.int64))
+        in_ram = _fits_in_ram(manifest)
         stream_langs = [t.lang for t in task_specs] + [lang for p in parallel_specs for lang in p.langs]
         encoded = {}
         for name, lang in zip(_stream_names(task_specs, parallel_specs), stream_langs):
             entry = manifest["streams"][name]
             low, high = vocab.range_of(lang)  # the key matched: every stream's language is in the manifest
-            tokens = _checked(directory, entry["tokens"], np.int32, ids=(low, high, lang))
-            offsets = _checked(directory, entry["offsets"], np.int64, offsets=True)
+            tokens = _checked(directory, entry["tokens"], np.int32, ids=(low, high, lang), in_ram=in_ram)
+            offsets = _checked(directory, entry["offsets"], np.int64, offsets=True, in_ram=in_ram)
             if len(offsets) == 0 or offsets[-1] != len(tokens):
                 raise _damaged(directory, entry["offsets"]["file"], f"offsets do not end at {len(tokens)}")
             encoded[name] = Encoded(tokens, offsets)
@@ -289,7 +336,4 @@ def _load(directory: Path, manifest: dict, task_specs: Sequence, parallel_specs:
         if isinstance(error, FormatError):
             raise
         raise _damaged(directory, MANIFEST, f"{type(error).__name__}: {error}") from None
-    if stats.invalid_bytes:  # said again: the user may not have seen the run that built the cache
-        warnings.warn(f"{stats.invalid_bytes} invalid UTF-8 bytes replaced by U+FFFD (first at "
-                      f"{stats.first_invalid})", corpus.CorpusWarning, stacklevel=4)
     return EncodedCorpus(vocab, list(task_specs), streams, words_read, stats, parallel)

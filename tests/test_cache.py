@@ -136,8 +136,9 @@ def test_reading_holds_about_one_copy_of_the_encoded_corpus(tmp_path):
 # ----------------------------------------------------------------------------- the cache
 
 
-def test_training_from_the_cache_is_bit_identical_to_training_in_ram(joint, tmp_path):
+def test_training_from_the_cache_is_bit_identical_to_training_in_ram(joint, tmp_path, monkeypatch):
     tasks, parallel = joint
+    monkeypatch.setattr(cache, "IN_RAM_SHARE", 1 << 60)  # as if larger than RAM: trained memory-mapped
     in_ram = Trainer(TrainConfig(**FAST), tasks, parallel).train()
     trainer = Trainer(TrainConfig(cache_dir=str(tmp_path / "cache"), **FAST), tasks, parallel)
     from_cache = trainer.train()

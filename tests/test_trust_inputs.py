@@ -9,6 +9,7 @@ import importlib
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import zlib
@@ -364,3 +365,37 @@ def test_ids_of_another_language_in_a_task_are_refused(tmp_path):
     with pytest.raises(FormatError, match=r"task0.tokens: damaged corpus cache \(an id outside the "
                                           r"vocabulary of language 'en'"):
         read_corpus(tasks, config)
+
+
+def test_a_small_cache_is_trained_from_ram_so_outside_edits_cannot_reach_it(tmp_path):
+    """Truncating a mapped file makes reading it SIGBUS: a cache that fits is copied as it is
+    checked, so what was checked is what is trained on, whatever happens to the files."""
+    text, directory, config = cache_run(tmp_path)
+    for run in ("built", "reused"):
+        shutil.rmtree(directory, ignore_errors=True)
+        if run == "reused":
+            read_corpus([TaskSpec("t", text)], config)
+        data = read_corpus([TaskSpec("t", text)], config)
+        stream = data.streams[0]
+        assert not isinstance(stream.tokens, np.memmap) and not isinstance(stream.offsets, np.memmap), run
+        expected = int(stream.tokens.astype(np.int64).sum())
+        for name in ("task0.tokens", "task0.offsets"):
+            os.truncate(directory / name, 0)
+        assert int(stream.tokens.astype(np.int64).sum()) == expected  # a memory map would SIGBUS here
+        assert int(stream.offsets[-1]) == len(stream.tokens)
+
+
+def test_a_cache_larger_than_its_share_of_memory_is_memory_mapped(tmp_path, monkeypatch):
+    text, directory, config = cache_run(tmp_path)
+    monkeypatch.setattr(cache, "available_memory", lambda: 1000)
+    data = read_corpus([TaskSpec("t", text)], config)
+    assert isinstance(data.streams[0].tokens, np.memmap) and not data.streams[0].tokens.flags.writeable
+
+
+def test_a_cache_file_that_is_a_link_to_a_device_is_refused(tmp_path):
+    text, directory, config = cache_run(tmp_path)
+    read_corpus([TaskSpec("t", text)], config)
+    (directory / "task0.tokens").unlink()
+    (directory / "task0.tokens").symlink_to("/dev/zero")
+    with pytest.raises(FormatError, match=r"task0.tokens: damaged corpus cache \(not a regular file"):
+        read_corpus([TaskSpec("t", text)], config)
