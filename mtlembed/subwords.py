@@ -153,6 +153,16 @@ def vocabulary_table(vocab, spec: SubwordSpec) -> SubwordTable:
     return build_table(vocab.words, spec, len(vocab), shifts=shifts)
 
 
+def trained_vectors(vocab, w_in: np.ndarray, spec: SubwordSpec,
+                    dim: int) -> tuple[np.ndarray, SubwordVectors]:
+    """After training: every vocabulary word's vector (own row and n-grams, as fastText's
+    ``getWordVector``), and a :class:`SubwordVectors` for any other word. `w_in` may be
+    padded past `dim` (the kernel's row length): the padding is left out."""
+    rows = w_in[:, :dim]
+    model = SubwordVectors(vocab.keys(), rows, spec, vocab.languages)
+    return compose(vocabulary_table(vocab, spec), rows), model
+
+
 def _block(words, spec: SubwordSpec, n_words: int, own: np.ndarray, shift: np.ndarray):
     """build_table for one block of words: (offsets, rows)."""
     encoded = [w.encode("utf-8", "surrogateescape") for w in words]

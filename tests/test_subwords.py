@@ -120,3 +120,17 @@ def test_end_of_line_token_has_no_ngrams_as_in_fasttext():
     assert ngrams("</s>", 1, 6) == []
     table = build_table(["</s>", "s"], SubwordSpec(2, 4, 100), 2)
     assert table.rows_of(0).tolist() == [0] and len(table.rows_of(1)) > 1
+
+
+def test_trained_vectors_of_a_joint_vocabulary():
+    from mtlembed.vocab import Vocabulary
+
+    vocab = Vocabulary(["casa", "perro", "house"], np.array([3, 2, 1]), ["es", "en"], np.array([0, 2, 3]))
+    spec = SubwordSpec(3, 5, 64)
+    w_in = np.random.default_rng(4).normal(size=(3 + 64, 6)).astype(np.float32)  # 5 dims + padding
+    vectors, model = subwords.trained_vectors(vocab, w_in, spec, dim=5)
+    assert vectors.shape == (3, 5)
+    assert np.allclose(vectors, model.vectors(["es:casa", "es:perro", "en:house"]))
+    shift = spec.shifts(2)[1]
+    expected = w_in[[2] + [3 + b for b in ngram_buckets("house", spec, shift)], :5].mean(axis=0)
+    assert np.allclose(vectors[2], expected, atol=1e-6)
