@@ -231,14 +231,14 @@ def test_unreadable_file_simulated(tmp_path, capsys, monkeypatch, where):
     (folder / "a.txt").write_text("fine words\n")
     secret = folder / "secret.txt"
     secret.write_text("some words\n")
-    real_open = open
+    real_open = corpus.open_regular
 
-    def guarded_open(file, *args, **kwargs):
+    def guarded_open(file):
         if Path(os.fspath(file)) == secret:
             raise PermissionError(errno.EACCES, "Permission denied", os.fspath(file))
-        return real_open(file, *args, **kwargs)
+        return real_open(file)
 
-    monkeypatch.setattr(corpus, "open", guarded_open, raising=False)
+    monkeypatch.setattr(corpus, "open_regular", guarded_open)
     target = secret if where == "file" else folder
     message = cli_error(capsys, "train", target, "-o", tmp_path / "v.bin", *TRAIN_FAST)
     assert f"{secret}: cannot open (Permission denied)" in message
