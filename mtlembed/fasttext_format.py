@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .corpus import open_regular
 from .errors import ConfigError, FormatError
 from .subwords import SubwordSpec, SubwordVectors, build_table, compose
 
@@ -118,7 +119,7 @@ def load_vectors(path, limit: int | None = None) -> FastTextVectors:
 def is_fasttext(path) -> bool:
     """Whether `path` starts with fastText's magic number (a word2vec .bin does not)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:  # a FIFO or a device is no model, and must not block
             head = handle.read(4)
     except OSError:
         return False
@@ -136,7 +137,7 @@ def read_fasttext(path) -> FastTextModel:
     """
     path = os.fspath(path)
     try:
-        handle = open(path, "rb")
+        handle = open_regular(path)
     except OSError as exc:
         raise FormatError(f"{path}: cannot read: {exc.strerror}") from None
     with handle:

@@ -1,6 +1,7 @@
 """fastText's .bin model format (mtlembed.fasttext_format): gensim and fastText load what we
 write, with the same vectors for words seen and unseen; we read theirs; bad files are one error."""
 
+import os
 import struct
 
 import numpy as np
@@ -187,8 +188,13 @@ def test_every_truncation_is_one_format_error(written, tmp_path):
         bad.write_bytes(good[:length])
         with pytest.raises(FormatError, match="cut.bin"):
             read_fasttext(bad)
-    with pytest.raises(FormatError, match="cannot read"):
+    with pytest.raises(FormatError, match="cannot read: not a regular file but a folder"):
         read_fasttext(tmp_path)
+    fifo = tmp_path / "fifo.bin"
+    os.mkfifo(fifo)
+    with pytest.raises(FormatError, match="a named pipe"):  # at once: a pipe is never waited on
+        read_fasttext(fifo)
+    assert not is_fasttext(fifo)
 
 
 def test_writing_checks_its_inputs(tmp_path):
