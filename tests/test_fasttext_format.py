@@ -232,3 +232,19 @@ def test_a_model_without_ngrams_has_no_subwords(tmp_path):
     loaded = load_vectors(path)
     assert loaded.subwords is None and np.array_equal(loaded.vectors, word_rows)
     assert np.allclose(load_facebook_vectors(path)["héllo"], word_rows[1])
+
+
+def test_damaged_bytes_load_or_are_one_format_error(written, tmp_path):
+    """Any byte of the header and dictionary changed: the file still reads, or one FormatError."""
+    path, _ = written
+    good = bytearray(path.read_bytes())
+    bad = tmp_path / "flipped.bin"
+    rng = np.random.default_rng(5)
+    for offset in rng.integers(0, ENTRIES_AT + 120, 300):
+        data = bytearray(good)
+        data[offset] ^= 1 << int(rng.integers(0, 8))
+        bad.write_bytes(bytes(data))
+        try:
+            read_fasttext(bad)
+        except FormatError as error:
+            assert "flipped.bin" in str(error)
