@@ -83,14 +83,14 @@ class TrainConfig:
                                 high=1000.0)
     refine: str = param("none", "after training, map each language onto the first task's language by "
                          "orthogonal Procrustes on the seed dictionaries", choices=("none", "procrustes"))
-    cache_dir: str | None = param(None, "keep the encoded corpus in files in this folder and train from "
-                                   "them memory-mapped (for corpora larger than RAM); a later run on the "
-                                   "same files reuses them without reading the corpus")
+    cache_dir: str | None = param(None, "keep the encoded corpus in files in this folder (for corpora larger "
+                                   "than RAM: they are then trained on memory-mapped); a later run on the "
+                                   "same files reuses them without reading the corpus", path=True)
     device: str = param("cpu", "cpu, cuda, or auto (cuda when compiled in and a GPU is present)",
                          choices=("cpu", "cuda", "auto"))
 
     def __post_init__(self) -> None:
-        check_fields(type(self), vars(self))
+        validate(self)
         if self.min_alpha is not None and self.min_alpha > self.learning_rate:
             raise ConfigError(f"min_alpha ({self.min_alpha}) must not exceed alpha ({self.learning_rate})")
 
@@ -120,6 +120,19 @@ def check_fields(schema, values: Mapping[str, Any]) -> None:
     known = {f.name: f for f in fields(schema)}
     for name, value in values.items():
         _check_value(known[name], value)
+
+
+def validate(instance, label: str | None = None) -> None:
+    """Stores the values of a schema dataclass (TrainConfig, a spec) in their normal form and
+    checks them (see `param`); `label` (e.g. "task 'wiki'") starts the message of an error."""
+    for name, value in normalized(type(instance), vars(instance)).items():
+        object.__setattr__(instance, name, value)
+    try:
+        check_fields(type(instance), vars(instance))
+    except ConfigError as error:
+        if label is None:
+            raise
+        raise ConfigError(f"{label}: {error}") from None
 
 
 def normalized(schema, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -124,7 +124,8 @@ def parse_job(document: Mapping[str, Any], base: str | os.PathLike = ".",
                               if _is_array_of_tables(value) else
                               f"{source}: '{key}' must be a table [{key}], got {value!r}")
     base = os.fspath(base)
-    config = from_mapping(dict(document.get("train", {})), source=f"{source}: [train]")
+    config = from_mapping(_with_paths_resolved(TrainConfig, dict(document.get("train", {})), base),
+                          source=f"{source}: [train]")
     # Task and parallel names share one namespace: both are tasks of the schedule.
     owners: dict[str, _Where] = {}
     tasks = []
@@ -226,14 +227,21 @@ def _spec(schema, table: Any, where: _Where, base: str, defaults: Mapping[str, A
                      if f.default is dataclasses.MISSING and f.name not in defaults)
     values = _check_keys(table, tuple(f.name for f in fields(schema)), where, required)
     try:
-        values = normalized(schema, values)
-        for f in fields(schema):
-            if f.metadata["path"] and f.name in values:
-                values[f.name] = _resolved(values[f.name], base)
+        values = _with_paths_resolved(schema, normalized(schema, values), base)
         check_fields(schema, values)
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}") from None
     return schema(**{**defaults, **values})
+
+
+def _with_paths_resolved(schema, values: dict, base: str) -> dict:
+    """`values` with those of the schema's path fields (param(path=True)) taken from `base`."""
+    return {key: _resolved(value, base) if key in _path_fields(schema) else value
+            for key, value in values.items()}
+
+
+def _path_fields(schema) -> set[str]:
+    return {f.name for f in fields(schema) if f.metadata["path"]}
 
 
 def _resolved(value: Any, base: str) -> Any:

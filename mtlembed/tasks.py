@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import SAFE_NAME, check_fields, normalized, param
-from .errors import ConfigError
+from .config import SAFE_NAME, param, validate
 
 # Tokens per chunk: small enough to balance threads and report progress,
 # large enough that per-chunk overhead does not show.
@@ -49,16 +48,6 @@ def _misspelled_head(head: str) -> str | None:
             "sharing one head give)") if close else None
 
 
-def _validate(spec, label: str) -> None:
-    """Stores the spec's values in their schema form and checks them (config.check_fields)."""
-    for name, value in normalized(type(spec), vars(spec)).items():
-        object.__setattr__(spec, name, value)
-    try:
-        check_fields(type(spec), vars(spec))
-    except ConfigError as error:
-        raise ConfigError(f"{label}: {error}") from None
-
-
 _LANG = {"pattern": SAFE_NAME}
 _WEIGHT = {"above": 0.0, "high": MAX_WEIGHT}
 
@@ -76,7 +65,7 @@ class TaskSpec:
                       rule=_misspelled_head)
 
     def __post_init__(self) -> None:
-        _validate(self, f"task {self.name!r}")
+        validate(self, f"task {self.name!r}")
 
 
 @dataclass(frozen=True)
@@ -92,7 +81,7 @@ class ParallelSpec:
     weight: float = param(1.0, "loss weight: scales the learning rate of its updates", **_WEIGHT)
 
     def __post_init__(self) -> None:
-        _validate(self, f"parallel {self.name!r}")
+        validate(self, f"parallel {self.name!r}")
 
 
 @dataclass(frozen=True)
@@ -109,7 +98,7 @@ class DictionarySpec:
                               low=0.0, high=1.0)
 
     def __post_init__(self) -> None:
-        _validate(self, f"dictionary {self.path!r}")
+        validate(self, f"dictionary {self.path!r}")
 
 
 def chunk_size(dim: int, window: int, negative: int) -> int:

@@ -88,6 +88,17 @@ def test_job_file_spec_errors_name_the_table(tmp_path):
         load_job(tmp_path / "job.toml")
 
 
+def test_path_fields_are_marked_once_and_resolved_from_the_job_file(tmp_path, monkeypatch):
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "job.toml").write_text('[train]\ncache_dir = "cache"\n'
+                                                '[[task]]\nname = "t"\npaths = "a.txt"\n')
+    monkeypatch.chdir(tmp_path)
+    job = load_job(Path("jobs") / "job.toml")
+    assert job.config.cache_dir == str(tmp_path / "jobs" / "cache")
+    assert job.tasks[0].paths == (str(tmp_path / "jobs" / "a.txt"),)
+    assert TrainConfig(cache_dir=tmp_path / "c").cache_dir == str(tmp_path / "c")  # a Path is taken too
+
+
 # ----------------------------------------------------------------------------- bounded numbers (item 6c)
 
 
