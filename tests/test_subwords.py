@@ -134,3 +134,12 @@ def test_trained_vectors_of_a_joint_vocabulary():
     shift = spec.shifts(2)[1]
     expected = w_in[[2] + [3 + b for b in ngram_buckets("house", spec, shift)], :5].mean(axis=0)
     assert np.allclose(vectors[2], expected, atol=1e-6)
+
+
+def test_invalid_utf8_is_cut_by_fasttexts_byte_rule():
+    """A fastText model's words are bytes: read with surrogateescape, they hash as those bytes."""
+    word = b"a\xffb\x80c".decode("utf-8", "surrogateescape")
+    assert ngrams(word, 3, 3) == [b"<a\xff", b"a\xffb\x80", b"\xffb\x80c", b"b\x80c>"]  # 0x80 continues b
+    spec = SubwordSpec(2, 4, 777)
+    expected = [0] + [1 + b for b in ngram_buckets(word, spec)]
+    assert build_table([word], spec, 1).rows_of(0).tolist() == expected
