@@ -245,9 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
         eval_cli = None
     if eval_cli is not None:
         eval_cli.add_parser(verbs)
-    from . import html_report  # each verb's arguments live in its own module
+    from . import html_report, query  # each verb's arguments live in its own module
 
+    query.add_parser(verbs)
     html_report.add_parser(verbs)
+    from .align import cli as align_cli  # vectors only, like eval
+
+    align_cli.add_parser(verbs)
     return parser
 
 

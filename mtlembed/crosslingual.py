@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .align.orthogonal import procrustes  # the one implementation, shared with mtlembed align
 from .dictionary import read_dictionary
 from .errors import ConfigError
 from .model import Embeddings
@@ -90,25 +91,6 @@ def _csr(rows: np.ndarray, cols: np.ndarray, n_ids: int, usable: int) -> Transla
     offsets = np.zeros(n_ids + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_ids), out=offsets[1:])
     return TranslationTable(offsets, cols.astype(np.int32), int(usable))
-
-
-def procrustes(src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
-    """The orthogonal W (dim x dim, float64) minimizing ||src W - tgt||_F.
-
-    Rows of `src` and `tgt` are translation pairs. Solution (Schönemann,
-    1966): with U S V^T the SVD of src^T tgt, W = U V^T. Computed in float64.
-    """
-    src = np.asarray(src, dtype=np.float64)
-    tgt = np.asarray(tgt, dtype=np.float64)
-    if src.ndim != 2 or src.shape != tgt.shape:
-        raise ConfigError(f"procrustes needs two matrices of the same shape (pairs x dim), "
-                          f"got {src.shape} and {tgt.shape}")
-    if src.shape[0] == 0:
-        raise ConfigError("procrustes needs at least one pair of rows")
-    if not (np.isfinite(src).all() and np.isfinite(tgt).all()):
-        raise ConfigError("procrustes: the vectors hold NaN or infinite values")
-    u, _, vt = np.linalg.svd(src.T @ tgt)
-    return u @ vt
 
 
 def refine(embeddings: Embeddings, pivot_lang: str,

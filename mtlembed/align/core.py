@@ -1,0 +1,175 @@
+"""`align`: map one embedding space onto another, with a dictionary or without.
+
+Methods (every one ends with an orthogonal map of the normalized source):
+
+* ``procrustes``: one orthogonal Procrustes fit on the seed dictionary
+  (Xing et al., 2015; MUSE's supervised mode without refinement);
+* ``iterative``: then `iterations` rounds of refinement: induce a dictionary
+  of mutual CSLS nearest neighbours among the `cutoff` most frequent words
+  (15,000 as MUSE), re-fit; the mapping with the best objective is kept
+  (MUSE's refinement, Conneau et al., 2018);
+* ``self-learning``: VecMap's self-learning (Artetxe et al., 2017, 2018):
+  induce in both directions (`direction` "union") among the 20,000 most
+  frequent words, re-fit, until the objective stops improving by more than
+  `threshold`; with `stochastic` < 1 each score is kept with that probability,
+  doubled whenever the objective stalls, until 1.
+
+The seed dictionary is given pairs, or the words spelled the same on both
+sides (identical strings and numerals) when there is none. The objective is
+the mean CSLS score of every word's best match, in both directions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from mtlembed.errors import ConfigError, FormatError
+from mtlembed.eval.vectors import resolve
+
+from .induction import DIRECTIONS, dictionary_pairs, identical_pairs, induce
+from .orthogonal import normalize, parse_normalization, procrustes
+
+__all__ = ["METHODS", "SEEDS", "AlignOptions", "align"]
+
+METHODS = ("procrustes", "iterative", "self-learning")
+SEEDS = ("dictionary", "identical", "numerals")
+_MAP_ROWS = 1 << 15  # rows mapped at once (a float64 block of 32k x 300 is 79 MB)
+
+
+@dataclass(frozen=True)
+class AlignOptions:
+    """How to align; None fields take the method's default (see `resolved`)."""
+
+    method: str = "iterative"
+    normalize: tuple[str, ...] = ("unit", "center", "unit")
+    iterations: int | None = None     # iterative: 5 refinements; self-learning: at most 100
+    cutoff: int | None = None         # most frequent words taking part in induction: 15,000 / 20,000
+    direction: str | None = None      # mutual (iterative) / union (self-learning)
+    csls_k: int = 10
+    threshold: float = 1e-6           # self-learning stops below this improvement
+    stochastic: float = 1.0           # initial probability of keeping a score (1: deterministic)
+    seed: int = 1
+
+    def resolved(self) -> AlignOptions:
+        if self.method not in METHODS:
+            raise ConfigError(f"alignment method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        iterative = self.method == "iterative"
+        options = replace(
+            self, normalize=parse_normalization(self.normalize),
+            iterations=self.iterations if self.iterations is not None else (5 if iterative else 100),
+            cutoff=self.cutoff if self.cutoff is not None else (15000 if iterative else 20000),
+            direction=self.direction or ("mutual" if iterative else "union"))
+        for name, value, low in (("iterations", options.iterations, 0), ("cutoff", options.cutoff, 1),
+                                 ("csls_k", options.csls_k, 1)):
+            if value < low:
+                raise ConfigError(f"{name} must be >= {low}, got {value}")
+        if options.direction not in DIRECTIONS:
+            raise ConfigError(f"direction must be one of {', '.join(DIRECTIONS)}, got {options.direction!r}")
+        if not 0 < options.stochastic <= 1:
+            raise ConfigError(f"stochastic (the initial share of scores kept) must be in (0, 1], "
+                              f"got {options.stochastic}")
+        if not options.threshold >= 0:
+            raise ConfigError(f"threshold must be >= 0, got {options.threshold}")
+        return options
+
+
+def align(src, tgt, dictionary: Iterable[tuple[str, str]] | None = None, method: str = "iterative",
+          seed_with: str | None = None, log: Callable[[str], None] | None = None, **options):
+    """Maps `src` onto `tgt` orthogonally.
+
+    Parameters
+    ----------
+    src, tgt : Embeddings, gensim KeyedVectors, (words, vectors) or str
+        The two spaces (a path is read as a word2vec file), most frequent word first.
+    dictionary : iterable of (source word, target word), optional
+        The seed pairs (pairs with a word outside the vocabularies are ignored).
+    method : {"procrustes", "iterative", "self-learning"}
+    seed_with : {"dictionary", "identical", "numerals"}, optional
+        Where the seed pairs come from: default the dictionary when given, else
+        identical strings.
+    log : callable, optional
+        Receives one progress line per iteration (dictionary size, objective).
+    **options
+        Fields of AlignOptions: normalize, iterations, cutoff, direction, csls_k,
+        threshold, stochastic, seed.
+
+    Returns
+    -------
+    (mapped_src, mapped_tgt, info)
+        Embeddings: the normalized source mapped by W, and the normalized target;
+        `info` is a dict (JSON-ready but for ``mapping``, the dim x dim float64 W).
+    """
+    from mtlembed.model import Embeddings  # the class only: no training code
+
+    opts = AlignOptions(method=method, **options).resolved()
+    seed_with = seed_with or ("dictionary" if dictionary is not None else "identical")
+    if seed_with not in SEEDS:
+        raise ConfigError(f"seed_with must be one of {', '.join(SEEDS)}, got {seed_with!r}")
+    if seed_with == "dictionary" and dictionary is None:
+        raise ConfigError("seed_with='dictionary' needs a dictionary")
+    src_vs, tgt_vs = resolve(src), resolve(tgt)
+    if src_vs.vectors.shape[1] != tgt_vs.vectors.shape[1]:
+        raise FormatError(f"{src_vs.name} has dim {src_vs.vectors.shape[1]} but {tgt_vs.name} has dim "
+                          f"{tgt_vs.vectors.shape[1]}: only spaces of the same dimension can be aligned")
+    if seed_with == "dictionary":
+        seed_src, seed_tgt = dictionary_pairs(dictionary, src_vs.words, tgt_vs.words)
+        if not len(seed_src):
+            raise ConfigError(f"none of the dictionary's pairs has both words in the vocabularies "
+                              f"({src_vs.name}, {tgt_vs.name}): check the direction and the case")
+    else:
+        numerals = seed_with == "numerals"
+        seed_src, seed_tgt = identical_pairs(src_vs.words, tgt_vs.words, numerals_only=numerals)
+        if not len(seed_src):
+            what = "numeral" if numerals else "word spelled the same"
+            raise ConfigError(f"no {what} in both {src_vs.name} and {tgt_vs.name}, so there is no seed "
+                              "dictionary: give one (--dictionary)")
+    x = normalize(np.array(src_vs.vectors, dtype=np.float32), opts.normalize)
+    z = normalize(np.array(tgt_vs.vectors, dtype=np.float32), opts.normalize)
+    w, info = _fit(x, z, seed_src, seed_tgt, opts, log or (lambda line: None))
+    for lo in range(0, len(x), _MAP_ROWS):  # in place, a block at a time: no second source matrix
+        x[lo:lo + _MAP_ROWS] = x[lo:lo + _MAP_ROWS] @ w.astype(np.float32)
+    info.update(method=opts.method, seed=seed_with, seed_pairs=int(len(seed_src)),
+                normalize=",".join(opts.normalize) or "none", cutoff=opts.cutoff, direction=opts.direction,
+                csls_k=opts.csls_k, random_seed=opts.seed, src_words=len(src_vs.words),
+                tgt_words=len(tgt_vs.words), dim=int(x.shape[1]), mapping=w)
+    return Embeddings(src_vs.words, x), Embeddings(tgt_vs.words, z), info
+
+
+def _fit(x, z, seed_src, seed_tgt, opts: AlignOptions, log) -> tuple[np.ndarray, dict]:
+    """The mapping W and what happened: the seed fit, then the refinement loop."""
+    w = procrustes(x[seed_src], z[seed_tgt])
+    log(f"align: procrustes on {len(seed_src)} seed pairs")
+    history: list[dict] = []
+    if opts.method == "procrustes" or opts.iterations == 0:
+        return w, {"iterations": 0, "pairs": int(len(seed_src)), "history": history}
+    rng = np.random.default_rng(opts.seed)
+    x_cut, z_cut = x[:opts.cutoff], z[:opts.cutoff]
+    keep = opts.stochastic
+    best_w, best, pairs, best_pairs = w, -np.inf, len(seed_src), len(seed_src)
+    for iteration in range(1, opts.iterations + 2):  # the last round only scores the last fit
+        start = time.perf_counter()
+        induced = induce(x_cut @ w.astype(np.float32), z_cut, opts.csls_k, opts.direction, keep, rng)
+        improved = induced.objective > best + opts.threshold
+        if induced.objective > best:
+            best_w, best, best_pairs = w, induced.objective, pairs
+        distinct = len(np.unique(induced.src * len(z_cut) + induced.tgt))
+        history.append({"iteration": iteration, "objective": induced.objective, "pairs": distinct,
+                        "keep": keep, "seconds": round(time.perf_counter() - start, 3)})
+        log(f"align: iteration {iteration}: objective {induced.objective:.6f}, induced dictionary "
+            f"{distinct} pairs" + (f", keep {keep:g}" if keep < 1 else "")
+            + f" ({history[-1]['seconds']:.1f} s)")
+        if opts.method == "self-learning" and not improved:
+            if keep >= 1:
+                break
+            keep = min(1.0, 2 * keep)  # stalled: less noise (VecMap's stochastic schedule)
+        if iteration > opts.iterations:
+            if opts.method == "self-learning":
+                log(f"align: stopped after {opts.iterations} iterations without converging")
+            break
+        w, pairs = procrustes(x_cut[induced.src], z_cut[induced.tgt]), distinct
+    return best_w, {"iterations": len(history), "pairs": int(best_pairs), "objective": best,
+                    "history": history}

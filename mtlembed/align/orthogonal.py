@@ -1,0 +1,65 @@
+"""The two pieces of linear algebra of alignment: normalization and orthogonal Procrustes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mtlembed.errors import ConfigError
+
+__all__ = ["NORMALIZATIONS", "normalize", "parse_normalization", "procrustes"]
+
+NORMALIZATIONS = ("unit", "center", "unitdim", "none")
+_BLOCK_ROWS = 1 << 15  # rows scaled at once: a float64 copy of a block, never of the whole matrix
+
+
+def parse_normalization(text: str | Sequence[str]) -> tuple[str, ...]:
+    """``"unit,center,unit"`` (VecMap's notation) as a tuple of steps, each one of NORMALIZATIONS."""
+    steps = tuple(s.strip() for s in text.split(",")) if isinstance(text, str) else tuple(text)
+    bad = [s for s in steps if s not in NORMALIZATIONS]
+    if bad or not steps:
+        raise ConfigError(f"normalization steps must be a comma-separated list of "
+                          f"{', '.join(NORMALIZATIONS)}; got {','.join(steps) if steps else 'nothing'!r}")
+    return tuple(s for s in steps if s != "none")
+
+
+def normalize(vectors: np.ndarray, steps: Sequence[str]) -> np.ndarray:
+    """`vectors` (float32) after each step in turn, in place when it is a float32 array.
+
+    * ``unit``: every row scaled to length 1 (a zero row stays zero);
+    * ``center``: the mean row subtracted (so the two spaces share an origin);
+    * ``unitdim``: every column scaled to unit variance.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    for step in parse_normalization(steps):
+        if step == "unit":
+            for lo in range(0, len(vectors), _BLOCK_ROWS):
+                block = vectors[lo:lo + _BLOCK_ROWS]
+                norms = np.linalg.norm(block, axis=1, keepdims=True)
+                block /= np.where(norms > 0, norms, 1)
+        elif step == "center":
+            vectors -= vectors.mean(axis=0, dtype=np.float64).astype(np.float32)
+        elif step == "unitdim":
+            spread = vectors.std(axis=0, dtype=np.float64)
+            vectors /= np.where(spread > 0, spread, 1).astype(np.float32)
+    return vectors
+
+
+def procrustes(src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+    """The orthogonal W (dim x dim, float64) minimizing ||src W - tgt||_F.
+
+    Rows of `src` and `tgt` are translation pairs. Solution (Schönemann,
+    1966): with U S V^T the SVD of src^T tgt, W = U V^T. Computed in float64.
+    """
+    src = np.asarray(src, dtype=np.float64)
+    tgt = np.asarray(tgt, dtype=np.float64)
+    if src.ndim != 2 or src.shape != tgt.shape:
+        raise ConfigError(f"procrustes needs two matrices of the same shape (pairs x dim), "
+                          f"got {src.shape} and {tgt.shape}")
+    if src.shape[0] == 0:
+        raise ConfigError("procrustes needs at least one pair of rows")
+    if not (np.isfinite(src).all() and np.isfinite(tgt).all()):
+        raise ConfigError("procrustes: the vectors hold NaN or infinite values")
+    u, _, vt = np.linalg.svd(src.T @ tgt)
+    return u @ vt
