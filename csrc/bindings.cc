@@ -362,7 +362,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("min_alpha", &TrainParams::min_alpha)
       .def_readwrite("seed", &TrainParams::seed)
       .def_readwrite("threads", &TrainParams::threads)
-      .def_readwrite("copy_hot_rows", &TrainParams::copy_hot_rows);
+      .def_readwrite("copy_hot_rows", &TrainParams::copy_hot_rows)
+      .def_readwrite("shared_negatives", &TrainParams::shared_negatives);
 
   py::class_<BoundNoiseTable>(m, "NoiseTable", "A language's alias table (alias_table's arrays), ids from first_id.")
       .def(py::init<const py::object&, const py::object&, int32_t>(), py::arg("prob"), py::arg("alias"),

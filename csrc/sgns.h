@@ -36,6 +36,10 @@ struct TrainParams {
   // CPU, several threads: each trains private copies of the most frequent
   // words' output rows and merges them now and then (cpu/train.cc).
   bool copy_hot_rows = true;
+  // Skip-gram: one draw of negatives per center, shared by all its contexts in
+  // one step (HogBatch); false draws per (center, context) pair and steps one
+  // context at a time, as word2vec does (cpu/train.cc; the CUDA kernel shares).
+  bool shared_negatives = true;
 };
 
 // A row-major float32 matrix the kernel updates in place.

@@ -212,9 +212,9 @@ struct Worker {
     }
   }
 
-  // One step: the gathered centers predict their words against `negative`
-  // negatives drawn from their language and shared by all of them.
-  void train_step(Rng& rng, int n_centers, const NoiseTable& noise, float lr) {
+  // Draws the step's negatives after its `n_centers` centers in `targets`;
+  // returns the number of targets.
+  int draw_targets(Rng& rng, int n_centers, const NoiseTable& noise) {
     int n_targets = n_centers;
     for (int k = 0; k < params.negative; ++k) {
       const int32_t negative = draw_negative(rng, noise);
@@ -222,9 +222,25 @@ struct Worker {
       for (int i = 0; i < n_centers; ++i) is_center |= negative == targets[i];
       if (!is_center) targets[n_targets++] = negative;  // as word2vec: never a center's own word
     }
+    for (int t = 0; t < n_targets; ++t) out_rows[t] = head->row(hot, targets[t]);
+    return n_targets;
+  }
+
+  // One step: the gathered centers predict their words against `negative`
+  // negatives drawn from their language and shared by all of them (skip-gram
+  // without shared_negatives: one step per context, each with its own draw).
+  void train_step(Rng& rng, int n_centers, const NoiseTable& noise, float lr) {
     const int n_contexts = context_ends[n_centers - 1];
     for (int c = 0; c < n_contexts; ++c) in_rows[c] = job.w_in.row(contexts[c]);
-    for (int t = 0; t < n_targets; ++t) out_rows[t] = head->row(hot, targets[t]);
+    if (params.model == Model::SkipGram && !params.shared_negatives) {
+      for (int c = 0; c < n_contexts; ++c) {
+        const int n_targets = draw_targets(rng, 1, noise);
+        loss += ops.skipgram(in_rows.data() + c, 1, out_rows.data(), n_targets, params.dim, lr, scratch.data());
+        pairs += n_targets;
+      }
+      return;
+    }
+    const int n_targets = draw_targets(rng, n_centers, noise);
     if (params.model == Model::SkipGram) {
       loss += ops.skipgram(in_rows.data(), n_contexts, out_rows.data(), n_targets, params.dim, lr, scratch.data());
       pairs += int64_t(n_contexts) * n_targets;

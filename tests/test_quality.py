@@ -1,0 +1,91 @@
+"""Issue 19: the quality grid harness (benchmarks/quality_grid.py) and the kernel's negatives option.
+
+The real-text cells train for minutes: they are marked `slow` and run only with MTLEMBED_QUALITY=1
+(`MTLEMBED_QUALITY=1 python -m pytest tests/test_quality.py -m slow`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shared_data
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import quality_grid  # noqa: E402
+
+quality_run = pytest.mark.skipif(not os.environ.get("MTLEMBED_QUALITY"),
+                                 reason="trains on real text for minutes: set MTLEMBED_QUALITY=1")
+
+
+def record(tool, seed, score, options=None, model="sg", epochs=10, size=500_000):
+    return {"tool": tool, "seed": seed, "model": model, "epochs": epochs, "size": size, "ok": True,
+            "options": options or {}, "scores": {"bli news-de": score, "bli_train_pairs news-de": 900}}
+
+
+def test_summary_flags_a_cell_more_than_a_point_below_gensim():
+    runs = [record("gensim", s, v) for s, v in ((1, 10.0), (2, 11.0), (3, 12.0))]
+    runs += [record("mtlembed", s, v) for s, v in ((1, 9.0), (2, 9.5), (3, 10.0))]  # 1.5 below
+    runs += [record("mtlembed", s, v, {"alpha": "0.0125"}) for s, v in ((1, 10.5), (2, 10.0), (3, 11.0))]
+    rows = {(r["tool"], tuple(r["options"].items())): r for r in quality_grid.summarize(runs)}
+    assert set(rows) == {("gensim", ()), ("mtlembed", ()), ("mtlembed", (("alpha", "0.0125"),))}
+    default, lower = rows[("mtlembed", ())], rows[("mtlembed", (("alpha", "0.0125"),))]
+    assert default["diff"] == pytest.approx(-1.5) and default["within"] is False
+    assert lower["diff"] == pytest.approx(-0.5) and lower["within"] is True
+    assert default["sd"] == pytest.approx(0.5) and default["values"] == [9.0, 9.5, 10.0]
+    assert "diff" not in rows[("gensim", ())]  # counts (bli_train_pairs) are not scores
+    assert {r["score"] for r in rows.values()} == {"bli news-de"}
+
+
+def test_similarity_cells_use_the_correlation_tolerance():
+    runs = [dict(record("gensim", 1, 0.0), scores={"ws353": 0.600}),
+            dict(record("mtlembed", 1, 0.0), scores={"ws353": 0.585})]
+    [_, mine] = quality_grid.summarize(runs)
+    assert mine["diff"] == pytest.approx(-0.015) and mine["within"] is False
+
+
+def test_tokens_lowercase_and_split_punctuation():
+    assert quality_grid.tokens("¿Dónde está, Señor Smith?") == ["dónde", "está", "señor", "smith"]
+
+
+@pytest.mark.skipif(shared_data() is None, reason="shared data folder not found")
+def test_parallel_sides_are_aligned_and_cut_to_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(quality_grid, "CACHE", tmp_path)
+    en, other, words = quality_grid.parallel_sides("news", "de", 20_000)
+    en_lines, de_lines = en.read_text().splitlines(), other.read_text().splitlines()
+    assert len(en_lines) == len(de_lines) and 20_000 <= words < 20_200
+    assert words == sum(len(line.split()) for line in de_lines)
+    assert quality_grid.parallel_sides("news", "de", 10**9) is None  # larger than the corpus: no cell
+
+
+def train_tiny(corpus: Path, shared: bool) -> np.ndarray:
+    from mtlembed import kernel
+
+    original = kernel.params
+
+    def params(config, dim):
+        p = original(config, dim)
+        p.shared_negatives = shared
+        return p
+
+    from mtlembed import train
+    try:
+        kernel.params = params
+        return train(corpus, dim=16, epochs=2, threads=1, min_count=1, seed=3).vectors.copy()
+    finally:
+        kernel.params = original
+
+
+def test_per_pair_negatives_train_differently_and_deterministically(small_corpus):
+    from mtlembed import backend
+
+    if not hasattr(backend.core().TrainParams(), "shared_negatives"):
+        pytest.skip("the installed _core predates TrainParams.shared_negatives: rebuild it")
+    assert backend.core().TrainParams().shared_negatives is True  # the default: one draw per center
+    shared, pair = train_tiny(small_corpus, True), train_tiny(small_corpus, False)
+    assert np.isfinite(pair).all() and not np.array_equal(shared, pair)
+    np.testing.assert_array_equal(pair, train_tiny(small_corpus, False))  # one thread: reproducible
