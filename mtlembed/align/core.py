@@ -50,7 +50,7 @@ class AlignOptions:
     cutoff: int | None = None         # most frequent words taking part in induction: 15,000 / 20,000
     direction: str | None = None      # mutual (iterative) / union (self-learning)
     csls_k: int = 10
-    threshold: float = 1e-6           # self-learning stops below this improvement
+    threshold: float = 1e-4           # self-learning stops below this improvement (VecMap: 1e-6)
     stochastic: float = 1.0           # initial probability of keeping a score (1: deterministic)
     seed: int = 1
 
