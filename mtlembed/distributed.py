@@ -20,6 +20,7 @@ gloo (CPU tensors, whatever device trains).
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 from collections.abc import Iterator, Sequence
@@ -90,7 +91,17 @@ def join() -> Ranks | None:
     except (RuntimeError, ValueError) as error:  # e.g. MASTER_ADDR unset or unreachable
         raise RankError(f"cannot join the {size} ranks: {_first_line(error)}") from None
     _joined = Ranks(torch, dist)
+    atexit.register(_leave, dist)
     return _joined
+
+
+def _leave(dist) -> None:
+    """Closes the process group's connections in order as the process exits (gloo's threads could
+    otherwise find them closed under them and abort)."""
+    try:
+        dist.destroy_process_group()
+    except (RuntimeError, ValueError):
+        pass
 
 
 def _first_line(error: BaseException) -> str:
@@ -203,7 +214,7 @@ class Ranks:
         parallel side, in reading order), and for each source this rank's map from its provisional
         ids to the final ones. A rank's `failure` (its reading failed) is raised on every rank."""
         payload = failure if failure is not None else [
-            (counter.words()[:3], counter.prunings, len(counter)) for _, counter in sources]
+            (counter.words()[:3], counter.prunings) for _, counter in sources]
         gathered: list = [None] * self.size
         self._collective(self.dist.all_gather_object, gathered, payload)
         for rank, item in enumerate(gathered):
@@ -214,7 +225,7 @@ class Ranks:
         for s, (lang, _) in enumerate(sources):
             counts = merged.setdefault(lang, _MergedCounts())
             for rank in range(self.size):
-                (blob, ends, word_counts), prunings, _ = gathered[rank][s]
+                (blob, ends, word_counts), prunings = gathered[rank][s]
                 if prunings:
                     raise _too_many_distinct(lang, config.max_distinct, None)
                 index = counts.add(_split_words(blob, ends), word_counts)

@@ -369,7 +369,8 @@ class Trainer:
                 if checkpoint_dir and (cause is not None or due) and self.writes_outputs:
                     saved = self._checkpoint(job, checkpoint_dir)
                     job.saved_at = (time.monotonic(), int(job.chunk_words[job.position]))
-                cause = cause or stop.cause  # a signal during the save: the checkpoint is already made
+                if not self._ranks:  # (ranks act on a signal at their next meeting, all together)
+                    cause = cause or stop.cause  # a signal during the save: the checkpoint is already made
                 if cause is not None:
                     # Ctrl-C is a KeyboardInterrupt, SIGTERM a Terminated: what the caller expects. The
                     # checkpoint's path rides along for the CLI's "continue with --resume" message.
