@@ -32,3 +32,10 @@ class BackendError(MtlembedError, RuntimeError):
 
 class MissingDependencyError(MtlembedError, ImportError):
     """An optional package is not installed; the message names the extra that brings it."""
+
+
+class UnknownWordError(MtlembedError, KeyError):
+    """Words that are not in a model's vocabulary (the message lists them)."""
+
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0]) if self.args else ""
