@@ -209,10 +209,13 @@ def test_max_distinct_pruning_is_refused_on_every_rank(tmp_path):
 
 
 def _long_run(corpus: Path, out: Path, checkpoints: Path) -> list:
-    """Two ranks on a run long enough to be stopped, with short rounds, checkpointed after each."""
-    return _launch(["train", str(corpus), "-o", str(out), "--epochs", "10", "--threads", "1", "--quiet",
-                    "--min-count", "5", "--dim", "32", "--checkpoint-dir", str(checkpoints),
-                    "--checkpoint-every", "1w"], env={"MTLEMBED_SYNC_WORDS": "20000"})
+    """Two ranks on a run long enough to be stopped, with short rounds, checkpointed after each;
+    returned once the first checkpoint is written (training has begun)."""
+    procs = _launch(["train", str(corpus), "-o", str(out), "--epochs", "10", "--threads", "1", "--quiet",
+                     "--min-count", "5", "--dim", "32", "--checkpoint-dir", str(checkpoints),
+                     "--checkpoint-every", "1w"], env={"MTLEMBED_SYNC_WORDS": "20000"})
+    _wait_for(checkpoints / "checkpoint.npz", procs)
+    return procs
 
 
 def _report(path: Path) -> dict:
@@ -247,7 +250,6 @@ def test_sigint_to_one_rank_stops_both_with_a_checkpoint_and_resume_needs_the_sa
     out, checkpoints = tmp_path / "v.vec", tmp_path / "ck"
     env = {"MTLEMBED_SYNC_WORDS": "20000"}
     procs = _long_run(corpus, out, checkpoints)
-    _wait_for(checkpoints / "checkpoint.npz", procs)
     procs[1].send_signal(signal.SIGINT)
     results = _finish(procs, timeout=30)
     assert [status for status, _ in results] == [130, 130], results
@@ -269,20 +271,14 @@ def test_sigint_to_one_rank_stops_both_with_a_checkpoint_and_resume_needs_the_sa
 
 @needs_torch
 def test_sigterm_stops_every_rank_with_143(tmp_path):
-    corpus = shared_file(WIKITEXT)
-    checkpoints = tmp_path / "ck"
-    procs = _long_run(corpus, tmp_path / "v.vec", checkpoints)
-    _wait_for(checkpoints / "checkpoint.npz", procs)
+    procs = _long_run(shared_file(WIKITEXT), tmp_path / "v.vec", tmp_path / "ck")
     procs[0].send_signal(signal.SIGTERM)
     assert [status for status, _ in _finish(procs, timeout=30)] == [143, 143]
 
 
 @needs_torch
 def test_a_killed_rank_makes_the_other_exit_with_one_line(tmp_path):
-    corpus = shared_file(WIKITEXT)
-    checkpoints = tmp_path / "ck"
-    procs = _long_run(corpus, tmp_path / "v.vec", checkpoints)
-    _wait_for(checkpoints / "checkpoint.npz", procs)
+    procs = _long_run(shared_file(WIKITEXT), tmp_path / "v.vec", tmp_path / "ck")
     procs[1].kill()
     start = time.monotonic()
     status, err = _finish(procs[:1], timeout=30)[0]
@@ -305,8 +301,34 @@ def test_torchrun_trains_a_config_job_with_parallel_text(tmp_path):
     out = tmp_path / "v.vec"
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                            "--nproc-per-node", "2", "-m", "mtlembed", "train", "--config",
-                           str(tmp_path / "job.toml"), "-o", str(out), "--quiet"], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+                           str(tmp_path / "job.toml"), "-o", str(out), "--quiet"], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     keys = [line.split(" ", 1)[0] for line in out.read_text().splitlines()[1:]]
     assert any(k.startswith("en:") for k in keys) and any(k.startswith("es:") for k in keys)
+
+
+def _checkpoint_with(ranks: dict):
+    from mtlembed import checkpoint
+
+    return checkpoint.Checkpoint(config=TrainConfig(), tasks=[TaskSpec("t", ("c.txt",))], parallel=[],
+                                 dictionaries=[], languages=["default"], next_chunk=1, total_chunks=4,
+                                 words_done=10, words=["a", "b"], counts=np.array([2, 1]),
+                                 starts=np.array([0, 2]), w_in=np.zeros((2, 16), np.float32),
+                                 w_out=[np.zeros((2, 16), np.float32)], ranks=ranks)
+
+
+def test_a_checkpoint_keeps_every_ranks_position_and_refuses_a_malformed_record(tmp_path):
+    from mtlembed import checkpoint
+    from mtlembed.errors import FormatError
+
+    ranks = {"world_size": 2, "round": 3, "rounds": 8, "positions": [[1, 4, 10], [2, 5, 12]]}
+    checkpoint.save(tmp_path / "good", _checkpoint_with(ranks))
+    assert checkpoint.load(tmp_path / "good").ranks == ranks
+    assert checkpoint.load(tmp_path / "good").next_chunk == 1
+    for bad in ({**ranks, "positions": [[1, 4, 10]]}, {**ranks, "round": 9}, {**ranks, "world_size": 1},
+                {**ranks, "positions": [[1, 4, -1], [2, 5, 12]]}, {"world_size": 2}):
+        checkpoint.save(tmp_path / "bad", _checkpoint_with(bad))
+        with pytest.raises(FormatError, match="malformed checkpoint"):
+            checkpoint.load(tmp_path / "bad")
