@@ -324,6 +324,7 @@ py::dict info() {
   d["simd_available"] = simd_available();
   d["cuda_compiled"] = cuda::compiled();
   d["cuda_devices"] = cuda::device_names();
+  d["cuda_architectures"] = cuda::architectures();
   return d;
 }
 
@@ -363,6 +364,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("seed", &TrainParams::seed)
       .def_readwrite("threads", &TrainParams::threads)
       .def_readwrite("copy_hot_rows", &TrainParams::copy_hot_rows)
+      .def_readwrite("cuda_cols", &TrainParams::cuda_cols, "CUDA: columns that hold values (0: all dim)")
+      .def_readwrite("cuda_row_floats", &TrainParams::cuda_row_floats, "CUDA: device rows padded to 4 or 16 floats")
       .def_readwrite("shared_negatives", &TrainParams::shared_negatives);
 
   py::class_<BoundNoiseTable>(m, "NoiseTable", "A language's alias table (alias_table's arrays), ids from first_id.")

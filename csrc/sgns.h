@@ -36,6 +36,11 @@ struct TrainParams {
   // CPU, several threads: each trains private copies of the most frequent
   // words' output rows and merges them now and then (cpu/train.cc).
   bool copy_hot_rows = true;
+  // CUDA: device rows hold the first `cuda_cols` columns (0: all `dim`; the
+  // host's further columns are the CPU kernel's zero padding, left as they
+  // are), padded to a multiple of `cuda_row_floats`: 4 (float4 access) or 16.
+  int32_t cuda_cols = 0;
+  int32_t cuda_row_floats = 16;
   // Skip-gram: one draw of negatives per center, shared by all its contexts in
   // one step (HogBatch); false draws per (center, context) pair and steps one
   // context at a time, as word2vec does (cpu/train.cc; the CUDA kernel shares).

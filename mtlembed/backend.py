@@ -8,8 +8,10 @@ from collections.abc import Iterable
 
 from .errors import BackendError, ConfigError, ResourceError
 
-# What the CUDA kernel does not train yet (kernel.job_features names a job's features); the CPU trains all.
-CUDA_LACKS = {"parallel": "parallel text", "codeswitch": "code-switching"}
+# What the CUDA kernel does not train yet, by the names kernel.job_features gives a job's features; the
+# CPU trains all. Parallel text, code-switching, cbow_share and per-task heads train on both (the CUDA
+# emulator checks them against the CPU: tests/test_cuda_emulator.py).
+CUDA_LACKS = {"subwords": "subwords", "per_pair_negatives": "skip-gram with per-pair negatives"}
 
 
 @functools.cache
@@ -49,9 +51,9 @@ def resolve_device(device: str) -> str:
 
 
 def device_for_job(device: str, features: Iterable[str]) -> str:
-    """'cpu' or 'cuda' for a configured device and a job that uses `features` ("parallel",
-    "codeswitch"), decided before anything is read: 'cuda' refuses a job it cannot train
-    (ConfigError), 'auto' trains it on the CPU and says so (a warning)."""
+    """'cpu' or 'cuda' for a configured device and a job that uses `features` (kernel.job_features),
+    decided before anything is read: 'cuda' refuses a job it cannot train (ConfigError), 'auto'
+    trains it on the CPU and says so (a warning)."""
     lacking = [CUDA_LACKS[feature] for feature in features if feature in CUDA_LACKS]
     if not lacking or device == "cpu":
         return resolve_device(device)

@@ -139,6 +139,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"SIMD level:     {details['simd']} (available: {', '.join(details['simd_available'])})")
     print(f"CUDA compiled:  {'yes' if details['cuda_compiled'] else 'no'}")
     print(f"CUDA devices:   {', '.join(details['cuda_devices']) or 'none'}")
+    print(f"CUDA archs:     {', '.join(details['cuda_architectures']) or 'none'}")
     return 0
 
 

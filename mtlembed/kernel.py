@@ -36,7 +36,8 @@ def codeswitch_of(spec: TaskSpec, task_specs: Sequence[TaskSpec],
 
 def job_features(task_specs: Sequence[TaskSpec], parallel: Sequence[ParallelSpec],
                  dictionaries: Sequence[DictionarySpec]) -> list[str]:
-    """The features a job uses beyond plain tasks, "parallel" and "codeswitch" (backend.device_for_job)."""
+    """The features a job uses beyond plain tasks, "parallel" and "codeswitch", for backend.device_for_job
+    (subwords and per-pair negatives, which CUDA lacks, are to be named here when they reach the config)."""
     needed = ["parallel"] if parallel else []
     if any(codeswitch_of(spec, task_specs, dictionaries) > 0 for spec in task_specs):
         needed.append("codeswitch")
@@ -51,12 +52,18 @@ def train_params(**fields):
     return p
 
 
+# CUDA: device rows hold the config's dim columns padded to this many floats (4 or 16). 16, as the CPU's
+# rows, until a GPU measures 4 (12% less memory traffic at dim 100; benchmarks/bench_gpu.py --row-floats).
+CUDA_ROW_FLOATS = 16
+
+
 def params(config: TrainConfig, dim: int):
     """The kernel's TrainParams for a config; `dim` is the padded row length."""
     return train_params(model=config.model, dim=dim, window=config.window, negative=config.negative,
                         cbow_share=config.cbow_share, alpha=config.learning_rate,
                         min_alpha=config.final_learning_rate, seed=config.seed, threads=config.worker_threads,
-                        copy_hot_rows=config.copy_hot_rows)
+                        copy_hot_rows=config.copy_hot_rows, cuda_cols=config.dim,
+                        cuda_row_floats=CUDA_ROW_FLOATS)
 
 
 def kernel_job(w_in: np.ndarray, w_out: list[np.ndarray], keep_prob: np.ndarray, noise: list[tuple],

@@ -7,10 +7,15 @@ header). Slow (about a minute on 2 cores): run it after changing the kernels.
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,3 +39,83 @@ def test_kernels_match_the_cpu_on_emulated_warps(tmp_path):
     run = subprocess.run([str(binary), "--quick"], capture_output=True, text=True, timeout=900)
     failed = [line for line in run.stdout.splitlines() if line.startswith("FAIL")]
     assert run.returncode == 0 and not failed, "\n".join(failed) or run.stdout[-4000:] + run.stderr[-4000:]
+
+
+# -- what the build compiled in, and the CUDA-only parameters ----------------------------------------
+
+def compiled_names(archs: str) -> list[str]:
+    """CMakeLists.txt's naming of a CUDA architecture list: sm_NN native, compute_NN PTX."""
+    names = []
+    for arch in archs.replace(",", ";").split(";"):
+        arch = arch.strip()
+        number, _, kind = arch.partition("-")
+        if not number.rstrip("abcdefghijklmnopqrstuvwxyz").isdigit():
+            names.append(arch)  # all, all-major, native
+        else:
+            names += {"real": [f"sm_{number}"], "virtual": [f"compute_{number}"]}.get(kind, [f"sm_{number}",
+                                                                                            f"compute_{number}"])
+    return names
+
+
+def test_info_lists_the_cuda_architectures_of_the_build():
+    from mtlembed import _core
+
+    default = re.search(r'set\(MTLEMBED_CUDA_ARCHS "([^"]*)" CACHE', (ROOT / "CMakeLists.txt").read_text())
+    assert compiled_names(default.group(1)) == ["sm_80", "sm_86", "sm_89", "sm_90", "compute_90"]
+    info = _core.info()
+    expected = compiled_names(os.environ.get("MTLEMBED_CUDA_ARCHS", default.group(1)))
+    assert info["cuda_architectures"] == (expected if info["cuda_compiled"] else [])
+    run = subprocess.run([sys.executable, "-m", "mtlembed.cli", "info", "--json"], capture_output=True,
+                         text=True, check=True)
+    assert json.loads(run.stdout)["cuda_architectures"] == info["cuda_architectures"]
+    plain = subprocess.run([sys.executable, "-m", "mtlembed.cli", "info"], capture_output=True, text=True,
+                           check=True).stdout
+    assert f"CUDA archs:     {', '.join(expected) if info['cuda_compiled'] else 'none'}\n" in plain
+
+
+def test_the_trainer_hands_cuda_the_used_columns_and_the_row_padding():
+    from mtlembed import TrainConfig, kernel
+
+    p = kernel.params(TrainConfig(dim=100), 112)
+    assert (p.dim, p.cuda_cols, p.cuda_row_floats) == (112, 100, kernel.CUDA_ROW_FLOATS)
+    assert kernel.CUDA_ROW_FLOATS in (4, 16)
+
+
+def tiny_job(parallel=False):
+    from mtlembed import _core
+    from mtlembed.kernel import kernel_job
+    from mtlembed.tasks import schedule
+
+    tokens, offsets = np.arange(8, dtype=np.int32), np.array([0, 4, 8], np.int64)
+    prob, alias = _core.alias_table(np.ones(8))
+    task = _core.Task(tokens, offsets, noise=0, head=0)
+    if parallel:
+        task.set_second_side(tokens[::-1].copy(), offsets, noise=0)
+    return kernel_job(np.zeros((8, 16), np.float32), [np.zeros((8, 16), np.float32)], np.ones(8, np.float32),
+                      [(prob, alias, 0)], [task], schedule([offsets], 1))
+
+
+@pytest.mark.parametrize("fields, message", [({"cuda_row_floats": 8}, "cuda_row_floats must be 4 or 16"),
+                                             ({"cuda_cols": 17}, "cuda_cols must be in 0..dim")])
+def test_cuda_checks_its_row_parameters(fields, message):
+    from mtlembed import _core
+    from mtlembed.kernel import train_params
+
+    if not _core.info()["cuda_compiled"]:
+        pytest.skip("built without CUDA")
+    with pytest.raises(ValueError, match=message):
+        _core.train(train_params(dim=16, **fields), tiny_job(), "cuda")
+
+
+def test_cuda_no_longer_refuses_parallel_tasks_or_code_switching():
+    from mtlembed import _core
+    from mtlembed.kernel import train_params
+
+    info = _core.info()
+    if not info["cuda_compiled"]:
+        pytest.skip("built without CUDA")
+    if info["cuda_devices"]:
+        assert _core.train(train_params(dim=16), tiny_job(parallel=True), "cuda")["words"] == 16
+    else:  # the device is missing, nothing else
+        with pytest.raises(RuntimeError, match="no CUDA device is available"):
+            _core.train(train_params(dim=16), tiny_job(parallel=True), "cuda")

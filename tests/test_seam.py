@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -265,18 +266,46 @@ def tied_job(tmp_path, device, tie):
     return Trainer(TrainConfig(dim=8, epochs=1, min_count=1, threads=1, device=device), tasks, **ties)
 
 
-@pytest.mark.parametrize("tie, what", [("parallel", "parallel text"), ("dictionary", "code-switching")])
-def test_cuda_refuses_what_it_cannot_train_before_reading(tmp_path, monkeypatch, tie, what):
-    trainer = tied_job(tmp_path, "cuda", tie)
+def fake_gpu(monkeypatch):
+    real = backend.info()
+    monkeypatch.setattr(backend, "info", lambda: {**real, "cuda_compiled": True, "cuda_devices": ["a GPU"]})
+
+
+@pytest.mark.parametrize("feature", sorted(backend.CUDA_LACKS))
+def test_cuda_refuses_what_it_cannot_train_before_reading(tmp_path, monkeypatch, feature):
+    from mtlembed import trainer as trainer_module
+
+    fake_gpu(monkeypatch)
+    monkeypatch.setattr(trainer_module, "job_features", lambda *_: [feature])
+    trainer = tied_job(tmp_path, "cuda", "parallel")
 
     def no_reading(*_):
         raise AssertionError("the corpus was read first")
 
     monkeypatch.setattr(trainer, "read", no_reading)
-    with pytest.raises(ConfigError, match=f"device 'cuda' does not train {what} yet; use device 'cpu'"):
+    with pytest.raises(ConfigError, match=f"device 'cuda' does not train {backend.CUDA_LACKS[feature]} yet; "
+                                          "use device 'cpu'"):
         trainer.train()
 
 
+@pytest.mark.parametrize("tie", ["parallel", "dictionary"])
+def test_cuda_trains_parallel_text_and_code_switching(tmp_path, monkeypatch, tie):
+    # Both train on CUDA since issue 20: the job's features no longer send it elsewhere.
+    assert not set(job_features_of(tied_job(tmp_path, "cuda", tie))) & set(backend.CUDA_LACKS)
+    fake_gpu(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert backend.device_for_job("auto", ["parallel", "codeswitch"]) == "cuda"
+        assert backend.device_for_job("cuda", ["parallel", "codeswitch"]) == "cuda"
+
+
+def job_features_of(trainer):
+    from mtlembed.kernel import job_features
+
+    return job_features(trainer.task_specs, trainer.parallel, trainer.dictionaries)
+
+
+@pytest.mark.skipif(bool(_core.info()["cuda_devices"]), reason="a CUDA device would train the job")
 def test_cuda_error_is_one_cli_line(tmp_path):
     (tmp_path / "xx.txt").write_text("a b c\n" * 50)
     (tmp_path / "yy.txt").write_text("d e f\n" * 50)
@@ -299,14 +328,18 @@ def test_cuda_error_is_one_cli_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "mtlembed.cli", "train", "--config", str(job), "-o",
                           str(tmp_path / "v.vec")], capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
-    assert run.stderr == ("mtlembed: error: device 'cuda' does not train parallel text yet; "
-                          "use device 'cpu' (or 'auto')\n")
+    reason = "found no CUDA device" if _core.info()["cuda_compiled"] else "was built without CUDA"
+    assert run.stderr == f"mtlembed: error: device 'cuda' requested but mtlembed {reason}\n"
+    assert not (tmp_path / "v.vec").exists()
 
 
 def test_auto_falls_back_to_the_cpu_and_says_so(tmp_path, monkeypatch):
-    real = backend.info()
-    monkeypatch.setattr(backend, "info", lambda: {**real, "cuda_compiled": True, "cuda_devices": ["a GPU"]})
+    from mtlembed import trainer as trainer_module
+
+    fake_gpu(monkeypatch)
+    monkeypatch.setattr(trainer_module, "job_features", lambda *_: ["subwords"])
     trainer = tied_job(tmp_path, "auto", "parallel")
-    with pytest.warns(UserWarning, match="device 'auto': training on the CPU") as caught:
+    with pytest.warns(UserWarning, match="device 'auto': training on the CPU, as the CUDA kernel does not "
+                                         "train subwords yet") as caught:
         trainer.train()
     assert len(caught) == 1 and trainer.report.device == "cpu"

@@ -14,6 +14,8 @@ bool compiled();
 // Number of usable devices; 0 without a driver or device. Never throws.
 int device_count();
 std::vector<std::string> device_names();
+// What was compiled in: sm_NN (native code) and compute_NN (PTX), as built.
+std::vector<std::string> architectures();
 
 // The same contract as cpu::train: host matrices in, trained in place. The
 // corpus and matrices are copied to the device once; the result is copied back.

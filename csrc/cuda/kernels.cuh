@@ -12,8 +12,14 @@
 //   trow      the current center's target rows of w_out (center + negatives);
 //   h         the CBOW mean of the context rows;
 //   g         the gradient block, one float per (context, target) pair;
-//   ring      kept (subsampled) token ids of the current sentence segment;
+//   ring      kept (subsampled) token ids of the current sentence segment (of
+//             a parallel pair: the side that gives the contexts);
+//   centers   a parallel pair: kept ids of the side that gives the centers;
+//   neg       the current draw of negatives, shared by `share` centers;
 //   tgt       the current target ids.
+// A parallel task's pair of sentences is subsampled three times from the same
+// seeds (to count each side's kept words for the alignment, then once per
+// direction), so each side is read ahead only as far as its window needs.
 // Updates are column-parallel (lane l owns the float4 columns l, l+32, ...);
 // scores are pair-parallel (a lane, or a few, per (context, target) pair), so
 // the sigmoid and loss of 32 pairs cost one warp instruction each. w_out rows
@@ -52,10 +58,11 @@ struct Layout {
   int groups = 0;   // float4 per row (device row stride / 4)
   int pitch = 0;    // float4 per workspace row: groups rounded up to odd (no bank conflicts)
   int slots = 0;    // w_in rows cached around the center (2*window+1)
-  int max_ctx = 0;  // contexts per center (2*window)
+  int max_ctx = 0;  // contexts per center (2*window+1: a parallel pair's window keeps its middle)
   int max_tgt = 0;  // targets per center (negative+1)
   int ring = 0;     // kept-id ring size, a power of two (0: unused)
-  int val = 0, orig = 0, trow = 0, h = 0, g = 0, ring_ids = 0, tgt_ids = 0;
+  int center_ring = 0;  // parallel pairs: the centers' kept-id ring, a power of two (0: unused)
+  int val = 0, orig = 0, trow = 0, h = 0, g = 0, ring_ids = 0, center_ids = 0, neg_ids = 0, tgt_ids = 0;
   int words = 0;    // floats per warp
 };
 
@@ -66,18 +73,22 @@ struct Ws {
   float4* h;
   float* g;
   int32_t* ring;
+  int32_t* centers;
+  int32_t* neg;
   int32_t* tgt;
 };
 
 __device__ __forceinline__ Ws carve(float* base, const Layout& L) {
   return Ws{reinterpret_cast<float4*>(base + L.val), reinterpret_cast<float4*>(base + L.orig),
             reinterpret_cast<float4*>(base + L.trow), reinterpret_cast<float4*>(base + L.h), base + L.g,
-            reinterpret_cast<int32_t*>(base + L.ring_ids), reinterpret_cast<int32_t*>(base + L.tgt_ids)};
+            reinterpret_cast<int32_t*>(base + L.ring_ids), reinterpret_cast<int32_t*>(base + L.center_ids),
+            reinterpret_cast<int32_t*>(base + L.neg_ids), reinterpret_cast<int32_t*>(base + L.tgt_ids)};
 }
 
 // A chunk as the device sees it: with its task-relative token range
-// [token_first, token_end). piece_first lives in its own array so the
-// warp-wide search reads contiguous values.
+// [token_first, token_end) (a parallel task's: of its first side, which cuts
+// it into pieces). piece_first lives in its own array so the warp-wide search
+// reads contiguous values.
 struct DevChunk : Chunk {
   int64_t token_first = 0;
   int64_t token_end = 0;
@@ -101,6 +112,7 @@ struct DeviceJob {
   Layout layout;
   int window;
   int negative;
+  int share;  // centers in a row sharing one draw of negatives (CBOW's cbow_share; 1 for skip-gram)
   double alpha;
   double min_alpha;
   uint64_t seed;
@@ -115,15 +127,22 @@ struct Launch {
 
 inline int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
-// Per-warp workspace layout (host side); throws if it cannot be indexed with int.
-inline Layout make_layout(int dim, int slots, int max_ctx, int max_tgt, int ring) {
+// Floats per device row: the columns that hold values, padded to cuda_row_floats.
+inline int device_row_floats(const TrainParams& params) {
+  return static_cast<int>(round_up(params.cuda_cols > 0 ? params.cuda_cols : params.dim, params.cuda_row_floats));
+}
+
+// Per-warp workspace layout (host side) for rows of `row_floats` (a multiple
+// of 4); throws if it cannot be indexed with int.
+inline Layout make_layout(int row_floats, int slots, int max_ctx, int max_tgt, int ring, int center_ring = 0) {
   Layout L;
-  L.groups = static_cast<int>(round_up(dim, 4) / 4);
+  L.groups = static_cast<int>(round_up(row_floats, 4) / 4);
   L.pitch = L.groups | 1;
   L.slots = slots;
   L.max_ctx = max_ctx;
   L.max_tgt = max_tgt;
   L.ring = ring;
+  L.center_ring = center_ring;
   int64_t at = 0;
   auto take = [&](int64_t floats) {
     const int64_t offset = at;
@@ -137,28 +156,39 @@ inline Layout make_layout(int dim, int slots, int max_ctx, int max_tgt, int ring
   L.h = take(row);
   L.g = take(int64_t(max_ctx) * max_tgt);
   L.ring_ids = take(ring);
+  L.center_ids = take(center_ring);
+  L.neg_ids = take(max_tgt);
   L.tgt_ids = take(max_tgt);
-  MTL_CHECK(at < (int64_t(1) << 31), "CUDA backend: dim ", dim, " is too large for its workspace");
+  MTL_CHECK(at < (int64_t(1) << 31), "CUDA backend: rows of ", row_floats, " floats are too large for its workspace");
   L.words = static_cast<int>(at);
   return L;
 }
 
 // Training's workspace: 2*window+1 cached w_in rows, negative+1 targets, and
-// a ring of kept ids that can run 32 ahead of the window.
-inline Layout train_layout(const TrainParams& params) {
+// a ring of kept ids that can run 32 ahead of the window (with parallel
+// tasks, one more for the centers' side, read 32 ahead of the center).
+inline Layout train_layout(const TrainParams& params, bool parallel) {
   int ring = 64;
   while (ring < 2 * params.window + 40) ring *= 2;
-  return make_layout(params.dim, 2 * params.window + 1, 2 * params.window, params.negative + 1, ring);
+  return make_layout(device_row_floats(params), 2 * params.window + 1, 2 * params.window + 1, params.negative + 1,
+                     ring, parallel ? 64 : 0);
 }
 
-// The device's view of the schedule: chunks with token ranges, and the prefix
-// of their pieces (kPieceTokens tokens each, the last one shorter).
+inline bool has_parallel_tasks(const TrainJob& job) {
+  for (const Task& task : job.tasks)
+    if (task.parallel()) return true;
+  return false;
+}
+
+// The device's view of the schedule: chunks with token ranges, the prefix of
+// their pieces (kPieceTokens tokens each, the last one shorter) and their
+// words (a parallel task's: both sides, as cpu::train counts them).
 inline void plan_chunks(const TrainJob& job, std::vector<DevChunk>& chunks, std::vector<int64_t>& piece_first,
-                        std::vector<int64_t>& chunk_tokens) {
+                        std::vector<int64_t>& chunk_words) {
   const size_t n = job.chunks.size();
   chunks.assign(n, DevChunk{});
   piece_first.assign(n + 1, 0);
-  chunk_tokens.assign(n, 0);
+  chunk_words.assign(n, 0);
   for (size_t c = 0; c < n; ++c) {
     const Chunk& src = job.chunks[c];
     const Task& task = job.tasks[src.task];
@@ -166,8 +196,11 @@ inline void plan_chunks(const TrainJob& job, std::vector<DevChunk>& chunks, std:
     static_cast<Chunk&>(d) = src;
     d.token_first = task.sentence_offsets[src.sentence_begin];
     d.token_end = task.sentence_offsets[src.sentence_end];
-    chunk_tokens[c] = d.token_end - d.token_first;
-    piece_first[c + 1] = piece_first[c] + (chunk_tokens[c] + kPieceTokens - 1) / kPieceTokens;
+    const int64_t tokens = d.token_end - d.token_first;
+    chunk_words[c] = tokens;
+    if (task.parallel())
+      chunk_words[c] += task.second_offsets[src.sentence_end] - task.second_offsets[src.sentence_begin];
+    piece_first[c + 1] = piece_first[c] + (tokens + kPieceTokens - 1) / kPieceTokens;
   }
 }
 
@@ -365,34 +398,68 @@ __device__ __forceinline__ void start_targets(const Ws& ws, const Layout& L, con
     start_row<kShared>(ws.trow + t * L.pitch, w_out + static_cast<int64_t>(ws.tgt[t]) * L.groups, L.groups, lane);
 }
 
+// Subsampling, then code-switching, of one token by one lane: false if the
+// token is dropped, else `id` becomes the word trained (as cpu::train).
+__device__ __forceinline__ bool keep_and_switch(const Task& task, const float* keep_prob, Rng& rng, int32_t& id) {
+  if (!keep_token(rng, keep_prob, id)) return false;
+  id = code_switch(rng, task, id);
+  return true;
+}
+
+// A sentence (or a piece's segment of one) being subsampled 32 tokens at a
+// time, one per lane, into a ring of kept ids (its size a power of two).
+struct KeptIds {
+  const int32_t* tokens;
+  int64_t raw, end;  // next token to read; end of the sentence
+  int32_t* ring;
+  int ring_mask;
+  int kept = 0;      // kept ids so far
+  __device__ __forceinline__ int32_t at(int position) const { return ring[position & ring_mask]; }
+};
+
 // Appends kept ids of the next 32 raw tokens (one per lane, in order) to the
-// ring until position `need` exists or the segment is exhausted. A kept word
-// with translations becomes one of them with probability task.codeswitch.
-__device__ __forceinline__ void refill(const Ws& ws, const Layout& L, const Task& task, const float* keep_prob,
-                                       int64_t end, int need, int64_t& raw, int& kept, Rng& rng, int lane) {
+// ring until position `need` exists or the sentence is exhausted.
+__device__ __forceinline__ void refill(KeptIds& ids, const Task& task, const float* keep_prob, int need, Rng& rng,
+                                       int lane) {
   const unsigned below_me = (1u << lane) - 1u;
-  while (kept <= need && raw < end) {
-    const int64_t at = raw + lane;
-    int32_t id = 0;
-    bool keep = false;
-    if (at < end) {
-      id = __ldg(task.tokens + at);
-      keep = keep_token(rng, keep_prob, id);
-      if (keep) id = code_switch(rng, task, id);
-    }
+  while (ids.kept <= need && ids.raw < ids.end) {
+    const int64_t at = ids.raw + lane;
+    int32_t id = at < ids.end ? __ldg(ids.tokens + at) : 0;
+    const bool keep = at < ids.end && keep_and_switch(task, keep_prob, rng, id);
     const unsigned mask = __ballot_sync(kFullMask, keep);
-    if (keep) ws.ring[(kept + __popc(mask & below_me)) & (L.ring - 1)] = id;
-    kept += __popc(mask);
-    raw += kWarpSize;
+    if (keep) ids.ring[(ids.kept + __popc(mask & below_me)) & ids.ring_mask] = id;
+    ids.kept += __popc(mask);
+    ids.raw += kWarpSize;
   }
   __syncwarp();
 }
 
-// Draws the negatives of one center (one per lane, a draw equal to the center
-// is skipped, as in word2vec) and starts staging the target rows. Returns n_tgt.
+// How many of tokens[begin, end) the same draws as refill's keep (`rng` is a copy).
+__device__ __forceinline__ int count_kept(const Task& task, const float* keep_prob, const int32_t* tokens,
+                                          int64_t begin, int64_t end, Rng rng, int lane) {
+  int kept = 0;
+  for (int64_t raw = begin; raw < end; raw += kWarpSize) {
+    int32_t id = raw + lane < end ? __ldg(tokens + raw + lane) : 0;
+    const bool keep = raw + lane < end && keep_and_switch(task, keep_prob, rng, id);
+    kept += __popc(__ballot_sync(kFullMask, keep));
+  }
+  return kept;
+}
+
+// Draws a center's negatives into ws.neg (one per lane and round), to be
+// shared by the next `share` centers.
+__device__ __forceinline__ void draw_negatives(const Ws& ws, const NoiseTable& noise, int negative, Rng& rng,
+                                               int lane) {
+  __syncwarp();  // the previous draw's readers are done
+  for (int k = lane; k < negative; k += kWarpSize) ws.neg[k] = draw_negative(rng, noise);
+  __syncwarp();
+}
+
+// A center's targets: its word, then the drawn negatives other than its word
+// (as word2vec); starts staging their rows. Returns n_tgt.
 template <bool kShared>
-__device__ __forceinline__ int draw_targets(const Ws& ws, const Layout& L, const NoiseTable& noise,
-                                            const float4* w_out, int negative, int32_t center, Rng& rng, int lane) {
+__device__ __forceinline__ int stage_targets(const Ws& ws, const Layout& L, const float4* w_out, int negative,
+                                             int32_t center, int lane) {
   const unsigned below_me = (1u << lane) - 1u;
   __syncwarp();  // the previous center's readers of tgt and g are done
   int n = 1;
@@ -400,7 +467,7 @@ __device__ __forceinline__ int draw_targets(const Ws& ws, const Layout& L, const
     int32_t id = 0;
     bool ok = false;
     if (k0 + lane < negative) {
-      id = draw_negative(rng, noise);
+      id = ws.neg[k0 + lane];
       ok = id != center;
     }
     const unsigned mask = __ballot_sync(kFullMask, ok);
@@ -413,84 +480,192 @@ __device__ __forceinline__ int draw_targets(const Ws& ws, const Layout& L, const
   return n;
 }
 
-// Trains the sentence segment tokens[begin, end): subsampling into the ring,
-// then every kept center with its reduced window and shared negatives.
-template <Model M, bool kShared>
-__device__ __forceinline__ void train_segment(const DeviceJob& job, const Ws& ws, const Task& task,
-                                              const NoiseTable& noise, float4* w_out, int64_t begin, int64_t end,
-                                              float lr, Rng& rng, int lane, double& loss, unsigned long long& pairs) {
-  const Layout& L = job.layout;
-  const int window = job.window;
-  const int S = L.slots;
-  int64_t raw = begin;
-  int kept = 0;
-  int lo_loaded = 0, hi_loaded = 0;  // kept positions cached in slots (p % S)
-  __syncwarp();                      // the previous segment's readers of the ring are done
-  for (int i = 0;; ++i) {
-    for (; lo_loaded < i - window; ++lo_loaded)
-      flush_slot(ws, L, lo_loaded % S, job.w_in + static_cast<int64_t>(ws.ring[lo_loaded & (L.ring - 1)]) * L.groups,
-                 lane);
-    refill(ws, L, task, job.keep_prob, end, i + window, raw, kept, rng, lane);
-    if (i >= kept) break;
-    const int entering = hi_loaded;
-    for (const int want = min(i + window + 1, kept); hi_loaded < want; ++hi_loaded)
-      start_row<kShared>(ws.val + (hi_loaded % S) * L.pitch,
-                         job.w_in + static_cast<int64_t>(ws.ring[hi_loaded & (L.ring - 1)]) * L.groups, L.groups,
-                         lane);
+// What a run of centers shares: where they train, their lr and sums.
+struct Centers {
+  const NoiseTable& noise;
+  float4* w_out;
+  float lr;
+  Rng& rng;
+  double& loss;
+  unsigned long long& pairs;
+  int trained = 0;  // centers with contexts so far: every `share`-th draws fresh negatives
+};
 
-    int reach = 0;
-    if (lane == 0) reach = window - static_cast<int>(rng.below(static_cast<uint32_t>(window)));  // 1..window
-    reach = __shfl_sync(kFullMask, reach, 0);
-    const int lo = max(0, i - reach), hi = min(kept - 1, i + reach);
-    const int n_ctx = hi - lo;  // the positions lo..hi without the center
-    const int32_t center = ws.ring[i & (L.ring - 1)];
-    const int n_tgt = n_ctx > 0 ? draw_targets<kShared>(ws, L, noise, w_out, job.negative, center, rng, lane) : 0;
-    finish_rows<kShared>();
-    for (int p = entering; p < hi_loaded; ++p) keep_original(ws, L, p % S, lane);
-    __syncwarp();  // the staged rows are visible to every lane
-    if (n_ctx == 0) continue;
-    const Window win{lo % S, i - lo, S};
-    center_update<M>(ws, win, L, w_out, n_ctx, n_tgt, lr, lane, loss);
-    pairs += M == Model::SkipGram ? static_cast<unsigned long long>(n_ctx * n_tgt) : n_tgt;
+// Trains one center once its window's rows are on their way: the rows of
+// kept positions [entering, loaded) have just started loading into the cache.
+template <Model M, bool kShared>
+__device__ __forceinline__ void train_center(const DeviceJob& job, const Ws& ws, Centers& run, const Window& win,
+                                             int n_ctx, int32_t center, int entering, int loaded, int lane) {
+  const Layout& L = job.layout;
+  int n_tgt = 0;
+  if (n_ctx > 0) {
+    if (M == Model::SkipGram || run.trained++ % job.share == 0)
+      draw_negatives(ws, run.noise, job.negative, run.rng, lane);
+    n_tgt = stage_targets<kShared>(ws, L, run.w_out, job.negative, center, lane);
   }
-  for (; lo_loaded < hi_loaded; ++lo_loaded)
-    flush_slot(ws, L, lo_loaded % S, job.w_in + static_cast<int64_t>(ws.ring[lo_loaded & (L.ring - 1)]) * L.groups,
+  finish_rows<kShared>();
+  for (int p = entering; p < loaded; ++p) keep_original(ws, L, p % L.slots, lane);
+  __syncwarp();  // the staged rows are visible to every lane
+  if (n_ctx == 0) return;
+  center_update<M>(ws, win, L, run.w_out, n_ctx, n_tgt, run.lr, lane, run.loss);
+  run.pairs += M == Model::SkipGram ? static_cast<unsigned long long>(n_ctx * n_tgt) : n_tgt;
+}
+
+// Adds the cached rows of kept positions [from, to) back to w_in.
+__device__ __forceinline__ void flush_positions(const DeviceJob& job, const Ws& ws, const KeptIds& ids, int from,
+                                                int to, int lane) {
+  for (int p = from; p < to; ++p)
+    flush_slot(ws, job.layout, p % job.layout.slots, job.w_in + static_cast<int64_t>(ids.at(p)) * job.layout.groups,
                lane);
 }
 
-// Piece p of the launch: finds its chunk and first sentence, then trains the
-// sentence segments it covers at the chunk's learning rate. Returns the chunk.
+// Starts loading the rows of kept positions [from, to) into the cache.
+template <bool kShared>
+__device__ __forceinline__ void load_positions(const DeviceJob& job, const Ws& ws, const KeptIds& ids, int from,
+                                               int to, int lane) {
+  const Layout& L = job.layout;
+  for (int p = from; p < to; ++p)
+    start_row<kShared>(ws.val + (p % L.slots) * L.pitch, job.w_in + static_cast<int64_t>(ids.at(p)) * L.groups,
+                       L.groups, lane);
+}
+
+// The reduced window of a center: 1..window, drawn by lane 0.
+__device__ __forceinline__ int draw_reach(int window, Rng& rng, int lane) {
+  int reach = 0;
+  if (lane == 0) reach = window - static_cast<int>(rng.below(static_cast<uint32_t>(window)));
+  return __shfl_sync(kFullMask, reach, 0);
+}
+
+// Trains the sentence segment tokens[begin, end): subsampling into the ring,
+// then every kept center with its reduced window.
 template <Model M, bool kShared>
+__device__ __forceinline__ void train_segment(const DeviceJob& job, const Ws& ws, const Task& task, Centers& run,
+                                              int64_t begin, int64_t end, int lane) {
+  const int window = job.window;
+  KeptIds ids{task.tokens, begin, end, ws.ring, job.layout.ring - 1};
+  int lo_loaded = 0, hi_loaded = 0;  // kept positions cached in slots (p % slots)
+  __syncwarp();                      // the previous segment's readers of the ring are done
+  for (int i = 0;; ++i) {
+    flush_positions(job, ws, ids, lo_loaded, i - window, lane);
+    lo_loaded = max(lo_loaded, i - window);
+    refill(ids, task, job.keep_prob, i + window, run.rng, lane);
+    if (i >= ids.kept) break;
+    const int entering = hi_loaded;
+    hi_loaded = max(hi_loaded, min(i + window + 1, ids.kept));
+    load_positions<kShared>(job, ws, ids, entering, hi_loaded, lane);
+    const int reach = draw_reach(window, run.rng, lane);
+    const int lo = max(0, i - reach), hi = min(ids.kept - 1, i + reach);
+    // The positions lo..hi without the center.
+    train_center<M, kShared>(job, ws, run, Window{lo % job.layout.slots, i - lo, job.layout.slots}, hi - lo,
+                             ids.at(i), entering, hi_loaded, lane);
+  }
+  flush_positions(job, ws, ids, lo_loaded, hi_loaded, lane);
+}
+
+// One direction of a parallel pair (cpu::train's train_across): kept word i
+// of `from` (n kept) is the target predicted by the kept words of `to` (m
+// kept) around position (2i+1)m / 2n, its own included. The cache slides over
+// `to` as i grows.
+template <Model M, bool kShared>
+__device__ __forceinline__ void train_across(const DeviceJob& job, const Ws& ws, const Task& task, Centers& run,
+                                             KeptIds from, Rng from_rng, KeptIds to, Rng to_rng, int n, int m,
+                                             int lane) {
+  const int window = job.window;
+  int lo_loaded = 0, hi_loaded = 0;  // kept positions of `to` cached in slots (p % slots)
+  __syncwarp();                      // the previous readers of the rings are done
+  for (int i = 0; i < n; ++i) {
+    const int aligned = static_cast<int>((static_cast<int64_t>(2 * i + 1) * m) / (2 * n));
+    const int first = max(0, aligned - window);  // never needed again below this
+    flush_positions(job, ws, to, lo_loaded, min(first, hi_loaded), lane);
+    lo_loaded = max(lo_loaded, first);
+    hi_loaded = max(hi_loaded, first);
+    refill(to, task, job.keep_prob, min(aligned + window, m - 1), to_rng, lane);
+    refill(from, task, job.keep_prob, i, from_rng, lane);
+    const int entering = hi_loaded;
+    hi_loaded = max(hi_loaded, min(aligned + window + 1, m));
+    load_positions<kShared>(job, ws, to, entering, hi_loaded, lane);
+    const int reach = draw_reach(window, run.rng, lane);
+    const int lo = max(0, aligned - reach), hi = min(m - 1, aligned + reach);
+    train_center<M, kShared>(job, ws, run, Window{lo % job.layout.slots, hi - lo + 1, job.layout.slots}, hi - lo + 1,
+                             from.at(i), entering, hi_loaded, lane);
+  }
+  flush_positions(job, ws, to, lo_loaded, hi_loaded, lane);
+}
+
+// Sentence s of a parallel task, both ways. Each side is subsampled from its
+// own seed (per chunk, sentence, side and lane), so that counting its kept
+// words and both directions draw the same ones.
+template <Model M, bool kShared>
+__device__ __forceinline__ void train_pair(const DeviceJob& job, const Ws& ws, const Task& task, const DevChunk& chunk,
+                                           int64_t s, float lr, Rng& rng, int lane, double& loss,
+                                           unsigned long long& pairs) {
+  const int64_t a0 = task.sentence_offsets[s], a1 = task.sentence_offsets[s + 1];
+  const int64_t b0 = task.second_offsets[s], b1 = task.second_offsets[s + 1];
+  const uint64_t stream = splitmix64(~chunk.id ^ (static_cast<uint64_t>(s) << 1)) + static_cast<uint64_t>(lane);
+  const Rng a_rng(job.seed, stream), b_rng(job.seed, stream ^ (uint64_t(1) << 63));
+  const int n = count_kept(task, job.keep_prob, task.tokens, a0, a1, a_rng, lane);
+  const int m = count_kept(task, job.keep_prob, task.second_tokens, b0, b1, b_rng, lane);
+  if (n == 0 || m == 0) return;
+  const int center_mask = job.layout.center_ring - 1, ring_mask = job.layout.ring - 1;
+  float4* w_out = job.w_out[task.head];
+  Centers forth{job.noise[task.noise], w_out, lr, rng, loss, pairs};
+  train_across<M, kShared>(job, ws, task, forth, KeptIds{task.tokens, a0, a1, ws.centers, center_mask}, a_rng,
+                           KeptIds{task.second_tokens, b0, b1, ws.ring, ring_mask}, b_rng, n, m, lane);
+  Centers back{job.noise[task.second_noise], w_out, lr, rng, loss, pairs};
+  train_across<M, kShared>(job, ws, task, back, KeptIds{task.second_tokens, b0, b1, ws.centers, center_mask}, b_rng,
+                           KeptIds{task.tokens, a0, a1, ws.ring, ring_mask}, a_rng, m, n, lane);
+}
+
+// Piece p of the launch: finds its chunk and first sentence, then trains the
+// sentence segments it covers at the chunk's learning rate (a parallel task:
+// the pairs whose first side starts in it, whole). kParallel: the job has
+// parallel tasks (only then is their code compiled in: it costs registers).
+// Returns the chunk.
+template <Model M, bool kShared, bool kParallel>
 __device__ __forceinline__ int64_t train_piece(const DeviceJob& job, const Ws& ws, const Launch& launch, int64_t piece,
                                                int lane, double& loss, unsigned long long& pairs) {
   const int64_t ci = last_le(job.piece_first, launch.chunk_begin, launch.chunk_end, piece, lane);
   const DevChunk chunk = job.chunks[ci];
   const Task task = job.tasks[chunk.task];
-  const NoiseTable noise = job.noise[task.noise];
-  float4* w_out = job.w_out[task.head];
   const int64_t k = piece - job.piece_first[ci];
   const int64_t begin = chunk.token_first + k * kPieceTokens;
   const int64_t end = min(begin + kPieceTokens, chunk.token_end);
   // One stream per (chunk, piece, lane): lanes draw independently.
   Rng rng(job.seed, splitmix64(chunk.id) + static_cast<uint64_t>(k) * kWarpSize + static_cast<uint64_t>(lane));
-  const int64_t span = chunk.token_end - chunk.token_first;
   const int64_t* offsets = task.sentence_offsets;
-  for (int64_t s = last_le(offsets, chunk.sentence_begin, chunk.sentence_end, begin, lane); s < chunk.sentence_end;
-       ++s) {
+  int64_t s = last_le(offsets, chunk.sentence_begin, chunk.sentence_end, begin, lane);
+  if (kParallel && task.second_tokens != nullptr) {  // a parallel task (Task::parallel() is host code)
+    // The run's timeline counts both sides, as cpu::train does.
+    const int64_t* second = task.second_offsets;
+    const int64_t second_first = second[chunk.sentence_begin];
+    const int64_t span = chunk.token_end - chunk.token_first + second[chunk.sentence_end] - second_first;
+    for (s += offsets[s] < begin ? 1 : 0; s < chunk.sentence_end && offsets[s] < end; ++s) {
+      const float lr = learning_rate(job.alpha, job.min_alpha, task.weight,
+                                     chunk_progress(chunk, offsets[s] - chunk.token_first + second[s] - second_first,
+                                                    span));
+      train_pair<M, kShared>(job, ws, task, chunk, s, lr, rng, lane, loss, pairs);
+    }
+    return ci;
+  }
+  const NoiseTable noise = job.noise[task.noise];
+  float4* w_out = job.w_out[task.head];
+  const int64_t span = chunk.token_end - chunk.token_first;
+  for (; s < chunk.sentence_end; ++s) {
     const int64_t first = max(offsets[s], begin), last = min(offsets[s + 1], end);
     if (first >= end) break;
     if (last <= first) continue;
     // The segment's place in the chunk places it on the run's timeline.
     const float lr = learning_rate(job.alpha, job.min_alpha, task.weight,
                                    chunk_progress(chunk, first - chunk.token_first, span));
-    train_segment<M, kShared>(job, ws, task, noise, w_out, first, last, lr, rng, lane, loss, pairs);
+    Centers run{noise, w_out, lr, rng, loss, pairs};
+    train_segment<M, kShared>(job, ws, task, run, first, last, lane);
   }
   return ci;
 }
 
 // Persistent warps take pieces from the launch's queue in schedule order.
 // __grid_constant__: the device functions read the parameters in place.
-template <Model M, bool kShared>
+template <Model M, bool kShared, bool kParallel>
 __global__ void __launch_bounds__(kMaxBlockThreads, kMinBlocks)
     train_kernel(const __grid_constant__ DeviceJob job, const __grid_constant__ Launch launch) {
   extern __shared__ float4 shared_ws[];
@@ -514,7 +689,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, kMinBlocks)
     if (piece >= launch.piece_end) break;
     double piece_loss = 0.0;
     unsigned long long piece_pairs = 0;
-    const int64_t ci = train_piece<M, kShared>(job, ws, launch, piece, lane, piece_loss, piece_pairs);
+    const int64_t ci = train_piece<M, kShared, kParallel>(job, ws, launch, piece, lane, piece_loss, piece_pairs);
     piece_loss = warp_sum(piece_loss);
     if (lane == 0) {  // per chunk too: progress reports each task's loss
       atomicAdd(&job.chunk_stats[2 * ci], piece_loss);

@@ -144,24 +144,28 @@ class Event {
   cudaEvent_t event_ = nullptr;
 };
 
-// A matrix on the device with rows padded to a multiple of 4 floats (float4
-// access); the padding stays zero, so it never changes a dot product.
+// A matrix on the device: the first `cols` columns of the host's rows, each
+// row padded to `stride` floats (a multiple of 4: float4 access). The padding
+// stays zero, so it never changes a dot product; the host's columns beyond
+// `cols` (zero padding) are neither uploaded nor written back.
 struct DeviceMatrix {
   DeviceBuffer<float> data;
   int64_t rows = 0;
+  int64_t cols = 0;
   int64_t stride = 0;
 
-  DeviceMatrix(const Matrix& host) : data(size_t(host.rows * round_up(host.cols, 4))), rows(host.rows),
-                                     stride(round_up(host.cols, 4)) {
+  DeviceMatrix(const Matrix& host, int64_t used, int64_t row_floats)
+      : data(size_t(host.rows * row_floats)), rows(host.rows), cols(used), stride(row_floats) {
     if (rows == 0) return;
-    if (stride != host.cols) MTL_CUDA(cudaMemset(data.get(), 0, data.size() * sizeof(float)));
+    if (stride != cols) MTL_CUDA(cudaMemset(data.get(), 0, data.size() * sizeof(float)));
     MTL_CUDA(cudaMemcpy2D(data.get(), stride * sizeof(float), host.data, host.cols * sizeof(float),
-                          host.cols * sizeof(float), rows, cudaMemcpyHostToDevice));
+                          cols * sizeof(float), rows, cudaMemcpyHostToDevice));
   }
+  explicit DeviceMatrix(const Matrix& host) : DeviceMatrix(host, host.cols, round_up(host.cols, 4)) {}
   void download(const Matrix& host) const {
     if (rows == 0) return;
     MTL_CUDA(cudaMemcpy2D(host.data, host.cols * sizeof(float), data.get(), stride * sizeof(float),
-                          host.cols * sizeof(float), rows, cudaMemcpyDeviceToHost));
+                          cols * sizeof(float), rows, cudaMemcpyDeviceToHost));
   }
   float4* rows4() const { return reinterpret_cast<float4*>(data.get()); }
 };
@@ -186,7 +190,7 @@ struct LaunchShape {
   int sms = 0;
 };
 
-template <Model M>
+template <Model M, bool kParallel>
 LaunchShape launch_shape(const Layout& L, int device) {
   int sms = 0, optin = 0;
   MTL_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
@@ -194,7 +198,7 @@ LaunchShape launch_shape(const Layout& L, int device) {
   const size_t warp_bytes = size_t(L.words) * sizeof(float);
   LaunchShape best;
   if (warp_bytes <= size_t(optin)) {
-    auto kernel = train_kernel<M, true>;
+    auto kernel = train_kernel<M, true, kParallel>;
     MTL_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
     MTL_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
                                   cudaSharedmemCarveoutMaxShared));
@@ -213,7 +217,7 @@ LaunchShape launch_shape(const Layout& L, int device) {
     if (best_warps > 0) return best;
   }
   // Too large for shared memory (huge dim x window): workspaces in global memory.
-  auto kernel = train_kernel<M, false>;
+  auto kernel = train_kernel<M, false, kParallel>;
   int per_sm = 0;
   MTL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMaxBlockThreads, 0));
   const size_t max_warps = std::max<size_t>(1, kMaxGlobalWorkspace / warp_bytes);
@@ -233,20 +237,21 @@ struct InFlight {
   int64_t first_chunk = 0, chunks = 0;
 };
 
-template <Model M>
+template <Model M, bool kParallel>
 void run(const TrainParams& params, const TrainJob& job, Control& control, int device) {
   // The per-warp workspace: 2*window+1 cached w_in rows, negative+1 targets,
   // and a ring of kept ids that can run 32 ahead of the window.
-  const Layout layout = train_layout(params);
-  LaunchShape shape = launch_shape<M>(layout, device);
+  const Layout layout = train_layout(params, kParallel);
+  LaunchShape shape = launch_shape<M, kParallel>(layout, device);
 
   // Everything the kernel reads, copied once.
-  DeviceMatrix w_in(job.w_in);
+  const int64_t used_cols = params.cuda_cols > 0 ? params.cuda_cols : params.dim, row_floats = 4 * layout.groups;
+  DeviceMatrix w_in(job.w_in, used_cols, row_floats);
   std::vector<DeviceMatrix> heads;
   heads.reserve(job.w_out.size());
   std::vector<float4*> head_ptrs;
   for (const Matrix& head : job.w_out) {
-    heads.emplace_back(head);
+    heads.emplace_back(head, used_cols, row_floats);
     head_ptrs.push_back(heads.back().rows4());
   }
   DeviceBuffer<float4*> d_heads(head_ptrs.size());
@@ -269,24 +274,32 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
   DeviceBuffer<NoiseTable> d_noise(noise.size());
   d_noise.upload(noise);
 
+  // Every task's sentences (and a parallel task's second side) in two buffers.
   int64_t token_total = 0, offset_total = 0;
   for (const Task& t : job.tasks) {
-    token_total += t.sentence_offsets[t.n_sentences];
-    offset_total += t.n_sentences + 1;
+    token_total += t.sentence_offsets[t.n_sentences] + (t.parallel() ? t.second_offsets[t.n_sentences] : 0);
+    offset_total += (t.n_sentences + 1) * (t.parallel() ? 2 : 1);
   }
   DeviceBuffer<int32_t> tokens(static_cast<size_t>(token_total));
   DeviceBuffer<int64_t> offsets(static_cast<size_t>(offset_total));
+  int64_t token_at = 0, offset_at = 0;
+  const auto upload_side = [&](const int32_t* side_tokens, const int64_t* side_offsets, int64_t n_sentences,
+                               const int32_t*& device_tokens, const int64_t*& device_offsets) {
+    const int64_t n = side_offsets[n_sentences];
+    tokens.upload(side_tokens, size_t(n), size_t(token_at));
+    offsets.upload(side_offsets, size_t(n_sentences + 1), size_t(offset_at));
+    device_tokens = tokens.get() + token_at;
+    device_offsets = offsets.get() + offset_at;
+    token_at += n;
+    offset_at += n_sentences + 1;
+  };
   // Code-switching tables, once per distinct table.
   std::unordered_map<const int64_t*, std::pair<DeviceBuffer<int64_t>, DeviceBuffer<int32_t>>> translations;
   std::vector<Task> tasks;
-  int64_t token_at = 0, offset_at = 0;
   for (const Task& t : job.tasks) {
-    const int64_t n = t.sentence_offsets[t.n_sentences];
-    tokens.upload(t.tokens, size_t(n), size_t(token_at));
-    offsets.upload(t.sentence_offsets, size_t(t.n_sentences + 1), size_t(offset_at));
     Task d = t;
-    d.tokens = tokens.get() + token_at;
-    d.sentence_offsets = offsets.get() + offset_at;
+    upload_side(t.tokens, t.sentence_offsets, t.n_sentences, d.tokens, d.sentence_offsets);
+    if (t.parallel()) upload_side(t.second_tokens, t.second_offsets, t.n_sentences, d.second_tokens, d.second_offsets);
     if (t.codeswitch > 0.0f) {
       auto found = translations.find(t.translations.offsets);
       if (found == translations.end()) {
@@ -302,16 +315,14 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
       d.translations = Translations{};
     }
     tasks.push_back(d);
-    token_at += n;
-    offset_at += t.n_sentences + 1;
   }
   DeviceBuffer<Task> d_tasks(tasks.size());
   d_tasks.upload(tasks);
 
   const size_t n_chunks = job.chunks.size();
   std::vector<DevChunk> chunks;
-  std::vector<int64_t> piece_first, chunk_tokens;
-  plan_chunks(job, chunks, piece_first, chunk_tokens);
+  std::vector<int64_t> piece_first, chunk_words;
+  plan_chunks(job, chunks, piece_first, chunk_words);
   DeviceBuffer<DevChunk> d_chunks(n_chunks);
   d_chunks.upload(chunks);
   DeviceBuffer<int64_t> d_piece_first(n_chunks + 1);
@@ -330,7 +341,7 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
 
   const DeviceJob dj{w_in.rows4(), d_heads.get(), keep_prob.get(), d_noise.get(), d_tasks.get(), d_chunks.get(),
                      d_piece_first.get(), d_chunk_stats.get(), layout, params.window, params.negative,
-                     params.alpha, params.min_alpha, params.seed};
+                     M == Model::Cbow ? params.cbow_share : 1, params.alpha, params.min_alpha, params.seed};
 
   InFlight slots[2];  // declared after the buffers: destroyed (and drained) first
   if (!shape.shared)
@@ -348,8 +359,8 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
       turn ^= 1;
       size_t end = next;
       int64_t tokens_in = 0;
-      while (end < n_chunks && (end == next || tokens_in + chunk_tokens[end] <= batch_tokens))
-        tokens_in += chunk_tokens[end++];
+      while (end < n_chunks && (end == next || tokens_in + chunk_words[end] <= batch_tokens))
+        tokens_in += chunk_words[end++];
       const Launch launch{int64_t(next), int64_t(end), piece_first[next], piece_first[end], slot.counters.get(),
                           slot.workspace.get()};
       cudaStream_t stream = slot.stream.get();
@@ -357,9 +368,9 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
       if (launch.piece_end > launch.piece_begin) {
         check_launch("before the training kernel");
         if (shape.shared)
-          train_kernel<M, true><<<shape.blocks, shape.block_threads, shape.shared_bytes, stream>>>(dj, launch);
+          train_kernel<M, true, kParallel><<<shape.blocks, shape.block_threads, shape.shared_bytes, stream>>>(dj, launch);
         else
-          train_kernel<M, false><<<shape.blocks, shape.block_threads, 0, stream>>>(dj, launch);
+          train_kernel<M, false, kParallel><<<shape.blocks, shape.block_threads, 0, stream>>>(dj, launch);
         check_launch("train_kernel launch");
       }
       MTL_CUDA(cudaMemcpyAsync(slot.result.get(), slot.counters.get(), sizeof(Counters), cudaMemcpyDeviceToHost,
@@ -427,18 +438,40 @@ std::vector<std::string> device_names() {
   return names;
 }
 
+std::vector<std::string> architectures() {
+#ifndef MTLEMBED_CUDA_ARCHITECTURES
+#define MTLEMBED_CUDA_ARCHITECTURES ""  // a build outside CMake: unknown
+#endif
+  std::vector<std::string> names;
+  std::string name;
+  for (const char* c = MTLEMBED_CUDA_ARCHITECTURES;; ++c) {
+    if (*c == ',' || *c == '\0') {
+      if (!name.empty()) names.push_back(name);
+      name.clear();
+      if (*c == '\0') break;
+    } else {
+      name += *c;
+    }
+  }
+  return names;
+}
+
 void train(const TrainParams& params, const TrainJob& job, Control& control) {
   validate(params, job);
-  // mtlembed.backend.unsupported_features says so before the corpus is read; this is the backstop.
-  for (const Task& task : job.tasks)
-    MTL_CHECK(!task.parallel() && task.codeswitch == 0,
-              "parallel tasks and code-switching are not implemented on CUDA yet; use device='cpu'");
+  MTL_CHECK(params.cuda_cols >= 0 && params.cuda_cols <= params.dim, "cuda_cols must be in 0..dim (", params.dim,
+            "), got ", params.cuda_cols);
+  MTL_CHECK(params.cuda_row_floats == 4 || params.cuda_row_floats == 16, "cuda_row_floats must be 4 or 16, got ",
+            params.cuda_row_floats);
+  // mtlembed.backend.device_for_job says so before the corpus is read; this is the backstop.
+  MTL_CHECK(params.shared_negatives || params.model == Model::Cbow,
+            "skip-gram with per-pair negatives (shared_negatives=False) is not implemented on CUDA; use device='cpu'");
   const int device = current_device();
   if (job.chunks.empty()) return;
+  const bool parallel = has_parallel_tasks(job);
   if (params.model == Model::SkipGram)
-    run<Model::SkipGram>(params, job, control, device);
+    (parallel ? run<Model::SkipGram, true> : run<Model::SkipGram, false>)(params, job, control, device);
   else
-    run<Model::Cbow>(params, job, control, device);
+    (parallel ? run<Model::Cbow, true> : run<Model::Cbow, false>)(params, job, control, device);
 }
 
 double step(Model model, const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, int n_contexts,

@@ -6,10 +6,16 @@
 //                  128 contexts and 64 targets, repeated ids);
 //   deterministic  window 1, one noise word, no subsampling, one warp and
 //                  chunks of one piece: the kernel must reproduce cpu::train
-//                  (pairs exactly, rows and loss to float rounding), with and
-//                  without code-switching, two languages and two heads;
+//                  (words and pairs exactly, rows and loss to float rounding),
+//                  two languages and two heads, with code-switching, with a
+//                  parallel task (both ways), and on rows with fewer used
+//                  columns than the host's, padded to 4 or 16 floats;
 //   statistical    (not with --quick) window 5, subsampling, several warps:
-//                  the loss per pair must match cpu::train's within 3%.
+//                  the loss per pair and the pairs must match cpu::train's
+//                  within 3%; also CBOW with cbow_share 4 (the GPU shares a
+//                  draw among 4 centers in a row, the CPU among 4 a window
+//                  apart) and a parallel task (the GPU subsamples with other
+//                  draws).
 //
 // Prints one line per check and exits non-zero on a failure.
 #include "emu_cuda.h"  // first: it defines the CUDA keywords for the host compiler
@@ -39,16 +45,18 @@ void check(bool ok, const std::string& what, double value) {
   if (!ok) ++failures;
 }
 
-// A host matrix in the device layout (rows padded to float4).
+// A host matrix in the device layout, as sgns.cu's DeviceMatrix: its first
+// `used` columns, rows padded to `row_floats`.
 struct Padded {
   std::vector<float4> data;
-  int64_t rows, cols, groups;
-  explicit Padded(const Matrix& m) : rows(m.rows), cols(m.cols), groups(cuda::round_up(m.cols, 4) / 4) {
+  int64_t rows, used, groups;
+  Padded(const Matrix& m, int64_t used_cols, int64_t row_floats) : rows(m.rows), used(used_cols), groups(row_floats / 4) {
     data.assign(rows * groups, make_float4(0, 0, 0, 0));
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(&data[r * groups], m.row(r), cols * 4);
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(&data[r * groups], m.row(r), used * 4);
   }
+  explicit Padded(const Matrix& m) : Padded(m, m.cols, cuda::round_up(m.cols, 4)) {}
   void back(const Matrix& m) const {
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(m.row(r), &data[r * groups], cols * 4);
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(m.row(r), &data[r * groups], used * 4);
   }
   float4* p() { return data.data(); }
 };
@@ -75,26 +83,31 @@ double emu_step(Model model, const Matrix& w_in, const Matrix& w_out, const std:
 struct Stats {
   double loss = 0;
   unsigned long long pairs = 0;
+  int64_t words = 0;
   std::vector<double> chunks;  // (loss, pairs) per chunk
 };
 
 // sgns.cu's run() on host memory: `batches` launches of `warps` warps.
 Stats emu_train(const TrainParams& p, const TrainJob& job, int warps, int batches) {
-  const Layout L = cuda::train_layout(p);
-  Padded in(job.w_in);
+  const bool parallel = cuda::has_parallel_tasks(job);
+  const Layout L = cuda::train_layout(p, parallel);
+  const int64_t used = p.cuda_cols > 0 ? p.cuda_cols : p.dim;
+  Padded in(job.w_in, used, 4 * L.groups);
   std::vector<Padded> heads;
-  for (const Matrix& h : job.w_out) heads.emplace_back(h);
+  for (const Matrix& h : job.w_out) heads.emplace_back(h, used, 4 * L.groups);
   std::vector<float4*> head_ptrs;
   for (Padded& h : heads) head_ptrs.push_back(h.p());
-  std::vector<cuda::DevChunk> chunks;
-  std::vector<int64_t> piece_first, chunk_tokens;
-  cuda::plan_chunks(job, chunks, piece_first, chunk_tokens);
   Stats st;
+  std::vector<cuda::DevChunk> chunks;
+  std::vector<int64_t> piece_first, chunk_words;
+  cuda::plan_chunks(job, chunks, piece_first, chunk_words);
+  for (int64_t w : chunk_words) st.words += w;
   const size_t n = chunks.size();
   st.chunks.assign(2 * n, 0.0);
   const cuda::DeviceJob dj{in.p(),        head_ptrs.data(),   job.keep_prob,    job.noise.data(), job.tasks.data(),
                            chunks.data(), piece_first.data(), st.chunks.data(), L,                p.window,
-                           p.negative,    p.alpha,            p.min_alpha,      p.seed};
+                           p.negative,    p.model == Model::Cbow ? p.cbow_share : 1,
+                           p.alpha,       p.min_alpha,        p.seed};
   std::vector<float4> ws(size_t(warps) * L.words / 4 + 4);
   for (int b = 0; b < batches; ++b) {
     const size_t c0 = n * b / batches, c1 = n * (b + 1) / batches;
@@ -104,9 +117,9 @@ Stats emu_train(const TrainParams& p, const TrainJob& job, int warps, int batche
     if (piece_first[c1] > piece_first[c0])
       emu_launch(1, 32 * warps, [&] {
         if (p.model == Model::SkipGram)
-          cuda::train_kernel<Model::SkipGram, false>(dj, launch);
+          (parallel ? cuda::train_kernel<Model::SkipGram, false, true> : cuda::train_kernel<Model::SkipGram, false, false>)(dj, launch);
         else
-          cuda::train_kernel<Model::Cbow, false>(dj, launch);
+          (parallel ? cuda::train_kernel<Model::Cbow, false, true> : cuda::train_kernel<Model::Cbow, false, false>)(dj, launch);
       });
     st.loss += counters.loss;
     st.pairs += counters.pairs;
@@ -202,6 +215,19 @@ struct Corpus {
   std::vector<int64_t> offsets{0};
 };
 
+// A task over a corpus; with `second`, a parallel task of the two (as many sentences).
+Task corpus_task(const Corpus& c, const Corpus* second = nullptr) {
+  Task t;
+  t.tokens = c.tokens.data();
+  t.sentence_offsets = c.offsets.data();
+  t.n_sentences = int64_t(c.offsets.size() - 1);
+  if (second) {
+    t.second_tokens = second->tokens.data();
+    t.second_offsets = second->offsets.data();
+  }
+  return t;
+}
+
 // Sentences of ids in [first, first + vocab); with `topics`, words mostly stay
 // in one quarter of the vocabulary per sentence. No id repeats within 3
 // tokens (the deterministic check needs that: a word repeated inside one
@@ -223,14 +249,24 @@ Corpus make_corpus(std::mt19937& gen, int first, int vocab, int n_sentences, int
   return c;
 }
 
-void test_deterministic(Model m, bool codeswitch) {
+// The deterministic run's variations.
+struct Variant {
+  const char* name;
+  bool codeswitch = false;
+  bool parallel = false;  // a third task: pairs of a language-0 and a language-1 sentence
+  int used_cols = 0;      // with the host's columns beyond zero (cuda_cols)
+  int row_floats = 16;    // cuda_row_floats
+};
+
+void test_deterministic(Model m, const Variant& v) {
   std::mt19937 gen(11);
   const int V = 60, dim = 48;  // two languages: ids 0..29 and 30..59
   const Corpus c0 = make_corpus(gen, 0, 30, 120, 40, false), c1 = make_corpus(gen, 30, 30, 80, 30, false);
+  const Corpus p0 = make_corpus(gen, 0, 30, 50, 25, false), p1 = make_corpus(gen, 30, 30, 50, 35, false);
   std::vector<float> w_in(V * dim), h0(V * dim), h1(V * dim);
   std::normal_distribution<float> normal(0, 0.3f);
-  for (std::vector<float>* v : {&w_in, &h0, &h1})
-    for (float& x : *v) x = normal(gen);
+  for (std::vector<float>* w : {&w_in, &h0, &h1})
+    for (int64_t i = 0; i < int64_t(w->size()); ++i) (*w)[i] = v.used_cols && i % dim >= v.used_cols ? 0 : normal(gen);
   const std::vector<float> keep(V, 1.0f), prob{1.0f};
   const std::vector<int32_t> alias{0};
   std::vector<int64_t> tr_offsets(V + 1);
@@ -245,6 +281,9 @@ void test_deterministic(Model m, bool codeswitch) {
   p.alpha = 0.05f;
   p.min_alpha = 0.001f;
   p.seed = 3;
+  p.cbow_share = 1;
+  p.cuda_cols = v.used_cols;
+  p.cuda_row_floats = v.row_floats;
   auto make_job = [&](std::vector<float>& a, std::vector<float>& b0, std::vector<float>& b1) {
     TrainJob job;
     job.w_in = Matrix{a.data(), V, dim};
@@ -252,27 +291,38 @@ void test_deterministic(Model m, bool codeswitch) {
     job.keep_prob = keep.data();
     job.noise = {NoiseTable{prob.data(), alias.data(), 1, 5}, NoiseTable{prob.data(), alias.data(), 1, 41}};
     for (const Corpus* c : {&c0, &c1}) {
-      Task t;
-      t.tokens = c->tokens.data();
-      t.sentence_offsets = c->offsets.data();
-      t.n_sentences = int64_t(c->offsets.size() - 1);
+      Task t = corpus_task(*c);
       t.noise = t.head = c == &c0 ? 0 : 1;
       t.weight = c == &c0 ? 1.0f : 0.5f;
-      if (codeswitch) {  // always taken, one translation: deterministic
+      if (v.codeswitch) {  // always taken, one translation: deterministic
+        t.codeswitch = 1.0f;
+        t.translations = Translations{tr_offsets.data(), tr_ids.data()};
+      }
+      job.tasks.push_back(t);
+    }
+    if (v.parallel) {
+      Task t = corpus_task(p0, &p1);
+      t.noise = 0;
+      t.second_noise = 1;
+      t.head = 0;
+      t.weight = 0.7f;
+      if (v.codeswitch) {  // both sides
         t.codeswitch = 1.0f;
         t.translations = Translations{tr_offsets.data(), tr_ids.data()};
       }
       job.tasks.push_back(t);
     }
     // Interleaved chunks of < 1024 tokens (one piece each) over two epochs.
-    const int64_t n0 = job.tasks[0].n_sentences, n1 = job.tasks[1].n_sentences;
+    const int n_tasks = int(job.tasks.size());
+    const double step = 1.0 / (2 * 4 * n_tasks);
     uint64_t id = 0;
     for (int e = 0; e < 2; ++e)
-      for (int k = 0; k < 4; ++k) {
-        const double at = (e * 8 + 2 * k) / 16.0, step = 1 / 16.0;
-        job.chunks.push_back(Chunk{0, n0 * k / 4, n0 * (k + 1) / 4, at, at + step, id++});
-        job.chunks.push_back(Chunk{1, n1 * k / 4, n1 * (k + 1) / 4, at + step, at + 2 * step, id++});
-      }
+      for (int k = 0; k < 4; ++k)
+        for (int t = 0; t < n_tasks; ++t) {
+          const int64_t n = job.tasks[t].n_sentences;
+          const double at = double(job.chunks.size()) * step;
+          job.chunks.push_back(Chunk{t, n * k / 4, n * (k + 1) / 4, at, at + step, id++});
+        }
     return job;
   };
   std::vector<float> a1 = w_in, a2 = w_in, b01 = h0, b02 = h0, b11 = h1, b12 = h1;
@@ -282,8 +332,9 @@ void test_deterministic(Model m, bool codeswitch) {
   control.chunk_stats = cpu_chunks.data();
   cpu::train(p, cpu_job, control, cpu::ops_generic());
   const Stats st = emu_train(p, gpu_job, 1, 3);
-  const std::string what = std::string("deterministic ") + name(m) + (codeswitch ? " codeswitch" : "");
-  check(control.pairs.load() == int64_t(st.pairs), what + ": pairs " + std::to_string(st.pairs), 0);
+  const std::string what = std::string("deterministic ") + name(m) + " " + v.name;
+  check(control.pairs.load() == int64_t(st.pairs) && control.words_done.load() == st.words,
+        what + ": pairs " + std::to_string(st.pairs) + ", words " + std::to_string(st.words), 0);
   double chunk_err = 0;  // per chunk: pairs exactly, loss to rounding
   for (size_t c = 0; c < cpu_job.chunks.size(); ++c)
     chunk_err = std::max({chunk_err, std::abs(cpu_chunks[2 * c + 1] - st.chunks[2 * c + 1]),
@@ -294,36 +345,66 @@ void test_deterministic(Model m, bool codeswitch) {
   check(err < 1e-4, what + ": rows (error relative to the updates)", err);
   const double loss_err = std::abs(control.loss.load() - st.loss) / control.loss.load();
   check(loss_err < 1e-5, what + ": loss", loss_err);
+  if (v.used_cols) {
+    bool padding_zero = true;
+    for (const std::vector<float>* w : {&a2, &b02, &b12})
+      for (int64_t i = 0; i < int64_t(w->size()); ++i) padding_zero &= i % dim < v.used_cols || (*w)[i] == 0.0f;
+    check(padding_zero, what + ": the host's padding columns stay zero", 0);
+  }
 }
 
-void test_statistical(Model m, int window, int warps, int dim) {
-  std::mt19937 gen(5);
-  const int V = 200;
-  const Corpus c = make_corpus(gen, 0, V, 24, 1500, true);  // long sentences: pieces cut them
-  std::vector<int64_t> counts(V, 1);
-  for (int32_t t : c.tokens) counts[t]++;
-  const double total = double(c.tokens.size()), sample = 2e-3;
-  std::vector<float> keep(V), prob(V);
-  std::vector<int32_t> alias(V);
-  for (int i = 0; i < V; ++i) {
+// Keep probabilities and a unigram^0.75 alias table (Vose) of ids [first, first + n).
+void sampling_tables(const std::vector<int64_t>& counts, int first, int n, double sample, std::vector<float>& keep,
+                     std::vector<float>& prob, std::vector<int32_t>& alias) {
+  double total = 0;
+  for (int i = first; i < first + n; ++i) total += double(counts[i]);
+  for (int i = first; i < first + n; ++i) {
     const double f = counts[i] / total;
     keep[i] = float(std::min(1.0, (std::sqrt(f / sample) + 1) * sample / f));
   }
-  {  // Vose's alias table of counts^0.75
-    std::vector<double> scaled(V);
-    double sum = 0;
-    for (int i = 0; i < V; ++i) sum += (scaled[i] = std::pow(double(counts[i]), 0.75));
-    std::vector<int> small, large;
-    for (int i = 0; i < V; ++i) (scaled[i] *= V / sum) < 1 ? small.push_back(i) : large.push_back(i);
-    while (!small.empty() && !large.empty()) {
-      const int s = small.back(), l = large.back();
-      small.pop_back();
-      prob[s] = float(scaled[s]), alias[s] = l;
-      if ((scaled[l] -= 1 - scaled[s]) < 1) large.pop_back(), small.push_back(l);
-    }
-    for (int i : small) prob[i] = 1, alias[i] = i;
-    for (int i : large) prob[i] = 1, alias[i] = i;
+  prob.assign(n, 0.0f);
+  alias.assign(n, 0);
+  std::vector<double> scaled(n);
+  double sum = 0;
+  for (int i = 0; i < n; ++i) sum += (scaled[i] = std::pow(double(counts[first + i]), 0.75));
+  std::vector<int> small, large;
+  for (int i = 0; i < n; ++i) (scaled[i] *= n / sum) < 1 ? small.push_back(i) : large.push_back(i);
+  while (!small.empty() && !large.empty()) {
+    const int s = small.back(), l = large.back();
+    small.pop_back();
+    prob[s] = float(scaled[s]), alias[s] = l;
+    if ((scaled[l] -= 1 - scaled[s]) < 1) large.pop_back(), small.push_back(l);
   }
+  for (int i : small) prob[i] = 1, alias[i] = i;
+  for (int i : large) prob[i] = 1, alias[i] = i;
+}
+
+// A "translation" of a corpus into ids + shift: every fourth word dropped, so
+// the pair's lengths differ (the alignment is not the identity).
+Corpus translated(const Corpus& c, int shift) {
+  Corpus t;
+  for (size_t s = 0; s + 1 < c.offsets.size(); ++s) {
+    for (int64_t i = c.offsets[s]; i < c.offsets[s + 1]; ++i)
+      if ((i - c.offsets[s]) % 4 != 3) t.tokens.push_back(c.tokens[i] + shift);
+    t.offsets.push_back(int64_t(t.tokens.size()));
+  }
+  return t;
+}
+
+void test_statistical(Model m, int window, int warps, int dim, int share = 1, bool parallel = false) {
+  std::mt19937 gen(5);
+  const int V = 200, half = V / 2;  // parallel: language 0 is ids 0..99, language 1 ids 100..199
+  const Corpus c = make_corpus(gen, 0, parallel ? half : V, 24, 1500, true);  // long sentences: pieces cut them
+  const Corpus pa = make_corpus(gen, 0, half, 300, 60, true), pb = translated(pa, half);
+  std::vector<int64_t> counts(V, 1);
+  for (const Corpus* corpus : {&c, &pa, &pb})
+    if (parallel || corpus == &c)
+      for (int32_t t : corpus->tokens) counts[t]++;
+  const double sample = 2e-3;
+  std::vector<float> keep(V), prob0, prob1;
+  std::vector<int32_t> alias0, alias1;
+  sampling_tables(counts, 0, parallel ? half : V, sample, keep, prob0, alias0);
+  if (parallel) sampling_tables(counts, half, half, sample, keep, prob1, alias1);
   std::vector<float> w_in(V * dim), w_out(V * dim, 0.0f);
   std::uniform_real_distribution<float> uniform(-0.5f / dim, 0.5f / dim);
   for (float& x : w_in) x = uniform(gen);
@@ -332,6 +413,7 @@ void test_statistical(Model m, int window, int warps, int dim) {
   p.dim = dim;
   p.window = window;
   p.negative = 5;
+  p.cbow_share = share;
   p.alpha = m == Model::SkipGram ? 0.025f : 0.05f;
   p.min_alpha = 0.0001f;
   p.seed = 9;
@@ -340,18 +422,21 @@ void test_statistical(Model m, int window, int warps, int dim) {
     job.w_in = Matrix{a.data(), V, dim};
     job.w_out = {Matrix{b.data(), V, dim}};
     job.keep_prob = keep.data();
-    job.noise = {NoiseTable{prob.data(), alias.data(), V, 0}};
-    Task t;
-    t.tokens = c.tokens.data();
-    t.sentence_offsets = c.offsets.data();
-    t.n_sentences = int64_t(c.offsets.size() - 1);
-    job.tasks = {t};
-    const int epochs = 2, per = 6;
+    job.noise = {NoiseTable{prob0.data(), alias0.data(), parallel ? half : V, 0}};
+    if (parallel) job.noise.push_back(NoiseTable{prob1.data(), alias1.data(), half, half});
+    job.tasks = {corpus_task(c)};
+    if (parallel) {
+      job.tasks.push_back(corpus_task(pa, &pb));
+      job.tasks.back().second_noise = 1;
+    }
+    const int epochs = 2, per = 6, n_tasks = int(job.tasks.size()), total = epochs * per * n_tasks;
     for (int e = 0; e < epochs; ++e)
       for (int k = 0; k < per; ++k)
-        job.chunks.push_back(Chunk{0, t.n_sentences * k / per, t.n_sentences * (k + 1) / per,
-                                   double(e * per + k) / (epochs * per), double(e * per + k + 1) / (epochs * per),
-                                   uint64_t(e * per + k)});
+        for (int ti = 0; ti < n_tasks; ++ti) {
+          const int64_t n = job.tasks[ti].n_sentences, at = int64_t(job.chunks.size());
+          job.chunks.push_back(Chunk{ti, n * k / per, n * (k + 1) / per, double(at) / total, double(at + 1) / total,
+                                     uint64_t(at)});
+        }
     return job;
   };
   std::vector<float> a1 = w_in, a2 = w_in, b1 = w_out, b2 = w_out;
@@ -360,24 +445,42 @@ void test_statistical(Model m, int window, int warps, int dim) {
   const Stats st = emu_train(p, make_job(a2, b2), warps, 4);
   const double cpu_loss = control.loss.load() / control.pairs.load(), gpu_loss = st.loss / st.pairs;
   const double pairs = double(st.pairs) / control.pairs.load();
-  char what[160];
-  std::snprintf(what, sizeof what, "statistical %s window %d, %d warps: loss/pair %.4f vs %.4f, pairs x%.4f", name(m),
-                window, warps, gpu_loss, cpu_loss, pairs);
-  check(std::abs(gpu_loss / cpu_loss - 1) < 0.03 && std::abs(pairs - 1) < 0.03, what, gpu_loss / cpu_loss);
+  char what[200];
+  std::snprintf(what, sizeof what, "statistical %s%s%s window %d, %d warps: loss/pair %.4f vs %.4f, pairs x%.4f",
+                name(m), share > 1 ? " cbow_share" : "", parallel ? " parallel" : "", window, warps, gpu_loss,
+                cpu_loss, pairs);
+  check(std::abs(gpu_loss / cpu_loss - 1) < 0.03 && std::abs(pairs - 1) < 0.03 && control.words_done.load() == st.words,
+        what, gpu_loss / cpu_loss);
+}
+
+void exact_checks() {
+  test_step();
+  for (Model m : {Model::SkipGram, Model::Cbow}) {  // CBOW: the variants that touch its own code
+    test_deterministic(m, Variant{"plain"});
+    test_deterministic(m, Variant{"codeswitch", true});
+    if (m == Model::SkipGram) test_deterministic(m, Variant{"parallel", false, true});
+    test_deterministic(m, Variant{"parallel codeswitch", true, true});
+    test_deterministic(m, Variant{"37 of 48 columns, rows of 4 floats", false, true, 37, 4});
+    if (m == Model::SkipGram) test_deterministic(m, Variant{"37 of 48 columns, rows of 16 floats", false, false, 37, 16});
+  }
+}
+
+void statistical_checks() {
+  test_statistical(Model::SkipGram, 5, 2, 48);
+  test_statistical(Model::Cbow, 5, 2, 48);
+  test_statistical(Model::SkipGram, 2, 3, 32);
+  test_statistical(Model::Cbow, 5, 2, 48, 4);
+  test_statistical(Model::SkipGram, 5, 2, 48, 1, true);
+  test_statistical(Model::Cbow, 5, 2, 48, 4, true);
 }
 
 }  // namespace
 
+// No argument: every check; --quick: the exact ones; --statistical: the statistical ones.
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
-  test_step();
-  for (Model m : {Model::SkipGram, Model::Cbow})
-    for (bool codeswitch : {false, true}) test_deterministic(m, codeswitch);
-  if (!quick) {
-    test_statistical(Model::SkipGram, 5, 2, 48);
-    test_statistical(Model::Cbow, 5, 2, 48);
-    test_statistical(Model::SkipGram, 2, 3, 32);
-  }
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode != "--statistical") exact_checks();
+  if (mode != "--quick") statistical_checks();
   std::printf("%d failure(s)\n", failures);
   return failures != 0;
 }
