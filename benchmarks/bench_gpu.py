@@ -1,22 +1,27 @@
 """CUDA benchmark in one run, for a machine with a GPU and nothing else reachable.
 
 Builds nothing: install first (``pip install --no-build-isolation --no-deps -e .``),
-then, from the repository root:
+then, from the repository root (benchmarks/gpu_session.sh does all of it):
 
-    python benchmarks/bench_gpu.py --corpus benchmarks/.cache/enwiki-text8-17M.txt.xz \\
-        --questions benchmarks/.cache/questions-words.txt --out benchmarks/results/gpu
+    python benchmarks/bench_gpu.py --corpus .data/gpu/enwiki-text8-17M.txt.xz \\
+        --questions .data/gpu/questions-words.txt --parallel .data/gpu/train.en.gz .data/gpu/train.fr.gz \\
+        --out benchmarks/results/gpu
 
 1. ``pytest -m gpu`` (the CUDA kernel against the CPU oracle);
 2. reads the corpus once (plain, .gz, .bz2 or .xz: the text8-style file of
-   ``prepare_corpus.py``), then trains on CUDA: sg dim 100, sg dim 300, cbow
-   dim 100 (window 5, negative 5, sample 1e-4, 5 epochs), plus the kernel alone
-   on unpadded rows;
+   ``prepare_corpus.py``), then trains on CUDA each of ``--runs`` (default sg
+   and cbow at dim 100 and 300; window 5, negative 5, sample 1e-4, 5 epochs)
+   with device rows padded to each of ``--row-floats`` (16, the default, and
+   4: kernel.CUDA_ROW_FLOATS);
 3. the same configurations on the CPU on the first ``--cpu-words`` words for
-   one epoch (words/s ratio), and sg dim 100 on the CPU on everything, for the
-   accuracy to compare with;
+   one epoch (words/s ratio), and ``--cpu-full`` of them on the CPU on
+   everything, for the accuracy to compare with;
 4. analogy accuracy (3CosAdd, 30,000 most frequent words) of every full run
    with mtlembed's evaluator (a minimal numpy 3CosAdd if it is missing);
-5. writes ``results.json`` and ``results.md`` into ``--out``.
+5. with ``--parallel EN FR``: a joint job (the corpus as English, FR's side
+   as French, and the pair as parallel text), one epoch on CUDA and on the
+   CPU: words/s and loss per pair;
+6. writes ``results.json`` and ``results.md`` into ``--out``.
 
 About 3-5 minutes on an H100 with 16 cores.
 """
@@ -43,7 +48,7 @@ QUESTIONS = [
     HERE / ".cache" / "questions-words.txt",
 ]
 BASE = dict(window=5, negative=5, sample=1e-4, min_count=5, epochs=5)
-CUDA_RUNS = [("sg", 100), ("sg", 300), ("cbow", 100)]
+RUNS = "sg:100,sg:300,cbow:100,cbow:300"
 
 
 def parse_args(argv):
@@ -54,8 +59,23 @@ def parse_args(argv):
     p.add_argument("--cpu-words", type=int, default=2_000_000, help="words of the CPU speed slice")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     p.add_argument("--skip-tests", action="store_true", help="do not run pytest -m gpu")
-    p.add_argument("--skip-cpu-full", action="store_true", help="no full CPU run (no CPU accuracy)")
-    return p.parse_args(argv)
+    p.add_argument("--runs", default=RUNS, help="model:dim,... trained on CUDA (default %(default)s)")
+    p.add_argument("--row-floats", default="16,4", help="CUDA row paddings to measure (4 and/or 16)")
+    p.add_argument("--cpu-full", default="sg:100,cbow:100",
+                   help="model:dim,... also trained on the CPU on everything (for the accuracy); '' for none")
+    p.add_argument("--parallel", nargs=2, type=Path, metavar=("EN", "FR"),
+                   help="line-aligned English and French files for the joint job")
+    p.add_argument("--dry-run", action="store_true", help="no GPU: everything else, on a --cpu-words slice")
+    args = p.parse_args(argv)
+    args.runs = configs(args.runs)
+    args.cpu_full = configs(args.cpu_full)
+    args.row_floats = [int(r) for r in args.row_floats.split(",")]
+    return args
+
+
+def configs(text: str) -> list[tuple[str, int]]:
+    """'sg:100,cbow:300' -> [("sg", 100), ("cbow", 300)]."""
+    return [(model, int(dim)) for model, dim in (item.split(":") for item in text.split(",") if item)]
 
 
 def run_tests() -> dict:
@@ -83,6 +103,7 @@ def machine() -> dict:
     info = dict(_core.info())
     doc = {
         "cuda_devices": info["cuda_devices"],
+        "cuda_architectures": info.get("cuda_architectures"),
         "simd": info["simd"],
         "cpu_cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -189,45 +210,15 @@ def warm_up() -> None:
     _core.step("sg", rows, rows.copy(), ids, ids, 0.0, "cuda")
 
 
-def kernel_only(data, model: str, dim: int) -> dict:
-    """The CUDA kernel on unpadded rows (the trainer pads rows to 16 floats for the CPU kernel)."""
-    from mtlembed import _core
-    from mtlembed.kernel import kernel_job, train_params
-    from mtlembed.tasks import schedule
-
-    rows = len(data.vocab)
-    rng = np.random.default_rng(1)
-    w_in = ((rng.random((rows, dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
-    w_out = [np.zeros((rows, dim), np.float32)]
-    langs = {lang: i for i, lang in enumerate(data.vocab.languages)}
-    tasks = [_core.Task(s.tokens, s.offsets, noise=langs[t.lang], head=0)
-             for t, s in zip(data.tasks, data.streams)]
-    chunks = schedule([s.offsets for s in data.streams], BASE["epochs"])
-    alpha = 0.025 if model == "sg" else 0.05
-    params = train_params(model=model, dim=dim, window=BASE["window"], negative=BASE["negative"], alpha=alpha,
-                          min_alpha=alpha * 1e-4, seed=1, threads=1, cbow_share=1)
-    job = kernel_job(w_in, w_out, data.vocab.keep_probabilities(BASE["sample"]), data.vocab.noise_tables(),
-                     tasks, chunks)
-    stats = _core.train(params, job, "cuda")
-    return {
-        "device": "cuda",
-        "model": model,
-        "dim": dim,
-        "what": "kernel, unpadded rows",
-        "train_seconds": stats["seconds"],
-        "words": stats["words"],
-        "words_per_second": stats["words"] / stats["seconds"],
-        "loss_per_pair": stats["loss"] / stats["pairs"],
-    }
-
-
-def train_once(data, specs, device: str, model: str, dim: int, threads: int, epochs: int, questions) -> tuple:
-    from mtlembed import TrainConfig, Trainer
+def train_once(data, specs, device: str, model: str, dim: int, threads: int, epochs: int, questions,
+               row_floats: int = 16, parallel=()) -> tuple:
+    from mtlembed import TrainConfig, Trainer, kernel
 
     config = TrainConfig(
         model=model, dim=dim, device=device, threads=threads, seed=1, **{**BASE, "epochs": epochs}
     )
-    trainer = Trainer(config, specs)
+    kernel.CUDA_ROW_FLOATS = row_floats  # device rows of 4 or 16 floats (not a config option until measured)
+    trainer = Trainer(config, specs, parallel=list(parallel))
     trainer.corpus = data  # read once, shared by every run (same min_count)
     start = time.perf_counter()
     vectors = trainer.train()
@@ -237,6 +228,7 @@ def train_once(data, specs, device: str, model: str, dim: int, threads: int, epo
         "device": device,
         "model": model,
         "dim": dim,
+        "row_floats": row_floats if device == "cuda" else None,
         "epochs": epochs,
         "threads": r.threads,
         "train_seconds": round(r.train_seconds, 3),
@@ -247,7 +239,8 @@ def train_once(data, specs, device: str, model: str, dim: int, threads: int, epo
         "loss_per_pair": round(r.final_loss, 5),
     }
     print(
-        f"  {device:4s} {model:4s} dim {dim:3d} x{epochs}: {r.words_per_second / 1e6:8.2f} M words/s, "
+        f"  {device:4s} {model:4s} dim {dim:3d} rows {row_floats:2d} x{epochs}: "
+        f"{r.words_per_second / 1e6:8.2f} M words/s, "
         f"{r.train_seconds:7.2f} s, loss/pair {r.final_loss:.4f}",
         flush=True,
     )
@@ -282,19 +275,20 @@ def markdown(doc: dict) -> str:
         f"# mtlembed on CUDA: {', '.join(m['cuda_devices']) or 'no device'}",
         "",
         f"- nvidia-smi: {m.get('nvidia_smi')}",
+        f"- CUDA architectures compiled: {', '.join(m.get('cuda_architectures') or []) or '-'}",
         f"- CPU: {m['cpu']} ({m['cpu_cores']} cores, SIMD {m['simd']})",
         f"- git: {m.get('git')}{' (dirty)' if m.get('git_dirty') else ''}; command: `{doc['command']}`",
         f"- corpus: {doc['corpus']['path']}: {doc['corpus']['words']:,} words, vocabulary "
         f"{doc['corpus']['vocab']:,} (min_count 5), read in {doc['corpus']['read_seconds']:.1f} s",
         f"- settings: window 5, negative 5, sample 1e-4, 5 epochs; CPU speed on the first "
-        f"{doc['cpu_words']:,} words, one epoch",
+        f"{doc['cpu_words']:,} words, one epoch; `rows`: CUDA rows padded to 4 or 16 floats",
         "",
     ]
     tests = doc.get("tests")
     if tests:
         out += [f"`pytest -m gpu`: {tests['summary']} (exit {tests['returncode']})", ""]
-    header = ["device", "model", "dim", "epochs", "words", "train s", "s/epoch", "M words/s", "loss/pair"]
-    header += ["analogy %", "semantic %", "syntactic %"]
+    header = ["device", "model", "dim", "rows", "epochs", "words", "train s", "s/epoch", "M words/s"]
+    header += ["loss/pair", "analogy %", "semantic %", "syntactic %"]
     out += ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
 
     def pct(x):
@@ -302,8 +296,9 @@ def markdown(doc: dict) -> str:
 
     for r in doc["runs"]:
         a = r.get("analogy") or {}
-        kind = " (kernel, unpadded)" if "what" in r else " (slice)" if r.get("slice") else ""
-        cells = [r["device"] + kind, r["model"], r["dim"], r.get("epochs", 5), f"{r['words']:,}"]
+        kind = " (joint)" if r.get("joint") else " (slice)" if r.get("slice") else ""
+        cells = [r["device"] + kind, r["model"], r["dim"], r.get("row_floats") or "-", r.get("epochs", 5),
+                 f"{r['words']:,}"]
         cells += [
             f"{r['train_seconds']:.2f}",
             r.get("seconds_per_epoch", "-"),
@@ -323,6 +318,23 @@ def markdown(doc: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def joint_runs(args, doc, english: Path, cuda: bool) -> None:
+    """The joint job: English (the corpus slice or all of it), French (the pair's French side) and the
+    pair as parallel text, one epoch on CUDA (if present) and on the CPU."""
+    from mtlembed import TaskSpec, TrainConfig, Trainer
+    from mtlembed.tasks import ParallelSpec
+
+    en, fr = args.parallel
+    specs = [TaskSpec("en", (str(english),), lang="en"), TaskSpec("fr", (str(fr),), lang="fr")]
+    parallel = [ParallelSpec("en-fr", ("en", "fr"), (str(en), str(fr)))]
+    data = Trainer(TrainConfig(min_count=BASE["min_count"]), specs, parallel=parallel).read()
+    for device in (["cuda"] if cuda else []) + ["cpu"]:
+        rec, _ = train_once(data, specs, device, "sg", 100, 1 if device == "cuda" else args.threads, 1, None,
+                            parallel=parallel)
+        rec["joint"] = True
+        doc["runs"].append(rec)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -331,56 +343,62 @@ def main(argv=None) -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "cpu_words": args.cpu_words,
         "runs": [],
+        "ratios": {},
     }
     doc["machine"] = machine()
     print(
         f"devices: {doc['machine']['cuda_devices']}; nvidia-smi: {doc['machine']['nvidia_smi']}", flush=True
     )
-    if not args.skip_tests:
+    cuda_present = bool(doc["machine"]["cuda_devices"]) and not args.dry_run
+    if not args.skip_tests and cuda_present:
         doc["tests"] = run_tests()
 
     from mtlembed import TaskSpec, TrainConfig, Trainer
 
     questions = find_questions(args.questions)
-    specs = [TaskSpec("text8", (str(args.corpus),))]
-    start = time.perf_counter()
-    data = Trainer(TrainConfig(min_count=BASE["min_count"]), specs).read()
-    doc["corpus"] = {
-        "path": str(args.corpus),
-        "words": data.words,
-        "vocab": len(data.vocab),
-        "read_seconds": round(time.perf_counter() - start, 2),
-    }
-    print(f"corpus: {data.words:,} words, {len(data.vocab):,} in the vocabulary", flush=True)
-
-    cuda = {}
-    if doc["machine"]["cuda_devices"]:
-        warm_up()
-        for model, dim in CUDA_RUNS:
-            rec, vectors = train_once(data, specs, "cuda", model, dim, 1, BASE["epochs"], questions)
-            rec["analogy"] = analogy(vectors, questions)
-            rec["end_to_end_seconds"] = round(doc["corpus"]["read_seconds"] + rec["wall_seconds"], 2)
-            doc["runs"].append(rec)
-            cuda[(model, dim)] = rec
-        doc["runs"].append(kernel_only(data, "sg", 100))
-
     with tempfile.TemporaryDirectory() as tmp:
         piece = first_words(args.corpus, args.cpu_words, Path(tmp) / "slice.txt")
+        corpus = piece if args.dry_run else args.corpus  # a dry run trains on the slice only
+        specs = [TaskSpec("text8", (str(corpus),))]
+        start = time.perf_counter()
+        data = Trainer(TrainConfig(min_count=BASE["min_count"]), specs).read()
+        doc["corpus"] = {
+            "path": str(corpus),
+            "words": data.words,
+            "vocab": len(data.vocab),
+            "read_seconds": round(time.perf_counter() - start, 2),
+        }
+        print(f"corpus: {data.words:,} words, {len(data.vocab):,} in the vocabulary", flush=True)
+
+        cuda = {}
+        if cuda_present:
+            warm_up()
+            for model, dim in args.runs:
+                for row_floats in args.row_floats:
+                    rec, vectors = train_once(data, specs, "cuda", model, dim, 1, BASE["epochs"], questions,
+                                              row_floats)
+                    rec["analogy"] = analogy(vectors, questions)
+                    rec["end_to_end_seconds"] = round(doc["corpus"]["read_seconds"] + rec["wall_seconds"], 2)
+                    doc["runs"].append(rec)
+                    cuda[(model, dim, row_floats)] = rec
+
         cpu_specs = [TaskSpec("slice", (str(piece),))]
         cpu_data = Trainer(TrainConfig(min_count=BASE["min_count"]), cpu_specs).read()
-        for model, dim in CUDA_RUNS:
+        for model, dim in args.runs:
             rec, _ = train_once(cpu_data, cpu_specs, "cpu", model, dim, args.threads, 1, None)
             rec["slice"] = True
             doc["runs"].append(rec)
-            if (model, dim) in cuda:
-                doc.setdefault("ratios", {})[f"{model} dim {dim}"] = (
-                    cuda[(model, dim)]["words_per_second"] / rec["words_per_second"]
-                )
-    if not args.skip_cpu_full:
-        rec, vectors = train_once(data, specs, "cpu", "sg", 100, args.threads, BASE["epochs"], questions)
-        rec["analogy"] = analogy(vectors, questions)
-        doc["runs"].append(rec)
-    doc.setdefault("ratios", {})
+            for row_floats in args.row_floats:
+                if (model, dim, row_floats) in cuda:
+                    doc["ratios"][f"{model} dim {dim} rows {row_floats}"] = (
+                        cuda[(model, dim, row_floats)]["words_per_second"] / rec["words_per_second"]
+                    )
+        for model, dim in args.cpu_full:
+            rec, vectors = train_once(data, specs, "cpu", model, dim, args.threads, BASE["epochs"], questions)
+            rec["analogy"] = analogy(vectors, questions)
+            doc["runs"].append(rec)
+        if args.parallel:
+            joint_runs(args, doc, corpus, cuda_present)
     doc["questions"] = str(questions) if questions else None
     doc["total_seconds"] = round(time.perf_counter() - t0, 1)
     (args.out / "results.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
