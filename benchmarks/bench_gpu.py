@@ -345,13 +345,23 @@ def main(argv=None) -> int:
         "runs": [],
         "ratios": {},
     }
+    doc["questions"] = str(find_questions(args.questions) or "") or None
     doc["machine"] = machine()
+
+    def save() -> None:
+        """Writes what has been measured so far (a run cut short by its time limit keeps it)."""
+        doc["total_seconds"] = round(time.perf_counter() - t0, 1)
+        (args.out / "results.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+        if "corpus" in doc:
+            (args.out / "results.md").write_text(markdown(doc))
+
     print(
         f"devices: {doc['machine']['cuda_devices']}; nvidia-smi: {doc['machine']['nvidia_smi']}", flush=True
     )
     cuda_present = bool(doc["machine"]["cuda_devices"]) and not args.dry_run
     if not args.skip_tests and cuda_present:
         doc["tests"] = run_tests()
+        save()
 
     from mtlembed import TaskSpec, TrainConfig, Trainer
 
@@ -381,6 +391,7 @@ def main(argv=None) -> int:
                     rec["end_to_end_seconds"] = round(doc["corpus"]["read_seconds"] + rec["wall_seconds"], 2)
                     doc["runs"].append(rec)
                     cuda[(model, dim, row_floats)] = rec
+                    save()
 
         cpu_specs = [TaskSpec("slice", (str(piece),))]
         cpu_data = Trainer(TrainConfig(min_count=BASE["min_count"]), cpu_specs).read()
@@ -397,12 +408,10 @@ def main(argv=None) -> int:
             rec, vectors = train_once(data, specs, "cpu", model, dim, args.threads, BASE["epochs"], questions)
             rec["analogy"] = analogy(vectors, questions)
             doc["runs"].append(rec)
+            save()
         if args.parallel:
             joint_runs(args, doc, corpus, cuda_present)
-    doc["questions"] = str(questions) if questions else None
-    doc["total_seconds"] = round(time.perf_counter() - t0, 1)
-    (args.out / "results.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    (args.out / "results.md").write_text(markdown(doc))
+    save()
     print(markdown(doc))
     return 0 if doc.get("tests", {}).get("returncode", 0) == 0 else 1
 
