@@ -11,8 +11,8 @@
   text: translations found as often as on the CPU);
 - a KeyboardInterrupt from the progress callback stops training early.
 
-Every check of this file also runs on the CUDA emulator without a GPU
-(tests/test_cuda_emulator.py), except the real training runs.
+The step and deterministic checks also run without a GPU, on the CUDA
+emulator (tests/test_cuda_emulator.py); the real runs and the interrupt need one.
 """
 
 from __future__ import annotations
