@@ -234,6 +234,20 @@ def test_cli_binary_output_and_determinism(capsys, tmp_path, files):
         assert len(gensim.models.KeyedVectors.load_word2vec_format(str(a), binary=True)) == N
 
 
+def test_cli_aligns_the_two_languages_of_one_joint_file(capsys, tmp_path, spaces):
+    joint = tmp_path / "joint.vec"
+    io.save_word2vec(joint, [f"en:{w}" for w in spaces.src_words] + [f"es:{w}" for w in spaces.tgt_words],
+                     np.concatenate((spaces.src, spaces.tgt)))
+    dictionary = tmp_path / "dict.txt"
+    dictionary.write_text("".join(f"{s} {t}\n" for s, t in spaces.truth[:40]))
+    code, _, err = run_cli(capsys, joint, joint, "-o", tmp_path / "out", "--src-lang", "en", "--tgt-lang",
+                           "es", "--dictionary", dictionary, "--method", "procrustes", "--quiet")
+    assert code == 0, err
+    en, es = (io.load_word2vec(tmp_path / f"out.{lang}.vec") for lang in ("en", "es"))
+    assert en[0] == spaces.src_words and es[0] == spaces.tgt_words
+    np.testing.assert_allclose(en[1], es[1][spaces.order], atol=1e-5)
+
+
 def _one_error_line(code, err, *fragments):
     assert code == 1
     lines = err.strip().splitlines()

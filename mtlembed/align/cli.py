@@ -68,7 +68,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mtlembed import io, paths
-    from mtlembed.eval.bli import read_dictionary
+    from mtlembed.dictionary import read_dictionary
     from mtlembed.eval.vectors import resolve
     from mtlembed.model import per_language_paths
 
