@@ -121,8 +121,10 @@ def _mean_r(x, z, k=10):
 
 
 def test_procrustes_recovers_the_rotation_from_a_dictionary(spaces):
+    before = spaces.src.copy()
     mapped_src, mapped_tgt, info = align((spaces.src_words, spaces.src), (spaces.tgt_words, spaces.tgt),
                                          dictionary=spaces.truth[:50], method="procrustes")
+    np.testing.assert_array_equal(spaces.src, before)  # the caller's vectors are copied, not normalized
     np.testing.assert_allclose(info["mapping"], spaces.rotation, atol=1e-5)
     assert spaces.recovered(mapped_src, mapped_tgt)
     assert info["seed_pairs"] == 50 and info["iterations"] == 0

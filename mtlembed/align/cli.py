@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     log = None if args.quiet else (lambda line: print(f"mtlembed {line}", file=sys.stderr, flush=True))
     seed_with = "dictionary" if dictionary is not None else ("numerals" if args.numerals else "identical")
     fields = {k: v for k, v in dataclasses.asdict(options).items() if k != "method"}
-    mapped_src, mapped_tgt, info = align(src, tgt, dictionary, method, seed_with=seed_with, log=log, **fields)
+    mapped_src, mapped_tgt, info = align(src, tgt, dictionary, method, seed_with=seed_with, log=log,
+                                         copy=False, **fields)  # the vectors were just read: ours
     with io.atomic_group() as group:
         for path, side in zip(outputs, (mapped_src, mapped_tgt)):
             io.save_word2vec(path, side.words, side.vectors, binary=args.binary, group=group)

@@ -78,7 +78,8 @@ class AlignOptions:
 
 
 def align(src, tgt, dictionary: Iterable[tuple[str, str]] | None = None, method: str = "iterative",
-          seed_with: str | None = None, log: Callable[[str], None] | None = None, **options):
+          seed_with: str | None = None, log: Callable[[str], None] | None = None, copy: bool = True,
+          **options):
     """Maps `src` onto `tgt` orthogonally.
 
     Parameters
@@ -93,6 +94,9 @@ def align(src, tgt, dictionary: Iterable[tuple[str, str]] | None = None, method:
         identical strings.
     log : callable, optional
         Receives one progress line per iteration (dictionary size, objective).
+    copy : bool
+        False: normalize and map the given float32 matrices in place instead of
+        copies (half the memory; the CLI owns what it read).
     **options
         Fields of AlignOptions: normalize, iterations, cutoff, direction, csls_k,
         threshold, stochastic, seed.
@@ -127,8 +131,9 @@ def align(src, tgt, dictionary: Iterable[tuple[str, str]] | None = None, method:
             what = "numeral" if numerals else "word spelled the same"
             raise ConfigError(f"no {what} in both {src_vs.name} and {tgt_vs.name}, so there is no seed "
                               "dictionary: give one (--dictionary)")
-    x = normalize(np.array(src_vs.vectors, dtype=np.float32), opts.normalize)
-    z = normalize(np.array(tgt_vs.vectors, dtype=np.float32), opts.normalize)
+    own = np.array if copy else np.asarray
+    x = normalize(own(src_vs.vectors, dtype=np.float32), opts.normalize)
+    z = normalize(own(tgt_vs.vectors, dtype=np.float32), opts.normalize)
     w, info = _fit(x, z, seed_src, seed_tgt, opts, log or (lambda line: None))
     for lo in range(0, len(x), _MAP_ROWS):  # in place, a block at a time: no second source matrix
         x[lo:lo + _MAP_ROWS] = x[lo:lo + _MAP_ROWS] @ w.astype(np.float32)
