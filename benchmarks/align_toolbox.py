@@ -175,7 +175,8 @@ def render(path: Path) -> None:
     r = json.loads(path.read_text())
     lang = r["pair"].split("-")[1]
     queries = r["rows"][0]["queries"]
-    spread = 100 * (0.12 * 0.88 / queries) ** 0.5
+    best = max(row["p@1"] for row in r["rows"])
+    spread = 100 * (best * (1 - best) / queries) ** 0.5  # binomial standard error
     lines = [f"# `mtlembed align` on separately trained {r['pair']} models", "",
              f"{r['date']}, git {r['git']}, {r['cores']} cores "
              f"(load average {r.get('load_average_1min', '?')}: "
@@ -186,8 +187,9 @@ def render(path: Path) -> None:
              "(about 1.4M words a side), "
              f"trained separately; scored by `mtlembed eval bli` (CSLS, k=10) on the MUSE test split "
              f"{r['test_dictionary']} (source words 5000-6500, never used to align) and {lang}->en on "
-             f"{lang}-en.5000-6500.txt. With {queries} queries, one standard error of a P@1 near 12% is "
-             f"{spread:.1f} points: differences below about 2 points are noise.", "",
+             f"{lang}-en.5000-6500.txt. With {queries} queries, one standard error of a P@1 near "
+             f"{100 * best:.0f}% is {spread:.1f} points: differences below about {2 * spread:.0f} points "
+             "are noise.", "",
              f"| alignment | seed dictionary | iterations | pairs (seed -> final) | en->{lang} P@1 | P@5 "
              f"| P@10 | queries | {lang}->en P@1 | queries | align s |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
