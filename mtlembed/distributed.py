@@ -8,10 +8,11 @@ trains its shard with the kernel as one process would. The schedule's 0..1
 timeline (the learning-rate decay) is global: every rank's chunks lie on it by
 their share of the rank's shard, and the ranks meet at the same points of it, the
 ends of `rounds`. At each meeting the changes every rank made to the matrices
-since the last one are summed (one all_reduce per matrix), so each word's update
-counts once, as on one machine, and a small all_reduce of flags carries a stop
-request (a signal to any rank) and each rank's position, for the checkpoint that
-rank 0 writes.
+since the last one are summed (one all_reduce per matrix, and one of each row's
+squared change), so a word's update counts whole, as on one machine, except where
+more than two ranks moved a row alike (see _agreeing); a small all_reduce of flags
+carries a stop request (a signal to any rank) and each rank's position, for the
+checkpoint that rank 0 writes. MTLEMBED_MERGE=sum sums plainly (for benchmarks).
 
 The kernel and `_core` never know about ranks, and torch is imported only here,
 only when WORLD_SIZE asks for more than one process. The collectives run on
@@ -34,8 +35,9 @@ from .errors import BackendError, ConfigError, CorpusError, MissingDependencyErr
 
 # A round (the words each rank trains between two meetings) is at most SYNC_WORDS of its shard, and an
 # epoch holds at least MIN_ROUNDS_PER_EPOCH rounds. MTLEMBED_SYNC_WORDS overrides SYNC_WORDS.
-SYNC_WORDS = 1 << 20
+SYNC_WORDS = 1 << 16
 MIN_ROUNDS_PER_EPOCH = 4
+MERGE = os.environ.get("MTLEMBED_MERGE", "agree")
 # How long a collective waits for a rank that stopped answering (one that died is noticed at once: its
 # sockets close). MTLEMBED_DIST_TIMEOUT (seconds) overrides it.
 TIMEOUT_SECONDS = 600
@@ -279,13 +281,30 @@ class Ranks:
         flags[1 + self.rank] = mine
         self._collective(self.dist.all_reduce, self.torch.from_numpy(flags), self.dist.ReduceOp.MAX)
         for matrix, base in zip(matrices, self._bases):
-            change = self.torch.from_numpy(matrix)
-            change -= self.torch.from_numpy(base)  # the matrix holds this rank's change ...
-            self._collective(self.dist.all_reduce, change)  # ... then every rank's, summed
+            matrix -= base  # the matrix holds this rank's change ...
+            squares = np.einsum("ij,ij->i", matrix, matrix)  # (a row's |change|^2)
+            if MERGE == "agree":
+                self._collective(self.dist.all_reduce, self.torch.from_numpy(squares))
+            self._collective(self.dist.all_reduce, self.torch.from_numpy(matrix))  # ... then the ranks' sum
+            if MERGE == "agree":
+                matrix /= _agreeing(matrix, squares)[:, None]
             base += matrix
             matrix[:] = base
-            self.bytes_sent += 2 * (self.size - 1) * matrix.nbytes // self.size
+            sent = matrix.nbytes + (squares.nbytes if MERGE == "agree" else 0)
+            self.bytes_sent += 2 * (self.size - 1) * sent // self.size
         return int(flags[0, 0]), bool(flags[0, 1]), [tuple(row) for row in flags[1:].tolist()]
+
+
+def _agreeing(total: np.ndarray, squares: np.ndarray) -> np.ndarray:
+    """What to divide each row of the ranks' summed changes by. k = |sum|^2 / (sum of |change|^2) is how
+    many ranks' changes a row's sum holds in agreement: W where all W are equal, 1 where they are
+    independent (or one rank's alone). A frequent row that each rank moves to the same place in a
+    round would move k times as far summed: with 4 ranks that diverged, while averaging (dividing by
+    k) slows every word that the ranks learn alike (2-3 analogy points lost). Dividing by k / 2
+    (never below 1) keeps the sum where two ranks agree, as one machine's two threads would, and
+    bounds the overshoot of more (benchmarks/results/distributed.md)."""
+    agreeing = np.einsum("ij,ij->i", total, total) / np.maximum(squares, 1e-30)
+    return np.maximum(agreeing / 2, 1.0)
 
 
 def _from_rank(error: BaseException, rank: int) -> BaseException:

@@ -332,3 +332,15 @@ def test_a_checkpoint_keeps_every_ranks_position_and_refuses_a_malformed_record(
         checkpoint.save(tmp_path / "bad", _checkpoint_with(bad))
         with pytest.raises(FormatError, match="malformed checkpoint"):
             checkpoint.load(tmp_path / "bad")
+
+
+def test_the_merge_sums_independent_changes_and_bounds_agreeing_ones():
+    rng = np.random.default_rng(0)
+    change = rng.normal(size=(1, 64)).astype(np.float32)
+    alone = distributed._agreeing(change, np.einsum("ij,ij->i", change, change))
+    assert alone.tolist() == [1.0]  # one rank's change counts whole
+    four_alike = distributed._agreeing(4 * change, 4 * np.einsum("ij,ij->i", change, change))
+    assert four_alike == pytest.approx([2.0])  # four equal changes move twice one, not four times
+    changes = rng.normal(size=(4, 4096)).astype(np.float32)  # four independent changes (one row each)
+    total = changes.sum(axis=0, keepdims=True)
+    assert distributed._agreeing(total, np.array([(changes ** 2).sum()])).tolist() == [1.0]
