@@ -15,7 +15,7 @@
 //   ring      kept (subsampled) token ids of the current sentence segment (of
 //             a parallel pair: the side that gives the contexts);
 //   centers   a parallel pair: kept ids of the side that gives the centers;
-//   neg       the current draw of negatives, shared by `share` centers;
+//   neg       the last draw of negatives, shared by `share` centers (CBOW);
 //   tgt       the current target ids.
 // A parallel task's pair of sentences is subsampled three times from the same
 // seeds (to count each side's kept words for the alignment, then once per
@@ -446,20 +446,15 @@ __device__ __forceinline__ int count_kept(const Task& task, const float* keep_pr
   return kept;
 }
 
-// Draws a center's negatives into ws.neg (one per lane and round), to be
-// shared by the next `share` centers.
-__device__ __forceinline__ void draw_negatives(const Ws& ws, const NoiseTable& noise, int negative, Rng& rng,
-                                               int lane) {
-  __syncwarp();  // the previous draw's readers are done
-  for (int k = lane; k < negative; k += kWarpSize) ws.neg[k] = draw_negative(rng, noise);
-  __syncwarp();
-}
-
-// A center's targets: its word, then the drawn negatives other than its word
-// (as word2vec); starts staging their rows. Returns n_tgt.
+// A center's targets: its word, then its negatives other than its word (as
+// word2vec); starts staging their rows. The negatives are drawn afresh (one
+// per lane and round) when `fresh`, else those of the last draw, which each
+// lane keeps in its own entries of ws.neg where `keep` (CBOW's cbow_share > 1).
+// Returns n_tgt.
 template <bool kShared>
-__device__ __forceinline__ int stage_targets(const Ws& ws, const Layout& L, const float4* w_out, int negative,
-                                             int32_t center, int lane) {
+__device__ __forceinline__ int stage_targets(const Ws& ws, const Layout& L, const float4* w_out,
+                                             const NoiseTable& noise, int negative, int32_t center, bool fresh,
+                                             bool keep, Rng& rng, int lane) {
   const unsigned below_me = (1u << lane) - 1u;
   __syncwarp();  // the previous center's readers of tgt and g are done
   int n = 1;
@@ -467,7 +462,8 @@ __device__ __forceinline__ int stage_targets(const Ws& ws, const Layout& L, cons
     int32_t id = 0;
     bool ok = false;
     if (k0 + lane < negative) {
-      id = ws.neg[k0 + lane];
+      id = fresh ? draw_negative(rng, noise) : ws.neg[k0 + lane];
+      if (fresh && keep) ws.neg[k0 + lane] = id;
       ok = id != center;
     }
     const unsigned mask = __ballot_sync(kFullMask, ok);
@@ -499,9 +495,9 @@ __device__ __forceinline__ void train_center(const DeviceJob& job, const Ws& ws,
   const Layout& L = job.layout;
   int n_tgt = 0;
   if (n_ctx > 0) {
-    if (M == Model::SkipGram || run.trained++ % job.share == 0)
-      draw_negatives(ws, run.noise, job.negative, run.rng, lane);
-    n_tgt = stage_targets<kShared>(ws, L, run.w_out, job.negative, center, lane);
+    const bool fresh = M == Model::SkipGram || run.trained++ % job.share == 0;
+    n_tgt = stage_targets<kShared>(ws, L, run.w_out, run.noise, job.negative, center, fresh,
+                                   M == Model::Cbow && job.share > 1, run.rng, lane);
   }
   finish_rows<kShared>();
   for (int p = entering; p < loaded; ++p) keep_original(ws, L, p % L.slots, lane);
