@@ -153,6 +153,10 @@ class Trainer:
     `checkpoint_every` (see checkpoint.parse_interval) and when training is
     interrupted; `Trainer.resume(dir)` continues the run (bit-identical to an
     uninterrupted one with threads=1).
+
+    Launched by torchrun (WORLD_SIZE > 1), it trains as one of the ranks
+    (distributed.py): its shard of every task, the one vocabulary, the matrices
+    merged at each round's end; rank 0 alone (`writes_outputs`) checkpoints.
     """
 
     def __init__(self, config: TrainConfig, task_specs: Sequence[TaskSpec],
