@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=300)
     parser.add_argument("--method", default="iterative")
     parser.add_argument("--iterations", type=int, default=1)
+    parser.add_argument("--name", help="also write results/<name>.json and .md")
     args = parser.parse_args()
     src, tgt, dictionary = spaces(args.words, args.dim)
     out = WORK / "aligned"
@@ -72,6 +73,17 @@ def main() -> None:
               "command": " ".join(shlex.quote(c) for c in command).replace(sys.executable, "python"),
               "stderr_tail": done.stderr[-1500:]}
     print(json.dumps(result, indent=2))
+    if args.name:
+        result["command"] = result["command"].replace(f"{ROOT}/", "")
+        (HERE / "results" / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (HERE / "results" / f"{args.name}.md").write_text(
+            f"# `mtlembed align` at scale\n\n{args.words:,} x {args.words:,} words, dim {args.dim}, "
+            f"{args.method} ({args.iterations} refinement(s)), synthetic Gaussian spaces "
+            f"(`python benchmarks/align_scale.py --name {args.name}`).\n\n"
+            f"| wall s | peak RSS MiB | cores | load average |\n|---:|---:|---:|---:|\n"
+            f"| {result['seconds']} | {result['peak_rss_mib']} | {result['cores']} | "
+            f"{result['load_average_1min']:.0f} |\n\nWall time includes reading and writing both files; the "
+            "machine was shared (load average above), so it is an upper bound.\n")
 
 
 if __name__ == "__main__":
