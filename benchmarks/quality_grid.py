@@ -104,7 +104,10 @@ def english_scores(vectors: Path) -> dict:
     from mtlembed.eval.suite import run_suite
 
     rows = run_suite(str(vectors), data_dir=SHARED)["benchmarks"]
-    return {ENGLISH[r["name"]]: r["score"] for r in rows if r["name"] in ENGLISH}
+    scores = {ENGLISH[r["name"]]: r["score"] for r in rows if r["name"] in ENGLISH}
+    if scores.get("analogy") is not None:
+        scores["analogy"] *= 100  # points, as BLI
+    return scores
 
 
 def bli_scores(lang: str, other: Path, english: Path) -> dict:
@@ -208,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
                 rec = train_and_score(tool, params, options, cell_corpora, folder, args)
                 runs.append({**rec, "size": size})
                 print(status(rec, size), flush=True)
+                write(args, runs)  # after every cell: a run stopped early keeps what it measured
+    print(f"wrote {args.results_dir / args.name}.json and .md")
+    return 0 if all(r["ok"] for r in runs) else 1
+
+
+def write(args, runs: list[dict]) -> None:
     doc = {"name": args.name, "command": shlex.join([Path(sys.executable).name, *sys.argv]),
            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
            "git": run.git_state(), "cpu": run.cpu_info()[0], "settings": settings(args),
@@ -215,8 +224,6 @@ def main(argv: list[str] | None = None) -> int:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     (args.results_dir / f"{args.name}.json").write_text(json.dumps(doc, indent=1) + "\n")
     (args.results_dir / f"{args.name}.md").write_text(markdown(doc))
-    print(f"wrote {args.results_dir / args.name}.json and .md")
-    return 0 if all(r["ok"] for r in runs) else 1
 
 
 def settings(args) -> dict:

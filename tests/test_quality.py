@@ -6,6 +6,7 @@ The real-text cells train for minutes: they are marked `slow` and run only with 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -89,3 +90,20 @@ def test_per_pair_negatives_train_differently_and_deterministically(small_corpus
     shared, pair = train_tiny(small_corpus, True), train_tiny(small_corpus, False)
     assert np.isfinite(pair).all() and not np.array_equal(shared, pair)
     np.testing.assert_array_equal(pair, train_tiny(small_corpus, False))  # one thread: reproducible
+
+
+@quality_run
+@pytest.mark.slow
+@pytest.mark.skipif(shared_data() is None, reason="shared data folder not found")
+def test_small_cells_on_real_text_stay_above_their_floors(tmp_path):
+    """The grid's cheapest cells, mtlembed alone, one seed (about two minutes on two cores). The floors
+    sit about a fifth below what the defaults scored over three seeds (results/quality-grid*.md), so a
+    change that costs real quality fails here."""
+    argv = ["--sizes", "0.5M", "--epochs", "10", "--models", "sg", "--langs", "es", "--parallel", "tatoeba",
+            "--tools", "mtlembed", "--seeds", "1", "--threads", "2", "--name", "small-cells",
+            "--results-dir", str(tmp_path)]
+    assert quality_grid.main(argv) == 0
+    doc = json.loads((tmp_path / "small-cells.json").read_text())
+    [scores] = [r["scores"] for r in doc["runs"]]
+    assert scores["analogy"] >= 1.8 and scores["ws353"] >= 0.28 and scores["simlex"] >= 0.16
+    assert scores["bli tatoeba-es"] >= 20.0

@@ -1,0 +1,47 @@
+"""`mtlembed` with kernel settings the config does not expose, for quality experiments (issue 19).
+
+    python benchmarks/quality_launch.py shared_negatives=false train corpus.txt -o v.bin ...
+    python benchmarks/quality_grid.py ... --mtlembed-cmd "python benchmarks/quality_launch.py init_range=1.0"
+
+The first argument is `key=value,...` (or `-` for none): `init_range` sets mtlembed.trainer.INIT_RANGE,
+any other key a field of the kernel's TrainParams (csrc/sgns.h), such as shared_negatives; the rest is
+mtlembed's command line.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def parse(text: str) -> dict:
+    values = {"true": True, "false": False}
+    settings = {}
+    for item in filter(None, text.split(",")):
+        if item == "-":
+            continue
+        key, _, value = item.partition("=")
+        settings[key] = values[value] if value in values else float(value) if "." in value else int(value)
+    return settings
+
+
+def main() -> int:
+    settings = parse(sys.argv.pop(1))
+    from mtlembed import kernel, trainer
+    from mtlembed.cli import main as cli_main
+
+    if "init_range" in settings:
+        trainer.INIT_RANGE = float(settings.pop("init_range"))
+    plain = kernel.params
+
+    def params(config, dim):
+        p = plain(config, dim)
+        for key, value in settings.items():
+            setattr(p, key, value)  # an unknown field is an AttributeError
+        return p
+
+    kernel.params = params
+    return cli_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
