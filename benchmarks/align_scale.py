@@ -79,7 +79,7 @@ def main() -> None:
         (HERE / "results" / f"{args.name}.md").write_text(
             f"# `mtlembed align` at scale\n\n{args.words:,} x {args.words:,} words, dim {args.dim}, "
             f"{args.method} ({args.iterations} refinement(s)), synthetic Gaussian spaces "
-            f"(`python benchmarks/align_scale.py --name {args.name}`).\n\n"
+            f"(`python benchmarks/align_scale.py {' '.join(sys.argv[1:])}`).\n\n"
             f"| wall s | peak RSS MiB | cores | load average |\n|---:|---:|---:|---:|\n"
             f"| {result['seconds']} | {result['peak_rss_mib']} | {result['cores']} | "
             f"{result['load_average_1min']:.0f} |\n\nWall time includes reading and writing both files; the "
