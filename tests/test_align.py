@@ -169,11 +169,20 @@ def test_stochastic_self_learning_is_deterministic_for_a_seed():
     assert spaces.recovered(*runs[0][:2])
 
 
+def test_a_dictionary_with_swapped_columns_is_named(spaces):
+    src, tgt = (spaces.src_words, spaces.src), (spaces.tgt_words, spaces.tgt)
+    swapped = [(t, s) for s, t in spaces.truth[:50]]
+    with pytest.raises(ConfigError, match="50 would be with its columns swapped"):
+        align(src, tgt, dictionary=swapped, method="procrustes")
+    with pytest.warns(UserWarning, match="only 5 of the dictionary's 50 pairs .* 45 would be"):
+        align(src, tgt, dictionary=spaces.truth[:5] + swapped[5:], method="procrustes")
+
+
 def test_api_errors(spaces):
     src, tgt = (spaces.src_words, spaces.src), (spaces.tgt_words, spaces.tgt)
     with pytest.raises(FormatError, match="dim 20 .* dim 10"):
         align(src, (spaces.tgt_words, spaces.tgt[:, :10]), dictionary=spaces.truth)
-    with pytest.raises(ConfigError, match="none of the dictionary's pairs"):
+    with pytest.raises(ConfigError, match="none of the dictionary's 1 pairs"):
         align(src, tgt, dictionary=[("nope", "nada")])
     with pytest.raises(ConfigError, match="no word spelled the same"):
         align(src, tgt)

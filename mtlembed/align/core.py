@@ -22,6 +22,7 @@ the mean CSLS score of every word's best match, in both directions.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -120,10 +121,7 @@ def align(src, tgt, dictionary: Iterable[tuple[str, str]] | None = None, method:
         raise FormatError(f"{src_vs.name} has dim {src_vs.vectors.shape[1]} but {tgt_vs.name} has dim "
                           f"{tgt_vs.vectors.shape[1]}: only spaces of the same dimension can be aligned")
     if seed_with == "dictionary":
-        seed_src, seed_tgt = dictionary_pairs(dictionary, src_vs.words, tgt_vs.words)
-        if not len(seed_src):
-            raise ConfigError(f"none of the dictionary's pairs has both words in the vocabularies "
-                              f"({src_vs.name}, {tgt_vs.name}): check the direction and the case")
+        seed_src, seed_tgt = _seed_pairs(list(dictionary), src_vs, tgt_vs)
     else:
         numerals = seed_with == "numerals"
         seed_src, seed_tgt = identical_pairs(src_vs.words, tgt_vs.words, numerals_only=numerals)
@@ -142,6 +140,24 @@ def align(src, tgt, dictionary: Iterable[tuple[str, str]] | None = None, method:
                 csls_k=opts.csls_k, random_seed=opts.seed, src_words=len(src_vs.words),
                 tgt_words=len(tgt_vs.words), dim=int(x.shape[1]), mapping=w)
     return Embeddings(src_vs.words, x), Embeddings(tgt_vs.words, z), info
+
+
+def _seed_pairs(pairs, src_vs, tgt_vs) -> tuple[np.ndarray, np.ndarray]:
+    """The dictionary's row pairs; an error when none is usable, a warning when its columns look swapped."""
+    seed_src, seed_tgt = dictionary_pairs(pairs, src_vs.words, tgt_vs.words)
+    kept = len(seed_src)
+    if kept < len(pairs) / 2:  # few usable pairs: would the columns the other way round match more?
+        swapped = len(dictionary_pairs([(t, s) for s, t in pairs], src_vs.words, tgt_vs.words)[0])
+        hint = (f"; {swapped} would be with its columns swapped: is it a target-source dictionary?"
+                if swapped > 2 * kept else "")
+        if not kept:
+            raise ConfigError(f"none of the dictionary's {len(pairs)} pairs has both words in the "
+                              f"vocabularies ({src_vs.name}, {tgt_vs.name})"
+                              + (hint or ": check the direction and the case"))
+        if hint:
+            warnings.warn(f"only {kept} of the dictionary's {len(pairs)} pairs are in the vocabularies{hint}",
+                          stacklevel=3)
+    return seed_src, seed_tgt
 
 
 def _fit(x, z, seed_src, seed_tgt, opts: AlignOptions, log) -> tuple[np.ndarray, dict]:
