@@ -106,7 +106,10 @@ def align(src, tgt, dictionary: Iterable[tuple[str, str]] | None = None, method:
     -------
     (mapped_src, mapped_tgt, info)
         Embeddings: the normalized source mapped by W, and the normalized target;
-        `info` is a dict (JSON-ready but for ``mapping``, the dim x dim float64 W).
+        `info` is a dict, JSON-ready but for ``mapping`` (the dim x dim float64 W):
+        ``seed_pairs``, ``pairs`` (the size of the dictionary W was fitted on),
+        ``iterations``, ``objective`` (W's), ``history`` (per iteration: objective,
+        pairs induced, share of scores kept, seconds) and the options used.
     """
     from mtlembed.model import Embeddings  # the class only: no training code
 
