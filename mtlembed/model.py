@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import ConfigError, MissingDependencyError
+from .errors import ConfigError, MissingDependencyError, UnknownWordError
 
 
 class Embeddings:
@@ -45,12 +46,6 @@ class Embeddings:
     def __contains__(self, word: str) -> bool:
         return word in self.index
 
-    def __getitem__(self, word: str) -> np.ndarray:
-        try:
-            return self.vectors[self.index[word]]
-        except KeyError:
-            raise KeyError(f"'{word}' is not in the vocabulary") from None
-
     def __repr__(self) -> str:
         return f"Embeddings({len(self)} words x {self.dim} dims)"
 
@@ -81,20 +76,94 @@ class Embeddings:
             self._unit = (self.vectors / np.maximum(norms, 1e-12)).astype(np.float32)
         return self._unit
 
-    def most_similar(self, query: str | np.ndarray, topn: int = 10,
-                     restrict: int | None = None) -> list[tuple[str, float]]:
-        """The `topn` nearest words by cosine similarity to a word or a vector
-        (the query word itself excluded), among the `restrict` most frequent."""
-        unit = self.unit_vectors()[:restrict]
-        vector = self[query] if isinstance(query, str) else np.asarray(query, dtype=np.float32)
-        vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
-        scores = unit @ vector
-        if isinstance(query, str) and self.index[query] < len(scores):
-            scores[self.index[query]] = -np.inf
+    # gensim's KeyedVectors names, with its semantics: code written for gensim works on Embeddings.
+
+    @property
+    def key_to_index(self) -> dict[str, int]:
+        return self.index
+
+    @property
+    def index_to_key(self) -> list[str]:
+        return self.words
+
+    def get_index(self, key: str | int) -> int:
+        """The row of a word (an int is taken as a row number, as gensim does)."""
+        row = self.index.get(key, -1) if isinstance(key, str) else -1
+        if row < 0 and isinstance(key, (int, np.integer)) and 0 <= key < len(self.words):
+            row = int(key)
+        if row < 0:
+            raise UnknownWordError(f"not in the vocabulary: {key}")
+        return row
+
+    def get_vector(self, key: str | int, norm: bool = False) -> np.ndarray:
+        """A word's vector (scaled to unit length with norm=True)."""
+        vector = self.vectors[self.get_index(key)]
+        return vector / max(float(np.linalg.norm(vector)), 1e-12) if norm else vector
+
+    def __getitem__(self, key_or_keys) -> np.ndarray:
+        """A word's vector, or a (len(keys), dim) array for a list of words."""
+        if isinstance(key_or_keys, (str, int, np.integer)):
+            return self.get_vector(key_or_keys)
+        self._check_known(key_or_keys)
+        return np.vstack([self.get_vector(key) for key in key_or_keys])
+
+    def similarity(self, w1: str, w2: str) -> float:
+        """Cosine similarity of two words."""
+        return float(self.get_vector(w1, norm=True) @ self.get_vector(w2, norm=True))
+
+    def most_similar(self, positive=None, negative=None, topn: int | None = 10,
+                     restrict_vocab: int | None = None):
+        """The `topn` words nearest by cosine to the mean of the `positive` words' unit vectors
+        minus the `negative` ones' (gensim's semantics, 3CosAdd for an analogy).
+
+        Words, row numbers, vectors (used as given) or (item, weight) pairs; one word or vector
+        alone is a list of one. The query words themselves are never returned. Only the
+        `restrict_vocab` most frequent words are candidates when given; topn=None returns the
+        scores of all of them.
+        """
+        terms = [(item, 1.0) for item in _as_list(positive)] + [(item, -1.0) for item in _as_list(negative)]
+        terms = [item if isinstance(item, tuple) else (item, weight) for item, weight in terms]
+        if topn is not None and topn < 1:
+            return []
+        if not terms:
+            raise ValueError("cannot compute similarity with no input")
+        self._check_known(item for item, _ in terms if not isinstance(item, np.ndarray))
+        query, exclude = np.zeros(self.dim), []
+        for item, weight in terms:
+            if isinstance(item, np.ndarray):
+                query += weight * item
+            else:
+                exclude.append(self.get_index(item))
+                query += weight * self.get_vector(item, norm=True)
+        query /= sum(abs(weight) for _, weight in terms)
+        query = (query / max(float(np.linalg.norm(query)), 1e-12)).astype(np.float32)
+        scores = self.unit_vectors()[:restrict_vocab] @ query
+        if topn is None:
+            return scores
+        scores[[row for row in exclude if row < len(scores)]] = -np.inf
         k = min(topn, len(scores))
         best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best])]
+        best = best[np.argsort(-scores[best], kind="stable")]
         return [(self.words[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
+
+    def doesnt_match(self, words: Sequence[str]) -> str:
+        """The word farthest from the mean of the others' unit vectors (unknown words are ignored)."""
+        known = [word for word in words if word in self]
+        if len(known) < len(words):
+            ignored = ", ".join(word for word in words if word not in self)
+            warnings.warn(f"not in the vocabulary, ignored: {ignored}", stacklevel=2)
+        if not known:
+            raise ValueError("cannot select a word from an empty list")
+        unit = np.vstack([self.get_vector(word, norm=True) for word in known])
+        mean = unit.mean(axis=0)
+        scores = unit @ (mean / max(float(np.linalg.norm(mean)), 1e-12))
+        return known[int(np.argmin(scores))]
+
+    def _check_known(self, keys) -> None:
+        """One error naming every unknown word at once."""
+        unknown = [str(key) for key in keys if isinstance(key, str) and key not in self.index]
+        if unknown:
+            raise UnknownWordError(f"not in the vocabulary: {', '.join(unknown)}")
 
     def save(self, path: str | os.PathLike, binary: bool | None = None) -> None:
         """word2vec format: binary for `.bin` (or binary=True), else text; gzip for `.gz`.
@@ -146,6 +215,15 @@ class Embeddings:
 def per_language_paths(prefix, languages: Sequence[str], binary: bool = False) -> list[str]:
     """Where save_per_language writes: `PREFIX.<lang>.vec` (or `.bin`) for each language."""
     return [f"{os.fspath(prefix)}.{language}.{'bin' if binary else 'vec'}" for language in languages]
+
+
+def _as_list(value) -> list:
+    """gensim's convention: one word, row number or vector stands for a list of one."""
+    if value is None:
+        return []
+    if isinstance(value, (str, int, np.integer)) or (isinstance(value, np.ndarray) and value.ndim == 1):
+        return [value]
+    return list(value)
 
 
 @contextlib.contextmanager
