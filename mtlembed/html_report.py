@@ -14,6 +14,9 @@ It draws what the JSON holds and stays readable when fields are missing or new:
 - ``evaluation`` (an object, possibly nested) becomes a table of its numbers.
 - Any other key is listed under "Everything else", so a field the page does not
   know yet is still visible.
+
+With --map it also places words of two languages on a plane, each linked to its
+translation (word_map): the vectors are read then, not stored in the JSON.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+import numpy as np
 
 from .errors import ConfigError, FormatError
 from .io import atomic_write, read_text
@@ -65,13 +70,33 @@ def add_parser(verbs) -> argparse.ArgumentParser:
                                           "self-contained HTML page (no network needed to view it).")
     parser.add_argument("report", metavar="REPORT_JSON", help="the report of a run (train --report run.json)")
     parser.add_argument("-o", "--output", metavar="HTML", help="the page to write (default: REPORT.html)")
+    parser.add_argument("--map", action="store_true",
+                        help="add a 2-D map of words of two languages, each linked to its translation")
+    parser.add_argument("--vectors", metavar="VECTORS",
+                        help="the map's model (default: the run's output vectors): a joint file or a "
+                             "per-language PREFIX")
+    parser.add_argument("--dictionary", metavar="FILE",
+                        help="the map's pairs: 'source target' lines (default: each word's nearest word in "
+                             "the other language)")
+    parser.add_argument("--languages", nargs=2, metavar=("SRC", "TGT"),
+                        help="the map's languages (default: the model's first two)")
     parser.set_defaults(func=cmd_report)
     return parser
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     output = args.output or str(Path(args.report).with_suffix(".html"))
-    write_html(load_report(args.report), output, title=Path(args.report).name)
+    if Path(output).resolve() == Path(args.report).resolve():
+        raise ConfigError(f"{output} is the report itself: give another -o")
+    report = load_report(args.report)
+    pairs = None
+    if args.map or args.vectors or args.dictionary or args.languages:  # each of these asks for the map
+        from .eval.bli import read_dictionary
+
+        model = _map_vectors(args.vectors or report.get("outputs"), args.report)
+        pairs = word_map(model, *(args.languages or model.languages[:2]),
+                         pairs=read_dictionary(args.dictionary) if args.dictionary else None)
+    write_html(report, output, title=Path(args.report).name, word_pairs=pairs)
     print(f"mtlembed: wrote {output}")
     return 0
 
@@ -87,11 +112,12 @@ def load_report(path: str | os.PathLike) -> dict:
     return report
 
 
-def write_html(report: Mapping, path: str | os.PathLike, title: str = "") -> None:
+def write_html(report: Mapping, path: str | os.PathLike, title: str = "",
+               word_pairs: dict | None = None) -> None:
     """Writes the page for `report` to `path` (which must end in .html), atomically."""
     if not os.fspath(path).endswith(".html"):
         raise ConfigError(f"{os.fspath(path)}: the report page's name must end with .html")
-    page = render(report, title)
+    page = render(report, title, word_pairs)
     with atomic_write(path, "w") as handle:
         handle.write(page)
 
@@ -99,9 +125,9 @@ def write_html(report: Mapping, path: str | os.PathLike, title: str = "") -> Non
 # ----------------------------------------------------------------------------- the page
 
 
-def render(report: Mapping, title: str = "") -> str:
-    """The whole page, as a string."""
-    config = report.get("config") or {}
+def render(report: Mapping, title: str = "", word_pairs: dict | None = None) -> str:
+    """The whole page, as a string (with a map of `word_pairs`, from word_map, when given)."""
+    config = _mapping(report, "config")
     heading = ", ".join(str(v) for v in (config.get("model"), config.get("dim") and f"dim {config['dim']}",
                                          config.get("epochs") and _plural(config["epochs"], "epoch")) if v)
     labels = {"version": "mtlembed", "device": "device", "simd": "SIMD", "threads": "threads"}
@@ -109,7 +135,8 @@ def render(report: Mapping, title: str = "") -> str:
                           if report.get(key) not in (None, ""))
     body = [f"<h1>mtlembed run{': ' + _esc(heading) if heading else ''}</h1>",
             f'<div class="sub">{_esc(title)}{" · " if title and subtitle else ""}{_esc(subtitle)}</div>',
-            _figures(report), _timings(report), _tasks(report), _evaluation(report), _settings(report),
+            _figures(report), _timings(report), _tasks(report), _evaluation(report),
+            _word_map(word_pairs) if word_pairs else "", _settings(report),
             _everything_else(report)]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>mtlembed report{' - ' + _esc(title) if title else ''}</title>\n"
@@ -141,12 +168,14 @@ def _tasks(report: Mapping) -> str:
     tasks = [t for t in report.get("tasks") or [] if isinstance(t, Mapping)]
     if not tasks:
         return ""
-    inputs = report.get("inputs") or {}
-    specs = {t.get("name"): t for t in inputs.get("tasks") or [] if isinstance(t, Mapping)}
+    inputs = _mapping(report, "inputs")
+    specs = {t.get("name"): t for kind in ("tasks", "parallel") for t in inputs.get(kind) or []
+             if isinstance(t, Mapping)}
     rows = []
     for task in tasks:
         spec = specs.get(task.get("name"), {})
-        rows.append([task.get("name", "?"), spec.get("lang", ""), _grouped(task.get("words")),
+        language = spec.get("lang") or _value(spec.get("langs", ""))  # a parallel task has two
+        rows.append([task.get("name", "?"), language, _grouped(task.get("words")),
                      _fixed(task.get("passes"), 2), _loss(task.get("loss"))])
     parts = [_table(["task", "language", "words trained", "passes", "mean loss"], rows, numeric={2, 3, 4})]
     losses = [(str(t.get("name")), float(t["loss"])) for t in tasks if _is_number(t.get("loss"))]
@@ -178,17 +207,15 @@ def _evaluation(report: Mapping) -> str:
 
 def _settings(report: Mapping) -> str:
     parts = []
-    config = report.get("config")
-    if isinstance(config, Mapping) and config:
+    config = _mapping(report, "config")
+    if config:
         half = -(-len(config) // 2)
         items = [[k, _value(v)] for k, v in config.items()]
         parts.append('<div class="grid">' + _table(["setting", "value"], items[:half])
                      + _table(["setting", "value"], items[half:]) + "</div>")
-    inputs = report.get("inputs") or {}
-    if isinstance(inputs, Mapping):
-        for kind, entries in inputs.items():
-            if isinstance(entries, list) and entries:
-                parts.append(f"<h3>{_esc(kind)}</h3>" + _records(entries))
+    for kind, entries in _mapping(report, "inputs").items():
+        if isinstance(entries, list) and entries:
+            parts.append(f"<h3>{_esc(kind)}</h3>" + _records(entries))
     outputs = report.get("outputs")
     if isinstance(outputs, list) and outputs:
         parts.append("<h3>outputs</h3>" + "".join(f"<div><code>{_esc(p)}</code></div>" for p in outputs))
@@ -201,6 +228,89 @@ def _everything_else(report: Mapping) -> str:
         return ""
     rows = [[key, _value(value)] for key, value in _flatten(rest)]
     return _section("Everything else", _table(["field", "value"], rows))
+
+
+# ----------------------------------------------------------------------------- the map of words
+
+
+def word_map(model, source: str, target: str, pairs=None, count: int = 40) -> dict:
+    """Two languages' words on a plane, for the page: `count` source words spread over the 2,000 most
+    frequent, each with its translation (from `pairs`, else its nearest `target` word by cosine),
+    projected together onto their two principal components.
+
+    Returns ``{"source", "target", "gold", "pairs": [[word, translation], ...], "points": [[x, y], ...]}``
+    with the source words' points first, then their translations'."""
+    if source == target or not {source, target} <= set(model.languages):
+        raise ConfigError(f"--map shows two of the model's languages ({', '.join(model.languages)}): "
+                          f"got {source} and {target}")
+    src, tgt = model.by_language(source), model.by_language(target)
+    if pairs:
+        first = {}
+        for word, translation in pairs:
+            if word in src and translation in tgt:
+                first.setdefault(word, translation)
+        ranked = sorted(first, key=src.index.get)
+    else:
+        ranked = src.words[:2000]
+    chosen = ranked[::max(len(ranked) // count, 1)][:count]
+    if len(chosen) < 2:
+        raise ConfigError(f"--map: fewer than 2 {source} words with a {target} translation in the model")
+    translations = [first[w] for w in chosen] if pairs else [tgt.most_similar(src.get_vector(w), topn=1)[0][0]
+                                                            for w in chosen]
+    unit = np.vstack([src.get_vector(w, norm=True) for w in chosen] +
+                     [tgt.get_vector(w, norm=True) for w in translations])
+    centred = unit - unit.mean(axis=0)
+    axes = np.linalg.svd(centred, full_matrices=False)[2][:2]
+    return {"source": source, "target": target, "gold": bool(pairs),
+            "pairs": [[word, translation] for word, translation in zip(chosen, translations)],
+            "points": (centred @ axes.T).tolist()}
+
+
+def _map_vectors(where, report_path) -> object:
+    """The model of --map: VECTORS, or the run's outputs (one file, or per-language files)."""
+    from .query import open_vectors, per_language_prefix
+
+    if not where:
+        raise ConfigError(f"--map: {report_path} lists no output vectors; give them: --vectors VECTORS")
+    if isinstance(where, list):
+        prefixes = {per_language_prefix(path) for path in where}
+        where = prefixes.pop() if len(where) > 1 and len(prefixes) == 1 and None not in prefixes else where[0]
+    model = open_vectors(where)
+    if len(model.languages) < 2:
+        raise ConfigError(f"--map: {where} holds one language; the map shows two")
+    return model
+
+
+def _word_map(data: dict, width: int = 900, height: int = 560) -> str:
+    """Source words (one colour) and their translations (another), each pair linked by a line."""
+    source, target, pairs, points = data["source"], data["target"], data["pairs"], data["points"]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    pad, scale_x, scale_y = 40, (max(xs) - min(xs)) or 1, (max(ys) - min(ys)) or 1
+
+    def at(point) -> tuple[float, float]:
+        return (pad + (point[0] - min(xs)) / scale_x * (width - 2 * pad),
+                pad + (point[1] - min(ys)) / scale_y * (height - 2 * pad))
+
+    colours = dict(zip((source, target), COLOURS))
+    ends = [(at(points[i]), at(points[len(pairs) + i])) for i in range(len(pairs))]
+    svg = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">']
+    svg.extend(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#bbb" '
+               'stroke-dasharray="3 2"/>' for (x1, y1), (x2, y2) in ends)
+    for (word, translation), (start, end) in zip(pairs, ends):
+        # the source word labelled on the right of its dot, its translation on the left: apart
+        for language, label, other, (x, y), side, anchor in ((source, word, translation, start, 1, "start"),
+                                                              (target, translation, word, end, -1, "end")):
+            svg.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colours[language]}"><title>'
+                       f"{_esc(language)}:{_esc(label)} ↔ {_esc(other)}</title></circle>"
+                       f'<text x="{x + side * 5:.1f}" y="{y + 4:.1f}" text-anchor="{anchor}" '
+                       f'style="fill:{colours[language]}">{_esc(label)}</text>')
+    svg.append("</svg>")
+    how = ("pairs from the dictionary" if data["gold"] else
+           f"each {source} word linked to its nearest {target} word")
+    return _section(f"Words of {source} and {target} on one plane",
+                    _legend(colours.items()) + "".join(svg) + f'<div class="small">{len(pairs)} '
+                    f"{_esc(source)} words, {_esc(how)}; the two principal components of their unit "
+                    "vectors.</div>")
 
 
 # ----------------------------------------------------------------------------- histories
@@ -281,9 +391,7 @@ def _line_chart(series: Mapping[str, list], x_label: str, y_label: str, width: i
             svg.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{colour}"><title>{tip}</title>'
                        "</circle>")
     svg.append("</svg>")
-    legend = "".join(f'<span><i style="background:{colour}"></i>{_esc(name)}</span>'
-                     for name, colour in zip(series, _colours()))
-    return "".join(svg) + (f'<div class="legend">{legend}</div>' if len(series) > 1 else "")
+    return "".join(svg) + (_legend(zip(series, _colours())) if len(series) > 1 else "")
 
 
 def _bars(items: list[tuple[str, float]], fmt, width: int = 900) -> str:
@@ -309,9 +417,9 @@ def _stacked_bar(parts: list[tuple[str, float]], unit: str, width: int = 900) ->
         svg.append(f'<rect x="{x:.1f}" y="2" width="{length:.1f}" height="24" fill="{colour}">'
                    f"<title>{_esc(name)}: {value:.2f} {unit} ({100 * value / total:.0f}%)</title></rect>")
         x += length
-    legend = "".join(f'<span><i style="background:{c}"></i>{_esc(n)} {v:.2f} {unit} ({100 * v / total:.0f}%)'
-                     "</span>" for (n, v), c in zip(parts, _colours()))
-    return "".join(svg) + f'</svg><div class="legend">{legend}</div>'
+    svg.append("</svg>")
+    return "".join(svg) + _legend((f"{name} {value:.2f} {unit} ({100 * value / total:.0f}%)", colour)
+                                  for (name, value), colour in zip(parts, _colours()))
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -330,12 +438,25 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
+def _legend(entries: Iterable[tuple[str, str]]) -> str:
+    """Coloured swatches with their (label, colour)s."""
+    spans = "".join(f'<span><i style="background:{colour}"></i>{_esc(label)}</span>'
+                    for label, colour in entries)
+    return f'<div class="legend">{spans}</div>'
+
+
 def _colours():
     while True:
         yield from COLOURS
 
 
 # ----------------------------------------------------------------------------- tables and text
+
+
+def _mapping(report: Mapping, key: str) -> Mapping:
+    """report[key] when it is an object, else an empty one (a field of another shape is not drawn)."""
+    value = report.get(key)
+    return value if isinstance(value, Mapping) else {}
 
 
 def _section(title: str, content: str) -> str:
