@@ -1,6 +1,6 @@
 """Issue 19: the quality grid harness (benchmarks/quality_grid.py) and the kernel's negatives option.
 
-The real-text cells train for minutes: they are marked `slow` and run only with MTLEMBED_QUALITY=1
+The real-text cells take 15-60 s: they are marked `slow` and run only with MTLEMBED_QUALITY=1
 (`MTLEMBED_QUALITY=1 python -m pytest tests/test_quality.py -m slow`).
 """
 
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import quality_grid  # noqa: E402
 
 quality_run = pytest.mark.skipif(not os.environ.get("MTLEMBED_QUALITY"),
-                                 reason="trains on real text for minutes: set MTLEMBED_QUALITY=1")
+                                 reason="trains on real text (15-60 s): set MTLEMBED_QUALITY=1")
 
 
 def record(tool, seed, score, options=None, model="sg", epochs=10, size=500_000):
@@ -96,7 +96,7 @@ def test_per_pair_negatives_train_differently_and_deterministically(small_corpus
 @pytest.mark.slow
 @pytest.mark.skipif(shared_data() is None, reason="shared data folder not found")
 def test_small_cells_on_real_text_stay_above_their_floors(tmp_path):
-    """The grid's cheapest cells, mtlembed alone, one seed (about two minutes on two cores). The floors
+    """The grid's cheapest cells, mtlembed alone, one seed (15 s on two quiet cores). The floors
     sit about a fifth below what the defaults scored over three seeds (results/quality-grid*.md), so a
     change that costs real quality fails here."""
     argv = ["--sizes", "0.5M", "--epochs", "10", "--models", "sg", "--langs", "es", "--parallel", "tatoeba",
