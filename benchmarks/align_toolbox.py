@@ -118,7 +118,7 @@ def main() -> None:
     log: list[dict] = []
     models = {}
     for side, corpus in corpora.items():
-        models[side] = WORK / f"mono.{side}.d{args.dim}.e{args.epochs}.s{args.seed}.vec"
+        models[side] = WORK / f"mono.{args.pair}.{side}.d{args.dim}.e{args.epochs}.s{args.seed}.vec"
         run(mtlembed + ["train", str(corpus), "-o", str(models[side]), "--dim", str(args.dim),
                         "--epochs", str(args.epochs), "--threads", str(args.threads), "--min-count", "3",
                         "--seed", str(args.seed), "--quiet"], log, reuse=models[side])
@@ -133,7 +133,7 @@ def main() -> None:
 
     rows.append({"method": "none (unaligned)", "dictionary": "-", **score(str(src), str(tgt))})
     for method, seed in arms:
-        out = WORK / f"aligned-{method}-{seed}"
+        out = WORK / f"aligned-{args.pair}-{method}-{seed}"
         report = out.with_suffix(".json")
         seed_args = ["--dictionary", str(train_dict)] if seed == "dictionary" else [f"--{seed}"]
         run(mtlembed + ["align", str(src), str(tgt), "-o", str(out), *seed_args, "--method", method,
