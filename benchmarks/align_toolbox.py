@@ -145,14 +145,16 @@ def main() -> None:
                      else "identical strings", "iterations": info["iterations"],
                      "seed_pairs": info["seed_pairs"], "final_pairs": info["pairs"], "align_seconds": seconds,
                      **score(f"{out}.en.vec", f"{out}.{lang}.vec")})
-    write(args, rows, log, test_dict, data)
+    tokens = {side: sum(len(line.split()) for line in path.open(encoding="utf-8"))
+              for side, path in corpora.items()}
+    write(args, rows, log, test_dict, data, tokens)
 
 
 def _scores(result: dict) -> dict:
     return {key: result[key] for key in ("p@1", "p@5", "p@10", "queries", "coverage")}
 
 
-def write(args, rows: list[dict], log: list[dict], test_dict: Path, data: Path) -> None:
+def write(args, rows: list[dict], log: list[dict], test_dict: Path, data: Path, tokens: dict) -> None:
     """results/<name>.json (everything), then its Markdown rendering."""
     sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                          text=True).stdout.strip()
@@ -162,7 +164,7 @@ def write(args, rows: list[dict], log: list[dict], test_dict: Path, data: Path) 
             "git": sha, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "load_average_1min": round(os.getloadavg()[0], 1),
             "pair": args.pair, "dim": args.dim, "epochs": args.epochs, "threads": args.threads,
-            "seed": args.seed, "test_dictionary": test_dict.name,
+            "seed": args.seed, "test_dictionary": test_dict.name, "corpus_tokens": tokens,
             "command": "python benchmarks/align_toolbox.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{args.name}.json"
@@ -184,7 +186,7 @@ def render(path: Path) -> None:
              f"Reproduce: `{r['command'].strip()}`.", "",
              f"Two monolingual skip-gram models (dim {r['dim']}, {r['epochs']} epochs, "
              f"{r['threads']} threads, seed {r['seed']}), one per side of Tatoeba + the WMT news test sets "
-             "(about 1.4M words a side), "
+             f"({' and '.join(f'{n / 1e6:.1f}M {side}' for side, n in r['corpus_tokens'].items())} tokens), "
              f"trained separately; scored by `mtlembed eval bli` (CSLS, k=10) on the MUSE test split "
              f"{r['test_dictionary']} (source words 5000-6500, never used to align) and {lang}->en on "
              f"{lang}-en.5000-6500.txt. With {queries} queries, one standard error of a P@1 near "
