@@ -229,6 +229,11 @@ def load_word2vec(path, binary=None, limit=None):
         error too. Duplicate words are not: the first is kept, with a warning.
     """
     path = Path(os.fspath(path))
+    from .fasttext_format import is_fasttext, load_vectors
+
+    if is_fasttext(path):  # a fastText .bin: its words' vectors, composed from their n-grams
+        loaded = load_vectors(path, limit)
+        return loaded.words, loaded.vectors
     data = _read_all(path)
     if not data or data.isspace():  # isspace() stops at the first byte that is not (strip() would copy)
         raise FormatError(f"{path}: empty file, expected a word2vec header '<count> <dim>'")

@@ -20,13 +20,15 @@ class Embeddings:
     `counts` the corpus counts when known.
     """
 
-    def __init__(self, words: Sequence[str], vectors: np.ndarray, counts: np.ndarray | None = None):
+    def __init__(self, words: Sequence[str], vectors: np.ndarray, counts: np.ndarray | None = None,
+                 subwords=None):
         vectors = np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise ConfigError(f"vectors must have shape ({len(words)}, dim), got {vectors.shape}")
         self.words = list(words)
         self.vectors = vectors
         self.counts = counts
+        self.subwords = subwords  # a subwords.SubwordVectors: vectors of unseen words from their n-grams
         self._index: dict[str, int] | None = None
         self._unit: np.ndarray | None = None
 
@@ -96,8 +98,12 @@ class Embeddings:
         return row
 
     def get_vector(self, key: str | int, norm: bool = False) -> np.ndarray:
-        """A word's vector (scaled to unit length with norm=True)."""
-        vector = self.vectors[self.get_index(key)]
+        """A word's vector (scaled to unit length with norm=True); an unseen word's from its
+        n-grams when the model has subwords."""
+        if self.subwords is not None and isinstance(key, str) and key not in self.index:
+            vector = self.subwords.vector(key)
+        else:
+            vector = self.vectors[self.get_index(key)]
         return vector / max(float(np.linalg.norm(vector)), 1e-12) if norm else vector
 
     def __getitem__(self, key_or_keys) -> np.ndarray:
@@ -133,7 +139,8 @@ class Embeddings:
             if isinstance(item, np.ndarray):
                 query += weight * item
             else:
-                exclude.append(self.get_index(item))
+                if not (self.subwords is not None and isinstance(item, str) and item not in self.index):
+                    exclude.append(self.get_index(item))
                 query += weight * self.get_vector(item, norm=True)
         query /= sum(abs(weight) for _, weight in terms)
         query = (query / max(float(np.linalg.norm(query)), 1e-12)).astype(np.float32)
@@ -161,6 +168,8 @@ class Embeddings:
 
     def _check_known(self, keys) -> None:
         """One error naming every unknown word at once."""
+        if self.subwords is not None:  # every word has a vector
+            return
         unknown = [str(key) for key in keys if isinstance(key, str) and key not in self.index]
         if unknown:
             raise UnknownWordError(f"not in the vocabulary: {', '.join(unknown)}")
@@ -189,9 +198,14 @@ class Embeddings:
 
     @classmethod
     def load(cls, path: str | os.PathLike, binary: bool | None = None) -> Embeddings:
-        """Reads a word2vec text or binary file (format detected when binary is None)."""
+        """Reads a word2vec text or binary file (format detected when binary is None), or a
+        fastText .bin model (by its magic number), whose unseen words get vectors from n-grams."""
+        from .fasttext_format import is_fasttext, load_vectors
         from .io import load_word2vec
 
+        if is_fasttext(path):
+            loaded = load_vectors(path)
+            return cls(loaded.words, loaded.vectors, loaded.counts, loaded.subwords)
         words, vectors = load_word2vec(path, binary=binary)
         return cls(words, vectors)
 
