@@ -1,6 +1,7 @@
 """fastText's .bin model format (mtlembed.fasttext_format): gensim and fastText load what we
 write, with the same vectors for words seen and unseen; we read theirs; bad files are one error."""
 
+import json
 import os
 import struct
 
@@ -248,3 +249,132 @@ def test_damaged_bytes_load_or_are_one_format_error(written, tmp_path):
             read_fasttext(bad)
         except FormatError as error:
             assert "flipped.bin" in str(error)
+
+
+# ---------------------------------------------------------------------------------------------
+# A fastText .bin as vectors: Embeddings, word2vec loading and the evaluations (--oov subwords).
+
+VOCAB = ["king", "queen", "man", "woman", "paris", "france", "berlin", "germany", "cat", "dog",
+         "house", "casa", "perro", "gato", "rey", "reina"]
+
+
+@pytest.fixture
+def vocab_model(tmp_path):
+    """A .bin of VOCAB (random rows) and gensim's vectors of it."""
+    word_rows, bucket_rows, output_rows, counts = random_model(VOCAB, seed=7)
+    path = tmp_path / "vocab.bin"
+    write_fasttext(path, VOCAB, counts, word_rows, bucket_rows, output_rows,
+                   FastTextArgs(dim=DIM, bucket=BUCKETS, min_count=1))
+    return path, load_facebook_vectors(path)
+
+
+def test_embeddings_of_a_fasttext_model_give_unseen_words_vectors(vocab_model):
+    from mtlembed.io import load_word2vec
+    from mtlembed.model import Embeddings
+
+    path, kv = vocab_model
+    embeddings = Embeddings.load(path)
+    assert embeddings.words == VOCAB and embeddings.counts is not None
+    assert_same_vectors(embeddings.vectors, [kv[w] for w in VOCAB])
+    assert "kings" not in embeddings  # the vocabulary's words only...
+    assert_same_vectors([embeddings["kings"]], [kv["kings"]])  # ...but every word has a vector
+    neighbours = embeddings.most_similar("kings", topn=3)
+    assert [w for w, _ in neighbours] == [w for w, _ in kv.most_similar("kings", topn=3)]
+    words, vectors = load_word2vec(path)  # word2vec loading detects the model by its magic number
+    assert words == VOCAB and np.allclose(vectors, embeddings.vectors)
+
+
+def _cosine(a, b):
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def test_similarity_scores_unseen_words_from_their_ngrams(vocab_model, tmp_path):
+    from mtlembed.eval.similarity import evaluate_similarity
+
+    path, kv = vocab_model
+    pairs = [("king", "queen", 9.0), ("kings", "queen", 8.0), ("cat", "dogs", 5.0), ("paris", "francia", 6.5),
+             ("house", "casa", 7.0), ("gatos", "perros", 4.0)]
+    pairs_file = tmp_path / "pairs.txt"
+    pairs_file.write_text("".join(f"{a}\t{b}\t{s}\n" for a, b, s in pairs), encoding="utf-8")
+    skipped = evaluate_similarity(path, pairs_file)
+    scored = evaluate_similarity(path, pairs_file, oov="subwords")
+    assert (skipped["pairs"], skipped["oov"], skipped["unseen"]) == (2, 4, 0)
+    assert (scored["pairs"], scored["oov"], scored["unseen"]) == (6, 0, 4)
+    assert skipped["coverage"] == skipped["coverage_vocabulary"] == scored["coverage_vocabulary"] == 2 / 6
+    assert scored["coverage"] == 1.0
+    gold = [s for _, _, s in pairs]
+    cosines = [_cosine(kv[a], kv[b]) for a, b, _ in pairs]
+    from scipy.stats import spearmanr
+
+    assert scored["spearman"] == pytest.approx(spearmanr(gold, cosines).statistic, abs=1e-6)
+
+
+def test_analogy_answers_questions_with_unseen_words(vocab_model, tmp_path):
+    from mtlembed.eval.analogy import evaluate_analogies
+
+    path, kv = vocab_model
+    questions = [("king", "queen", "man", "woman"), ("kings", "queen", "man", "woman"),
+                 ("paris", "france", "berlin", "germanys"), ("cat", "dog", "gato", "perro")]
+    questions_file = tmp_path / "questions.txt"
+    questions_file.write_text(": test\n" + "".join(" ".join(q) + "\n" for q in questions), encoding="utf-8")
+    skipped = evaluate_analogies(path, questions_file, case_insensitive=False)
+    scored = evaluate_analogies(path, questions_file, case_insensitive=False, oov="subwords")
+    assert (skipped["total"], skipped["oov"], skipped["unseen"]) == (2, 2, 0)
+    assert (scored["total"], scored["oov"], scored["unseen"]) == (4, 0, 2)
+    assert scored["coverage"] == 1.0 and scored["coverage_vocabulary"] == skipped["coverage"] == 0.5
+    unit = np.array([kv[w] / np.linalg.norm(kv[w]) for w in VOCAB])
+    correct = 0
+    for a, b, c, d in questions:  # the answer is a vocabulary word: an unseen d is never found
+        query = [kv[w] / np.linalg.norm(kv[w]) for w in (a, b, c)]
+        scores = unit @ (query[1] - query[0] + query[2])
+        scores[[VOCAB.index(w) for w in (a, b, c) if w in VOCAB]] = -np.inf
+        correct += VOCAB[int(np.argmax(scores))] == d
+    assert scored["correct"] == correct
+
+
+def test_bli_retrieves_for_unseen_source_words(vocab_model, tmp_path):
+    from mtlembed.eval.bli import evaluate_bli
+    from mtlembed.io import save_word2vec
+
+    path, kv = vocab_model
+    targets = ["rey", "reina", "casa", "perro", "gato"]
+    target_file = tmp_path / "es.vec"
+    save_word2vec(target_file, targets, np.array([kv[w] for w in targets]))
+    pairs = [("king", "rey"), ("queen", "reina"), ("houses", "casa"), ("dogs", "perro"), ("kitty", "gato"),
+             ("cat", "gatito")]
+    dictionary = tmp_path / "en-es.txt"
+    dictionary.write_text("".join(f"{s} {t}\n" for s, t in pairs), encoding="utf-8")
+    with pytest.warns(UserWarning, match="only"):
+        skipped = evaluate_bli(path, target_file, dictionary, method="nn")
+    scored = evaluate_bli(path, target_file, dictionary, method="nn", oov="subwords")
+    assert (skipped["queries"], skipped["unseen"], scored["queries"], scored["unseen"]) == (2, 0, 5, 3)
+    assert scored["coverage"] == 5 / 6 and scored["coverage_vocabulary"] == skipped["coverage"] == 2 / 6
+    unit = np.array([kv[w] / np.linalg.norm(kv[w]) for w in targets])
+    hits = sum(targets[int(np.argmax(unit @ kv[s]))] == t for s, t in pairs[:5])
+    assert scored["p@1"] == pytest.approx(hits / 5)
+
+
+def test_oov_subwords_needs_ngrams(tmp_path, capsys):
+    from mtlembed.eval.cli import main
+    from mtlembed.io import save_word2vec
+
+    vectors = tmp_path / "plain.vec"
+    save_word2vec(vectors, VOCAB, np.ones((len(VOCAB), 3), np.float32))
+    pairs_file = tmp_path / "pairs.txt"
+    pairs_file.write_text("king queen 1\ncat dog 2\nkings dogs 3\n", encoding="utf-8")
+    assert main(["eval", "similarity", str(vectors), str(pairs_file), "--oov", "subwords"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mtlembed: error: ") and "subwords" in err and err.count("\n") == 1
+
+
+def test_eval_cli_scores_unseen_words_of_a_fasttext_model(vocab_model, tmp_path, capsys):
+    from mtlembed.eval.cli import main
+
+    path, _ = vocab_model
+    pairs_file = tmp_path / "pairs.txt"
+    pairs_file.write_text("king queen 1\ncat dog 2\nkings dogs 3\n", encoding="utf-8")
+    assert main(["eval", "similarity", str(path), str(pairs_file), "--oov", "subwords", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["pairs"], result["unseen"], result["coverage_vocabulary"]) == (3, 1, 2 / 3)
+    assert main(["eval", "similarity", str(path), str(pairs_file), "--oov", "subwords"]) == 0
+    assert "coverage 100.00% (vocabulary 66.67%)" in capsys.readouterr().out

@@ -25,7 +25,16 @@ from pathlib import Path
 import numpy as np
 
 from mtlembed.errors import ConfigError, FormatError
-from mtlembed.eval.vectors import CHUNK_BYTES, first_index, prefix_hint, read_lines, resolve, unit_rows
+from mtlembed.eval.vectors import (
+    CHUNK_BYTES,
+    OOV_MODES,
+    add_unseen,
+    first_index,
+    prefix_hint,
+    read_lines,
+    resolve,
+    unit_rows,
+)
 
 __all__ = ["RESTRICT", "METHODS", "evaluate_analogies", "read_questions"]
 
@@ -68,7 +77,7 @@ def read_questions(path):
 
 
 def evaluate_analogies(
-    vectors, questions_path, restrict=RESTRICT, method="add", case_insensitive=True, lang=None
+    vectors, questions_path, restrict=RESTRICT, method="add", case_insensitive=True, lang=None, oov="skip"
 ):
     """Accuracy on an analogy test set, per section and in total.
 
@@ -88,6 +97,10 @@ def evaluate_analogies(
         Compare upper-cased words; a word stands for its most frequent case variant.
     lang : str, optional
         Evaluate the ``"<lang>:"`` keys of a joint model.
+    oov : {"skip", "subwords"}
+        Questions with a word outside the vocabulary are skipped, or answered with
+        that word's vector from its n-grams (a model with subwords); the candidates
+        stay the vocabulary, so an unseen answer is never found.
 
     Returns
     -------
@@ -95,10 +108,14 @@ def evaluate_analogies(
         ``correct``, ``total`` (questions answered, OOV excluded), ``accuracy``
         (``correct / total``), ``oov`` (questions skipped), ``questions``,
         ``sections`` (list of dicts with the same keys and ``section``),
-        ``method``, ``restrict`` (vocabulary size used) and ``file``.
+        ``method``, ``restrict`` (vocabulary size used), ``unseen`` (questions
+        answered with n-gram vectors), ``coverage`` (share answered),
+        ``coverage_vocabulary`` (share with all four words in the vocabulary) and ``file``.
     """
     if method not in METHODS:
         raise ConfigError(f"analogy method must be one of {', '.join(METHODS)}, got {method!r}")
+    if oov not in OOV_MODES:
+        raise ConfigError(f"oov must be one of {', '.join(OOV_MODES)}, got {oov!r}")
     if restrict is not None and restrict < 0:
         raise ConfigError(f"restrict must be >= 0, got {restrict}")
     vs = resolve(vectors, lang).head(restrict)
@@ -106,6 +123,10 @@ def evaluate_analogies(
     key = str.upper if case_insensitive else str
     index = first_index(vs.words, case_insensitive)
     canon = np.fromiter((index[key(w)] for w in vs.words), dtype=np.int64, count=len(vs.words))
+    candidates = len(vs.words)
+    if oov == "subwords":  # unseen words get rows after the candidates
+        vs = add_unseen(vs, index, [w for _, _, words in questions for w in words], key)
+        canon = np.concatenate((canon, np.arange(candidates, len(vs.words))))
     rows, sec_of, oov_per_section = [], [], np.zeros(len(sections), np.int64)
     for sec, _, words in questions:
         ids = [index.get(key(w)) for w in words]
@@ -120,7 +141,7 @@ def evaluate_analogies(
             f"{len(vs.words)} most frequent words of {vs.name}{prefix_hint(vs)}"
         )
     ids = np.asarray(rows, dtype=np.int64)
-    predicted = _answer(unit_rows(vs.vectors), ids[:, 0], ids[:, 1], ids[:, 2], canon, method)
+    predicted = _answer(unit_rows(vs.vectors), ids[:, 0], ids[:, 1], ids[:, 2], canon, method, candidates)
     hit = predicted == ids[:, 3]
     sec_of = np.asarray(sec_of)
     correct = np.bincount(sec_of, weights=hit, minlength=len(sections)).astype(np.int64)
@@ -130,7 +151,11 @@ def evaluate_analogies(
         for s, name in enumerate(sections)
     ]
     result = _scores(int(correct.sum()), int(total.sum()), int(oov_per_section.sum()))
-    result.update(sections=per_section, method=method, restrict=len(vs.words), file=os.fspath(questions_path))
+    unseen = int((ids >= candidates).any(axis=1).sum())
+    result.update(sections=per_section, method=method, restrict=candidates, unseen=unseen,
+                  coverage=len(ids) / len(questions),
+                  coverage_vocabulary=(len(ids) - unseen) / len(questions),
+                  file=os.fspath(questions_path))
     return result
 
 
@@ -144,9 +169,9 @@ def _scores(correct, total, oov):
     }
 
 
-def _answer(unit, a, b, c, canon, method):
-    """Predicted answer (its most frequent case variant's row) for each question."""
-    n = unit.shape[0]
+def _answer(unit, a, b, c, canon, method, n):
+    """Predicted answer (its most frequent case variant's row) for each question; the
+    candidates are the first `n` rows (the others: unseen question words)."""
     # per block: scores (q x n), and for 3CosMul the cosines of up to 3q distinct words (3q x n)
     block = max(1, CHUNK_BYTES // ((4 if method == "add" else 16) * n))
     predicted = np.empty(len(a), np.int64)
@@ -158,12 +183,12 @@ def _answer(unit, a, b, c, canon, method):
         m = len(qa)
         if method == "add":
             # the query b - a + c against every word: one matrix product
-            scores = np.matmul(unit[qb] + unit[qc] - unit[qa], unit.T, out=buffer[:m])
+            scores = np.matmul(unit[qb] + unit[qc] - unit[qa], unit[:n].T, out=buffer[:m])
         else:
             # three cosine rows per question, gathered from the few distinct question words of the block
             # (mode="clip": with out=, the default mode copies through a temporary buffer)
             distinct, inverse = np.unique(np.concatenate((qa, qb, qc)), return_inverse=True)
-            shifted = unit[distinct] @ unit.T
+            shifted = unit[distinct] @ unit[:n].T
             shifted += 1  # (cos + 1) / 2, the factors 1/2 folded into the epsilon
             scores = np.take(shifted, inverse[m : 2 * m], axis=0, out=buffer[:m], mode="clip")
             scores *= np.take(shifted, inverse[2 * m :], axis=0, out=spare[:m], mode="clip")
@@ -171,7 +196,7 @@ def _answer(unit, a, b, c, canon, method):
             scores /= np.take(shifted, inverse[:m], axis=0, out=spare[:m], mode="clip")
         rows = np.arange(m)
         for q in (qa, qb, qc):
-            scores[rows, q] = -np.inf
+            scores[rows[q < n], q[q < n]] = -np.inf
         best = scores.argmax(axis=1)
         answer = canon[best]
         # rare: the best is a case variant of a question word; replay gensim's walk over its top five

@@ -26,7 +26,7 @@ import numpy as np
 
 from mtlembed.dictionary import read_dictionary
 from mtlembed.errors import ConfigError, FormatError
-from mtlembed.eval.vectors import CHUNK_BYTES, prefix_hint, resolve, unit_rows
+from mtlembed.eval.vectors import CHUNK_BYTES, OOV_MODES, add_unseen, prefix_hint, resolve, unit_rows
 
 __all__ = ["METHODS", "CSLS_K", "PRECISION_AT", "evaluate_bli", "read_dictionary", "topk_mean"]
 
@@ -76,7 +76,8 @@ def _mean_topk_similarity(queries, candidates, k):
 
 
 def evaluate_bli(
-    src, tgt, dictionary_path, method="csls", k=CSLS_K, max_vocab=None, src_lang=None, tgt_lang=None
+    src, tgt, dictionary_path, method="csls", k=CSLS_K, max_vocab=None, src_lang=None, tgt_lang=None,
+    oov="skip",
 ):
     """Precision at 1, 5 and 10 of translation retrieval (MUSE protocol).
 
@@ -95,6 +96,10 @@ def evaluate_bli(
         Only the most frequent `max_vocab` words of each side take part.
     src_lang, tgt_lang : str, optional
         With prefixed keys (``en:house``), the prefix of each side.
+    oov : {"skip", "subwords"}
+        Source words outside the vocabulary are skipped, or queried with their
+        vectors from n-grams (a source model with subwords). Candidates stay the
+        target vocabulary: pairs whose target is outside it are left out either way.
 
     Returns
     -------
@@ -102,8 +107,11 @@ def evaluate_bli(
         ``p@1``, ``p@5``, ``p@10`` (fractions of the queries), ``queries``,
         ``coverage`` (queries / distinct source words of the dictionary),
         ``pairs`` (pairs kept), ``pairs_total``, ``method``, ``k``,
-        ``src_vocab``, ``tgt_vocab`` and ``file``.
+        ``src_vocab``, ``tgt_vocab``, ``unseen`` (queries from n-grams),
+        ``coverage_vocabulary`` (queries in the vocabulary / distinct source words) and ``file``.
     """
+    if oov not in OOV_MODES:
+        raise ConfigError(f"oov must be one of {', '.join(OOV_MODES)}, got {oov!r}")
     if method not in METHODS:
         raise ConfigError(f"BLI method must be one of {', '.join(METHODS)}, got {method!r}")
     if k < 1:
@@ -121,6 +129,9 @@ def evaluate_bli(
     pairs = read_dictionary(dictionary_path)
     src_index = {w: i for i, w in reversed(list(enumerate(src_vs.words)))}
     tgt_index = {w: i for i, w in reversed(list(enumerate(tgt_vs.words)))}
+    n_src = len(src_vs.words)  # the source rows that are neighbours (r_S); unseen queries come after
+    if oov == "subwords":
+        src_vs = add_unseen(src_vs, src_index, [s for s, t in pairs if t in tgt_index])
     kept = sorted({(src_index[s], tgt_index[t]) for s, t in pairs if s in src_index and t in tgt_index})
     n_sources = len({s for s, _ in pairs})
     if not kept:
@@ -137,7 +148,7 @@ def evaluate_bli(
     pair_src, pair_tgt = (np.asarray(v, dtype=np.int64) for v in zip(*kept))
     queries, first_pair = np.unique(pair_src, return_index=True)  # kept is sorted by source
     src_unit, tgt_unit = unit_rows(src_vs.vectors), unit_rows(tgt_vs.vectors)
-    ranks = _gold_ranks(src_unit, tgt_unit, queries, first_pair, pair_tgt, method, k)
+    ranks = _gold_ranks(src_unit, tgt_unit, queries, first_pair, pair_tgt, method, k, n_src)
     result = {f"p@{at}": float(np.mean(ranks < at)) for at in PRECISION_AT}
     result.update(
         queries=len(queries),
@@ -146,7 +157,9 @@ def evaluate_bli(
         pairs_total=len(pairs),
         method=method,
         k=k,
-        src_vocab=len(src_vs.words),
+        src_vocab=n_src,
+        unseen=int(np.count_nonzero(queries >= n_src)),
+        coverage_vocabulary=int(np.count_nonzero(queries < n_src)) / n_sources,
         tgt_vocab=len(tgt_vs.words),
         file=os.fspath(dictionary_path),
     )
@@ -172,15 +185,15 @@ def _warn_low_coverage(path, pairs, src_index, tgt_index, n_kept, n_sources, sam
                       stacklevel=3)
 
 
-def _gold_ranks(src_unit, tgt_unit, queries, first_pair, pair_tgt, method, k):
+def _gold_ranks(src_unit, tgt_unit, queries, first_pair, pair_tgt, method, k, n_src):
     """For each query, how many candidates score strictly above its best gold translation.
 
     A query is a hit at P@n when this rank is below n; this equals "a gold word
     is in the top n" whenever scores do not tie exactly.
     """
-    k = min(k, len(src_unit), len(tgt_unit))
+    k = min(k, n_src, len(tgt_unit))
     if method == "csls":
-        r_src = _mean_topk_similarity(tgt_unit, src_unit, k)  # r_S(y) for every candidate y
+        r_src = _mean_topk_similarity(tgt_unit, src_unit[:n_src], k)  # r_S(y) for every candidate y
     ranks = np.empty(len(queries), np.int64)
     block = max(1, CHUNK_BYTES // (4 * len(tgt_unit)))
     bounds = np.append(first_pair, len(pair_tgt))

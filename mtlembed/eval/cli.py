@@ -38,6 +38,12 @@ def add_parser(subparsers):
     from mtlembed.eval.analogy import RESTRICT
     from mtlembed.eval.bli import CSLS_K
     from mtlembed.eval.bli import METHODS as BLI_METHODS
+    from mtlembed.eval.vectors import OOV_MODES
+
+    def add_oov(p):
+        p.add_argument("--oov", choices=OOV_MODES, default="skip",
+                       help="words outside the vocabulary: skip them, or score them from their n-grams "
+                       "(a fastText .bin or a model trained with subwords; default: %(default)s)")
 
     parser = subparsers.add_parser(
         "eval",
@@ -63,6 +69,7 @@ def add_parser(subparsers):
     p.add_argument("--case-sensitive", action="store_true", help="compare words exactly")
     p.add_argument("--lang", help="evaluate the '<lang>:' keys of a joint model")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_oov(p)
     p.set_defaults(func=_run_analogy)
 
     p = verbs.add_parser("similarity", help="Spearman/Pearson correlation on word pairs")
@@ -71,6 +78,7 @@ def add_parser(subparsers):
     p.add_argument("--case-sensitive", action="store_true", help="compare words exactly")
     p.add_argument("--lang", help="evaluate the '<lang>:' keys of a joint model")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_oov(p)
     p.set_defaults(func=_run_similarity)
 
     p = verbs.add_parser(
@@ -99,6 +107,7 @@ def add_parser(subparsers):
     p.add_argument("--src-lang", help="source prefix in a joint model")
     p.add_argument("--tgt-lang", help="target prefix in a joint model")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_oov(p)
     p.set_defaults(func=_run_bli)
 
     p = verbs.add_parser("suite", help="every shared English benchmark, as one table")
@@ -133,6 +142,7 @@ def _run_analogy(args):
         method=args.method,
         case_insensitive=not args.case_sensitive,
         lang=args.lang,
+        oov=args.oov,
     )
     width = max(len(s["section"]) for s in r["sections"] + [{"section": "total"}])
     lines = [f"{'section':<{width}}  {'correct':>7}  {'total':>6}  {'accuracy':>8}  {'oov':>6}"]
@@ -142,15 +152,23 @@ def _run_analogy(args):
             f"{s['section']:<{width}}  {s['correct']:>7}  {s['total']:>6}  {accuracy:>8}  {s['oov']:>6}"
         )
     lines.insert(-1, "-" * len(lines[0]))
-    return _emit(r, args.json, "\n".join(lines))
+    return _emit(r, args.json, "\n".join(lines) + _coverage(r, args))
+
+
+def _coverage(r, args):
+    """With --oov subwords: the coverage with and without the words scored from their n-grams."""
+    if args.oov == "skip":
+        return ""
+    return f"\ncoverage {_pct(r['coverage'])} (vocabulary {_pct(r['coverage_vocabulary'])})"
 
 
 def _run_similarity(args):
-    r = _similarity(args.vectors, args.pairs, case_insensitive=not args.case_sensitive, lang=args.lang)
+    r = _similarity(args.vectors, args.pairs, case_insensitive=not args.case_sensitive, lang=args.lang,
+                    oov=args.oov)
     spearman = "n/a" if r["spearman"] is None else f"{r['spearman']:.4f}"
     pearson = "n/a" if r["pearson"] is None else f"{r['pearson']:.4f}"
     text = f"spearman {spearman}  pearson {pearson}  pairs {r['pairs']}/{r['total']}  oov {r['oov']}"
-    return _emit(r, args.json, text)
+    return _emit(r, args.json, text + _coverage(r, args))
 
 
 def _run_bli(args):
@@ -173,10 +191,12 @@ def _run_bli(args):
         max_vocab=args.max_vocab,
         src_lang=args.src_lang,
         tgt_lang=args.tgt_lang,
+        oov=args.oov,
     )
     text = (
         f"{r['method']}  P@1 {_pct(r['p@1'])}  P@5 {_pct(r['p@5'])}  P@10 {_pct(r['p@10'])}  "
-        f"queries {r['queries']}  coverage {_pct(r['coverage'])}"
+        f"queries {r['queries']}  coverage {_pct(r['coverage'])} "
+        f"(vocabulary {_pct(r['coverage_vocabulary'])})"
     )
     return _emit(r, args.json, text)
 

@@ -16,8 +16,16 @@ import re
 
 import numpy as np
 
-from mtlembed.errors import FormatError
-from mtlembed.eval.vectors import first_index, prefix_hint, read_lines, resolve, unit_rows
+from mtlembed.errors import ConfigError, FormatError
+from mtlembed.eval.vectors import (
+    OOV_MODES,
+    add_unseen,
+    first_index,
+    prefix_hint,
+    read_lines,
+    resolve,
+    unit_rows,
+)
 
 __all__ = ["evaluate_similarity", "read_pairs"]
 
@@ -120,7 +128,7 @@ def _pearson(x, y):
     return float(np.clip(x @ y / np.sqrt((x @ x) * (y @ y)), -1.0, 1.0))
 
 
-def evaluate_similarity(vectors, pairs_path, case_insensitive=True, restrict=None, lang=None):
+def evaluate_similarity(vectors, pairs_path, case_insensitive=True, restrict=None, lang=None, oov="skip"):
     """Spearman and Pearson correlation between cosines and human scores.
 
     Parameters
@@ -135,17 +143,27 @@ def evaluate_similarity(vectors, pairs_path, case_insensitive=True, restrict=Non
         Only the `restrict` most frequent words count as in the vocabulary.
     lang : str, optional
         Evaluate the ``"<lang>:"`` keys of a joint model.
+    oov : {"skip", "subwords"}
+        Pairs with a word outside the vocabulary are skipped, or scored with its
+        vector from its n-grams (a model with subwords).
 
     Returns
     -------
     dict
         ``spearman``, ``pearson`` (None when a side is constant), ``pairs``
-        (pairs scored), ``oov`` (pairs skipped), ``total`` and ``file``.
+        (pairs scored), ``oov`` (pairs skipped), ``unseen`` (pairs scored from
+        n-grams), ``coverage`` (pairs / total), ``coverage_vocabulary`` (share of
+        pairs with both words in the vocabulary), ``total`` and ``file``.
     """
+    if oov not in OOV_MODES:
+        raise ConfigError(f"oov must be one of {', '.join(OOV_MODES)}, got {oov!r}")
     vs = resolve(vectors, lang).head(restrict)
     pairs = read_pairs(pairs_path)
     index = first_index(vs.words, case_insensitive)
     key = str.upper if case_insensitive else str
+    known = sum(key(a) in index and key(b) in index for _, a, b, _ in pairs)
+    if oov == "subwords":
+        vs = add_unseen(vs, index, [w for _, a, b, _ in pairs for w in (a, b)], key)
     found = [(index.get(key(a)), index.get(key(b)), s) for _, a, b, s in pairs]
     found = [(i, j, s) for i, j, s in found if i is not None and j is not None]
     if len(found) < 2:
@@ -163,6 +181,9 @@ def evaluate_similarity(vectors, pairs_path, case_insensitive=True, restrict=Non
         "pearson": None if constant else _pearson(gold, cosine),
         "pairs": len(found),
         "oov": len(pairs) - len(found),
+        "unseen": len(found) - known,
+        "coverage": len(found) / len(pairs),
+        "coverage_vocabulary": known / len(pairs),
         "total": len(pairs),
         "file": os.fspath(pairs_path),
     }

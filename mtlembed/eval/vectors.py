@@ -10,15 +10,18 @@ extension is imported: objects are recognised by their attributes.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
 from mtlembed.errors import ConfigError, FormatError
 from mtlembed.io import load_word2vec, read_text
 
-__all__ = ["VectorSet", "resolve", "unit_rows", "first_index", "read_lines", "prefix_hint"]
+__all__ = ["OOV_MODES", "VectorSet", "resolve", "add_unseen", "unit_rows", "first_index", "read_lines",
+           "prefix_hint"]
 
+OOV_MODES = ("skip", "subwords")  # words outside the vocabulary: skipped, or scored from their n-grams
 CHUNK_BYTES = 1 << 27  # size of one block of scores (128 MiB): bounds memory whatever the vocabulary
 
 
@@ -29,12 +32,13 @@ class VectorSet:
     words: list
     vectors: np.ndarray
     name: str
+    unseen: Callable | None = None  # vectors of other words (a fastText model's n-grams), if known
 
     def head(self, n):
         """The `n` most frequent words (all of them when `n` is None, 0 or too large)."""
         if not n or n >= len(self.words):
             return self
-        return VectorSet(self.words[:n], self.vectors[:n], self.name)
+        return VectorSet(self.words[:n], self.vectors[:n], self.name, self.unseen)
 
 
 def resolve(vectors, lang=None) -> VectorSet:
@@ -51,8 +55,15 @@ def resolve(vectors, lang=None) -> VectorSet:
     if isinstance(vectors, VectorSet):
         vs = vectors
     elif isinstance(vectors, (str, os.PathLike)):
-        words, matrix = load_word2vec(vectors)
-        vs = VectorSet(words, matrix, os.fspath(vectors))
+        from mtlembed.fasttext_format import is_fasttext, load_vectors
+
+        if is_fasttext(vectors):
+            loaded = load_vectors(vectors)
+            unseen = loaded.subwords.vectors if loaded.subwords else None
+            vs = VectorSet(loaded.words, loaded.vectors, os.fspath(vectors), unseen)
+        else:
+            words, matrix = load_word2vec(vectors)
+            vs = VectorSet(words, matrix, os.fspath(vectors))
     else:
         if hasattr(vectors, "index_to_key") and hasattr(vectors, "vectors"):
             words, matrix = vectors.index_to_key, vectors.vectors
@@ -66,6 +77,8 @@ def resolve(vectors, lang=None) -> VectorSet:
                 f"of a word2vec file; got {type(vectors).__name__}"
             )
         vs = _checked(list(words), matrix, type(vectors).__name__)
+        subwords = getattr(vectors, "subwords", None)  # an Embeddings trained with subwords
+        vs = replace(vs, unseen=subwords.vectors) if subwords is not None else vs
     return select_language(vs, lang) if lang else vs
 
 
@@ -91,7 +104,27 @@ def select_language(vs: VectorSet, lang: str) -> VectorSet:
         seen = f"; prefixes seen: {', '.join(found)}" if found else "; its keys have no language prefix"
         raise ConfigError(f"{vs.name}: no key starts with {prefix!r}{seen}")
     words = [vs.words[i][len(prefix) :] for i in rows]
-    return VectorSet(words, vs.vectors[np.asarray(rows)], f"{vs.name}[{lang}]")
+    unseen = (lambda ws: vs.unseen([prefix + w for w in ws])) if vs.unseen else None
+    return VectorSet(words, vs.vectors[np.asarray(rows)], f"{vs.name}[{lang}]", unseen)
+
+
+def add_unseen(vs: VectorSet, index: dict, words, key=str) -> VectorSet:
+    """`vs` with a row appended for each of `words` whose ``key(word)`` is not in `index`, its
+    vector from ``vs.unseen`` (n-grams); `index` gets the new rows. Scoring unseen words needs
+    a model with subwords: a fastText ``.bin`` or one trained with them."""
+    if vs.unseen is None:
+        raise ConfigError(f"{vs.name}: --oov subwords needs a model with subwords (a fastText .bin, or one "
+                          "trained with --subwords); this one has none")
+    new = {}
+    for word in words:
+        if key(word) not in index:
+            new.setdefault(key(word), word)
+    if not new:
+        return vs
+    for i, k in enumerate(new):
+        index[k] = len(vs.words) + i
+    added = np.asarray(vs.unseen(list(new.values())), dtype=np.float32)
+    return VectorSet(vs.words + list(new.values()), np.concatenate((vs.vectors, added)), vs.name, vs.unseen)
 
 
 def prefix_hint(vs: VectorSet) -> str:
