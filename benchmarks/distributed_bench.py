@@ -1,7 +1,7 @@
 """Distributed training figures (issue 22): words/s, bytes sent per word per rank, analogy accuracy.
 
     python benchmarks/prepare_corpus.py --words 4M
-    python benchmarks/results/distributed_bench.py --corpus benchmarks/.cache/enwiki-text8-4M.txt
+    python benchmarks/distributed_bench.py --corpus benchmarks/.cache/enwiki-text8-4M.txt
 
 Each run is one command (printed and saved): one process (`mtlembed train`) or ranks launched by
 torchrun (`python -m torch.distributed.run --standalone --nproc-per-node K -m mtlembed train`).
@@ -23,8 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = RESULTS.parents[1]
 QUESTIONS = ROOT.parent / "shared" / "data" / "analogy" / "en" / "questions-words.txt"
 
 
@@ -84,7 +84,7 @@ def main() -> None:
                              "distributed.json are replaced, others kept")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    results = HERE / "distributed.json"
+    results = RESULTS / "distributed.json"
     rows = json.loads(results.read_text())["runs"] if results.exists() else []
     for spec in args.runs.split(","):
         spec, _, merge = spec.partition(":")
