@@ -117,7 +117,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     report.export_seconds = time.perf_counter() - export_start
     report.total_seconds = time.perf_counter() - start
     report.outputs = [str(Path(p).absolute()) for p in outputs]
-    if args.report:
+    if args.report and args.report.endswith(".html"):
+        from .html_report import write_html
+        write_html(dataclasses.asdict(report), args.report)
+    elif args.report:
         with io.atomic_write(args.report, "w") as handle:
             json.dump(dataclasses.asdict(report), handle, indent=2)
     if args.checkpoint_dir:  # the outputs are written: --resume now says the run is finished
@@ -216,8 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(--no-per-language: one file, keys lang:word, whatever the --config file says)")
     config_module.add_arguments(train)
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument("--report", metavar="JSON",
-                       help="write timings and counts of the run to this .json file")
+    train.add_argument("--report", metavar="FILE",
+                       help="write timings and counts of the run to this .json file, or as a page to "
+                            "this .html file")
     train.add_argument("--checkpoint-dir", metavar="DIR",
                        help="save the run's state here periodically and on Ctrl-C/SIGTERM")
     train.add_argument("--checkpoint-every", metavar="INTERVAL",

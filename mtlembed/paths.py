@@ -6,7 +6,7 @@ hard links found by device and inode):
 * every output can be written: a file output's folder exists and is writable, and
   it is not a folder; a folder output (checkpoints, cache) is a writable folder, or
   can be created under one; vectors end in .bin/.txt/.vec (optionally .gz), a report
-  in .json;
+  in .json or .html;
 * no output is an input: not a corpus file (nor any file a corpus glob matches, now
   or when the output exists), not inside a corpus folder, not a parallel, dictionary
   or config file; a folder output holds no input, and is not inside a corpus folder;
@@ -94,8 +94,8 @@ def _check_writable(place: _Place) -> None:
         return
     io.check_output_path(place.path)
     if place.what == "the report":
-        if not place.path.endswith(".json"):
-            raise ConfigError(f"{place}: a report name must end with .json")
+        if not place.path.endswith((".json", ".html")):
+            raise ConfigError(f"{place}: a report name must end with .json (the data) or .html (a page)")
     else:
         io.vectors_format(place.path)
 

@@ -89,6 +89,15 @@ def test_the_page_of_a_real_run_holds_its_figures(run_report, tmp_path, capsys):
     assert all(path in text for path in report["outputs"] + report["inputs"]["tasks"][0]["paths"])
 
 
+
+def test_train_writes_the_page_itself_with_an_html_report(small_corpus, tmp_path):
+    page_path = tmp_path / "run.html"
+    assert main(["train", str(small_corpus), "-o", str(tmp_path / "v.vec"), "--dim", "8", "--epochs", "1",
+                 "--quiet", "--report", str(page_path)]) == 0
+    text = " ".join(check_self_contained(page_path.read_text(encoding="utf-8")).text)
+    assert "words/s" in text and str(tmp_path / "v.vec") in text and str(small_corpus) in text
+    assert not list(tmp_path.glob("*.json"))  # the page only, no JSON beside it
+
 def history_report() -> dict:
     """Test data: a report with the histories a later trainer may write, and fields the page
     does not know."""
