@@ -244,6 +244,10 @@ on the held-out MUSE test words:
 | separate + Procrustes | {separate_bli} | {separate_analogy}% (English alone) |
 | separate, as many passes as the joint run gave | {passes_bli} | |
 
+**This is not yet a same-data comparison:** the joint arm also saw the
+line-aligned pairs, the separate arms only the seed dictionaries, so the table
+measures parallel text against none. A baseline given the same parallel text
+(e.g. skip-gram on a pseudo-bilingual merged corpus) is still to be run here.
 Small corpora cannot place mid-frequency words well enough for a post-hoc map;
 joint training places them through their English neighbours. English does not
 suffer from sharing its matrix. Code-switching never rewrites the first task's
