@@ -77,15 +77,15 @@ def kernel_job(w_in: np.ndarray, w_out: list[np.ndarray], keep_prob: np.ndarray,
 
 
 class Kernel:
-    """The one place that calls the kernel: the matrices, tables and tasks of a run, and
-    `run`, which trains a range of the schedule's chunks."""
+    """The one place that calls the kernel: a run's job (matrices, tables, tasks and the whole
+    schedule), bound once, and `run`, which trains a range of the schedule's chunks."""
 
     def __init__(self, config: TrainConfig, device: str, data: EncodedCorpus, w_in: np.ndarray,
-                 w_out: list[np.ndarray], tasks: list):
-        self.w_in, self.w_out, self.tasks = w_in, w_out, tasks
+                 w_out: list[np.ndarray], tasks: list, chunks: dict, chunk_stats: np.ndarray):
+        self.w_in, self.w_out = w_in, w_out
         self.params = params(config, w_in.shape[1])
-        self.keep = data.vocab.keep_probabilities(config.sample)
-        self.noise = data.vocab.noise_tables()
+        self.job = kernel_job(w_in, w_out, data.vocab.keep_probabilities(config.sample),
+                              data.vocab.noise_tables(), tasks, chunks, chunk_stats)
         self.backend = "cuda" if device == "cuda" else backend.info()["simd"]
 
     @staticmethod
@@ -109,11 +109,11 @@ class Kernel:
             kernel_tasks.append(task)
         return kernel_tasks
 
-    def run(self, chunks: dict, chunk_stats: np.ndarray, monitor: Callable) -> dict:
-        """Trains `chunks` (tasks.schedule's arrays) in order, writing each one's (loss, pairs) to
-        `chunk_stats`; `monitor` is called about every 0.1 s and stops the workers by raising."""
-        job = kernel_job(self.w_in, self.w_out, self.keep, self.noise, self.tasks, chunks, chunk_stats)
+    def run(self, begin: int, end: int, monitor: Callable) -> dict:
+        """Trains chunks [begin, end) of the schedule in order, writing each one's (loss, pairs) to
+        the job's chunk_stats; `monitor` is called about every 0.1 s and stops the workers by raising."""
         try:
-            return backend.core().train(self.params, job, self.backend, progress=monitor)
+            return backend.core().train(self.params, self.job, self.backend, begin=begin, end=end,
+                                        progress=monitor)
         except RuntimeError as error:  # a failure inside the kernel: CUDA errors are RuntimeErrors
             raise backend.kernel_error(error) from None

@@ -118,8 +118,7 @@ class _Job:
     """A run in progress: the kernel, the schedule and how far along it training is."""
 
     data: EncodedCorpus
-    kernel: Kernel
-    chunks: dict              # the schedule: task, sentence range and id of each chunk, in order
+    kernel: Kernel            # holds the schedule: task, sentence range and id of each chunk, in order
     chunk_words: np.ndarray   # words of the schedule before each chunk (and the total last)
     chunk_stats: np.ndarray   # (loss, pairs) of each chunk, NaN until trained
     tally: TaskTally
@@ -294,9 +293,6 @@ class Trainer:
         data = self.corpus or self.read()
         heads = sorted({head_of(t) for t in self.task_specs} | ({"shared"} if self.parallel else set()))
         w_in, w_out = self._initial_matrices(len(data.vocab), len(heads))
-        kernel = Kernel(cfg, device, data, w_in, w_out,
-                        Kernel.task_list(data, self.task_specs, self.parallel, self.dictionaries, heads,
-                                         self._translations(data.vocab)))
         task_offsets = [stream.offsets for stream in data.streams]
         task_offsets += [first.offsets + second.offsets for first, second in data.parallel]  # a pair: both
         chunks = tasks_module.schedule(task_offsets, cfg.epochs, cfg.sampling, cfg.temperature,
@@ -308,11 +304,15 @@ class Trainer:
         tally = TaskTally([t.name for t in self.task_specs] + [p.name for p in self.parallel],
                           [int(o[-1]) for o in task_offsets], chunks["task"], words_of_chunk, chunk_stats)
         chunk_words = np.cumsum(np.concatenate(([0], words_of_chunk)))
-        r = self.report
-        r.simd, r.device, r.threads = kernel.backend, device, cfg.worker_threads
-        job = _Job(data, kernel, chunks, chunk_words, chunk_stats, tally)
         if self._ranks:
             chunks["id"] = self._ranks.chunk_ids(chunks["id"])
+        kernel = Kernel(cfg, device, data, w_in, w_out,
+                        Kernel.task_list(data, self.task_specs, self.parallel, self.dictionaries, heads,
+                                         self._translations(data.vocab)), chunks, chunk_stats)
+        r = self.report
+        r.simd, r.device, r.threads = kernel.backend, device, cfg.worker_threads
+        job = _Job(data, kernel, chunk_words, chunk_stats, tally)
+        if self._ranks:
             job.round_ends = self._ranks.round_ends(chunks["progress_end"], int(chunk_words[-1]), cfg.epochs)
             r.ranks = {"world_size": self._ranks.size, "rounds": len(job.round_ends), "bytes_sent": 0}
         job.position, job.round = self._resumed_position(chunk_words)
@@ -423,8 +423,7 @@ class Trainer:
             if callback:
                 callback(words_before + words, begin + done, loss_before + seg_loss, pairs_before + seg_pairs)
 
-        stats = job.kernel.run({key: value[begin:end] for key, value in job.chunks.items()},
-                               job.chunk_stats[begin:end], monitor)
+        stats = job.kernel.run(begin, end, monitor)
         job.position += int(stats["chunks"])
         job.loss, job.pairs = job.loss + stats["loss"], job.pairs + stats["pairs"]
         r = self.report
