@@ -211,18 +211,24 @@ class _InvalidCounter:
         return "\ufffd", error.end
 
 
-def _blocks(path: Path, stats: ReadStats) -> Iterator[bytes]:
-    """The blocks of a file, each ending at whitespace (or at end of file), never inside a UTF-8 character."""
+def _blocks(path: Path, stats: ReadStats, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+    """The blocks of a file, each ending at whitespace (or at end of file), never inside a UTF-8 character;
+    with `start`/`stop`, of bytes [start, stop) of a plain file only (a distributed rank's shard)."""
     handle, raw, kind = open_compressed(path)
     carry = b""
-    start = stats.bytes  # of the text read before this file
-    first = True
+    text_before = stats.bytes  # of the text read before this file
+    first = start == 0
+    left = None if stop is None else stop - start  # bytes of the range still to read
     with raw, handle:
+        if start:
+            handle.seek(start)
         while True:
             try:
-                data = handle.read(BLOCK_BYTES)
+                data = handle.read(BLOCK_BYTES if left is None else min(BLOCK_BYTES, left))
             except _DECOMPRESSION_ERRORS + (OSError,) as error:
-                raise _read_error(path, kind, stats.bytes - start, raw, error) from None
+                raise _read_error(path, kind, stats.bytes - text_before, raw, error) from None
+            if left is not None:
+                left -= len(data)
             if first:
                 first = False
                 if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):

@@ -370,27 +370,9 @@ def _line_offsets(path: Path, lines: tuple[int, int]) -> tuple[int, int]:
 
 
 def _range_blocks(path: Path, start: int, stop: int, stats: corpus.ReadStats) -> Iterator[tuple[Path, bytes]]:
-    """Bytes [start, stop) of a plain file (both at line starts) as blocks ending at whitespace, then
-    (path, b"") for its end, as corpus.read_blocks yields a file."""
+    """Bytes [start, stop) of a plain file (both at line starts), read as corpus.read_blocks reads a
+    file: blocks ending at whitespace, then (path, b"") for its end."""
     stats.files += 1
-    try:
-        with corpus.open_regular(path) as handle:
-            handle.seek(start)
-            carry, left = b"", stop - start
-            while left > 0:
-                data = handle.read(min(corpus.BLOCK_BYTES, left))
-                if not data:
-                    break
-                first = left == stop - start
-                left -= len(data)
-                stats.bytes += len(data)
-                if first and start == 0 and data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
-                    data = data[3:]
-                block = carry + data
-                cut = len(block) - 1 if left <= 0 else max(block.rfind(w) for w in b" \n\t\r\v\f")
-                block, carry = block[:cut + 1], block[cut + 1:]
-                if block:
-                    yield path, block
-    except OSError as error:
-        raise CorpusError(f"{path}: read error ({error.strerror or error})") from None
+    for block in corpus._blocks(path, stats, start, stop):
+        yield path, block
     yield path, b""

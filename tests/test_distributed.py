@@ -99,6 +99,22 @@ def _text_files(tmp_path: Path) -> list[Path]:
     return files[:3] + [gz] + files[3:]
 
 
+
+def test_a_shard_is_cut_into_blocks_as_one_process_cuts_its_file(tmp_path):
+    """A shard is read by the reader one process uses: a token longer than a read is split the
+    same way (never held whole), and the UTF-8 byte order mark is not counted as text."""
+    from mtlembed import corpus
+
+    path = tmp_path / "long.txt"
+    path.write_bytes(b"\xef\xbb\xbfa b\n" + b"x" * (2 * corpus.BLOCK_BYTES + 10) + b"\nc d\n")
+    one, sharded = ReadStats(), ReadStats()
+    whole = [block for _, block in _Shard(0, 1).task_blocks([path], one)]
+    shard = [block for _, block in _Shard(0, 2).task_blocks([path], sharded)]  # "a b" and the long line
+    end = len(shard) - 2  # the shard's last text block stops where rank 1's lines begin
+    assert shard[:end] == whole[:end] and whole[end].startswith(shard[end]) and shard[-1] == b""
+    assert sharded.bytes == sum(map(len, shard)) and one.bytes == path.stat().st_size - 3
+
+
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 50])
 def test_task_shards_hold_every_line_once_in_rank_order(tmp_path, size):
     files = _text_files(tmp_path)
