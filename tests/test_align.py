@@ -83,8 +83,11 @@ def test_normalize_unit_center_unit():
     scaled = normalize(vectors.copy(), "unitdim")
     np.testing.assert_allclose(scaled.std(axis=0), 1, atol=1e-5)
     assert parse_normalization("none") == ()
+    np.testing.assert_array_equal(normalize(vectors.copy(), "none"), vectors)
     with pytest.raises(ConfigError, match="unit, center, unitdim, none"):
         parse_normalization("unit,whiten")
+    with pytest.raises(ConfigError, match="unit, center, unitdim, none"):
+        parse_normalization("")
 
 
 def test_normalize_keeps_a_zero_row_finite():
@@ -129,6 +132,10 @@ def test_procrustes_recovers_the_rotation_from_a_dictionary(spaces):
     assert spaces.recovered(mapped_src, mapped_tgt)
     assert info["seed_pairs"] == 50 and info["iterations"] == 0
     np.testing.assert_allclose(np.linalg.norm(mapped_tgt.vectors, axis=1), 1, atol=1e-5)
+    raw = align((spaces.src_words, spaces.src), (spaces.tgt_words, spaces.tgt), dictionary=spaces.truth[:50],
+                method="procrustes", normalize="none")  # the vectors as they are
+    np.testing.assert_array_equal(raw[1].vectors, spaces.tgt)
+    assert raw[2]["normalize"] == "none"
 
 
 def test_iterative_refinement_recovers_it_from_a_partial_noisy_dictionary(spaces):

@@ -15,12 +15,13 @@ _BLOCK_ROWS = 1 << 15  # rows scaled at once: a float64 copy of a block, never o
 
 
 def parse_normalization(text: str | Sequence[str]) -> tuple[str, ...]:
-    """``"unit,center,unit"`` (VecMap's notation) as a tuple of steps, each one of NORMALIZATIONS."""
+    """``"unit,center,unit"`` (VecMap's notation) as a tuple of steps, each one of NORMALIZATIONS;
+    a tuple already parsed comes back as it is (``()`` for ``"none"``)."""
     steps = tuple(s.strip() for s in text.split(",")) if isinstance(text, str) else tuple(text)
     bad = [s for s in steps if s not in NORMALIZATIONS]
-    if bad or not steps:
+    if bad:
         raise ConfigError(f"normalization steps must be a comma-separated list of "
-                          f"{', '.join(NORMALIZATIONS)}; got {','.join(steps) if steps else 'nothing'!r}")
+                          f"{', '.join(NORMALIZATIONS)}; got {','.join(steps)!r}")
     return tuple(s for s in steps if s != "none")
 
 
