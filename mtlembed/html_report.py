@@ -38,7 +38,7 @@ X_KEYS = ("words", "epoch", "step", "seconds", "chunk")  # what a history's poin
 COLOURS = ("#3366cc", "#dc3912", "#109618", "#ff9900", "#990099", "#0099c6", "#dd4477", "#66aa00")
 SHOWN = {"corpus_words", "train_words", "vocab_size", "vocab_seconds", "train_seconds", "export_seconds",
          "total_seconds", "words_per_second", "final_loss", "simd", "device", "threads", "config", "tasks",
-         "version", "inputs", "outputs", "evaluation", "eval_history", "history"}
+         "version", "inputs", "outputs", "evaluation", "eval_history"}
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;
@@ -91,7 +91,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     report = load_report(args.report)
     pairs = None
     if args.map or args.vectors or args.dictionary or args.languages:  # each of these asks for the map
-        from .eval.bli import read_dictionary
+        from .dictionary import read_dictionary
 
         model = _map_vectors(args.vectors or report.get("outputs"), args.report)
         pairs = word_map(model, *(args.languages or model.languages[:2]),

@@ -23,6 +23,7 @@ es:casa even if English has "casa" too). The key used is always printed.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import re
@@ -222,7 +223,7 @@ def per_language_prefix(path: str | os.PathLike) -> str | None:
 def _language_files(prefix: Path) -> dict[str, Path]:
     """The files PREFIX.<lang>.vec|.txt|.bin (.gz too) by language (the first name of each, sorted)."""
     files = {}
-    for candidate in sorted(prefix.parent.glob(f"{_glob_escape(prefix.name)}.*")):
+    for candidate in sorted(prefix.parent.glob(f"{glob.escape(prefix.name)}.*")):
         match = _PER_LANGUAGE.fullmatch(candidate.name)
         if match and match["prefix"] == prefix.name and candidate.is_file():
             files.setdefault(match["lang"], candidate)
@@ -238,6 +239,3 @@ def joined(models: dict[str, Embeddings]) -> Embeddings:
     words = [f"{lang}:{word}" for lang, model in models.items() for word in model.words]
     return Embeddings(words, np.vstack([model.vectors for model in models.values()]))
 
-
-def _glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)

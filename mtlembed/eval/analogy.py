@@ -27,8 +27,8 @@ import numpy as np
 from mtlembed.errors import ConfigError, FormatError
 from mtlembed.eval.vectors import (
     CHUNK_BYTES,
-    OOV_MODES,
     add_unseen,
+    check_oov,
     first_index,
     prefix_hint,
     read_lines,
@@ -114,8 +114,7 @@ def evaluate_analogies(
     """
     if method not in METHODS:
         raise ConfigError(f"analogy method must be one of {', '.join(METHODS)}, got {method!r}")
-    if oov not in OOV_MODES:
-        raise ConfigError(f"oov must be one of {', '.join(OOV_MODES)}, got {oov!r}")
+    check_oov(oov)
     if restrict is not None and restrict < 0:
         raise ConfigError(f"restrict must be >= 0, got {restrict}")
     vs = resolve(vectors, lang).head(restrict)

@@ -26,7 +26,7 @@ import numpy as np
 
 from mtlembed.dictionary import read_dictionary
 from mtlembed.errors import ConfigError, FormatError
-from mtlembed.eval.vectors import CHUNK_BYTES, OOV_MODES, add_unseen, prefix_hint, resolve, unit_rows
+from mtlembed.eval.vectors import CHUNK_BYTES, add_unseen, check_oov, prefix_hint, resolve, unit_rows
 
 __all__ = ["METHODS", "CSLS_K", "PRECISION_AT", "evaluate_bli", "read_dictionary", "topk_mean"]
 
@@ -110,8 +110,7 @@ def evaluate_bli(
         ``src_vocab``, ``tgt_vocab``, ``unseen`` (queries from n-grams),
         ``coverage_vocabulary`` (queries in the vocabulary / distinct source words) and ``file``.
     """
-    if oov not in OOV_MODES:
-        raise ConfigError(f"oov must be one of {', '.join(OOV_MODES)}, got {oov!r}")
+    check_oov(oov)
     if method not in METHODS:
         raise ConfigError(f"BLI method must be one of {', '.join(METHODS)}, got {method!r}")
     if k < 1:

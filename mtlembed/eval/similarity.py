@@ -16,10 +16,10 @@ import re
 
 import numpy as np
 
-from mtlembed.errors import ConfigError, FormatError
+from mtlembed.errors import FormatError
 from mtlembed.eval.vectors import (
-    OOV_MODES,
     add_unseen,
+    check_oov,
     first_index,
     prefix_hint,
     read_lines,
@@ -155,8 +155,7 @@ def evaluate_similarity(vectors, pairs_path, case_insensitive=True, restrict=Non
         n-grams), ``coverage`` (pairs / total), ``coverage_vocabulary`` (share of
         pairs with both words in the vocabulary), ``total`` and ``file``.
     """
-    if oov not in OOV_MODES:
-        raise ConfigError(f"oov must be one of {', '.join(OOV_MODES)}, got {oov!r}")
+    check_oov(oov)
     vs = resolve(vectors, lang).head(restrict)
     pairs = read_pairs(pairs_path)
     index = first_index(vs.words, case_insensitive)

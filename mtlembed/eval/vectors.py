@@ -18,8 +18,8 @@ import numpy as np
 from mtlembed.errors import ConfigError, FormatError
 from mtlembed.io import load_word2vec, read_text
 
-__all__ = ["OOV_MODES", "VectorSet", "resolve", "add_unseen", "unit_rows", "first_index", "read_lines",
-           "prefix_hint"]
+__all__ = ["OOV_MODES", "VectorSet", "resolve", "check_oov", "add_unseen", "unit_rows", "first_index",
+           "read_lines", "prefix_hint"]
 
 OOV_MODES = ("skip", "subwords")  # words outside the vocabulary: skipped, or scored from their n-grams
 CHUNK_BYTES = 1 << 27  # size of one block of scores (128 MiB): bounds memory whatever the vocabulary
@@ -108,13 +108,19 @@ def select_language(vs: VectorSet, lang: str) -> VectorSet:
     return VectorSet(words, vs.vectors[np.asarray(rows)], f"{vs.name}[{lang}]", unseen)
 
 
+def check_oov(oov: str) -> None:
+    """What to do with unseen words: one of OOV_MODES."""
+    if oov not in OOV_MODES:
+        raise ConfigError(f"oov must be one of {', '.join(OOV_MODES)}, got {oov!r}")
+
+
 def add_unseen(vs: VectorSet, index: dict, words, key=str) -> VectorSet:
     """`vs` with a row appended for each of `words` whose ``key(word)`` is not in `index`, its
     vector from ``vs.unseen`` (n-grams); `index` gets the new rows. Scoring unseen words needs
-    a model with subwords: a fastText ``.bin`` or one trained with them."""
+    a model with subwords: a fastText ``.bin``, or Embeddings given them."""
     if vs.unseen is None:
-        raise ConfigError(f"{vs.name}: --oov subwords needs a model with subwords (a fastText .bin, or one "
-                          "trained with --subwords); this one has none")
+        raise ConfigError(f"{vs.name}: --oov subwords needs a model with subwords (a fastText .bin); "
+                          "this one has none")
     new = {}
     for word in words:
         if key(word) not in index:
