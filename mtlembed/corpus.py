@@ -63,8 +63,7 @@ def expand_paths(patterns: Iterable[str | os.PathLike]) -> list[Path]:
     files: list[Path] = []
     for pattern in patterns:
         text = os.fspath(pattern)
-        # An existing name is taken literally, even with glob characters (a file `data[1].txt`).
-        if not os.path.lexists(text) and any(c in text for c in "*?["):
+        if is_pattern(text):
             matches = sorted(Path(p) for p in _glob(text) if os.path.isfile(p))
             if not matches:
                 raise CorpusError(f"{text}: no files match this pattern")
@@ -133,6 +132,12 @@ def _files_below(folder: Path) -> Iterator[Path]:
 
 def _raise_walk_error(error: OSError) -> None:
     raise CorpusError(f"{error.filename}: cannot list folder ({error.strerror})")
+
+
+def is_pattern(text: str) -> bool:
+    """Whether a corpus path is a glob: an existing name (a link included) is taken literally,
+    even with glob characters (a file `data[1].txt`)."""
+    return not os.path.lexists(text) and any(c in text for c in "*?[")
 
 
 def open_regular(path: str | os.PathLike):

@@ -125,7 +125,7 @@ def _inputs(tasks, parallel, dictionaries) -> tuple[list[_Place], list[_Place]]:
             text = os.fspath(pattern)
             if os.path.isdir(text):
                 inputs.append(_Place("the corpus folder", text, folder=True))
-            elif not os.path.exists(text) and any(c in text for c in "*?["):
+            elif corpus.is_pattern(text):
                 patterns.append(_Place("the corpus pattern", text))
             inputs.extend(_Place("the corpus file", os.fspath(p)) for p in corpus.expand_paths([text]))
     for spec in parallel:
