@@ -60,7 +60,7 @@ import numpy as np
 from . import corpus
 from . import vocab as vocab_module
 from .encode import encode
-from .encoded import Encoded, EncodedCorpus, FileSink, anonymous_array
+from .encoded import Encoded, EncodedCorpus, FileSink, anonymous_array, map_file
 from .errors import ConfigError, CorpusError, FormatError
 from .io import atomic_write
 from .resources import available_memory
@@ -148,7 +148,8 @@ def _locked(directory: Path):
 def _read_manifest(directory: Path):
     path = directory / MANIFEST
     try:
-        text = path.read_text(encoding="utf-8")
+        with corpus.open_regular(path) as handle:  # a FIFO or device named like it is refused, not read
+            text = handle.read().decode("utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as error:
@@ -247,7 +248,7 @@ def _checked(directory: Path, entry: dict, dtype, ids: tuple[int, int, str] | No
             size = os.fstat(handle.fileno()).st_size
             if size != expected:
                 raise _damaged(directory, name, f"{size} bytes, expected {expected}")
-            mapped = np.memmap(handle, dtype=dtype, mode="r", shape=(items,)) if items else np.zeros(0, dtype)
+            mapped = map_file(handle, dtype, items)
     except (OSError, ValueError) as error:
         if isinstance(error, FormatError):
             raise

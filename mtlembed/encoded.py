@@ -259,8 +259,9 @@ class FileSink:
                 os.unlink(temporary)
 
 
-def map_file(path: Path, dtype, count: int) -> np.ndarray:
-    """A read-only memory map of `count` items (an empty array for none: mmap cannot map 0 bytes)."""
+def map_file(path, dtype, count: int) -> np.ndarray:
+    """A read-only memory map of `count` items of a file (a path or an open file; an empty array for
+    none: mmap cannot map 0 bytes)."""
     if count == 0:
         return np.zeros(0, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="r", shape=(count,))

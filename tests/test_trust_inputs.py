@@ -410,3 +410,14 @@ def test_a_cache_file_that_is_a_link_to_a_device_is_refused(tmp_path):
     (directory / "task0.tokens").symlink_to("/dev/zero")
     with pytest.raises(FormatError, match=r"task0.tokens: damaged corpus cache \(not a regular file"):
         read_corpus([TaskSpec("t", text)], config)
+
+
+def test_a_cache_manifest_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    from mtlembed.cache import MANIFEST
+
+    text, directory, config = cache_run(tmp_path)
+    read_corpus([TaskSpec("t", text)], config)
+    (directory / MANIFEST).unlink()
+    os.mkfifo(directory / MANIFEST)
+    with pytest.raises(FormatError, match="not a regular file"):
+        read_corpus([TaskSpec("t", text)], config)
