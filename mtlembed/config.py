@@ -83,16 +83,46 @@ class TrainConfig:
                                 high=1000.0)
     refine: str = param("none", "after training, map each language onto the first task's language by "
                          "orthogonal Procrustes on the seed dictionaries", choices=("none", "procrustes"))
+    subwords: bool = param(False, "also train character n-grams of <word>, hashed as fastText hashes them: "
+                            "rare words get better vectors and unseen words get one (--fasttext-out writes "
+                            "the model)")
+    min_n: int = param(3, "subwords: the shortest n-gram, in characters of <word>", low=1, high=100)
+    max_n: int = param(6, "subwords: the longest n-gram", low=1, high=100)
+    buckets: int = param(2_000_000, "subwords: the rows the n-grams are hashed into", low=1, high=2**31 - 1)
+    subword_sharing: str = param("language", "subwords of several languages: language (each language hashes "
+                                  "into the buckets its own way) or all (an n-gram is one row in every "
+                                  "language: cognates share it)", choices=("language", "all"))
     cache_dir: str | None = param(None, "keep the encoded corpus in files in this folder (for corpora larger "
                                    "than RAM: they are then trained on memory-mapped); a later run on the "
                                    "same files reuses them without reading the corpus", path=True)
     device: str = param("cpu", "cpu, cuda, or auto (cuda when compiled in and a GPU is present)",
                          choices=("cpu", "cuda", "auto"))
+    # Growing a model and evaluating while training (growth.py, dev_eval.py).
+    init: str | None = param(None, "start from these vectors (word2vec .bin/.txt/.vec, fastText .bin, or "
+                              "PREFIX of per-language PREFIX.<lang>.vec files): words in both the vocabulary "
+                              "and the file take the file's vectors, the others start as usual", path=True)
+    vocab: str | None = param(None, "the vocabulary: this file's words, `word count` per line (word2vec's "
+                               "-save-vocab; counts used for noise and subsampling) or one word per line "
+                               "(corpus counts); lang:word keys in a joint run", path=True)
+    freeze: tuple[str, ...] | None = param(None, "languages whose vectors stay as init gave them, bit for "
+                                            "bit: their monolingual tasks are skipped, their rows not "
+                                            "trained", pattern=SAFE_NAME, what="a list of languages")
+    eval_every: str = param("none", "score the dev sets (eval_analogy, eval_similarity, eval_bli) after "
+                             "each epoch: the report's eval_history", choices=("none", "epoch"))
+    eval_analogy: tuple[str, ...] | None = param(None, "analogy dev sets (questions-words format)", path=True,
+                                                 what="a path or a list of paths")
+    eval_similarity: tuple[str, ...] | None = param(None, "word-similarity dev sets (`w1 w2 score`)",
+                                                    path=True, what="a path or a list of paths")
+    eval_bli: tuple[str, ...] | None = param(None, "BLI dev dictionaries named SRC-TGT.* (MUSE: "
+                                              "en-es.5000-6500.txt)", path=True,
+                                             what="a path or a list of paths")
 
     def __post_init__(self) -> None:
         validate(self)
         if self.min_alpha is not None and self.min_alpha > self.learning_rate:
             raise ConfigError(f"min_alpha ({self.min_alpha}) must not exceed alpha ({self.learning_rate})")
+        if self.min_n > self.max_n:
+            raise ConfigError(f"min_n ({self.min_n}) must not exceed max_n ({self.max_n})")
 
     @property
     def learning_rate(self) -> float:
@@ -264,6 +294,7 @@ def add_arguments(parser) -> None:
         convert = {"int": int, "float": float}.get(kind, str)
         parser.add_argument(flag, dest=f.name, type=convert, default=None, choices=meta["choices"],
                             metavar=None if meta["choices"] else f.name.upper(),
+                            action="append" if kind.startswith("tuple[") else "store",  # repeatable
                             help=meta["help"] + default_text)
 
 
