@@ -28,18 +28,21 @@ def available_memory() -> int | None:
     return min(known) if known else None
 
 
-def check_memory(rows: int, dim: int, matrices: int) -> None:
+def check_memory(rows: int, dim: int, matrices: int, buckets: int = 0) -> None:
     """Refuses, before training, matrices that cannot fit in memory with the export that follows
-    (the vectors are written a block of rows at a time: see io.export_memory)."""
+    (the vectors are written a block of rows at a time: see io.export_memory). With subwords the
+    input matrix has `buckets` rows more, and the export composes each word's vector (a copy)."""
     from .io import export_memory
 
-    export = export_memory(dim)
-    need = rows * dim * 4 * matrices + export
+    export = export_memory(dim) + (rows * dim * 4 if buckets else 0)
+    need = rows * dim * 4 * matrices + buckets * dim * 4 + export
     free = available_memory()
     if free is not None and need > free:
-        raise ResourceError(f"the matrices need {need / 2**30:.1f} GiB ({matrices} x {rows} words x {dim} "
-                            f"dims, float32; their export {export / 2**20:.0f} MiB) but only "
-                            f"{free / 2**30:.1f} GiB of memory is available; lower --dim or --max-vocab")
+        n_grams = f" + {buckets} n-gram buckets" if buckets else ""
+        raise ResourceError(f"the matrices need {need / 2**30:.1f} GiB ({matrices} x {rows} words{n_grams} x "
+                            f"{dim} dims, float32; their export {export / 2**20:.0f} MiB) but only "
+                            f"{free / 2**30:.1f} GiB of memory is available; lower --dim or --max-vocab"
+                            f"{' or --buckets' if buckets else ''}")
 
 
 def _meminfo_available() -> int | None:
