@@ -257,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .align import cli as align_cli  # vectors only, like eval
 
     align_cli.add_parser(verbs)
+    align_cli.add_induce_parser(verbs)
     return parser
 
 

@@ -16,7 +16,7 @@ from mtlembed.errors import ConfigError
 from .core import METHODS, AlignOptions
 from .induction import DIRECTIONS
 
-__all__ = ["add_parser"]
+__all__ = ["add_induce_parser", "add_parser"]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -111,3 +111,46 @@ def _side(resolve, path, lang):
     sample = vectors.words[:1000]
     joint = sum(":" in w[1:] for w in sample) > len(sample) // 2
     return resolve(vectors, lang) if joint else vectors
+
+
+def add_induce_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``induce`` verb (a dictionary from line-aligned text) to an argparse `subparsers` object."""
+    p = subparsers.add_parser(
+        "induce", help="induce a bilingual dictionary from line-aligned text (Dice, mutual best)",
+        description="Pairs each word of the first language with the word of the second that it shares the "
+                    "most aligned lines with, by Dice = 2 c(s,t) / (c(s) + c(t)) over lines, keeping pairs that "
+                    "are each other's best and share at least --min-count lines. Words are the trainer's "
+                    "tokens. Writes `first second` per line, best first (MUSE format).")
+    p.add_argument("files", nargs="+", metavar="PARALLEL",
+                   help="line-aligned files in pairs: FIRST SECOND [FIRST SECOND ...] (first language first)")
+    p.add_argument("-o", "--output", required=True, metavar="DICT", help="the dictionary to write")
+    p.add_argument("--langs", nargs=2, default=("src", "tgt"), metavar=("FIRST", "SECOND"),
+                   help="the two languages (names in messages and the report; default: src tgt)")
+    p.add_argument("--lowercase", action="store_true", help="lowercase the text first, as training's lowercase")
+    p.add_argument("--min-count", type=int, default=3,
+                   help="aligned lines a pair must share (default: %(default)s)")
+    p.add_argument("--scores", action="store_true", help="add the Dice score and the shared lines as columns "
+                                                         "(the file is then no longer MUSE format)")
+    p.add_argument("--threads", type=int, default=0, help="tokenizer threads (default: all cores)")
+    p.set_defaults(func=run_induce)
+    return p
+
+
+def run_induce(args: argparse.Namespace) -> int:
+    from mtlembed import paths
+    from mtlembed.atomic import atomic_write
+
+    from .dice import induce_dictionary
+
+    if len(args.files) % 2:
+        raise ConfigError(f"induce: parallel files come in pairs (first language, second language); got "
+                          f"{len(args.files)} files")
+    pairs = list(zip(args.files[::2], args.files[1::2]))
+    paths.check_run(vectors=[args.output], eval_files=args.files)  # before anything is read
+    found = induce_dictionary(pairs, tuple(args.langs), args.lowercase, args.min_count, args.threads)
+    with atomic_write(args.output, "w") as handle:
+        for first, second, dice, count in found:
+            handle.write(f"{first} {second} {dice:.4f} {count}\n" if args.scores else f"{first} {second}\n")
+    print(f"mtlembed induce: {len(found)} {args.langs[0]}-{args.langs[1]} pairs -> {args.output}",
+          file=sys.stderr)
+    return 0
