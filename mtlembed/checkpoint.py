@@ -41,8 +41,8 @@ FORMAT_VERSION = 1
 
 # The notes the CLI keeps (key -> allowed types); `output` and `report` are paths.
 NOTES = {"output": (str, type(None)), "report": (str, type(None)), "checkpoint_every": (str, type(None)),
-         "per_language": (bool, type(None)), "binary": (bool, type(None))}
-PATH_NOTES = ("output", "report")
+         "per_language": (bool, type(None)), "binary": (bool, type(None)), "fasttext_out": (str, type(None))}
+PATH_NOTES = ("output", "report", "fasttext_out")
 MAX_METADATA = 1 << 24  # bytes: a run's metadata is a few kB
 _COUNTERS = ("next_chunk", "total_chunks", "words_done")
 _META_KEYS = ("version", "config", "tasks", "parallel", "dictionaries", "languages", *_COUNTERS, "notes")
@@ -265,10 +265,16 @@ def _read_arrays(archive, state: Checkpoint, path: Path) -> None:
     if starts[0] != 0 or starts[-1] != len(words) or np.any(np.diff(starts) < 0):
         raise _malformed(path, "starts do not cut the vocabulary into languages")
     matrices = [archive["w_in"]] + [archive[k] for k in heads]
-    for matrix in matrices:  # the trainer checks their columns and count against the config and tasks
-        if (matrix.dtype != np.float32 or matrix.ndim != 2 or matrix.shape != matrices[0].shape
-                or matrix.shape[0] != len(words)):
-            raise _malformed(path, f"a matrix of {matrix.dtype} {matrix.shape} for {len(words)} words")
+    # w_in holds the subword buckets after the words (the config's spec); the trainer checks the
+    # columns and the number of heads against the config and tasks.
+    buckets = state.config.buckets if state.config.subwords else 0
+    for i, matrix in enumerate(matrices):
+        rows = len(words) + (buckets if i == 0 else 0)
+        if (matrix.dtype != np.float32 or matrix.ndim != 2 or matrix.shape[1:] != matrices[0].shape[1:]
+                or matrix.shape[0] != rows):
+            raise _malformed(path, f"a matrix of {matrix.dtype} {matrix.shape} where {len(words)} words"
+                                   + (f" + {buckets} subword buckets" if i == 0 and buckets else "")
+                                   + f" need {rows} rows")
     state.words, state.counts, state.starts = words, counts, starts
     state.w_in, state.w_out = matrices[0], matrices[1:]
 
