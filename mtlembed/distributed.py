@@ -38,6 +38,9 @@ from .errors import BackendError, ConfigError, CorpusError, MissingDependencyErr
 SYNC_WORDS = 1 << 16
 MIN_ROUNDS_PER_EPOCH = 4
 MERGE = os.environ.get("MTLEMBED_MERGE", "agree")
+# Which rows a meeting reduces: "touched" (those any rank changed; the default) or "all" (dense, for
+# benchmarks/results/distributed-comm.md, which measures both).
+MERGE_ROWS = os.environ.get("MTLEMBED_MERGE_ROWS", "touched")
 # How long a collective waits for a rank that stopped answering (one that died is noticed at once: its
 # sockets close). MTLEMBED_DIST_TIMEOUT (seconds) overrides it.
 TIMEOUT_SECONDS = 600
@@ -152,6 +155,8 @@ class Ranks:
         self.rank, self.size = dist.get_rank(), dist.get_world_size()
         self.bytes_sent = 0  # by the meetings' all_reduce of the matrices (a ring's 2 (n - 1) / n of each)
         self._bases: list[np.ndarray] = []
+        self._width: int | None = None
+        self.rows: dict[str, int] = {}  # rows changed, merged and held at the meetings (see traffic)
 
     @property
     def writer(self) -> bool:
@@ -267,9 +272,16 @@ class Ranks:
         """Chunk ids (they seed each chunk's RNG) unique across ranks."""
         return ids * np.uint64(self.size) + np.uint64(self.rank)
 
-    def track(self, matrices: Sequence[np.ndarray]) -> None:
-        """Remembers the matrices as they are now (identical on every rank): the base of the changes."""
+    def track(self, matrices: Sequence[np.ndarray], width: int | None = None) -> None:
+        """Remembers the matrices as they are now (identical on every rank): the base of the changes.
+        Columns from `width` on are the kernel's zero padding, never changed: not sent."""
         self._bases = [m.copy() for m in matrices]
+        self._width = width
+
+    def traffic(self) -> dict:
+        """What the meetings sent so far, for the report: bytes by this rank, and rows (summed over
+        the meetings and matrices) this rank changed, all ranks changed (the rows sent), and held."""
+        return {"bytes_sent": self.bytes_sent, "merge_rows": MERGE_ROWS, **self.rows}
 
     def meet(self, matrices: Sequence[np.ndarray], stop: int, checkpoint_due: bool,
              mine: Sequence[int]) -> tuple[int, bool, list[tuple[int, ...]]]:
@@ -281,18 +293,50 @@ class Ranks:
         flags[1 + self.rank] = mine
         self._collective(self.dist.all_reduce, self.torch.from_numpy(flags), self.dist.ReduceOp.MAX)
         for matrix, base in zip(matrices, self._bases):
-            matrix -= base  # the matrix holds this rank's change ...
-            squares = np.einsum("ij,ij->i", matrix, matrix)  # (a row's |change|^2)
-            if MERGE == "agree":
-                self._collective(self.dist.all_reduce, self.torch.from_numpy(squares))
-            self._collective(self.dist.all_reduce, self.torch.from_numpy(matrix))  # ... then the ranks' sum
-            if MERGE == "agree":
-                matrix /= _agreeing(matrix, squares)[:, None]
-            base += matrix
-            matrix[:] = base
-            sent = matrix.nbytes + (squares.nbytes if MERGE == "agree" else 0)
-            self.bytes_sent += 2 * (self.size - 1) * sent // self.size
+            if MERGE_ROWS == "all":
+                self._merge_all(matrix, base)
+            else:
+                self._merge_touched(matrix, base)
         return int(flags[0, 0]), bool(flags[0, 1]), [tuple(row) for row in flags[1:].tolist()]
+
+    def _merge_all(self, matrix: np.ndarray, base: np.ndarray) -> None:
+        """Dense: every row of the matrix (padding included) is all_reduced, changed or not."""
+        matrix -= base  # the matrix holds this rank's change ...
+        merged = self._reduce(matrix)  # ... then the ranks' merged changes
+        base += merged
+        matrix[:] = base
+        self._count(len(matrix), len(matrix), len(matrix))
+
+    def _merge_touched(self, matrix: np.ndarray, base: np.ndarray) -> None:
+        """Sparse: the ranks first agree on the rows any of them changed (a bitmap, OR-reduced), then
+        all_reduce those rows alone, without padding. The same sums as the dense merge (a row no rank
+        changed adds zeros there), for the bytes of the rows a round touches."""
+        width = self._width or matrix.shape[1]
+        changed = np.packbits(np.any(matrix[:, :width] != base[:, :width], axis=1))
+        local = int(np.unpackbits(changed).sum())
+        self._collective(self.dist.all_reduce, self.torch.from_numpy(changed), self.dist.ReduceOp.BOR)
+        self.bytes_sent += 2 * (self.size - 1) * changed.nbytes // self.size
+        rows = np.flatnonzero(np.unpackbits(changed, count=len(matrix)))
+        merged = self._reduce(matrix[rows, :width] - base[rows, :width])
+        base[rows, :width] += merged
+        matrix[rows] = base[rows]
+        self._count(local, len(rows), len(matrix))
+
+    def _reduce(self, change: np.ndarray) -> np.ndarray:
+        """The ranks' changes of the same rows (C-contiguous), merged in place by MERGE."""
+        squares = np.einsum("ij,ij->i", change, change)  # (a row's |change|^2)
+        if MERGE == "agree":
+            self._collective(self.dist.all_reduce, self.torch.from_numpy(squares))
+        self._collective(self.dist.all_reduce, self.torch.from_numpy(change))
+        if MERGE == "agree":
+            change /= _agreeing(change, squares)[:, None]
+        sent = change.nbytes + (squares.nbytes if MERGE == "agree" else 0)
+        self.bytes_sent += 2 * (self.size - 1) * sent // self.size  # a ring all_reduce's share
+        return change
+
+    def _count(self, touched: int, merged: int, held: int) -> None:
+        for key, value in (("rows_touched", touched), ("rows_merged", merged), ("rows_held", held)):
+            self.rows[key] = self.rows.get(key, 0) + value
 
 
 def _agreeing(total: np.ndarray, squares: np.ndarray) -> np.ndarray:

@@ -317,7 +317,7 @@ class Trainer:
             r.ranks = {"world_size": self._ranks.size, "rounds": len(job.round_ends), "bytes_sent": 0}
         job.position, job.round = self._resumed_position(chunk_words)
         if self._ranks:
-            self._ranks.track([w_in, *w_out])
+            self._ranks.track([w_in, *w_out], cfg.dim)
             job.saved_at = (time.monotonic(), int(chunk_words[job.position]))
         return job
 
@@ -394,7 +394,7 @@ class Trainer:
         code, due, job.ranks = self._ranks.meet([job.kernel.w_in, *job.kernel.w_out], code, due, mine)
         if code == 0:
             job.round += 1
-        self.report.ranks["bytes_sent"] = self._ranks.bytes_sent
+        self.report.ranks.update(self._ranks.traffic())
         return cause or (_STOPS[code]() if code else None), due and not job.done
 
     def _checkpoint_due(self, job: _Job, interval: checkpoint.Interval) -> bool:
