@@ -25,6 +25,7 @@ fastText model as it stands.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -144,6 +145,24 @@ def build_table(words: Sequence[str], spec: SubwordSpec, n_words: int,
     np.cumsum(np.concatenate(sizes) if sizes else [], out=offsets[1:])
     rows = np.concatenate([r for _, r in parts]) if parts else np.zeros(0, np.int32)
     return SubwordTable(offsets, rows)
+
+
+def spec_of(config) -> SubwordSpec | None:
+    """The n-grams a :class:`mtlembed.config.TrainConfig` trains; None without ``subwords``."""
+    if not config.subwords:
+        return None
+    return SubwordSpec(config.min_n, config.max_n, config.buckets, config.subword_sharing)
+
+
+def init_buckets(rows: np.ndarray, dim: int, rng: np.random.Generator) -> None:
+    """Fills the bucket rows of a new ``w_in`` (its first `dim` columns) as fastText does:
+    uniform in [-1/dim, 1/dim), a block at a time so that no temporary is as large as them."""
+    step = max(1, BLOCK_BYTES // (4 * dim))
+    for start in range(0, len(rows), step):
+        block = rng.random((min(step, len(rows) - start), dim), dtype=np.float32)
+        block -= 0.5
+        block *= np.float32(2 / dim)
+        rows[start:start + len(block), :dim] = block
 
 
 def vocabulary_table(vocab, spec: SubwordSpec) -> SubwordTable:
@@ -270,6 +289,16 @@ class SubwordVectors:
         self.languages = list(languages) if languages and len(languages) > 1 else None
         self._shift = dict(zip(self.languages or [""], spec.shifts(len(self.languages or [""])).tolist()))
         self._index: dict[str, int] | None = None
+        self._prefix = ""  # for_language's: put before every key asked for
+
+    def for_language(self, language: str) -> SubwordVectors:
+        """One language of a joint model, asked with plain words (``casa`` for ``es:casa``)."""
+        if not self.languages or language not in self.languages:
+            raise UnknownWordError(f"no language {language!r} in the model: "
+                                   f"{', '.join(self.languages or ['(one language, no prefixes)'])}")
+        view = copy.copy(self)  # shares the rows and the index
+        view._prefix = f"{language}:"
+        return view
 
     @property
     def index(self) -> dict[str, int]:
@@ -279,6 +308,7 @@ class SubwordVectors:
 
     def table(self, keys: Sequence[str]) -> SubwordTable:
         """The rows that make each of `keys`' vectors."""
+        keys = [self._prefix + key for key in keys] if self._prefix else keys
         words, shifts = list(keys), np.zeros(len(keys), dtype=np.int64)
         if self.languages:
             for i, key in enumerate(keys):
