@@ -58,7 +58,8 @@ class Embeddings:
         return list(seen) if all(":" in w for w in self.words[:1000]) else []
 
     def by_language(self, language: str) -> Embeddings:
-        """The words of one language, without their `lang:` prefix."""
+        """The words of one language, without their `lang:` prefix (with subwords: unseen words of
+        that language too)."""
         prefix = language + ":"
         rows = [i for i, w in enumerate(self.words) if w.startswith(prefix)]
         if not rows:
@@ -69,7 +70,8 @@ class Embeddings:
         else:
             words = [self.words[i][len(prefix):] for i in rows]
         counts = None if self.counts is None else self.counts[rows]
-        return Embeddings(words, self.vectors[rows], counts)
+        subwords = self.subwords.for_language(language) if self.subwords is not None else None
+        return Embeddings(words, self.vectors[rows], counts, subwords)
 
     def unit_vectors(self) -> np.ndarray:
         """Rows scaled to unit length (zero rows stay zero); cached."""
