@@ -18,6 +18,7 @@ Reading maps the matrices from the file (``np.memmap``): a published ``cc.*.bin`
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
@@ -242,7 +243,7 @@ class _Reader:
 
 def write_fasttext(path, words: Sequence[str], counts: np.ndarray, word_vectors: np.ndarray,
                    bucket_vectors: np.ndarray, output_vectors: np.ndarray, args: FastTextArgs,
-                   bucket_shift: int = 0) -> None:
+                   bucket_shift: int = 0, group=None) -> None:
     """Write a fastText ``.bin`` model, atomically.
 
     Parameters
@@ -254,14 +255,17 @@ def write_fasttext(path, words: Sequence[str], counts: np.ndarray, word_vectors:
     args : the arguments to record; ``dim`` and ``bucket`` must match the matrices.
     bucket_shift : the language's bucket rotation in a joint model (see mtlembed.subwords):
         row ``b`` of the file is ``bucket_vectors[(b + bucket_shift) % bucket]``.
+    group : an :class:`mtlembed.atomic.AtomicGroup` to write within (renamed with its other files).
     """
-    from .atomic import atomic_write
+    from .atomic import atomic_group
 
     _check_model(words, counts, word_vectors, bucket_vectors, output_vectors, args)
     encoded = [w.encode("utf-8", "surrogateescape") for w in words]
     if any(b"\0" in w or not w for w in encoded):
         raise ConfigError("fastText words cannot be empty or hold a NUL character")
-    with atomic_write(path) as handle:
+    with contextlib.ExitStack() as stack:
+        group = group or stack.enter_context(atomic_group())
+        handle = stack.enter_context(group.write(path))
         handle.write(_HEADER.pack(MAGIC, VERSION))
         handle.write(_ARGS.pack(*(getattr(args, name) for name in ARG_NAMES), args.t))
         handle.write(_DICT.pack(len(words), len(words), 0, int(np.sum(counts, dtype=np.int64)), -1))
@@ -273,7 +277,7 @@ def write_fasttext(path, words: Sequence[str], counts: np.ndarray, word_vectors:
 
 
 def write_trained(path, vocab, w_in: np.ndarray, w_out: np.ndarray, spec: SubwordSpec, config,
-                  language: str | None = None) -> None:
+                  language: str | None = None, group=None) -> None:
     """Write one language of a trained model as a fastText ``.bin`` that gives the same vectors.
 
     Parameters
@@ -285,6 +289,7 @@ def write_trained(path, vocab, w_in: np.ndarray, w_out: np.ndarray, spec: Subwor
     spec : the n-grams it was trained with.
     config : its TrainConfig (model, dim, window, epochs, min_count, negative, sample).
     language : the language to write; may be left out when there is only one.
+    group : an :class:`mtlembed.atomic.AtomicGroup` to write within.
     """
     if language is None:
         if len(vocab.languages) != 1:
@@ -300,7 +305,42 @@ def write_trained(path, vocab, w_in: np.ndarray, w_out: np.ndarray, spec: Subwor
                         neg=config.negative, model=MODELS[config.model], bucket=spec.buckets, minn=spec.min_n,
                         maxn=spec.max_n, t=config.sample)
     write_fasttext(path, vocab.words[lo:hi], vocab.counts[lo:hi], w_in[lo:hi, :dim], w_in[words:, :dim],
-                   w_out[lo:hi, :dim], args, bucket_shift=shift)
+                   w_out[lo:hi, :dim], args, bucket_shift=shift, group=group)
+
+
+def fasttext_paths(path, config, languages: Sequence[str]) -> list[str]:
+    """Where ``--fasttext-out PATH`` writes a run of `config` on `languages`: PATH itself for one
+    language; for several, a model per language with ``.<lang>`` before the ``.bin``
+    (model.bin -> model.en.bin, model.es.bin). Refuses, before training, a run it cannot export."""
+    path = os.fspath(path)
+    if not config.subwords:
+        raise ConfigError("--fasttext-out writes a model trained with subwords: add --subwords")
+    if config.refine != "none":
+        raise ConfigError(f"--fasttext-out writes the trained matrices, which refine = {config.refine!r} "
+                          "does not rotate: the models would not give the run's vectors; drop one of them")
+    if not path.endswith(".bin"):
+        raise ConfigError(f"{path}: a fastText model's name must end with .bin")
+    if len(languages) == 1:
+        return [path]
+    return [f"{path[:-len('.bin')]}.{language}.bin" for language in languages]
+
+
+def save_run(path, trainer) -> list[str]:
+    """Writes a trained :class:`mtlembed.trainer.Trainer`'s model as fastText models (see
+    :func:`fasttext_paths`), all renamed together; returns their paths. A language's output
+    rows are those of the head its first task trained."""
+    from .atomic import atomic_group
+    from .kernel import head_of
+    from .subwords import spec_of
+
+    config, vocab = trainer.config, trainer.corpus.vocab
+    paths = fasttext_paths(path, config, vocab.languages)
+    with atomic_group() as group:
+        for language, target in zip(vocab.languages, paths):
+            task = next(t for t in trainer.task_specs if t.lang == language)
+            w_out = trainer.w_out[trainer.heads.index(head_of(task))]
+            write_trained(target, vocab, trainer.w_in, w_out, spec_of(config), config, language, group)
+    return paths
 
 
 def _check_model(words, counts, word_vectors, bucket_vectors, output_vectors, args) -> None:
