@@ -20,6 +20,7 @@ from pathlib import Path
 from . import __version__, backend, io, jobconfig, paths
 from . import config as config_module
 from .errors import ConfigError, MtlembedError
+from .fasttext_format import fasttext_paths, save_run
 from .model import per_language_paths
 from .tasks import TaskSpec
 from .trainer import Terminated, Trainer
@@ -40,7 +41,7 @@ def _resumed_trainer(args: argparse.Namespace) -> Trainer:
         raise ConfigError("--resume continues a run as it was configured: give no corpus, --config or "
                           "training flags")
     trainer = Trainer.resume(args.resume)
-    for key in ("output", "report", "checkpoint_every"):
+    for key in ("output", "report", "checkpoint_every", "fasttext_out"):
         if getattr(args, key) is None:
             setattr(args, key, trainer.notes.get(key))
     args.checkpoint_dir = args.checkpoint_dir or args.resume
@@ -63,7 +64,7 @@ def _new_trainer(args: argparse.Namespace) -> Trainer:
         trainer = Trainer(config_module.from_arguments(args), [TaskSpec("corpus", tuple(args.corpus))])
         per_language, binary = bool(args.per_language), None
     trainer.notes = {"output": args.output, "report": args.report, "checkpoint_every": args.checkpoint_every,
-                     "per_language": per_language, "binary": binary}
+                     "per_language": per_language, "binary": binary, "fasttext_out": args.fasttext_out}
     return trainer
 
 
@@ -82,17 +83,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     per_language = trainer.notes.get("per_language") and len(languages) > 1
     binary = trainer.notes.get("binary")
     outputs = _output_paths(args.output, languages, per_language, binary)
+    models = fasttext_paths(args.fasttext_out, trainer.config, languages) if args.fasttext_out else []
     if trainer.finished:  # exit 0: what --resume asks for, a finished run with its outputs, is there
         print(f"mtlembed: the run in {args.resume} is finished; its vectors are in {', '.join(outputs)}",
               file=sys.stderr)
         return 0
     # Every path before the corpus is read: a typo fails in a second, not after hours of training,
     # and no output may overwrite an input or another output.
-    paths.check_run(vectors=outputs, report=args.report, checkpoint_dir=args.checkpoint_dir,
+    paths.check_run(vectors=outputs + models, report=args.report, checkpoint_dir=args.checkpoint_dir,
                     cache_dir=trainer.config.cache_dir, tasks=trainer.task_specs, parallel=trainer.parallel,
                     dictionaries=trainer.dictionaries, config_file=args.config)
     if args.resume and not args.quiet:
-        writes = [*outputs, *(p for p in (args.report, trainer.config.cache_dir, args.checkpoint_dir) if p)]
+        writes = [*outputs, *models,
+                  *(p for p in (args.report, trainer.config.cache_dir, args.checkpoint_dir) if p)]
         print(f"mtlembed: resuming the run saved in {args.resume}: reads {', '.join(trainer.input_paths())}; "
               f"writes {', '.join(writes)}", file=sys.stderr)
     start = time.perf_counter()
@@ -107,8 +110,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise
     if not trainer.writes_outputs:  # a distributed run's other ranks: rank 0 writes
         return 0
-    trainer.corpus = trainer.w_out = None  # no longer needed: not held while the vectors are written
     export_start = time.perf_counter()
+    if models:  # before the matrices are let go: it writes them
+        save_run(args.fasttext_out, trainer)
+    trainer.corpus = trainer.w_in = trainer.w_out = None  # not held while the vectors are written
     if per_language:
         outputs = embeddings.save_per_language(args.output, binary=bool(binary))
     else:
@@ -116,6 +121,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     report = trainer.report
     report.export_seconds = time.perf_counter() - export_start
     report.total_seconds = time.perf_counter() - start
+    outputs += models
     report.outputs = [str(Path(p).absolute()) for p in outputs]
     if args.report and args.report.endswith(".html"):
         from .html_report import write_html
@@ -218,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one file per language, OUT.<lang>.vec, keys without the lang: prefix "
                             "(--no-per-language: one file, keys lang:word, whatever the --config file says)")
     config_module.add_arguments(train)
+    train.add_argument("--fasttext-out", metavar="MODEL.bin",
+                       help="with --subwords, also write fastText's binary model (fasttext.load_model and "
+                            "gensim's load_facebook_model read it); a joint run writes MODEL.<lang>.bin")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--report", metavar="FILE",
                        help="write timings and counts of the run to this .json file, or as a page to "

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import backend, checkpoint, corpus, crosslingual, distributed
+from . import backend, checkpoint, corpus, crosslingual, distributed, subwords
 from . import tasks as tasks_module
 from . import vocab as vocab_module
 from .config import TrainConfig, from_mapping
@@ -236,8 +236,10 @@ class Trainer:
 
     def _initial_matrices(self, rows: int, n_heads: int) -> tuple[np.ndarray, list[np.ndarray]]:
         cfg = self.config
-        check_memory(rows, -(-cfg.dim // ROW_BLOCK) * ROW_BLOCK, 1 + n_heads)
-        w_in = padded_matrix(rows, cfg.dim)
+        spec = subwords.spec_of(cfg)
+        buckets = spec.buckets if spec else 0  # w_in: the words' rows, then the n-gram buckets'
+        check_memory(rows, -(-cfg.dim // ROW_BLOCK) * ROW_BLOCK, 1 + n_heads, buckets)
+        w_in = padded_matrix(rows + buckets, cfg.dim)
         w_out = [padded_matrix(rows, cfg.dim) for _ in range(n_heads)]
         state = self._resume_state
         if state is not None:
@@ -263,6 +265,7 @@ class Trainer:
                 block -= 0.5
                 block /= cfg.dim / (2 * INIT_RANGE)
                 w_in[start:start + len(block), :cfg.dim] = block
+            subwords.init_buckets(w_in[rows:], cfg.dim, rng)
         return w_in, w_out
 
     def train(self, progress: bool | Callable | None = False, checkpoint_dir: str | None = None,
@@ -292,6 +295,7 @@ class Trainer:
         self._check_world_size()
         data = self.corpus or self.read()
         heads = sorted({head_of(t) for t in self.task_specs} | ({"shared"} if self.parallel else set()))
+        self.heads = heads  # the names of w_out's matrices (fasttext_format.save_run picks by them)
         w_in, w_out = self._initial_matrices(len(data.vocab), len(heads))
         task_offsets = [stream.offsets for stream in data.streams]
         task_offsets += [first.offsets + second.offsets for first, second in data.parallel]  # a pair: both
@@ -306,9 +310,11 @@ class Trainer:
         chunk_words = np.cumsum(np.concatenate(([0], words_of_chunk)))
         if self._ranks:
             chunks["id"] = self._ranks.chunk_ids(chunks["id"])
+        spec = subwords.spec_of(cfg)
+        table = {"subwords": subwords.vocabulary_table(data.vocab, spec)} if spec else {}
         kernel = Kernel(cfg, device, data, w_in, w_out,
                         Kernel.task_list(data, self.task_specs, self.parallel, self.dictionaries, heads,
-                                         self._translations(data.vocab)), chunks, chunk_stats)
+                                         self._translations(data.vocab)), chunks, chunk_stats, **table)
         r = self.report
         r.simd, r.device, r.threads = kernel.backend, device, cfg.worker_threads
         job = _Job(data, kernel, chunk_words, chunk_stats, tally)
@@ -458,9 +464,13 @@ class Trainer:
         self._last_state = dataclasses.replace(self._state(job), words=[], w_in=None, w_out=[])
 
     def _embeddings(self, job: _Job) -> Embeddings:
-        self.w_out = job.kernel.w_out
-        vocab = job.data.vocab
-        embeddings = Embeddings(vocab.keys(), job.kernel.w_in[:, :self.config.dim], vocab.counts)
+        self.w_in, self.w_out = job.kernel.w_in, job.kernel.w_out
+        vocab, spec = job.data.vocab, subwords.spec_of(self.config)
+        if spec:  # each word's vector is the mean of its row and its n-grams' rows, as fastText's
+            vectors, unseen = subwords.trained_vectors(vocab, job.kernel.w_in, spec, self.config.dim)
+        else:
+            vectors, unseen = job.kernel.w_in[:, :self.config.dim], None
+        embeddings = Embeddings(vocab.keys(), vectors, vocab.counts, unseen)
         if self.config.refine == "procrustes" and self.dictionaries:
             embeddings = crosslingual.refine(embeddings, self.task_specs[0].lang, self.dictionaries)
         return embeddings
