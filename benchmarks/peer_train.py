@@ -8,7 +8,9 @@ the peer's own progress output, which is how fastText's vocabulary pass is separ
 (its API builds the vocabulary and trains in one call).
 
 Vectors are written in word2vec binary format, most frequent word first, so the same
-evaluator (restricted to the first 30,000 rows) reads every tool's output.
+evaluator (restricted to the first 30,000 rows) reads every tool's output. With --buckets
+(subwords: gensim's FastText, fastText's n-grams) the model is written in fastText's .bin
+format instead, so that unseen words can be scored from their n-grams.
 """
 
 from __future__ import annotations
@@ -32,22 +34,26 @@ def write_word2vec_binary(path: str, words: list[str], matrix) -> None:
 
 
 def train_gensim(a: argparse.Namespace) -> dict:
-    from gensim.models import Word2Vec
+    from gensim.models import FastText, Word2Vec
+    from gensim.models.fasttext import save_facebook_model
     from gensim.models.word2vec_corpusfile import CORPUSFILE_VERSION  # noqa: F401 (needs the compiled module)
 
     t_import = time.monotonic()
-    model = Word2Vec(
-        vector_size=a.dim, window=a.window, negative=a.negative, hs=0, sample=a.sample,
-        min_count=a.min_count, epochs=a.epochs, alpha=a.alpha, sg=int(a.model == "sg"),
-        workers=a.threads, seed=a.seed,
-    )
+    shared = dict(vector_size=a.dim, window=a.window, negative=a.negative, hs=0, sample=a.sample,
+                  min_count=a.min_count, epochs=a.epochs, alpha=a.alpha, sg=int(a.model == "sg"),
+                  workers=a.threads, seed=a.seed)
+    model = (FastText(**shared, min_n=a.min_n, max_n=a.max_n, bucket=a.buckets) if a.buckets
+             else Word2Vec(**shared))
     model.build_vocab(corpus_file=a.corpus)
     t_vocab = time.monotonic()
     trained, raw = model.train(
         corpus_file=a.corpus, total_words=model.corpus_total_words, epochs=model.epochs
     )
     t_train = time.monotonic()
-    model.wv.save_word2vec_format(a.out, binary=True)
+    if a.buckets:
+        save_facebook_model(model, a.out)
+    else:
+        model.wv.save_word2vec_format(a.out, binary=True)
     t_export = time.monotonic()
     return {
         "t_import": t_import, "t_vocab": t_vocab, "t_train": t_train, "t_export": t_export,
@@ -69,17 +75,21 @@ def train_fasttext(a: argparse.Namespace) -> dict:
     import fasttext
 
     t_import = time.monotonic()
-    # minn=maxn=0 and wordNgrams=1: plain word2vec, no subword or n-gram rows (the API
-    # then sets bucket=0 itself; said explicitly so the matrix is surely words only).
+    # Without --buckets, minn=maxn=0 and wordNgrams=1: plain word2vec, no subword or n-gram rows
+    # (the API then sets bucket=0 itself; said explicitly so the matrix is surely words only).
     # fastText 0.9.3's Python API takes no seed: its C++ default (0) is used.
     model = fasttext.train_unsupervised(
         input=a.corpus, model="skipgram" if a.model == "sg" else "cbow", dim=a.dim, ws=a.window,
         neg=a.negative, loss="ns", t=a.sample, minCount=a.min_count, epoch=a.epochs, lr=a.alpha,
-        thread=a.threads, minn=0, maxn=0, wordNgrams=1, bucket=0, verbose=2,
+        thread=a.threads, minn=a.min_n if a.buckets else 0, maxn=a.max_n if a.buckets else 0,
+        wordNgrams=1, bucket=a.buckets, verbose=2,
     )
     t_train = time.monotonic()
     words = model.get_words()
-    write_word2vec_binary(a.out, words, model.get_input_matrix()[: len(words)])
+    if a.buckets:
+        model.save_model(a.out)
+    else:
+        write_word2vec_binary(a.out, words, model.get_input_matrix()[: len(words)])
     t_export = time.monotonic()
     return {
         "t_import": t_import, "t_train": t_train, "t_export": t_export,
@@ -97,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
                        ("min-count", int), ("epochs", int), ("alpha", float), ("threads", int),
                        ("seed", int)]:
         ap.add_argument(f"--{name}", type=kind, required=True)
+    ap.add_argument("--buckets", type=int, default=0, help="subwords: n-gram buckets (0: none)")
+    ap.add_argument("--min-n", type=int, default=3, help="subwords: the shortest n-gram")
+    ap.add_argument("--max-n", type=int, default=6, help="subwords: the longest n-gram")
     a = ap.parse_args(argv)
     stamps = train_gensim(a) if a.tool == "gensim" else train_fasttext(a)
     sys.stderr.flush()
