@@ -41,7 +41,8 @@ FORMAT_VERSION = 1
 
 # The notes the CLI keeps (key -> allowed types); `output` and `report` are paths.
 NOTES = {"output": (str, type(None)), "report": (str, type(None)), "checkpoint_every": (str, type(None)),
-         "per_language": (bool, type(None)), "binary": (bool, type(None)), "fasttext_out": (str, type(None))}
+         "per_language": (bool, type(None)), "binary": (bool, type(None)), "fasttext_out": (str, type(None)),
+         "eval_history": (list,)}  # the trainer's: eval_every's points so far (dev_eval.Milestones)
 PATH_NOTES = ("output", "report", "fasttext_out")
 MAX_METADATA = 1 << 24  # bytes: a run's metadata is a few kB
 _COUNTERS = ("next_chunk", "total_chunks", "words_done")

@@ -42,14 +42,20 @@ class TaskTally:
         loss, pairs = np.nansum(self.stats[rows], axis=0) if len(rows) else (0.0, 0.0)
         return float(loss / pairs) if pairs > 0 else float("nan")
 
-    def summary(self, done: int) -> list[dict]:
-        """Per task: words trained, passes over the corpus, mean loss of its finished chunks."""
+    def summary(self, done: int, points: int = 50) -> list[dict]:
+        """Per task: words trained, passes over the corpus, mean loss of its finished chunks, and its
+        loss history: the mean loss of up to `points` consecutive groups of them, each at the run's
+        words when its group ended (chunks not trained by this process, NaN, are left out)."""
+        run_words = np.cumsum(self.chunk_words)
         result = []
         for name, size, rows in zip(self.names, self.sizes, self.rows):
             finished = rows[:np.searchsorted(rows, done)]
             words = int(self.chunk_words[finished].sum())
+            trained = finished[~np.isnan(self.stats[finished, 0])]
+            history = [{"words": int(run_words[group[-1]]), "loss": self._loss(group)}
+                       for group in np.array_split(trained, max(1, min(points, len(trained)))) if len(group)]
             result.append({"name": name, "words": words, "passes": words / size,
-                           "loss": self._loss(finished)})
+                           "loss": self._loss(finished), "history": history})
         return result
 
     def line(self, done: int) -> str:

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import backend, checkpoint, corpus, crosslingual, distributed, subwords
+from . import backend, checkpoint, corpus, crosslingual, dev_eval, distributed, growth, subwords
 from . import tasks as tasks_module
 from . import vocab as vocab_module
 from .config import TrainConfig, from_mapping
@@ -50,6 +50,9 @@ class Report:
     inputs: dict = field(default_factory=dict)  # tasks, parallel texts, dictionaries; paths absolute
     outputs: list = field(default_factory=list)  # absolute paths (the CLI fills them in)
     ranks: dict = field(default_factory=dict)  # distributed: world_size, rounds, bytes_sent (by rank 0)
+    init: dict = field(default_factory=dict)  # init: path, rows initialized, of, by_language (growth.py)
+    eval_history: list = field(default_factory=list)  # eval_every: a point per epoch (dev_eval.py)
+    evaluation: dict = field(default_factory=dict)  # eval_every: the last epoch's full dev results
 
 
 # The CPU kernel works on 16-float blocks: rows are padded with zero columns
@@ -175,6 +178,8 @@ class Trainer:
         self.task_specs = list(task_specs)
         self.parallel = list(parallel)
         self.dictionaries = list(dictionaries)
+        growth.check_freeze(config, self.task_specs, self.parallel)  # before anything is read
+        self._dev_sets = dev_eval.DevSets(config, list(dict.fromkeys(t.lang for t in self.task_specs)))
         from . import __version__
 
         self.report = Report(config={**dataclasses.asdict(config), "alpha": config.learning_rate,
@@ -266,6 +271,9 @@ class Trainer:
                 block /= cfg.dim / (2 * INIT_RANGE)
                 w_in[start:start + len(block), :cfg.dim] = block
             subwords.init_buckets(w_in[rows:], cfg.dim, rng)
+            if cfg.init:  # pretrained rows over the random ones (gensim's intersect)
+                vocab = self.corpus.vocab
+                self.report.init = growth.initialize(w_in, vocab.keys(), vocab.languages, cfg.init, cfg.dim)
         return w_in, w_out
 
     def train(self, progress: bool | Callable | None = False, checkpoint_dir: str | None = None,
@@ -301,6 +309,7 @@ class Trainer:
         task_offsets += [first.offsets + second.offsets for first, second in data.parallel]  # a pair: both
         chunks = tasks_module.schedule(task_offsets, cfg.epochs, cfg.sampling, cfg.temperature,
                                        tasks_module.chunk_size(w_in.shape[1], cfg.window, cfg.negative))
+        chunks = growth.kept_chunks(chunks, growth.trained_tasks(cfg, self.task_specs, self.parallel))
         words_of_chunk = np.array([int(task_offsets[t][e] - task_offsets[t][b]) for t, b, e in
                                    zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])],
                                   np.int64)
@@ -322,6 +331,10 @@ class Trainer:
             job.round_ends = self._ranks.round_ends(chunks["progress_end"], int(chunk_words[-1]), cfg.epochs)
             r.ranks = {"world_size": self._ranks.size, "rounds": len(job.round_ends), "bytes_sent": 0}
         job.position, job.round = self._resumed_position(chunk_words)
+        frozen = growth.FrozenRows(w_in, [data.vocab.range_of(lang) for lang in cfg.freeze or ()])
+        self._milestones = dev_eval.Milestones(  # frozen rows kept, dev sets scored at epoch ends
+            chunks["progress_end"], chunk_words, cfg, r, lambda: self._embeddings(job), frozen,
+            self._dev_sets, self.notes.setdefault("eval_history", []))
         if self._ranks:
             self._ranks.track([w_in, *w_out], cfg.dim)
             job.saved_at = (time.monotonic(), int(chunk_words[job.position]))
@@ -369,7 +382,9 @@ class Trainer:
                     end = int(job.round_ends[job.round])
                 else:
                     end = self._segment_end(job, interval) if checkpoint_dir else job.n_chunks
+                    end = self._milestones.segment_end(job.position, end)
                 stats = self._run_segment(job, end, stop, callback)
+                self._milestones.after(job.position)
                 cause = stats["interrupted"] or stop.cause
                 due = bool(checkpoint_dir) and not job.done  # one process: a segment is an interval
                 if self._ranks:
@@ -460,6 +475,8 @@ class Trainer:
             self.report.words_per_second = words / max(self.report.train_seconds, 1e-9)
         self.report.final_loss = job.loss / max(job.pairs, 1)
         self.report.tasks = job.tally.summary(job.position)
+        self.report.eval_history = list(self._milestones.history)
+        self.report.evaluation = self._milestones.results
         # What finish_checkpoint writes: the metadata alone.
         self._last_state = dataclasses.replace(self._state(job), words=[], w_in=None, w_out=[])
 

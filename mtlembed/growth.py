@@ -1,0 +1,186 @@
+"""Growing a model: start from pretrained vectors (`init`), fix the vocabulary (`vocab`), and add a
+language to a trained model while the others stay frozen (`freeze`).
+
+init (gensim's `intersect_word2vec_format` semantics): the rows of the words that are both in
+the run's vocabulary and in the file take the file's vectors; every other row starts as usual
+(uniform noise), and the file's other words are ignored. Keys are matched as the run writes them:
+plain words in a one-language run, `lang:word` in a joint run. A joint run reads a joint file
+(`lang:word` keys), the PREFIX of per-language files (`PREFIX.<lang>.vec`: the languages found
+there), or one per-language file `PREFIX.<lang>.vec` (that language's rows).
+
+vocab: the vocabulary is the file's words, all of them whatever min_count and max_vocab say, most
+frequent first. `word count` lines (word2vec's -save-vocab format) give the counts that the
+noise distribution and subsampling use, as word2vec's -read-vocab does; a plain word list takes
+the corpus counts (a listed word the corpus lacks counts 1, so that it can be drawn and kept).
+
+freeze: the frozen languages' rows of the input matrix (their vectors) end training bit for bit
+as init gave them. Languages own contiguous id ranges, so a frozen language is a range of rows.
+Their monolingual tasks (and parallel texts between frozen languages only) leave the schedule;
+the ties to the new language (parallel text, dictionaries) train as usual, and so do the output
+rows, which a vectors file does not hold. The kernel updates the rows of every word it reads,
+so the trainer trains in segments of at most a chunk per thread and copies the frozen rows back
+after each: the new language learns against the frozen vectors to within one segment's updates.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, FormatError
+from .io import read_text
+
+__all__ = ["FrozenRows", "fixed_vocabulary", "initialize", "kept_chunks", "read_vocabulary"]
+
+
+# ----------------------------------------------------------------------------- init
+
+
+def initialize(w_in: np.ndarray, keys: list[str], languages: list[str], path: str, dim: int) -> dict:
+    """Copies the vectors of `path` into the rows of `w_in` (keys: the vocabulary's, in id order) of
+    the words it holds; returns {"path", "rows", "of", "by_language"} (rows initialized)."""
+    from .query import open_vectors, per_language_prefix
+
+    model = open_vectors(path)
+    if model.dim != dim:
+        raise ConfigError(f"init {path}: its vectors have {model.dim} dimensions, the run {dim}: give "
+                          f"dim = {model.dim}")
+    file_languages = model.languages
+    if len(languages) > 1 and not file_languages:
+        lang = _language_of_file(path, per_language_prefix)
+        if lang is None:
+            raise ConfigError(f"init {path}: its keys have no lang: prefix and this joint run has "
+                              f"{', '.join(languages)}: give a joint file (lang:word keys), per-language "
+                              "files PREFIX.<lang>.vec (--init PREFIX) or one of them")
+        model.words = [f"{lang}:{word}" for word in model.words]
+        model._index, file_languages = None, [lang]
+    elif len(languages) == 1 and file_languages:
+        if languages[0] not in file_languages:
+            raise ConfigError(f"init {path}: it holds {', '.join(file_languages)} words, the run's language "
+                              f"is {languages[0]}")
+        model = model.by_language(languages[0])
+    if len(languages) > 1 and not set(file_languages) & set(languages):
+        raise ConfigError(f"init {path}: it holds {', '.join(file_languages)} words, the run "
+                          f"{', '.join(languages)}")
+    index = model.index
+    rows = np.array([i for i, key in enumerate(keys) if key in index], np.int64)
+    if len(rows):
+        w_in[rows, :dim] = model.vectors[[index[keys[i]] for i in rows]]
+    by_language = {}
+    if len(languages) > 1:
+        found = [keys[i].split(":", 1)[0] for i in rows]
+        by_language = {lang: found.count(lang) for lang in languages}
+    return {"path": os.path.abspath(path), "rows": int(len(rows)), "of": len(keys),
+            "by_language": by_language}
+
+
+def _language_of_file(path: str, per_language_prefix) -> str | None:
+    """The language of a per-language file PREFIX.<lang>.vec (None for any other name)."""
+    prefix = per_language_prefix(Path(path).name)
+    return Path(path).name[len(prefix) + 1:].split(".", 1)[0] if prefix else None
+
+
+# ----------------------------------------------------------------------------- vocab
+
+
+def read_vocabulary(path: str) -> tuple[list[str], np.ndarray | None]:
+    """The words of a vocabulary file and their counts (None for a plain word list)."""
+    words, counts = [], []
+    for lineno, line in enumerate(read_text(path, "vocabulary").splitlines(), start=1):
+        columns = line.split()
+        if not columns:
+            continue
+        if len(columns) > 2 or (len(columns) == 2 and not columns[1].isdigit()):
+            raise FormatError(f"{path}:{lineno}: expected 'word count' or one word, got {line[:80]!r}")
+        words.append(columns[0])
+        counts.append(int(columns[1]) if len(columns) == 2 else None)
+    if not words:
+        raise FormatError(f"{path}: no words in the vocabulary file")
+    if len(set(words)) != len(words):
+        seen, duplicate = set(), None
+        for word in words:
+            duplicate = duplicate or (word if word in seen else None)
+            seen.add(word)
+        raise FormatError(f"{path}: the word {duplicate!r} is listed twice")
+    given = [c is not None for c in counts]
+    if any(given) and not all(given):
+        raise FormatError(f"{path}: some lines have a count and some do not: give 'word count' on every line "
+                          "or none")
+    return words, (np.array(counts, np.int64) if all(given) else None)
+
+
+def fixed_vocabulary(path: str | None, languages: list[str]) -> dict | None:
+    """{language: (words, counts or None)} of the `vocab` file, for vocab.build; None without one.
+    In a joint run its words are `lang:word` (a language the file lacks keeps its corpus vocabulary)."""
+    if path is None:
+        return None
+    words, counts = read_vocabulary(path)
+    if len(languages) == 1:
+        return {languages[0]: (words, counts)}
+    fixed = {}
+    for i, key in enumerate(words):
+        lang, _, word = key.partition(":")
+        if not word or lang not in languages:
+            raise FormatError(f"{path}: {key!r} is not lang:word with a language of the run "
+                              f"({', '.join(languages)}): a joint run's vocabulary keys are lang:word")
+        entry = fixed.setdefault(lang, ([], []))
+        entry[0].append(word)
+        entry[1].append(None if counts is None else counts[i])
+    return {lang: (w, None if counts is None else np.array(c, np.int64)) for lang, (w, c) in fixed.items()}
+
+
+# ----------------------------------------------------------------------------- freeze
+
+
+def check_freeze(config, task_specs, parallel) -> None:
+    """A freeze that can be honoured: languages of the run, from init, some task left to train."""
+    if not config.freeze:
+        return
+    languages = list(dict.fromkeys(t.lang for t in task_specs))
+    unknown = [lang for lang in config.freeze if lang not in languages]
+    if unknown:
+        raise ConfigError(f"freeze: no task has language {', '.join(unknown)} (the run's languages: "
+                          f"{', '.join(languages)})")
+    if config.init is None:
+        raise ConfigError("freeze keeps the vectors that init gives the frozen languages: give init too")
+    if getattr(config, "subwords", False):
+        raise ConfigError("freeze cannot be used with subwords: the n-gram rows are shared by every "
+                          "language, so a frozen language's vectors would still change")
+    if set(languages) <= set(config.freeze):
+        raise ConfigError("freeze: every language of the run is frozen: there is nothing to train")
+
+
+def trained_tasks(config, task_specs, parallel) -> list[bool]:
+    """For each task, then each parallel text: whether it trains (it touches a language not frozen)."""
+    frozen = set(config.freeze or ())
+    return ([t.lang not in frozen for t in task_specs]
+            + [not set(p.langs) <= frozen for p in parallel])
+
+
+def kept_chunks(chunks: dict, trains: list[bool]) -> dict:
+    """The schedule without the chunks of tasks that do not train, its progress (the learning rate's
+    timeline) recomputed over the chunks kept."""
+    keep = np.asarray(trains, bool)[chunks["task"]]
+    if keep.all():
+        return chunks
+    kept = {key: value[keep] for key, value in chunks.items()}
+    tokens = (chunks["progress_end"] - chunks["progress_begin"])[keep]
+    ends = np.cumsum(tokens)
+    total = float(ends[-1]) if len(ends) and ends[-1] > 0 else 1.0
+    kept["progress_end"], kept["progress_begin"] = ends / total, (ends - tokens) / total
+    kept["id"] = np.ascontiguousarray(kept["id"])
+    return kept
+
+
+class FrozenRows:
+    """A copy of the frozen languages' rows of w_in, written back after each segment."""
+
+    def __init__(self, w_in: np.ndarray, ranges: list[tuple[int, int]]):
+        self.w_in, self.ranges = w_in, ranges
+        self.saved = [w_in[first:last].copy() for first, last in ranges]
+
+    def restore(self) -> None:
+        for (first, last), rows in zip(self.ranges, self.saved):
+            self.w_in[first:last] = rows
