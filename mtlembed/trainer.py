@@ -376,17 +376,19 @@ class Trainer:
                                    self.config.final_learning_rate, tasks=job.tally,
                                    start_words=int(job.chunk_words[job.position]))
         start = time.perf_counter()
+        planned = job.position  # one process: where the checkpoint interval ends
         with _StopRequests() as stop:
             while not job.done:
                 if job.round_ends is not None:
                     end = int(job.round_ends[job.round])
                 else:
-                    end = self._segment_end(job, interval) if checkpoint_dir else job.n_chunks
-                    end = self._milestones.segment_end(job.position, end)
+                    if job.position >= planned:
+                        planned = self._segment_end(job, interval) if checkpoint_dir else job.n_chunks
+                    end = self._milestones.segment_end(job.position, planned)  # an epoch's end may be sooner
                 stats = self._run_segment(job, end, stop, callback)
                 self._milestones.after(job.position)
                 cause = stats["interrupted"] or stop.cause
-                due = bool(checkpoint_dir) and not job.done  # one process: a segment is an interval
+                due = bool(checkpoint_dir) and not job.done and job.position >= planned
                 if self._ranks:
                     cause, due = self._meet(job, cause, bool(checkpoint_dir) and self._checkpoint_due(job,
                                                                                                      interval))
