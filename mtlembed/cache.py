@@ -92,6 +92,7 @@ def corpus_key(task_specs: Sequence, parallel_specs: Sequence, config) -> dict:
         return files
 
     return {"encoding": {key: getattr(config, key) for key in ENCODING_KEYS},
+            "vocab": identity([config.vocab]) if config.vocab else None,  # the vocab file fixes the words
             "tasks": [{"lang": t.lang, "files": identity(t.paths)} for t in task_specs],
             "parallel": [{"langs": list(p.langs), "files": [identity([path]) for path in p.paths]}
                          for p in parallel_specs]}

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Callable
 
-from . import backend, corpus
+from . import backend, corpus, growth
 from . import vocab as vocab_module
 from .config import TrainConfig
 from .encoded import EncodedCorpus, MemorySink, release_free_memory
@@ -52,6 +52,8 @@ def read_corpus(task_specs: Sequence[TaskSpec], config: TrainConfig,
     (distributed.Ranks), this process reads its shard of every task (never a cache)."""
     if ranks is not None and config.cache_dir is not None:
         raise ConfigError("cache_dir cannot be used with distributed training yet: leave it out")
+    if ranks is not None and config.vocab is not None:
+        raise ConfigError("vocab cannot be used with distributed training yet: leave it out")
     try:
         if config.cache_dir is not None:
             from . import cache  # cache.py encodes with this module's encode(): imported when needed
@@ -123,7 +125,8 @@ def encode(task_specs: Sequence[TaskSpec], config: TrainConfig, parallel_specs: 
         vocab, mappings = ranks.vocabulary(sources, config, failure)
     else:
         _warn_prunings(counters, config)
-        vocab, by_language = vocab_module.build(counters, config.min_count, config.max_vocab)
+        vocab, by_language = vocab_module.build(counters, config.min_count, config.max_vocab,
+                                                growth.fixed_vocabulary(config.vocab, list(counters)))
         mappings = [by_language[lang] for lang, _ in sources]
     streams = []
     for spec, sink, mapping, (_, counter) in zip(task_specs, sinks, mappings, sources):

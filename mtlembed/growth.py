@@ -184,3 +184,18 @@ class FrozenRows:
     def restore(self) -> None:
         for (first, last), rows in zip(self.ranges, self.saved):
             self.w_in[first:last] = rows
+
+
+def fixed_order(corpus_words: list[str], corpus_counts: np.ndarray, words: list[str],
+                counts: np.ndarray | None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """One language's vocabulary from a `vocab` file: its words, most frequent first (ties in the
+    file's order), their counts (the file's, else the corpus's, at least 1), and for each corpus
+    word its index among them (-1: not in the file)."""
+    seen = {word: i for i, word in enumerate(corpus_words)}
+    if counts is None:
+        counts = np.array([max(int(corpus_counts[seen[w]]), 1) if w in seen else 1 for w in words], np.int64)
+    order = np.argsort(-counts, kind="stable")
+    ordered = [words[i] for i in order]
+    final = {word: i for i, word in enumerate(ordered)}
+    mapping = np.array([final.get(word, -1) for word in corpus_words], np.int64)
+    return ordered, counts[order], mapping

@@ -64,26 +64,37 @@ class Vocabulary:
         return tables
 
 
-def build(counters: dict[str, object], min_count: int,
-          max_vocab: int | None) -> tuple[Vocabulary, dict[str, np.ndarray]]:
+def build(counters: dict[str, object], min_count: int, max_vocab: int | None,
+          fixed: dict | None = None) -> tuple[Vocabulary, dict[str, np.ndarray]]:
     """The vocabulary from per-language counters, and for each language the map
-    from provisional (first-seen) ids to final ids (-1: dropped)."""
+    from provisional (first-seen) ids to final ids (-1: dropped). A language in `fixed`
+    (growth.fixed_vocabulary: the `vocab` file's words and counts) has exactly those words."""
     words: list[str] = []
     counts: list[np.ndarray] = []
     starts = [0]
     mappings = {}
     for language, counter in counters.items():
         blob, ends, token_counts, ids = counter.words()
+        begins = np.concatenate(([0], ends[:-1]))
+        mapping = np.full(counter.issued, -1, dtype=np.int32)  # ids pruned while counting stay -1
+        if fixed and language in fixed:
+            from .growth import fixed_order
+
+            corpus_words = [blob[b:e].decode("utf-8") for b, e in zip(begins.tolist(), ends.tolist())]
+            listed, listed_counts, index = fixed_order(corpus_words, token_counts, *fixed[language])
+            words.extend(listed)
+            counts.append(listed_counts)
+            mapping[ids[index >= 0]] = starts[-1] + index[index >= 0]
+            mappings[language] = mapping
+            starts.append(starts[-1] + len(listed))
+            continue
         # Most frequent first; ties keep first-seen order, as word2vec's stable sort does.
         order = np.argsort(-token_counts, kind="stable")
         kept = order[token_counts[order] >= min_count]
         if max_vocab is not None:
             kept = kept[:max_vocab]
-        begins = np.concatenate(([0], ends[:-1]))
         words.extend(blob[begins[i]:ends[i]].decode("utf-8") for i in kept.tolist())
         counts.append(token_counts[kept])
-        # Ids of tokens pruned while counting are held by no one: they stay -1.
-        mapping = np.full(counter.issued, -1, dtype=np.int32)
         mapping[ids[kept]] = np.arange(starts[-1], starts[-1] + len(kept), dtype=np.int32)
         mappings[language] = mapping
         starts.append(starts[-1] + len(kept))
