@@ -1,25 +1,34 @@
-"""Joint cross-lingual training against "each language alone, then Procrustes".
+"""Joint cross-lingual training against baselines that get the same data (issue 17).
 
     python examples/prepare_data.py          # once: examples/data/ (Tatoeba, OPUS-MT sides)
-    python benchmarks/bench_joint.py --name joint-bli [--dim 300 --epochs 5 --langs es,de,fr]
+    python benchmarks/bench_joint.py --name joint-fair [--langs es,de,fr --seeds 1,2,3 --dim 300]
 
-Both arms see the same text with the same settings:
+For each language pair en-xx, every arm gets the same line-aligned text (the
+Tatoeba and OPUS-MT pairs of examples/data, each side also read as that
+language's monolingual text) and the same seed dictionary (MUSE en-xx.0-5000,
+the train split). The arms:
 
-* joint: one Trainer on English + es/de/fr monolingual tasks, the line-aligned
-  Tatoeba and OPUS-MT pairs as [[parallel]] tasks, the MUSE train dictionaries
-  (en-xx.0-5000) as code-switching [[dictionary]] ties, then Procrustes
-  refinement on those dictionaries (as examples/joint-en-es-de-fr.toml).
-* separate: each language's monolingual task trained alone, then es/de/fr
-  mapped onto English by orthogonal Procrustes on the same train dictionary.
-  The separate English run is also the "English only" reference for analogies.
-* separate-passes: the same, but each small language trained for as many
-  passes over its corpus as the joint run gave it (temperature sampling
-  repeats small corpora), so the baseline is not short of updates.
+* separate-procrustes: en and xx trained apart (mtlembed), xx mapped onto en by
+  orthogonal Procrustes on the seed dictionary (``mtlembed align --method procrustes``);
+* separate-induced: the same vectors, seeded by the seed dictionary plus the pairs
+  induced from the parallel text (``mtlembed induce``: Dice, mutual best), then
+  MUSE's iterative refinement (``--method iterative``);
+* pseudo-bilingual: gensim skip-gram on the merge-and-shuffle corpus (Vulić &
+  Moens, 2016: each aligned pair's words, language-prefixed, in one shuffled
+  line), as it is and then Procrustes on the seed dictionary;
+* joint: one mtlembed run (both sides as monolingual tasks, the pairs as a
+  [[parallel]] task, the seed dictionary as code-switching ties), with and
+  without `refine = "procrustes"`;
+* joint+english (not a fair arm: more data): the same plus a large English
+  corpus (--english), as the README's old table had.
 
-Scores: BLI P@1 (CSLS and NN) en->xx on the MUSE test splits (5000-6500, no
-source word shared with the train split) and the xling test sets for de/fr,
-with coverage; English analogy (questions-words, top 30k) and similarity.
-Writes benchmarks/results/<name>.{md,json}.
+All arms share dim, window, negative, sample, min_count and epochs (the
+merge-and-shuffle corpus uses --pseudo-window, since its lines are shuffled
+pairs). Scores: BLI P@1 by CSLS and NN on the MUSE test splits (5000-6500, no
+source word shared with the train split), en->xx and xx->en, on the pairs
+whose two words every arm has (the same queries for every arm), over several
+seeds (mean, standard deviation, min and max). Nothing is tuned on the test
+splits. Writes benchmarks/results/<name>.{md,json}.
 """
 
 from __future__ import annotations
@@ -27,8 +36,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
+import random
+import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,8 +48,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from mtlembed import eval as ev  # noqa: E402
+from mtlembed.align import align  # noqa: E402
+from mtlembed.align.dice import induce_dictionary  # noqa: E402
 from mtlembed.config import TrainConfig  # noqa: E402
 from mtlembed.crosslingual import refine  # noqa: E402
+from mtlembed.dictionary import read_dictionary  # noqa: E402
 from mtlembed.model import Embeddings  # noqa: E402
 from mtlembed.tasks import DictionarySpec, ParallelSpec, TaskSpec  # noqa: E402
 from mtlembed.trainer import Trainer  # noqa: E402
@@ -46,193 +60,211 @@ from mtlembed.trainer import Trainer  # noqa: E402
 DATA = Path(os.environ.get("MTLEMBED_DATA") or ROOT.parent / "shared" / "data")
 EXAMPLES = ROOT / "examples" / "data"
 MUSE = DATA / "bli" / "muse_reconstructed"
-XLING = DATA / "bli" / "xling"
-SIMILARITY = {"ws353": DATA / "similarity" / "en" / "faruqui" / "EN-WS-353-ALL.txt",
-              "simlex": DATA / "similarity" / "en" / "faruqui" / "EN-SIMLEX-999.txt",
-              "men": DATA / "similarity" / "en" / "faruqui" / "EN-MEN-TR-3k.txt"}
+SOURCES = ("tatoeba", "opus")
+FAIR = ("separate-procrustes", "separate-induced", "pseudo-bilingual", "pseudo-bilingual-procrustes")
+JOINT = ("joint", "joint-no-refine")
 
 
-def english_corpus(args) -> str:
-    return str(args.english)
+def side_files(lang: str, side: str) -> tuple[str, ...]:
+    return tuple(str(EXAMPLES / f"{source}.en-{lang}.{side}") for source in SOURCES)
 
 
-def monolingual(lang: str) -> TaskSpec:
-    return TaskSpec(lang,
-                    (str(EXAMPLES / f"tatoeba.en-{lang}.{lang}"), str(EXAMPLES / f"opus.en-{lang}.{lang}")),
-                    lang=lang)
+def parallel_pairs(lang: str) -> list[tuple[str, str]]:
+    return [(str(EXAMPLES / f"{s}.en-{lang}.en"), str(EXAMPLES / f"{s}.en-{lang}.{lang}")) for s in SOURCES]
 
 
-def parallel(lang: str) -> list[ParallelSpec]:
-    return [ParallelSpec(f"{source}-en-{lang}", ("en", lang),
-                         (str(EXAMPLES / f"{source}.en-{lang}.en"),
-                          str(EXAMPLES / f"{source}.en-{lang}.{lang}")))
-            for source in ("tatoeba", "opus")]
-
-
-def train_dictionary(lang: str) -> Path:
+def seed_dictionary(lang: str) -> Path:
     return MUSE / f"en-{lang}.0-5000.txt"
 
 
-def test_sets(lang: str) -> dict[str, Path]:
-    sets = {"muse": MUSE / f"en-{lang}.5000-6500.txt"}
-    xling = XLING / f"en-{lang}" / f"yacle.test.freq.2k.en-{lang}.tsv"
-    if xling.exists():
-        sets["xling"] = xling
-    return sets
+def test_files(lang: str) -> dict[str, Path]:
+    return {f"en->{lang}": MUSE / f"en-{lang}.5000-6500.txt", f"{lang}->en": MUSE / f"{lang}-en.5000-6500.txt"}
 
 
-def train(config: TrainConfig, tasks, parallel_specs=(), dictionaries=()) -> tuple[Embeddings, float, dict]:
-    """Embeddings, seconds, and passes over each task's corpus."""
-    start = time.perf_counter()
-    trainer = Trainer(config, tasks, parallel_specs, dictionaries)
-    embeddings = trainer.train(progress=True)
-    return embeddings, time.perf_counter() - start, {t["name"]: t["passes"] for t in trainer.report.tasks}
+def train(config: TrainConfig, tasks, parallel=(), dictionaries=()) -> Embeddings:
+    return Trainer(config, tasks, parallel, dictionaries).train()
 
 
-def prefixed(lang: str, embeddings: Embeddings) -> Embeddings:
-    """Keys `lang:word`, as a joint model has them (for Procrustes refinement)."""
-    return Embeddings([f"{lang}:{w.partition(':')[2] or w}" for w in embeddings.words], embeddings.vectors,
-                      embeddings.counts)
+def joint_arms(config, lang, english=None) -> dict[str, tuple[Embeddings, Embeddings]]:
+    """joint and joint-no-refine from one run (refine is applied after training, as the trainer does)."""
+    en_paths = side_files(lang, "en") + ((str(english),) if english else ())
+    tasks = [TaskSpec("en", en_paths, lang="en"), TaskSpec(lang, side_files(lang, lang), lang=lang)]
+    parallel = [ParallelSpec(f"{s}-en-{lang}", ("en", lang), pair) for s, pair in zip(SOURCES, parallel_pairs(lang))]
+    dictionaries = [DictionarySpec(("en", lang), str(seed_dictionary(lang)))]
+    raw = train(config, tasks, parallel, dictionaries)
+    refined = refine(raw, "en", dictionaries)
+    return {"joint-no-refine": (raw.by_language("en"), raw.by_language(lang)),
+            "joint": (refined.by_language("en"), refined.by_language(lang))}
 
 
-def english_scores(vectors: Embeddings, questions: Path) -> dict:
-    scores = {"analogy": ev.analogy(vectors, questions, restrict=30000)["accuracy"]}
-    for name, path in SIMILARITY.items():
-        if path.exists():
-            scores[name] = ev.similarity(vectors, path)["spearman"]
-    return scores
+def mapped(en: Embeddings, other: Embeddings, pairs, method: str) -> tuple[Embeddings, Embeddings]:
+    """`other` mapped onto `en` by mtlembed.align; both normalized as align leaves them."""
+    other_mapped, en_normalized, _ = align(other, en, [(t, s) for s, t in pairs], method)
+    return en_normalized, other_mapped
 
 
-def bli_scores(english: Embeddings, other: Embeddings, lang: str) -> dict:
-    scores = {}
-    for name, path in test_sets(lang).items():
-        for method in ("csls", "nn"):
-            result = ev.bli(english, other, path, method=method, max_vocab=200000)
-            scores[f"{name}-{method}"] = {"p@1": result["p@1"], "p@10": result["p@10"],
-                                          "coverage": result["coverage"], "queries": result["queries"]}
-    return scores
+def separate_arms(config, lang, induced) -> dict[str, tuple[Embeddings, Embeddings]]:
+    en = train(config, [TaskSpec("en", side_files(lang, "en"), lang="en")])
+    other = train(config, [TaskSpec(lang, side_files(lang, lang), lang=lang)])
+    seed = read_dictionary(seed_dictionary(lang))
+    return {"separate-procrustes": mapped(en, other, seed, "procrustes"),
+            "separate-induced": mapped(en, other, list(dict.fromkeys(seed + induced)), "iterative")}
+
+
+def pseudo_bilingual_arms(args, lang, seed_value, workdir) -> dict[str, tuple[Embeddings, Embeddings]]:
+    """gensim skip-gram on each aligned pair's words (prefixed en:/xx:) merged and shuffled in one line."""
+    from gensim.models import Word2Vec
+
+    rng = random.Random(seed_value)
+    corpus = Path(workdir) / f"pseudo-{lang}-{seed_value}.txt"
+    with open(corpus, "w", encoding="utf-8") as out:
+        for en_path, other_path in parallel_pairs(lang):
+            with open(en_path, encoding="utf-8") as en_lines, open(other_path, encoding="utf-8") as other_lines:
+                for en_line, other_line in zip(en_lines, other_lines):
+                    words = [f"en:{w}" for w in en_line.lower().split()]
+                    words += [f"{lang}:{w}" for w in other_line.lower().split()]
+                    rng.shuffle(words)
+                    out.write(" ".join(words) + "\n")
+    model = Word2Vec(corpus_file=str(corpus), vector_size=args.dim, window=args.pseudo_window,
+                     min_count=args.min_count, sample=args.sample, sg=1, negative=args.negative,
+                     epochs=args.epochs, workers=args.threads or os.cpu_count(), seed=seed_value)
+    corpus.unlink()
+    kv = model.wv
+    both = Embeddings(list(kv.index_to_key), kv.vectors)
+    en, other = both.by_language("en"), both.by_language(lang)
+    return {"pseudo-bilingual": (en, other),
+            "pseudo-bilingual-procrustes": mapped(en, other, read_dictionary(seed_dictionary(lang)), "procrustes")}
+
+
+def common_test_pairs(path: Path, arms: dict, source_side: int, workdir: str, tag: str) -> tuple[str, int]:
+    """The test pairs whose two words every arm has, as a dictionary file (the same queries for all)."""
+    keep = [(s, t) for s, t in read_dictionary(path)
+            if all(s in a[source_side].index and t in a[1 - source_side].index for a in arms.values())]
+    out = Path(workdir) / f"{tag}.txt"
+    out.write_text("".join(f"{s} {t}\n" for s, t in keep), encoding="utf-8")
+    return str(out), len({s for s, _ in keep})
+
+
+def score(arms: dict, lang: str, workdir: str) -> dict:
+    """{arm: {direction: {csls, nn}}} P@1 on the common queries; and the query counts."""
+    scores, queries = {name: {} for name in arms}, {}
+    for direction, path in test_files(lang).items():
+        source_side = 0 if direction.startswith("en->") else 1
+        common, n = common_test_pairs(path, arms, source_side, workdir, f"{lang}-{direction[:2]}")
+        queries[direction] = {"common": n, "in_file": len({s for s, _ in read_dictionary(path)})}
+        for name, sides in arms.items():
+            src, tgt = sides[source_side], sides[1 - source_side]
+            scores[name][direction] = {method: ev.bli(src, tgt, common, method=method)["p@1"]
+                                       for method in ("csls", "nn")}
+    return {"scores": scores, "queries": queries}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--name", default="joint-bli")
-    parser.add_argument("--english", type=Path, default=HERE / ".cache" / "enwiki-text8-17M.txt",
-                        help="the English task's corpus (default: the 17M-word text8-style Wikipedia)")
+    parser.add_argument("--name", default="joint-fair")
     parser.add_argument("--langs", default="es,de,fr")
+    parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--dim", type=int, default=300)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--codeswitch", type=float, default=None, help="default: DictionarySpec's")
-    parser.add_argument("--no-parallel", action="store_true", help="tie by dictionaries only")
-    parser.add_argument("--sampling", default="temperature")
-    parser.add_argument("--arms", default="joint,separate,separate-passes",
-                        help="separate-passes needs joint (it reads the joint run's passes)")
+    parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--negative", type=int, default=10)
+    parser.add_argument("--sample", type=float, default=1e-4)
+    parser.add_argument("--min-count", type=int, default=3)
+    parser.add_argument("--pseudo-window", type=int, default=10,
+                        help="window of the merge-and-shuffle corpus (its lines are shuffled pairs)")
+    parser.add_argument("--english", type=Path, default=HERE / ".cache" / "enwiki-text8-17M.txt",
+                        help="the large English corpus of joint+english ('none': skip that arm)")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    langs = args.langs.split(",")
-    arms = args.arms.split(",")
-    questions = DATA / "analogy" / "en" / "questions-words.txt"
+    langs, seeds = args.langs.split(","), [int(s) for s in args.seeds.split(",")]
+    english = None if str(args.english) == "none" else args.english
     if not EXAMPLES.joinpath(f"tatoeba.en-{langs[0]}.en").exists():
-        subprocess.run([sys.executable, str(ROOT / "examples" / "prepare_data.py")], check=True)
-    if not args.english.exists():
-        subprocess.run([sys.executable, str(HERE / "prepare_corpus.py")], check=True)
-
-    config = TrainConfig(model="sg", dim=args.dim, window=5, negative=10, sample=1e-4, min_count=3,
-                         max_vocab=200000, epochs=args.epochs, lowercase=True, sampling=args.sampling,
-                         temperature=2.0, threads=args.threads, seed=1)
-    english = TaskSpec("en", (english_corpus(args),), lang="en")
-    dict_options = {} if args.codeswitch is None else {"codeswitch": args.codeswitch}
-    dictionaries = [DictionarySpec(("en", lang), str(train_dictionary(lang)), **dict_options)
-                    for lang in langs]
-    results = {"config": dict(vars(config)), "langs": langs, "english": str(args.english),
-               "parallel": not args.no_parallel, "codeswitch": dictionaries[0].codeswitch, "arms": {}}
-
-    if "joint" in arms:
-        ties = [] if args.no_parallel else [p for lang in langs for p in parallel(lang)]
-        joint, seconds, passes = train(config.replace(refine="procrustes"),
-                                       [english] + [monolingual(lang) for lang in langs], ties, dictionaries)
-        arm = {"seconds": seconds, "passes": passes,
-               "english": english_scores(joint.by_language("en"), questions), "bli": {}}
-        for lang in langs:
-            arm["bli"][lang] = bli_scores(joint.by_language("en"), joint.by_language(lang), lang)
-        results["arms"]["joint"] = arm
-        print(json.dumps(arm, indent=1), flush=True)
-
-    english_alone = None
-    for name in ("separate", "separate-passes"):
-        if name not in arms:
-            continue
-        if english_alone is None:
-            english_alone, english_seconds, _ = train(config, [english])
-        arm = {"seconds": english_seconds, "english": english_scores(english_alone, questions), "bli": {},
-               "epochs": {}}
-        for lang in langs:
-            epochs = config.epochs
-            if name == "separate-passes":  # as many passes as the joint run gave this language
-                epochs = max(config.epochs, round(results["arms"]["joint"]["passes"][lang]))
-            alone, seconds, _ = train(config.replace(epochs=epochs), [monolingual(lang)])
-            arm["seconds"] += seconds
-            arm["epochs"][lang] = epochs
-            both = Embeddings(prefixed("en", english_alone).words + prefixed(lang, alone).words,
-                              _stack(english_alone.vectors, alone.vectors))
-            mapped = refine(both, "en", [DictionarySpec(("en", lang), str(train_dictionary(lang)))])
-            arm["bli"][lang] = bli_scores(mapped.by_language("en"), mapped.by_language(lang), lang)
-        results["arms"][name] = arm
-        print(json.dumps(arm, indent=1), flush=True)
-
-    out = HERE / "results" / args.name
-    out.parent.mkdir(parents=True, exist_ok=True)
+        raise SystemExit("bench_joint: run python examples/prepare_data.py first (examples/data/)")
+    if english is not None and not english.exists():
+        raise SystemExit(f"bench_joint: {english} not found: run benchmarks/prepare_corpus.py or --english none")
     command = "python benchmarks/bench_joint.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    out.parent.joinpath(out.name + ".json").write_text(
-        json.dumps({"command": command, **results}, indent=1) + "\n")
-    out.parent.joinpath(out.name + ".md").write_text(report(command, results))
-    print(report(command, results))
+    results = {"command": command, "langs": langs, "seeds": seeds, "english": str(english),
+               "settings": {k: getattr(args, k) for k in ("dim", "epochs", "window", "negative", "sample",
+                                                          "min_count", "pseudo_window", "threads")},
+               "runs": {}, "induced": {}}
+    for lang in langs:
+        start = time.perf_counter()
+        induced = [(s, t) for s, t, _, _ in induce_dictionary(parallel_pairs(lang), ("en", lang), lowercase=True)]
+        results["induced"][lang] = {"pairs": len(induced), "seconds": time.perf_counter() - start}
+        for seed in seeds:
+            config = TrainConfig(model="sg", dim=args.dim, window=args.window, negative=args.negative,
+                                 sample=args.sample, min_count=args.min_count, epochs=args.epochs,
+                                 lowercase=True, sampling="temperature", temperature=2.0, threads=args.threads,
+                                 seed=seed)
+            with tempfile.TemporaryDirectory() as workdir:
+                arms, seconds = {}, {}
+                for name, make in (("separate", lambda: separate_arms(config, lang, induced)),
+                                   ("pseudo", lambda: pseudo_bilingual_arms(args, lang, seed, workdir)),
+                                   ("joint", lambda: joint_arms(config, lang)),
+                                   ("joint+english", lambda: {"joint+english": joint_arms(config, lang, english)
+                                                              ["joint"]} if english else {})):
+                    start = time.perf_counter()
+                    arms.update(make())
+                    seconds[name] = time.perf_counter() - start
+                run = score(arms, lang, workdir)
+            run["seconds"] = seconds
+            results["runs"][f"{lang}-{seed}"] = run
+            print(f"{lang} seed {seed}: " + json.dumps(run["scores"]), flush=True)
+    results["summary"] = summarize(results)
+    out = HERE / "results" / args.name
+    out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    out.with_suffix(".md").write_text(report(results))
+    print(report(results))
     return 0
 
 
-def _stack(a, b):
-    import numpy as np
-    return np.concatenate([np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)])
+def summarize(results: dict) -> dict:
+    """{lang: {direction: {method: {arm: {mean, sd, min, max}}, ...}}} over seeds."""
+    summary = {}
+    for lang in results["langs"]:
+        runs = [results["runs"][f"{lang}-{seed}"] for seed in results["seeds"]]
+        arms = list(runs[0]["scores"])
+        for direction in runs[0]["queries"]:
+            for method in ("csls", "nn"):
+                cell = summary.setdefault(lang, {}).setdefault(direction, {}).setdefault(method, {})
+                for arm in arms:
+                    values = [100 * r["scores"][arm][direction][method] for r in runs]
+                    cell[arm] = {"mean": statistics.fmean(values), "min": min(values), "max": max(values),
+                                 "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
+    return summary
 
 
-def report(command: str, results: dict) -> str:
-    arms = results["arms"]
-    lines = [f"# Joint vs separate+Procrustes: {', '.join('en-' + lang for lang in results['langs'])}", "",
-             f"Command: `{command}`", "",
-             f"English task: `{results['english']}`; config: "
-             + ", ".join(f"{k}={results['config'][k]}"
-                         for k in ("model", "dim", "window", "negative", "sample", "min_count", "epochs",
-                                   "sampling", "temperature"))
-             + f"; parallel ties: {results['parallel']}; codeswitch: {results['codeswitch']}", "",
-             "## BLI en->xx, P@1 (coverage of the test dictionary's source words)", "",
-             "| pair | test | method | " + " | ".join(arms) + " | joint - best separate |",
-             "|---|---|---|" + "---:|" * len(arms) + "---:|"]
-    first = next(iter(arms.values()))
-    for lang, sets in first["bli"].items():
-        for key in sets:
-            test, method = key.split("-")
-            cells = [f"{100 * a['bli'][lang][key]['p@1']:.2f} ({100 * a['bli'][lang][key]['coverage']:.0f}%)"
-                     for a in arms.values()]
-            gap = ""
-            baselines = [a for name, a in arms.items() if name.startswith("separate")]
-            if "joint" in arms and baselines:
-                best = max(a["bli"][lang][key]["p@1"] for a in baselines)
-                gap = f"{100 * (arms['joint']['bli'][lang][key]['p@1'] - best):+.2f}"
-            lines.append(f"| en-{lang} | {test} | {method} | " + " | ".join(cells) + f" | {gap} |")
-    lines += ["", "## English (joint model's English rows vs English alone)", "",
-              "| arm | seconds | analogy | " + " | ".join(SIMILARITY) + " |",
-              "|---|---:|---:|" + "---:|" * len(SIMILARITY)]
-    for name, arm in arms.items():
-        e = arm["english"]
-        lines.append(f"| {name} | {arm['seconds']:.0f} | {100 * e['analogy']:.2f}% | "
-                     + " | ".join(f"{e.get(s, float('nan')):.3f}" for s in SIMILARITY) + " |")
-    lines.append("")
-    if "passes" in arms.get("joint", {}):
-        lines.append("Passes over each corpus in the joint run: "
-                     + ", ".join(f"{name} {p:.1f}" for name, p in arms["joint"]["passes"].items()) + ".")
-    for name, arm in arms.items():
-        if arm.get("epochs"):
-            lines.append(f"Epochs of each small language in `{name}`: "
-                         + ", ".join(f"{lang} {e}" for lang, e in arm["epochs"].items()) + ".")
+def report(results: dict) -> str:
+    summary, seeds = results["summary"], results["seeds"]
+    first = results["runs"][f"{results['langs'][0]}-{seeds[0]}"]
+    arms = list(first["scores"])
+    s = results["settings"]
+    lines = ["# Joint training against baselines with the same data (issue 17)", "",
+             f"Command: `{results['command']}`", "",
+             f"Every arm: the Tatoeba + OPUS-MT line-aligned pairs of each en-xx (both sides also as "
+             f"monolingual text) and the MUSE train dictionary en-xx.0-5000; skip-gram, dim {s['dim']}, "
+             f"window {s['window']} (merge-and-shuffle: {s['pseudo_window']}), negative {s['negative']}, "
+             f"sample {s['sample']}, min_count {s['min_count']}, {s['epochs']} epochs, {s['threads']} threads. "
+             f"`joint+english` also reads `{results['english']}` (more data: not a fair arm). "
+             f"Seeds {', '.join(map(str, seeds))}.", "",
+             "BLI P@1 (%) on the MUSE test splits (5000-6500), on the queries every arm covers: mean ± sd "
+             "over seeds [min-max].", ""]
+    for method in ("csls", "nn"):
+        lines += [f"## {method.upper()}", "",
+                  "| pair | queries | " + " | ".join(arms) + " | joint - best fair |",
+                  "|---|---:|" + "---:|" * len(arms) + "---:|"]
+        for lang in results["langs"]:
+            for direction, cell in summary[lang].items():
+                c = cell[method]
+                best = max(c[a]["mean"] for a in FAIR if a in c)
+                cells = [f"{c[a]['mean']:.1f} ± {c[a]['sd']:.1f} [{c[a]['min']:.1f}-{c[a]['max']:.1f}]"
+                         for a in arms]
+                n = results["runs"][f"{lang}-{seeds[0]}"]["queries"][direction]["common"]  # same every seed
+                lines.append(f"| {direction} | {n} | " + " | ".join(cells)
+                             + f" | {c['joint']['mean'] - best:+.1f} |")
+        lines.append("")
+    lines.append("Induced dictionaries (Dice, mutual best, >= 3 shared lines): "
+                 + ", ".join(f"en-{lang} {v['pairs']} pairs" for lang, v in results["induced"].items()) + ".")
     return "\n".join(lines) + "\n"
 
 
