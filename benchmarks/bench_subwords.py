@@ -1,0 +1,267 @@
+"""Subwords (issue 21): mtlembed --subwords against fastText and gensim's FastText, and joint BLI.
+
+    python benchmarks/bench_subwords.py english --words 17M --epochs 1 --name subwords-17M-1epoch
+    python benchmarks/bench_subwords.py joint --words 17M --epochs 1 --name subwords-joint-bli
+
+english: the text8-style Wikipedia corpus (run.py's, made by prepare_corpus.py), skip-gram,
+every tool with the same dim, window, negatives, sample, min_count, epochs, threads and
+n-grams (min_n, max_n, buckets), one after the other, each in a process of its own (timed
+by tools.py, as run.py times them); mtlembed without subwords is the reference row. Each
+tool writes a fastText .bin (mtlembed through --fasttext-out) and one evaluator scores all:
+questions-words over the 30,000 most frequent words, and Stanford Rare Words (Spearman)
+both ways: pairs with an unseen word skipped, and scored from their n-grams.
+
+joint: examples/joint-en-es-de-fr.toml (English + es/de/fr, parallel sentences, MUSE seed
+dictionaries) with this English corpus, trained without subwords and with them in both
+sharing modes; BLI en->xx (CSLS P@1) on the MUSE test splits (5000-6500), after the job's
+Procrustes refinement, and, unrefined, with unseen source words scored from their n-grams.
+
+Results: benchmarks/results/<name>.json and .md, with the command and the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # scoring: tiny products, threads only slow them
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+import prepare_corpus  # noqa: E402
+from run import RUNS, count_corpus_words, cpu_info, git_state, loadavg  # noqa: E402
+
+from mtlembed import crosslingual, jobconfig  # noqa: E402
+from mtlembed import eval as ev  # noqa: E402
+from mtlembed.errors import ConfigError  # noqa: E402
+from mtlembed.trainer import Trainer  # noqa: E402
+from tools import FastText, Gensim, Mtlembed, Params, run_timed  # noqa: E402
+
+DATA = Path(os.environ.get("MTLEMBED_DATA") or ROOT.parent / "shared" / "data")
+QUESTIONS = DATA / "analogy" / "en" / "questions-words.txt"
+RARE_WORDS = DATA / "similarity" / "en" / "faruqui" / "EN-RW-STANFORD.txt"
+MUSE = DATA / "bli" / "muse_reconstructed"
+JOINT_JOB = ROOT / "examples" / "joint-en-es-de-fr.toml"
+RESTRICT = 30_000
+TOOLS = {"mtlembed": Mtlembed, "mtlembed-plain": Mtlembed, "fasttext": FastText, "gensim": Gensim}
+
+
+def subword_flags(args, tool: str) -> list[str]:
+    """The n-gram settings in each tool's own flags."""
+    if tool == "mtlembed":
+        return ["--subwords", "--min-n", str(args.min_n), "--max-n", str(args.max_n), "--buckets",
+                str(args.buckets)]
+    return ["--min-n", str(args.min_n), "--max-n", str(args.max_n), "--buckets", str(args.buckets)]
+
+
+def english_runs(args, corpus: Path, words: int, work: Path) -> list[dict]:
+    """Each tool trained once; its record has the timings, the model's path and the machine's load."""
+    params = Params(model="sg", dim=args.dim, window=args.window, negative=args.negative, sample=args.sample,
+                    min_count=args.min_count, epochs=args.epochs, alpha=0.025, threads=args.threads,
+                    seed=args.seed)
+    runs = []
+    for name in args.tools.split(","):
+        tool = TOOLS[name]()
+        model = work / f"{name}.bin"  # a fastText model (mtlembed-plain: word2vec vectors)
+        if name == "mtlembed":  # -o: the word2vec vectors it writes too; the model is --fasttext-out's
+            argv = tool.argv(params, corpus, work / "mtlembed-vectors.bin", work)
+            argv += subword_flags(args, name) + ["--fasttext-out", str(model)]
+        else:
+            argv = tool.argv(params, corpus, model, work)
+            argv += subword_flags(args, name) if name != "mtlembed-plain" else []
+        for stale in (model, work / "mtlembed-vectors.bin"):
+            stale.unlink(missing_ok=True)
+        load = loadavg()
+        proc = run_timed(argv, timeout=args.timeout)
+        record = {"tool": name, "version": tool.probe().version, "argv": shlex.join(argv), "rc": proc.rc,
+                  "wall_seconds": proc.wall, "peak_rss_mb": proc.maxrss_kb / 1024,
+                  "cpu_seconds": proc.cpu_seconds, "others_cores": proc.others_cores, "loadavg_before": load,
+                  "model": str(model)}
+        if proc.rc != 0 or not model.exists():
+            raise SystemExit(f"{name} failed (exit {proc.rc}):\n{proc.tail()}")
+        record.update(tool.timings(proc, params, work))
+        record["train_words_per_second"] = words * args.epochs / record["train_seconds"]
+        print(f"{name}: {record['train_words_per_second'] / 1e3:,.0f}k words/s, {proc.wall:.1f} s end to end",
+              flush=True)
+        runs.append(record)
+    return runs
+
+
+def english_scores(model: str) -> dict:
+    """Analogy (top 30k) and Rare Words, unseen words skipped and scored from n-grams."""
+    scores = {"analogy": ev.analogy(model, QUESTIONS, restrict=RESTRICT)["accuracy"]}
+    for oov in ("skip", "subwords"):
+        try:
+            rw = ev.similarity(model, RARE_WORDS, oov=oov)
+        except ConfigError:  # no n-grams (mtlembed-plain): unseen words cannot be scored
+            continue
+        scores[f"rw_{oov}"] = {key: rw[key] for key in ("spearman", "pairs", "total", "coverage")}
+    return scores
+
+
+def english(args, meta: dict) -> dict:
+    corpus = prepare_corpus.prepare(args.words)
+    words = count_corpus_words(corpus)
+    work = RUNS / args.name
+    work.mkdir(parents=True, exist_ok=True)
+    runs = english_runs(args, corpus, words, work)
+    for record in runs:
+        record["scores"] = english_scores(record["model"])
+        if not args.keep:
+            Path(record["model"]).unlink()
+        print(record["tool"], json.dumps(record["scores"]), flush=True)
+    return {"corpus": {"path": str(corpus), "words": words}, "runs": runs}
+
+
+def joint_job(args):
+    """The example job on this English corpus, at this size, with the arm's subwords."""
+    job = jobconfig.load_job(JOINT_JOB)
+    english_task = dataclasses.replace(job.tasks[0], paths=(str(prepare_corpus.prepare(args.words)),))
+    config = job.config.replace(dim=args.dim, epochs=args.epochs, threads=args.threads, seed=args.seed,
+                                refine="none", min_n=args.min_n, max_n=args.max_n, buckets=args.buckets)
+    return job, (english_task, *job.tasks[1:]), config
+
+
+def joint(args, meta: dict) -> dict:
+    job, tasks, config = joint_job(args)
+    languages = [t.lang for t in tasks[1:]]
+    arms = {}
+    for arm in args.arms.split(","):
+        sharing = "language" if arm == "none" else arm
+        arm_config = config.replace(subwords=arm != "none", subword_sharing=sharing)
+        trainer = Trainer(arm_config, tasks, job.parallel, job.dictionaries)
+        start = time.perf_counter()
+        embeddings = trainer.train(progress=False)
+        seconds = time.perf_counter() - start
+        refined = crosslingual.refine(embeddings, "en", job.dictionaries)  # the job's refine = procrustes
+        result = {"seconds": seconds, "words_per_second": trainer.report.words_per_second,
+                  "vocab_size": len(embeddings), "bli": {}}
+        for lang in languages:
+            test = MUSE / f"en-{lang}.5000-6500.txt"
+            scores = {"refined": ev.bli(refined.by_language("en"), refined.by_language(lang), test,
+                                        method="csls", max_vocab=200000)}
+            if arm != "none":  # unseen English words of the test split scored from their n-grams
+                source, target = embeddings.by_language("en"), embeddings.by_language(lang)
+                scores["unrefined-oov"] = ev.bli(source, target, test, method="csls", max_vocab=200000,
+                                                 oov="subwords")
+            result["bli"][lang] = {name: {key: s[key] for key in ("p@1", "p@10", "coverage",
+                                                                  "coverage_vocabulary", "queries")}
+                                   for name, s in scores.items()}
+        print(arm, json.dumps(result), flush=True)
+        arms[arm] = result
+        del trainer, embeddings, refined
+    return {"job": str(JOINT_JOB), "config": dataclasses.asdict(config), "arms": arms}
+
+
+def english_table(results: dict) -> list[str]:
+    runs = results["runs"]
+    fasttext = next((r for r in runs if r["tool"] == "fasttext"), None)
+    lines = ["| tool | train words/s | x fastText | train s | end-to-end s | x fastText | peak RSS MB | "
+             "analogy % (top 30k) | RW rho, OOV skipped (coverage) | RW rho, OOV from n-grams (coverage) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        s = r["scores"]
+        rw = ["n/a" if f"rw_{oov}" not in s else f"{s[f'rw_{oov}']['spearman']:.3f} "
+              f"({100 * s[f'rw_{oov}']['coverage']:.1f}%)" for oov in ("skip", "subwords")]
+        speed = r["train_words_per_second"] / fasttext["train_words_per_second"] if fasttext else float("nan")
+        e2e = fasttext["wall_seconds"] / r["wall_seconds"] if fasttext else float("nan")
+        lines.append(f"| {r['tool']} | {r['train_words_per_second'] / 1e3:,.0f}k | {speed:.2f} | "
+                     f"{r['train_seconds']:.1f} | {r['wall_seconds']:.1f} | {e2e:.2f} | "
+                     f"{r['peak_rss_mb']:.0f} | "
+                     f"{100 * s['analogy']:.2f} | {rw[0]} | {rw[1]} |")
+    return lines
+
+
+def joint_table(results: dict) -> list[str]:
+    arms = results["arms"]
+    lines = ["| arm | seconds | words/s | " + " | ".join(
+        f"en-{lang} P@1 (coverage) | en-{lang} P@1, OOV from n-grams (coverage)"
+        for lang in next(iter(arms.values()))["bli"]) + " |",
+        "|---|---:|---:|" + "---:|---:|" * len(next(iter(arms.values()))["bli"])]
+    for name, arm in arms.items():
+        cells = []
+        for scores in arm["bli"].values():
+            for kind in ("refined", "unrefined-oov"):
+                s = scores.get(kind)
+                cells.append("n/a" if s is None else f"{100 * s['p@1']:.2f} ({100 * s['coverage']:.0f}%)")
+        label = "no subwords" if name == "none" else f"subwords, sharing {name}"
+        lines.append(f"| {label} | {arm['seconds']:.0f} | {arm['words_per_second'] / 1e3:,.0f}k | "
+                     + " | ".join(cells) + " |")
+    return lines
+
+
+def write(args, meta: dict, results: dict) -> None:
+    out = HERE / "results" / args.name
+    document = {"meta": meta, "args": vars(args), **results}
+    out.with_suffix(".json").write_text(json.dumps(document, indent=1, default=str) + "\n")
+    table = english_table(results) if args.part == "english" else joint_table(results)
+    settings = (f"skip-gram, dim {args.dim}, window {args.window}, negative {args.negative}, sample "
+                f"{args.sample}, min_count {args.min_count}, epochs {args.epochs}, threads {args.threads}"
+                if args.part == "english" else
+                f"{JOINT_JOB.name}'s [train] with dim {args.dim}, epochs {args.epochs}, "
+                f"threads {args.threads}")
+    dirty = " (uncommitted changes)" if meta["git_dirty"] else ""
+    text = [f"# {args.name}", "", f"Command: `{meta['command']}`", "",
+            f"- date {meta['date']}, git `{meta['git_sha']}`{dirty}; CPU {meta['cpu']}, "
+            f"{meta['cores']} cores",
+            f"- load average before / after: {meta['loadavg_before']} / {meta['loadavg_after']} "
+            "(the machine is shared: ratios within this run are what counts)",
+            f"- {settings}; n-grams {args.min_n}-{args.max_n}, {args.buckets} buckets", "", *table, ""]
+    if args.part == "english":
+        text += ["Train words/s = corpus words x epochs / training seconds (each tool's own stamps, as "
+                 "run.py's); end-to-end = the whole process (start-up, vocabulary, training, writing the "
+                 ".bin model). "
+                 "'x fastText' is the ratio to fastText's (speed: higher is faster; end to end: fastText's "
+                 "seconds over the tool's). Every model is scored by mtlembed's evaluator from its .bin "
+                 "(mtlembed-plain: its word2vec vectors, no n-grams).", "",
+                 "Mean cores used by other processes during each run: "
+                 + ", ".join(f"{r['tool']} {r['others_cores']:.2f}" for r in results["runs"]) + ".", ""]
+    out.with_suffix(".md").write_text("\n".join(text))
+    print("\n".join(text))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("part", choices=("english", "joint"))
+    parser.add_argument("--name", required=True, help="results file stem (benchmarks/results/NAME.json, .md)")
+    parser.add_argument("--words", type=prepare_corpus.parse_words, default=17_000_000,
+                        help="the text8-style English corpus of this many words (prepare_corpus.py)")
+    parser.add_argument("--tools", default="mtlembed,mtlembed-plain,fasttext,gensim")
+    parser.add_argument("--arms", default="none,language,all",
+                        help="joint: none (no subwords) and the sharing modes")
+    parser.add_argument("--dim", type=int, default=100)
+    parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--negative", type=int, default=5)
+    parser.add_argument("--sample", type=float, default=1e-4)
+    parser.add_argument("--min-count", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--min-n", type=int, default=3)
+    parser.add_argument("--max-n", type=int, default=6)
+    parser.add_argument("--buckets", type=int, default=2_000_000)
+    parser.add_argument("--timeout", type=float, default=7200, help="seconds per training run")
+    parser.add_argument("--keep", action="store_true", help="keep the models in benchmarks/.cache/runs/NAME")
+    args = parser.parse_args(argv)
+    git_sha, dirty = git_state()
+    cpu, _ = cpu_info()
+    meta = {"command": shlex.join(["python", "benchmarks/bench_subwords.py", *(argv or sys.argv[1:])]),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_sha": git_sha,
+            "git_dirty": dirty, "cpu": cpu, "cores": os.cpu_count(), "loadavg_before": loadavg()}
+    results = english(args, meta) if args.part == "english" else joint(args, meta)
+    meta["loadavg_after"] = loadavg()
+    write(args, meta, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
