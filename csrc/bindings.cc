@@ -222,21 +222,38 @@ struct KernelJob {
   double* chunk_stats = nullptr;  // (loss, pairs) per chunk of the schedule, or null
 
   KernelJob(const py::object& w_in, const py::list& w_out, const py::object& keep_prob, const py::list& noise,
-            const py::list& tasks, const Schedule& schedule, const py::object& stats) {
+            const py::list& tasks, const Schedule& schedule, const py::object& stats,
+            const py::object& subword_offsets, const py::object& subword_rows) {
     // The items, not the lists, are held: a list may change after this.
     const auto hold = [&](const py::handle item) { held.push_back(py::reinterpret_borrow<py::object>(item)); };
     job.w_in = writable_matrix(w_in, "w_in");
     hold(w_in);
+    MTL_CHECK(subword_offsets.is_none() == subword_rows.is_none(),
+              "subword_offsets and subword_rows come together (a SubwordTable)");
+    if (!subword_offsets.is_none()) {
+      int64_t n_offsets = 0, n_rows = 0;
+      job.subwords.offsets = vector_of<int64_t>(subword_offsets, "subword_offsets", &n_offsets);
+      job.subwords.rows = vector_of<int32_t>(subword_rows, "subword_rows", &n_rows);
+      check_offsets(job.subwords.offsets, n_offsets, n_rows, "subword_offsets");
+      job.subwords.words = n_offsets - 1;
+      hold(subword_offsets), hold(subword_rows);
+    }
+    const int64_t vocab = job.vocab();
     for (const py::handle head : w_out) job.w_out.push_back(writable_matrix(head, "w_out")), hold(head);
+    MTL_CHECK(!job.subwords.present() || job.w_out.empty() || job.w_out[0].rows == vocab,
+              "subword_offsets must have one entry per vocabulary word plus one (w_out has ", job.w_out[0].rows,
+              " rows), got ", vocab + 1);
+    MTL_CHECK(vocab <= job.w_in.rows, "w_in must have at least a row per vocabulary word (", vocab, "), got ",
+              job.w_in.rows);
     int64_t n_keep = 0;
     job.keep_prob = vector_of<float>(keep_prob, "keep_prob", &n_keep);
     hold(keep_prob);
-    MTL_CHECK(n_keep == job.w_in.rows, "keep_prob must have one entry per vocabulary row");
+    MTL_CHECK(n_keep == vocab, "keep_prob must have one entry per vocabulary word (", vocab, "), got ", n_keep);
     for (const py::handle table : noise) job.noise.push_back(table.cast<const BoundNoiseTable&>()), hold(table);
     for (const py::handle item : tasks) {  // copied: later changes to a Task do not reach this job
       const auto& task = item.cast<const BoundTask&>();
-      MTL_CHECK(task.codeswitch == 0 || task.translation_rows == job.w_in.rows + 1,
-                "translation_offsets needs one entry per vocabulary row, plus one");
+      MTL_CHECK(task.codeswitch == 0 || task.translation_rows == vocab + 1,
+                "translation_offsets needs one entry per vocabulary word, plus one");
       job.tasks.push_back(task);
       hold(item);
     }
@@ -248,11 +265,12 @@ struct KernelJob {
       chunk_stats = static_cast<double*>(a.mutable_data());
       hold(stats);
     }
+    validate_ids(job);  // once here, not on every train call: it reads the whole corpus
   }
 
   // The plain job of chunks [begin, end).
   TrainJob segment(int64_t begin, int64_t end) const {
-    TrainJob part{job.w_in, job.w_out, job.keep_prob, job.noise, job.tasks, {}};
+    TrainJob part{job.w_in, job.w_out, job.keep_prob, job.noise, job.tasks, {}, job.subwords};
     part.chunks.assign(job.chunks.begin() + begin, job.chunks.begin() + end);
     return part;
   }
@@ -395,9 +413,12 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<KernelJob>(m, "KernelJob", "What a run reads and writes; holds its arrays while it lives.")
       .def(py::init<const py::object&, const py::list&, const py::object&, const py::list&, const py::list&,
-                    const Schedule&, const py::object&>(),
+                    const Schedule&, const py::object&, const py::object&, const py::object&>(),
            py::kw_only(), py::arg("w_in"), py::arg("w_out"), py::arg("keep_prob"), py::arg("noise"), py::arg("tasks"),
-           py::arg("schedule"), py::arg("chunk_stats") = py::none())
+           py::arg("schedule"), py::arg("chunk_stats") = py::none(), py::arg("subword_offsets") = py::none(),
+           py::arg("subword_rows") = py::none(),
+           "subword_offsets (int64, words + 1) and subword_rows (int32): a SubwordTable; then word i's input "
+           "vector is the mean of its w_in rows, and w_in may have more rows than the vocabulary")
       .def("__len__", [](const KernelJob& j) { return j.job.chunks.size(); });
 
   m.def("train", &train, py::arg("params"), py::arg("job"), py::arg("backend"), py::kw_only(), py::arg("begin") = 0,

@@ -19,30 +19,29 @@ void validate(const TrainParams& p, const TrainJob& job) {
             ", got ", p.cbow_share);
   MTL_CHECK(p.alpha > 0 && p.min_alpha >= 0, "alpha must be > 0 and min_alpha >= 0");
   MTL_CHECK(job.w_in.data != nullptr && job.w_in.cols == p.dim, "w_in must have ", p.dim, " columns");
+  const int64_t vocab = job.vocab();
+  MTL_CHECK(vocab >= 1 && vocab <= job.w_in.rows, "the subword table has ", vocab, " words but w_in only ",
+            job.w_in.rows, " rows (a word's own row comes before the buckets)");
   MTL_CHECK(!job.w_out.empty(), "at least one w_out head is needed");
   for (const Matrix& head : job.w_out)
-    MTL_CHECK(head.data != nullptr && head.rows == job.w_in.rows && head.cols == p.dim,
-              "every w_out head must have the shape of w_in (", job.w_in.rows, " x ", p.dim, ")");
+    MTL_CHECK(head.data != nullptr && head.rows == vocab && head.cols == p.dim,
+              "every w_out head must have one row per vocabulary word and the columns of w_in (", vocab, " x ",
+              p.dim, ")");
   MTL_CHECK(job.keep_prob != nullptr, "keep_prob is missing");
   for (const NoiseTable& noise : job.noise)
-    MTL_CHECK(noise.size >= 1 && noise.first_id >= 0 && noise.first_id + noise.size <= job.w_in.rows,
+    MTL_CHECK(noise.size >= 1 && noise.first_id >= 0 && noise.first_id + noise.size <= vocab,
               "a noise table does not fit the vocabulary");
   for (const Task& task : job.tasks) {
     MTL_CHECK(task.noise >= 0 && task.noise < static_cast<int32_t>(job.noise.size()), "task noise index out of range");
     MTL_CHECK(task.head >= 0 && task.head < static_cast<int32_t>(job.w_out.size()), "task head index out of range");
     MTL_CHECK(task.weight >= 0, "task weight must be >= 0");
-    check_ids(task.tokens, task.sentence_offsets[task.n_sentences], job.w_in.rows);
     MTL_CHECK(task.codeswitch >= 0 && task.codeswitch <= 1, "codeswitch must be in 0..1");
-    if (task.codeswitch > 0) {
-      MTL_CHECK(task.translations.offsets != nullptr && task.translations.ids != nullptr,
-                "codeswitch needs a translation table");
-      check_ids(task.translations.ids, task.translations.offsets[job.w_in.rows], job.w_in.rows);
-    }
+    MTL_CHECK(task.codeswitch == 0 || (task.translations.offsets != nullptr && task.translations.ids != nullptr),
+              "codeswitch needs a translation table");
     if (task.parallel()) {
       MTL_CHECK(task.second_offsets != nullptr, "a parallel task needs the second side's offsets");
       MTL_CHECK(task.second_noise >= 0 && task.second_noise < static_cast<int32_t>(job.noise.size()),
                 "parallel task noise index out of range");
-      check_ids(task.second_tokens, task.second_offsets[task.n_sentences], job.w_in.rows);
     }
   }
   for (const Chunk& chunk : job.chunks) {
@@ -52,6 +51,24 @@ void validate(const TrainParams& p, const TrainJob& job) {
                   chunk.sentence_end <= task.n_sentences,
               "chunk sentences out of range");
   }
+}
+
+void validate_ids(const TrainJob& job) {
+  const int64_t vocab = job.vocab();
+  for (const Task& task : job.tasks) {
+    check_ids(task.tokens, task.sentence_offsets[task.n_sentences], vocab);
+    if (task.codeswitch > 0) check_ids(task.translations.ids, task.translations.offsets[vocab], vocab);
+    if (task.parallel()) check_ids(task.second_tokens, task.second_offsets[task.n_sentences], vocab);
+  }
+  const Subwords& table = job.subwords;
+  if (!table.present()) return;
+  MTL_CHECK(table.offsets[0] == 0, "subword_offsets must start at 0, got ", table.offsets[0]);
+  for (int64_t i = 0; i < table.words; ++i)
+    MTL_CHECK(table.offsets[i] < table.offsets[i + 1], "subword_offsets must increase (every word has a row): ",
+              table.offsets[i], " then ", table.offsets[i + 1], " at word ", i);
+  for (int64_t r = 0; r < table.offsets[table.words]; ++r)
+    MTL_CHECK(table.rows[r] >= 0 && table.rows[r] < job.w_in.rows, "subword row ", table.rows[r], " at position ", r,
+              " is outside w_in (", job.w_in.rows, " rows)");
 }
 
 }  // namespace mtl

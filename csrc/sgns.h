@@ -72,6 +72,18 @@ struct Translations {
   const int32_t* ids = nullptr;
 };
 
+// fastText's subwords, a CSR table over word ids: the input vector of word i
+// is the mean of the w_in rows rows[offsets[i], offsets[i+1]) (its own row,
+// then its n-grams' bucket rows, which lie beyond the vocabulary), and the
+// gradient of that mean is added, undivided, to each of them (fastText's
+// Model::update). Absent (null), word i's input vector is w_in row i.
+struct Subwords {
+  const int64_t* offsets = nullptr;  // words + 1 entries
+  const int32_t* rows = nullptr;
+  int64_t words = 0;
+  bool present() const { return offsets != nullptr; }
+};
+
 // One task's encoded corpus: sentence s is tokens[offsets[s], offsets[s+1]).
 // A parallel task also has `second`, the aligned sentences of another
 // language (same count): then each word predicts the words around its
@@ -114,6 +126,9 @@ struct TrainJob {
   std::vector<NoiseTable> noise;
   std::vector<Task> tasks;
   std::vector<Chunk> chunks;         // in schedule order
+  Subwords subwords;                 // optional: then w_in has more rows than the vocabulary
+  // Words: ids, w_out rows, keep_prob and the translation table count these.
+  int64_t vocab() const { return subwords.present() ? subwords.words : w_in.rows; }
 };
 
 // Shared between the training threads and the monitoring (calling) thread.
@@ -140,8 +155,14 @@ struct Control {
   }
 };
 
-// Checks sizes and ids against each other; throws InvalidArgument naming the
-// first inconsistency. Both backends call it before touching any memory.
+// Checks the parameters and the job's sizes against each other; throws
+// InvalidArgument naming the first inconsistency. Both backends call it before
+// touching any memory. Cheap: it reads no corpus.
 void validate(const TrainParams& params, const TrainJob& job);
+
+// Checks every id the kernel will read (tokens, translations, subword rows)
+// against the vocabulary and w_in: a pass over the whole corpus, so the
+// bindings run it once, when a job is bound, not on every train call.
+void validate_ids(const TrainJob& job);
 
 }  // namespace mtl

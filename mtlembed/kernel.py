@@ -16,6 +16,7 @@ import numpy as np
 from . import backend
 from .config import TrainConfig
 from .encoded import EncodedCorpus
+from .subwords import SubwordTable
 from .tasks import DictionarySpec, ParallelSpec, TaskSpec
 
 
@@ -67,13 +68,18 @@ def params(config: TrainConfig, dim: int):
 
 
 def kernel_job(w_in: np.ndarray, w_out: list[np.ndarray], keep_prob: np.ndarray, noise: list[tuple],
-               tasks: list, chunks: dict, chunk_stats: np.ndarray | None = None):
+               tasks: list, chunks: dict, chunk_stats: np.ndarray | None = None,
+               subwords: SubwordTable | None = None):
     """A _core.KernelJob: `noise` holds (prob, alias, first id) per language, `tasks` _core.Task objects,
-    `chunks` tasks.schedule's arrays and `chunk_stats` (chunks, 2) float64 for each one's (loss, pairs)."""
+    `chunks` tasks.schedule's arrays and `chunk_stats` (chunks, 2) float64 for each one's (loss, pairs).
+    With `subwords` (its offsets int64, rows int32, as subwords.build_table gives them) a word's input
+    vector is the mean of its rows of w_in, which then has the vocabulary's rows and the buckets'."""
     core = backend.core()
+    subword_arrays = {} if subwords is None else {"subword_offsets": subwords.offsets,
+                                                  "subword_rows": subwords.rows}
     return core.KernelJob(w_in=w_in, w_out=list(w_out), keep_prob=keep_prob,
                           noise=[core.NoiseTable(*table) for table in noise], tasks=tasks,
-                          schedule=core.Schedule(**chunks), chunk_stats=chunk_stats)
+                          schedule=core.Schedule(**chunks), chunk_stats=chunk_stats, **subword_arrays)
 
 
 class Kernel:
@@ -81,11 +87,12 @@ class Kernel:
     schedule), bound once, and `run`, which trains a range of the schedule's chunks."""
 
     def __init__(self, config: TrainConfig, device: str, data: EncodedCorpus, w_in: np.ndarray,
-                 w_out: list[np.ndarray], tasks: list, chunks: dict, chunk_stats: np.ndarray):
+                 w_out: list[np.ndarray], tasks: list, chunks: dict, chunk_stats: np.ndarray,
+                 subwords: SubwordTable | None = None):
         self.w_in, self.w_out = w_in, w_out
         self.params = params(config, w_in.shape[1])
         self.job = kernel_job(w_in, w_out, data.vocab.keep_probabilities(config.sample),
-                              data.vocab.noise_tables(), tasks, chunks, chunk_stats)
+                              data.vocab.noise_tables(), tasks, chunks, chunk_stats, subwords)
         self.backend = "cuda" if device == "cuda" else backend.info()["simd"]
 
     @staticmethod

@@ -32,10 +32,21 @@ using StepFn = double (*)(float* const* in_rows, int n_contexts, float* const* o
 using CbowFn = double (*)(float* const* in_rows, const int* context_ends, int n_centers, float* const* out_rows,
                           int n_targets, int64_t dim, float lr, float* scratch);
 
+// Skip-gram with subwords (fastText's Model::update, one draw of negatives
+// for all the contexts of a center): h, the mean of the center's rows
+// in_rows[0, n_in), predicts out_rows: the first `n_positive` are its contexts'
+// words (label 1), the rest negatives, each counting `negative_weight` times
+// (one pair per context: they share the draw). Scores from the old rows; then
+// w_out[t] += g_t h, and the gradient of h, sum_t g_t w_out[t] (old rows), is
+// added undivided to each of the center's rows (a repeated row gets it twice).
+using SubwordFn = double (*)(float* const* in_rows, int n_in, float* const* out_rows, int n_targets, int n_positive,
+                             float negative_weight, int64_t dim, float lr, float* scratch);
+
 struct Ops {
   const char* level;
-  StepFn skipgram;  // every context row of w_in predicts every target row of w_out
-  CbowFn cbow;      // the mean of each center's context rows predicts its word and the negatives
+  StepFn skipgram;         // every context row of w_in predicts every target row of w_out
+  CbowFn cbow;             // the mean of each center's context rows predicts its word and the negatives
+  SubwordFn subword_step;  // the mean of a center's subword rows predicts its contexts and the negatives
 };
 
 const Ops& ops_generic();
@@ -48,7 +59,8 @@ const Ops& ops_avx512();
 
 inline int64_t scratch_floats(int max_contexts, int max_targets, int dim) {
   // the score block rounded up to whole SIMD blocks, copies of the old rows
-  // (when the targets come in several groups), and CBOW's h rows
+  // (when the targets come in several groups), and CBOW's h rows (the
+  // subword step needs h and max_contexts + max_targets scores: less)
   return static_cast<int64_t>(max_contexts) * (max_targets + 16) + int64_t(max_contexts + max_targets) * dim +
          int64_t(kMaxCbowShare + 1) * dim + int64_t(kMaxCbowShare) * (max_targets + 16);
 }

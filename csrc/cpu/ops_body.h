@@ -64,10 +64,11 @@ inline vec vlog(vec x) {  // normal positive x; feeds the reported loss only
 inline int blocks(int n) { return (n + kLanes - 1) / kLanes; }
 
 // Turns scores into gradients in place: g = lr * (label - sigmoid(score))
-// with word2vec's clip at +-6, label 1 for the first `n_positive` entries.
+// with word2vec's clip at +-6, label 1 for the first `n_positive` entries;
+// the others' gradients and losses count `negative_weight` times.
 // Works on whole blocks (the buffer is padded); padding is masked out.
 // Returns the summed loss -log P(label | score).
-inline double scores_to_gradients(float* g, int n, int n_positive, float lr) {
+inline double scores_to_gradients(float* g, int n, int n_positive, float lr, float negative_weight = 1.0f) {
   vec loss = splat(0.0f);
   ivec index;
   for (int i = 0; i < kLanes; ++i) index[i] = i;
@@ -79,8 +80,9 @@ inline double scores_to_gradients(float* g, int n, int n_positive, float lr) {
     const vec sigmoid_z = 1.0f / (1.0f + vexp(-z));
     const vec sigmoid = score > kMaxScore ? splat(1.0f) : (score < -kMaxScore ? splat(0.0f) : sigmoid_z);
     const vec p_label = label > 0.5f ? sigmoid_z : 1.0f - sigmoid_z;
-    loss -= real * vlog(p_label);
-    store(g + b * kLanes, lr * (label - sigmoid));
+    const vec weight = label > 0.5f ? splat(1.0f) : splat(negative_weight);  // x * 1.0f is x: no change without
+    loss -= real * weight * vlog(p_label);
+    store(g + b * kLanes, weight * (lr * (label - sigmoid)));
   }
   return hsum(loss);
 }
@@ -196,6 +198,19 @@ inline void by_blocks(int64_t dim, Body&& body) {
   for (; k < dim; k += kLanes) body(Blocks<1>{}, k);
 }
 
+// h = the mean of rows[0, n).
+inline void mean_rows(float* h, float* const* rows, int n, int64_t dim) {
+  const vec inv = splat(1.0f / static_cast<float>(n));
+  by_blocks<4>(dim, [&](auto unroll, int64_t k) {
+    constexpr int U = decltype(unroll)::count;
+    vec sum[U];
+    for (int u = 0; u < U; ++u) sum[u] = splat(0.0f);
+    for (int c = 0; c < n; ++c)
+      for (int u = 0; u < U; ++u) sum[u] += load(rows[c] + k + u * kLanes);
+    for (int u = 0; u < U; ++u) store(h + k + u * kLanes, sum[u] * inv);
+  });
+}
+
 // CBOW over a run of NC consecutive centers that share their negatives (the
 // HogBatch idea applied to CBOW): h_i, the mean of center i's context rows,
 // predicts targets[i] (its own word) against every shared negative
@@ -214,15 +229,7 @@ double cbow_run(float* const* in_rows, const int* context_ends, float* const* ou
   float* g = scratch + NC * dim;
 
   for (int i = 0, begin = 0; i < NC; begin = context_ends[i++]) {
-    const vec inv = splat(1.0f / static_cast<float>(context_ends[i] - begin));
-    by_blocks<4>(dim, [&](auto unroll, int64_t k) {
-      constexpr int U = decltype(unroll)::count;
-      vec sum[U];
-      for (int u = 0; u < U; ++u) sum[u] = splat(0.0f);
-      for (int c = begin; c < context_ends[i]; ++c)
-        for (int u = 0; u < U; ++u) sum[u] += load(in_rows[c] + k + u * kLanes);
-      for (int u = 0; u < U; ++u) store(h_rows[i] + k + u * kLanes, sum[u] * inv);
-    });
+    mean_rows(h_rows[i], in_rows + begin, context_ends[i] - begin, dim);
     score_rows<1>(g + i, h_rows + i, 1, out_rows + i, dim);
   }
   for (int t = 0; t < n_negatives; t += kGroup)
@@ -280,12 +287,41 @@ double cbow_step(float* const* in_rows, const int* context_ends, int n_centers, 
   return cbow_dispatch<kMaxCbowShare>(in_rows, context_ends, n_centers, out_rows, n_targets, dim, lr, scratch);
 }
 
+// ops.h's SubwordFn. The center's rows and the targets lie in different
+// matrices, so only repeated targets need care: every old target block is
+// read before any is written.
+double subword_step(float* const* in_rows, int n_in, float* const* out_rows, int n_targets, int n_positive,
+                    float negative_weight, int64_t dim, float lr, float* scratch) {
+  float* const h = scratch;
+  float* const g = scratch + dim;  // one score per target, padded to whole blocks
+  mean_rows(h, in_rows, n_in, dim);
+  for (int t = 0; t < n_targets; t += kGroup) score_group<kGroup>(g + t, &h, 1, out_rows + t, n_targets - t, dim);
+  const double loss = scores_to_gradients(g, n_targets, n_positive, lr, negative_weight);
+  by_blocks<2>(dim, [&](auto unroll, int64_t k) {
+    constexpr int U = decltype(unroll)::count;
+    vec hk[U], grad[U];
+    for (int u = 0; u < U; ++u) hk[u] = load(h + k + u * kLanes), grad[u] = splat(0.0f);
+    for (int t = 0; t < n_targets; ++t) {
+      const vec coefficient = splat(g[t]);
+      for (int u = 0; u < U; ++u) grad[u] += coefficient * load(out_rows[t] + k + u * kLanes);
+    }
+    for (int t = 0; t < n_targets; ++t) {
+      const vec coefficient = splat(g[t]);
+      for (int u = 0; u < U; ++u)
+        store(out_rows[t] + k + u * kLanes, load(out_rows[t] + k + u * kLanes) + coefficient * hk[u]);
+    }
+    for (int r = 0; r < n_in; ++r)
+      for (int u = 0; u < U; ++u) store(in_rows[r] + k + u * kLanes, load(in_rows[r] + k + u * kLanes) + grad[u]);
+  });
+  return loss;
+}
+
 }  // namespace
 }  // namespace mtl::cpu
 
 // Defines the accessor for one level, e.g. MTL_DEFINE_OPS(avx2).
 #define MTL_DEFINE_OPS(LEVEL)                                   \
   const ::mtl::cpu::Ops& ::mtl::cpu::ops_##LEVEL() {            \
-    static const Ops table{#LEVEL, &skipgram_step, &cbow_step}; \
+    static const Ops table{#LEVEL, &skipgram_step, &cbow_step, &subword_step}; \
     return table;                                               \
   }

@@ -59,7 +59,7 @@ struct HotSet {
     const int64_t rows =
         std::min(kCopyRowsWorker, kCopyBytesAll / (params.threads * job.w_in.cols * int64_t(sizeof(float))));
     const int64_t per_table = std::max<int64_t>(16, rows / int64_t(job.noise.size()));
-    slot.assign(job.w_in.rows, -1);
+    slot.assign(job.vocab(), -1);
     for (const NoiseTable& noise : job.noise) {
       // A draw picks k uniformly, then k itself with prob[k] or else alias[k].
       std::vector<double> mass(noise.size, 0.0);
@@ -166,7 +166,22 @@ struct HotCopies {
   }
 };
 
+// The most rows one word's input vector has (1 without subwords).
+int max_word_rows(const TrainJob& job) {
+  int64_t most = 1;
+  const Subwords& table = job.subwords;
+  for (int64_t i = 0; table.present() && i < table.words; ++i)
+    most = std::max(most, table.offsets[i + 1] - table.offsets[i]);
+  MTL_CHECK(most <= (int64_t(1) << 20), "a word has ", most, " subword rows; at most 2^20 are supported");
+  return static_cast<int>(most);
+}
+
 // What one worker owns: its buffers never move, so no false sharing.
+// kSubwords: a word's input vector is the mean of its subword rows (sgns.h's
+// Subwords); skip-gram then turns around, as fastText's: the center's mean
+// predicts its contexts' words, so each step composes one mean. Without it the
+// code is what it was (the branches are compile-time).
+template <bool kSubwords>
 struct Worker {
   const TrainParams& params;
   const TrainJob& job;
@@ -176,8 +191,10 @@ struct Worker {
   std::vector<int32_t> kept, kept_second;  // sentences after subsampling
   std::vector<int32_t> contexts;           // the step's centers' contexts, back to back
   std::vector<int> context_ends;           // center i's end in `contexts`
-  std::vector<int32_t> targets;            // the step's centers, then its negatives
+  std::vector<int32_t> targets;            // the step's centers, then its negatives (subword
+                                           // skip-gram: the center's contexts, then the negatives)
   std::vector<float*> in_rows, out_rows;   // the rows of `contexts` and `targets`
+  std::vector<int> row_ends;               // subword CBOW: center i's end in `in_rows`
   std::vector<float> scratch;
   const HotSet& hot;
   std::vector<HotCopies> heads;   // w_out, with this worker's copies of the hot rows
@@ -187,14 +204,16 @@ struct Worker {
   double loss = 0.0;
   int64_t pairs = 0;
 
-  Worker(const TrainParams& p, const TrainJob& j, Control& c, const Ops& o, const HotSet& h, int index)
+  Worker(const TrainParams& p, const TrainJob& j, Control& c, const Ops& o, const HotSet& h, int index,
+         int word_rows)
       : params(p), job(j), control(c), ops(o),
         share(p.model == Model::SkipGram ? 1 : p.cbow_share),
-        contexts(share * (2 * p.window + 1)), context_ends(share), targets(share + p.negative),
-        in_rows(contexts.size()), out_rows(targets.size()),
+        contexts(share * (2 * p.window + 1)), context_ends(share),
+        targets((kSubwords ? 2 * p.window + 1 : share) + p.negative),
+        in_rows(std::max(contexts.size(), contexts.size() * word_rows)), out_rows(targets.size()), row_ends(share),
         scratch(scratch_floats(2 * p.window + 1, p.negative + share, p.dim)), hot(h),
         first_group(hot.groups() * index / p.threads) {
-    for (const Matrix& w_out : j.w_out) heads.push_back(HotCopies{w_out});
+    for (const Matrix& w_out : j.w_out) heads.push_back(HotCopies{w_out, {}, {}});
   }
 
   void sync() {
@@ -212,15 +231,16 @@ struct Worker {
     }
   }
 
-  // Draws the step's negatives after its `n_centers` centers in `targets`;
+  // Draws the step's negatives after its `n_positive` positive targets (the
+  // centers' words; subword skip-gram: the contexts' words) in `targets`;
   // returns the number of targets.
-  int draw_targets(Rng& rng, int n_centers, const NoiseTable& noise) {
-    int n_targets = n_centers;
+  int draw_targets(Rng& rng, int n_positive, const NoiseTable& noise) {
+    int n_targets = n_positive;
     for (int k = 0; k < params.negative; ++k) {
       const int32_t negative = draw_negative(rng, noise);
-      bool is_center = false;
-      for (int i = 0; i < n_centers; ++i) is_center |= negative == targets[i];
-      if (!is_center) targets[n_targets++] = negative;  // as word2vec: never a center's own word
+      bool is_positive = false;
+      for (int i = 0; i < n_positive; ++i) is_positive |= negative == targets[i];
+      if (!is_positive) targets[n_targets++] = negative;  // as word2vec: never a positive's own word
     }
     for (int t = 0; t < n_targets; ++t) out_rows[t] = head->row(hot, targets[t]);
     return n_targets;
@@ -230,6 +250,7 @@ struct Worker {
   // negatives drawn from their language and shared by all of them (skip-gram
   // without shared_negatives: one step per context, each with its own draw).
   void train_step(Rng& rng, int n_centers, const NoiseTable& noise, float lr) {
+    if constexpr (kSubwords) return train_subword_step(rng, n_centers, noise, lr);
     const int n_contexts = context_ends[n_centers - 1];
     for (int c = 0; c < n_contexts; ++c) in_rows[c] = job.w_in.row(contexts[c]);
     if (params.model == Model::SkipGram && !params.shared_negatives) {
@@ -249,6 +270,51 @@ struct Worker {
                        scratch.data());
       pairs += int64_t(n_centers) * (1 + n_targets - n_centers);
     }
+  }
+
+  // Puts word `id`'s subword rows at in_rows[at...); returns the end.
+  int word_rows(int32_t id, int at) {
+    const Subwords& table = job.subwords;
+    for (int64_t r = table.offsets[id]; r < table.offsets[id + 1]; ++r) in_rows[at++] = job.w_in.row(table.rows[r]);
+    return at;
+  }
+
+  // train_step with subwords. CBOW: each center's hidden vector is the mean of
+  // all rows of all its context words (fastText's, gensim's cbow_mean). Skip-
+  // gram: the mean of the center's rows predicts each context's word against
+  // negatives from the contexts' language (`noise`), shared by all of them
+  // unless shared_negatives is off (then one draw and step per context, each
+  // recomposing the mean: fastText's update exactly).
+  void train_subword_step(Rng& rng, int n_centers, const NoiseTable& noise, float lr) {
+    const int n_contexts = context_ends[n_centers - 1];
+    if (params.model == Model::Cbow) {
+      int n_rows = 0;
+      for (int i = 0, c = 0; i < n_centers; ++i) {
+        for (; c < context_ends[i]; ++c) n_rows = word_rows(contexts[c], n_rows);
+        row_ends[i] = n_rows;
+      }
+      const int n_targets = draw_targets(rng, n_centers, noise);
+      loss += ops.cbow(in_rows.data(), row_ends.data(), n_centers, out_rows.data(), n_targets, params.dim, lr,
+                       scratch.data());
+      pairs += int64_t(n_centers) * (1 + n_targets - n_centers);
+      return;
+    }
+    const int n_in = word_rows(targets[0], 0);  // the center's rows
+    if (!params.shared_negatives) {
+      for (int c = 0; c < n_contexts; ++c) {
+        targets[0] = contexts[c];
+        const int n_targets = draw_targets(rng, 1, noise);
+        loss += ops.subword_step(in_rows.data(), n_in, out_rows.data(), n_targets, 1, 1.0f, params.dim, lr,
+                                 scratch.data());
+        pairs += n_targets;
+      }
+      return;
+    }
+    std::copy(contexts.begin(), contexts.begin() + n_contexts, targets.begin());
+    const int n_targets = draw_targets(rng, n_contexts, noise);
+    loss += ops.subword_step(in_rows.data(), n_in, out_rows.data(), n_targets, n_contexts,
+                             static_cast<float>(n_contexts), params.dim, lr, scratch.data());
+    pairs += int64_t(n_contexts) * (1 + n_targets - n_contexts);
   }
 
   // Centers 0..n-1 of `words`, `share` per step, each with word2vec's reduced
@@ -288,8 +354,11 @@ struct Worker {
 
   // Across an aligned pair: word i of `from` is the target predicted by the
   // words of `to` around position i * |to| / |from| (BiSkip's alignment).
+  // Negatives come from the language of what is predicted: `from`'s, or with
+  // subword skip-gram (where the center predicts its contexts) `to`'s.
   void train_across(Rng& rng, const std::vector<int32_t>& from, const std::vector<int32_t>& to,
-                    const NoiseTable& noise, float lr) {
+                    const NoiseTable& from_noise, const NoiseTable& to_noise, float lr) {
+    const NoiseTable& noise = kSubwords && params.model == Model::SkipGram ? to_noise : from_noise;
     const int n = static_cast<int>(from.size()), m = static_cast<int>(to.size());
     if (n == 0 || m == 0) return;
     train_centers(rng, from, [&](int i, int reach, int32_t* out) {
@@ -318,8 +387,9 @@ struct Worker {
       subsample(rng, task, task.tokens, task.sentence_offsets[s], task.sentence_offsets[s + 1], kept);
       if (task.parallel()) {
         subsample(rng, task, task.second_tokens, task.second_offsets[s], task.second_offsets[s + 1], kept_second);
-        train_across(rng, kept, kept_second, job.noise[task.noise], lr);
-        train_across(rng, kept_second, kept, job.noise[task.second_noise], lr);
+        const NoiseTable &first = job.noise[task.noise], &second = job.noise[task.second_noise];
+        train_across(rng, kept, kept_second, first, second, lr);
+        train_across(rng, kept_second, kept, second, first, lr);
       } else {
         train_sentence(rng, kept, job.noise[task.noise], lr);
       }
@@ -342,20 +412,17 @@ struct Worker {
   }
 };
 
-}  // namespace
-
-void train(const TrainParams& params, const TrainJob& job, Control& control, const Ops& ops) {
-  validate(params, job);
-  MTL_CHECK(job.w_in.cols % kRowBlock == 0, "the CPU kernel needs rows padded to a multiple of ", kRowBlock,
-            " floats, got ", job.w_in.cols);
+template <bool kSubwords>
+void run(const TrainParams& params, const TrainJob& job, Control& control, const Ops& ops) {
   const HotSet hot(params, job);
+  const int word_rows = max_word_rows(job);
   // Chunks are taken in schedule order and a taken chunk is always finished,
   // and stop is checked before taking one: so the chunks done are always a
   // prefix of the schedule, however the threads interleave with a stop.
   std::atomic<int64_t> next_chunk{0};
   const int64_t n_chunks = static_cast<int64_t>(job.chunks.size());
   run_workers(params.threads, control.stop, [&](int index) {
-    Worker worker(params, job, control, ops, hot, index);
+    Worker<kSubwords> worker(params, job, control, ops, hot, index, word_rows);
     while (!control.stop.load()) {
       const int64_t c = next_chunk.fetch_add(1);
       if (c >= n_chunks) break;
@@ -364,6 +431,15 @@ void train(const TrainParams& params, const TrainJob& job, Control& control, con
     }
     worker.sync();  // before join: the caller reads or checkpoints the matrices next
   });
+}
+
+}  // namespace
+
+void train(const TrainParams& params, const TrainJob& job, Control& control, const Ops& ops) {
+  validate(params, job);
+  MTL_CHECK(job.w_in.cols % kRowBlock == 0, "the CPU kernel needs rows padded to a multiple of ", kRowBlock,
+            " floats, got ", job.w_in.cols);
+  (job.subwords.present() ? run<true> : run<false>)(params, job, control, ops);
 }
 
 }  // namespace mtl::cpu

@@ -256,8 +256,8 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
   }
   DeviceBuffer<float4*> d_heads(head_ptrs.size());
   d_heads.upload(head_ptrs);
-  DeviceBuffer<float> keep_prob(size_t(job.w_in.rows));
-  keep_prob.upload(job.keep_prob, size_t(job.w_in.rows));
+  DeviceBuffer<float> keep_prob(size_t(job.vocab()));
+  keep_prob.upload(job.keep_prob, size_t(job.vocab()));
 
   int64_t noise_total = 0;
   for (const NoiseTable& t : job.noise) noise_total += t.size;
@@ -303,7 +303,7 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
     if (t.codeswitch > 0.0f) {
       auto found = translations.find(t.translations.offsets);
       if (found == translations.end()) {
-        const size_t rows = size_t(job.w_in.rows) + 1, ids = size_t(t.translations.offsets[job.w_in.rows]);
+        const size_t rows = size_t(job.vocab()) + 1, ids = size_t(t.translations.offsets[job.vocab()]);
         std::pair<DeviceBuffer<int64_t>, DeviceBuffer<int32_t>> table{DeviceBuffer<int64_t>(rows),
                                                                       DeviceBuffer<int32_t>(ids)};
         table.first.upload(t.translations.offsets, rows);
@@ -465,6 +465,7 @@ void train(const TrainParams& params, const TrainJob& job, Control& control) {
   // mtlembed.backend.device_for_job says so before the corpus is read; this is the backstop.
   MTL_CHECK(params.shared_negatives || params.model == Model::Cbow,
             "skip-gram with per-pair negatives (shared_negatives=False) is not implemented on CUDA; use device='cpu'");
+  MTL_CHECK(!job.subwords.present(), "subwords are not implemented on CUDA yet; use device='cpu'");
   const int device = current_device();
   if (job.chunks.empty()) return;
   const bool parallel = has_parallel_tasks(job);
