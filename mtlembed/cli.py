@@ -124,13 +124,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     outputs += models
     report.outputs = [str(Path(p).absolute()) for p in outputs]
     if args.report and args.report.endswith(".html"):
-        from .html_report import write_html
-        write_html(dataclasses.asdict(report), args.report)
+        from .html_report import run_map, write_html
+        write_html(dataclasses.asdict(report), args.report, word_pairs=run_map(embeddings, config))
     elif args.report:
         with io.atomic_write(args.report, "w") as handle:
             json.dump(dataclasses.asdict(report), handle, indent=2)
     if args.checkpoint_dir:  # the outputs are written: --resume now says the run is finished
         trainer.finish_checkpoint(args.checkpoint_dir)
+    if not args.quiet and report.init:
+        print(f"mtlembed: init: {report.init['rows']} of {report.init['of']} rows from {report.init['path']}",
+              file=sys.stderr)
     if not args.quiet:
         print(f"mtlembed: {len(embeddings)} words x {config.dim} dims -> {', '.join(outputs)} "
               f"({report.words_per_second / 1e6:.2f}M words/s, {report.total_seconds:.1f} s in all)",

@@ -38,7 +38,8 @@ X_KEYS = ("words", "epoch", "step", "seconds", "chunk")  # what a history's poin
 COLOURS = ("#3366cc", "#dc3912", "#109618", "#ff9900", "#990099", "#0099c6", "#dd4477", "#66aa00")
 SHOWN = {"corpus_words", "train_words", "vocab_size", "vocab_seconds", "train_seconds", "export_seconds",
          "total_seconds", "words_per_second", "final_loss", "simd", "device", "threads", "config", "tasks",
-         "version", "inputs", "outputs", "evaluation", "eval_history"}
+         "version", "inputs", "outputs", "evaluation", "eval_history", "init"}
+SPEED = "words_per_second"  # an eval_history point's training speed over its epoch: the speed chart's
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;
@@ -194,13 +195,25 @@ def _evaluation(report: Mapping) -> str:
     history = report.get("eval_history")
     if isinstance(history, list) and history:
         x_key, metrics = _metrics_of(history)
+        speed = metrics.pop(SPEED, None)
         charts = [f"<div><h3>{_esc(name)}</h3>{_line_chart({name: points}, x_key, name, 440, 220)}</div>"
                   for name, points in metrics.items()]
         if charts:
             parts.append(f'<div class="grid">{"".join(charts)}</div>')
+        if speed:
+            chart = _line_chart({"words/s": speed}, x_key, "words/s", 900, 200)
+            parts.append(f"<h3>Training speed (words/s per epoch)</h3>{chart}")
     results = report.get("evaluation")
     if isinstance(results, Mapping) and results:
-        rows = [[key, _value(value)] for key, value in _flatten(results)]
+        bands = {key[:-len(".p@1_by_band")]: value for key, value in _flatten(results)
+                 if key.endswith("p@1_by_band") and isinstance(value, list)}
+        for name, entries in bands.items():
+            items = [(f"{b['band']} ({b.get('queries', '?')})", float(b["p@1"])) for b in entries
+                     if isinstance(b, Mapping) and "band" in b and _is_number(b.get("p@1"))]
+            if items:
+                parts.append(f"<h3>{_esc(name)}: BLI P@1 by source-word frequency rank (queries)</h3>"
+                             + _bars(items, lambda v: f"{100 * v:.1f}%"))
+        rows = [[key, _value(value)] for key, value in _flatten(results) if not isinstance(value, list)]
         parts.append(_table(["result", "value"], rows, numeric={1}))
     return _section("Evaluation", "\n".join(parts)) if parts else ""
 
@@ -216,6 +229,10 @@ def _settings(report: Mapping) -> str:
     for kind, entries in _mapping(report, "inputs").items():
         if isinstance(entries, list) and entries:
             parts.append(f"<h3>{_esc(kind)}</h3>" + _records(entries))
+    init = _mapping(report, "init")
+    if _is_number(init.get("rows")):
+        parts.append(f"<h3>init</h3><div>{_grouped(init['rows'])} of {_grouped(init.get('of'))} rows from "
+                     f"<code>{_esc(init.get('path', '?'))}</code></div>")
     outputs = report.get("outputs")
     if isinstance(outputs, list) and outputs:
         parts.append("<h3>outputs</h3>" + "".join(f"<div><code>{_esc(p)}</code></div>" for p in outputs))
@@ -264,6 +281,21 @@ def word_map(model, source: str, target: str, pairs=None, count: int = 40) -> di
     return {"source": source, "target": target, "gold": bool(pairs),
             "pairs": [[word, translation] for word, translation in zip(chosen, translations)],
             "points": (centred @ axes.T).tolist()}
+
+
+def run_map(model, config) -> dict | None:
+    """The map of a joint run's page (`train --report run.html`): its first two languages, linked by
+    the first BLI dev dictionary of that pair (eval_bli) or else by nearest neighbours; None for one
+    language."""
+    from .dev_eval import DevSets
+    from .dictionary import read_dictionary
+
+    languages = model.languages
+    if len(languages) < 2:
+        return None
+    gold = [dev.path for dev in DevSets(config, languages).sets
+            if dev.kind == "bli" and dev.languages == tuple(languages[:2])]
+    return word_map(model, *languages[:2], pairs=read_dictionary(gold[0]) if gold else None)
 
 
 def _map_vectors(where, report_path) -> object:
@@ -349,7 +381,7 @@ def _metrics_of(history: list) -> tuple[str, dict]:
     flat = [dict(_flatten(p)) if isinstance(p, Mapping) else p for p in history]
     x_key = _x_key(flat)
     names = dict.fromkeys(k for p in flat if isinstance(p, Mapping) for k, v in p.items()
-                          if k != x_key and _is_number(v))
+                          if k not in X_KEYS and _is_number(v))
     return x_key, {name: _points(flat, name, x_key) for name in names}
 
 

@@ -28,11 +28,14 @@ from mtlembed.dictionary import read_dictionary
 from mtlembed.errors import ConfigError, FormatError
 from mtlembed.eval.vectors import CHUNK_BYTES, add_unseen, check_oov, prefix_hint, resolve, unit_rows
 
-__all__ = ["METHODS", "CSLS_K", "PRECISION_AT", "evaluate_bli", "read_dictionary", "topk_mean"]
+__all__ = ["METHODS", "CSLS_K", "PRECISION_AT", "FREQUENCY_BANDS", "evaluate_bli", "precision_by_band",
+           "read_dictionary", "topk_mean"]
 
 METHODS = ("nn", "csls")
 CSLS_K = 10
 PRECISION_AT = (1, 5, 10)
+# P@1 by band of the source word's frequency rank: 1-1000, 1001-5000, 5001-20000, beyond.
+FREQUENCY_BANDS = (1000, 5000, 20000)
 # Below this share of the dictionary's source words in the vocabularies, the score is warned about.
 LOW_COVERAGE = 0.5
 _BLOCK_WIDTH = 64  # columns per block when looking for a row's top k (see topk_mean)
@@ -108,7 +111,8 @@ def evaluate_bli(
         ``coverage`` (queries / distinct source words of the dictionary),
         ``pairs`` (pairs kept), ``pairs_total``, ``method``, ``k``,
         ``src_vocab``, ``tgt_vocab``, ``unseen`` (queries from n-grams),
-        ``coverage_vocabulary`` (queries in the vocabulary / distinct source words) and ``file``.
+        ``coverage_vocabulary`` (queries in the vocabulary / distinct source words), ``file`` and
+        ``p@1_by_band`` (see :func:`precision_by_band`).
     """
     check_oov(oov)
     if method not in METHODS:
@@ -161,7 +165,27 @@ def evaluate_bli(
         coverage_vocabulary=int(np.count_nonzero(queries < n_src)) / n_sources,
         tgt_vocab=len(tgt_vs.words),
         file=os.fspath(dictionary_path),
+        **{"p@1_by_band": precision_by_band(ranks, queries, n_src)},
     )
+    return result
+
+
+def precision_by_band(ranks, queries, n_src, bands=FREQUENCY_BANDS):
+    """P@1 of the queries in each band of source-frequency rank (rows are most frequent first):
+    ``[{"band": "1-1000", "from": 1, "to": 1000, "queries": n, "p@1": x}, ...]``, empty bands left
+    out; queries outside the vocabulary (their vectors from n-grams) form the band "unseen"."""
+    edges = [0, *(b for b in bands if b < n_src), n_src]
+    result = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        chosen = (queries >= low) & (queries < high)
+        if chosen.any():
+            label = f"{low + 1}-{high}" if high in bands else f"{low + 1}+"
+            result.append({"band": label, "from": low + 1, "to": int(high), "queries": int(chosen.sum()),
+                           "p@1": float(np.mean(ranks[chosen] < 1))})
+    unseen = queries >= n_src
+    if unseen.any():
+        result.append({"band": "unseen", "from": None, "to": None, "queries": int(unseen.sum()),
+                       "p@1": float(np.mean(ranks[unseen] < 1))})
     return result
 
 
