@@ -73,6 +73,12 @@ class TrainConfig:
     encoding_errors: str = param("replace",
                                   "invalid UTF-8: replace with U+FFFD (with a warning) or strict (error)",
                                   choices=("replace", "strict"))
+    tokenizer: str = param("whitespace", "how text is cut into words: whitespace (as word2vec) or unicode "
+                           "(Unicode word boundaries: punctuation and symbols split off as tokens of their "
+                           "own, every Unicode space separates, each Han or hiragana character a word; "
+                           "docs/walkthrough.md)", choices=("whitespace", "unicode"))
+    jsonl_field: str | None = param(None, "read the corpus files as JSON Lines, one object per line, and "
+                                    "train on the text of this field (a job's task may name its own)")
     max_sentence_length: int = param(1000, "split longer lines into sentences of this many words", low=1,
                                      high=2**31 - 1)
     sampling: str = param("proportional", "how tasks interleave: proportional (by size, all finish each "
@@ -81,8 +87,11 @@ class TrainConfig:
                            choices=("proportional", "temperature"))
     temperature: float = param(2.0, "T of temperature sampling (1: proportional; larger: flatter)", low=1.0,
                                 high=1000.0)
-    refine: str = param("none", "after training, map each language onto the first task's language by "
-                         "orthogonal Procrustes on the seed dictionaries", choices=("none", "procrustes"))
+    refine: str = param("none", "after training, map each language onto the first task's language "
+                         "orthogonally (mtlembed align): procrustes on the dictionaries, iterative (MUSE "
+                         "refinement from them) or self-learning (VecMap; identical strings seed languages "
+                         "without a dictionary)",
+                         choices=("none", "procrustes", "iterative", "self-learning"))
     subwords: bool = param(False, "also train character n-grams of <word>, hashed as fastText hashes them: "
                             "rare words get better vectors and unseen words get one (--fasttext-out writes "
                             "the model)")

@@ -5,9 +5,11 @@
   tab-separated; the xling/Glavaš et al. files are tab-separated).
 * `translation_table`: the dictionary as a CSR table over global ids, both
   directions, which the kernel uses for code-switching (sgns.h, Translations).
-* `procrustes` / `refine`: the post-hoc orthogonal map of each language onto a
-  pivot language, fitted on the dictionary pairs (Xing et al., 2015; Conneau
-  et al., 2018's supervised refinement).
+* `dictionary_pairs`: a dictionary's pairs, from its file or induced from a
+  parallel text (`induced_from`, align/dice.py).
+* `refine`: the post-hoc orthogonal map of each language onto a pivot
+  language by mtlembed align (Procrustes, MUSE's iterative refinement or
+  VecMap's self-learning), through dictionaries between any two languages.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from .tasks import DictionarySpec
 
 _BLOCK_ROWS = 1 << 15  # rows mapped at once by refine (float64: 32k x 300 x 8 B = 79 MB)
 
-__all__ = ["TranslationTable", "merge_tables", "procrustes", "read_dictionary", "refine", "translation_table"]
+__all__ = ["TranslationTable", "dictionary_pairs", "merge_tables", "procrustes", "read_dictionary", "refine",
+           "translation_table"]
 
 
 class TranslationTable(NamedTuple):
@@ -93,63 +96,101 @@ def _csr(rows: np.ndarray, cols: np.ndarray, n_ids: int, usable: int) -> Transla
     return TranslationTable(offsets, cols.astype(np.int32), int(usable))
 
 
+def dictionary_pairs(spec: DictionarySpec, data=None, parallel: Sequence = ()) -> list[tuple[str, str]]:
+    """A dictionary's (first-language word, second-language word) pairs: read from its file, or induced
+    from the parallel text it names (Dice over aligned lines, mutual best: align/dice.py), which needs
+    the run's EncodedCorpus `data` and ParallelSpecs `parallel`."""
+    if spec.path is not None:
+        return read_dictionary(spec.path, tuple(spec.langs))
+    if data is None:
+        raise ConfigError(f"{spec.name}: an induced dictionary is made from the corpus as read for training")
+    from .align.dice import pairs_from_encoded
+
+    text = spec.source_text(parallel)
+    found = pairs_from_encoded(data, [list(parallel).index(text)], tuple(text.langs))
+    return found if tuple(text.langs) == tuple(spec.langs) else [(t, s) for s, t in found]
+
+
 def refine(embeddings: Embeddings, pivot_lang: str,
            dictionaries: Sequence[DictionarySpec | tuple[tuple[str, str], Sequence[tuple[str, str]]]],
-           ) -> Embeddings:
+           method: str = "procrustes") -> Embeddings:
     """Maps every other language's rows onto the pivot language's space.
 
     `embeddings` has `lang:word` keys. `dictionaries` are DictionarySpecs (read
-    from their path) or `((src_lang, tgt_lang), pairs)` tuples. For each
-    language L other than the pivot, the pairs of every dictionary between L
-    and the pivot (either direction) whose two words are in the vocabulary
-    fit an orthogonal W (`procrustes`) on length-normalized rows, so frequent
-    words with long vectors do not dominate the fit (Artetxe et al., 2016);
-    W is then applied to all of L's raw rows. Being orthogonal, it keeps the
-    cosines within L, so monolingual quality is unchanged.
+    from their path) or `((src_lang, tgt_lang), pairs)` tuples, between any two
+    languages. `method` is mtlembed align's (procrustes, iterative,
+    self-learning): each language is fitted on length-normalized rows, so
+    frequent words with long vectors do not dominate the fit (Artetxe et al.,
+    2016), and the orthogonal W is then applied to all its raw rows: the
+    cosines within a language, so its monolingual quality, are unchanged.
 
-    A language with no usable pair to the pivot (no dictionary to it, or only
-    through a third language) is left as is, with a warning. Returns new
-    Embeddings; the pivot's rows are unchanged.
+    Languages are placed outward from the pivot: first those with a dictionary
+    to it, then those with one to a language already placed (mapped onto that
+    one, which is in the pivot's space by then), and so on. With self-learning,
+    a language with no dictionary path to the pivot is seeded by the words
+    spelled the same in both; otherwise it is left as is, with a warning.
+    Returns new Embeddings; the pivot's rows are unchanged.
     """
+    from .align import align
+
     languages = embeddings.languages
     if pivot_lang not in languages:
         raise ConfigError(f"refine: pivot language '{pivot_lang}' has no words in the embeddings "
                           f"(languages: {', '.join(languages) or 'none: keys have no lang: prefix'})")
     rows = _rows_by_language(embeddings.words)
-    pairs_to_pivot: dict[str, list[tuple[str, str]]] = {}  # lang -> (word in lang, pivot word)
+    pairs_between: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (a, b) -> (word in a, word in b)
     for entry in dictionaries:
         if isinstance(entry, DictionarySpec):
-            langs, pairs = tuple(entry.langs), read_dictionary(entry.path, tuple(entry.langs))
+            langs, pairs = tuple(entry.langs), dictionary_pairs(entry)
         else:
             langs, pairs = tuple(entry[0]), entry[1]
-        if langs[1] == pivot_lang:
-            pairs_to_pivot.setdefault(langs[0], []).extend(pairs)
-        elif langs[0] == pivot_lang:
-            pairs_to_pivot.setdefault(langs[1], []).extend((t, s) for s, t in pairs)
+        pairs_between.setdefault(langs, []).extend(pairs)
+        pairs_between.setdefault(langs[::-1], []).extend((t, s) for s, t in pairs)
 
     vectors = np.array(embeddings.vectors, dtype=np.float32, copy=True)
-    for lang in languages:
-        if lang == pivot_lang:
-            continue
-        own, pivot = rows[lang], rows[pivot_lang]
-        found = [(own[w], pivot[p]) for w, p in dict.fromkeys(pairs_to_pivot.get(lang, ()))
-                 if w in own and p in pivot]
-        if not found:
-            reason = ("no dictionary to it" if lang not in pairs_to_pivot
-                      else "none of its dictionary pairs is in the vocabulary")
-            warnings.warn(f"refine: language '{lang}' left as is: {reason} (pivot '{pivot_lang}')",
-                          stacklevel=2)
-            continue
-        if len(found) < embeddings.dim:
-            warnings.warn(f"refine: only {len(found)} usable pairs between '{lang}' and '{pivot_lang}' for "
-                          f"{embeddings.dim} dimensions: the mapping is poorly determined", stacklevel=2)
-        source_rows, pivot_rows = (np.asarray(r, dtype=np.int64) for r in zip(*found))
-        w = procrustes(_unit(vectors[source_rows]), _unit(vectors[pivot_rows]))
-        lang_rows = np.asarray(list(own.values()), dtype=np.int64)
+    placed, waiting = [pivot_lang], [lang for lang in languages if lang != pivot_lang]
+    while waiting:
+        anchor = None
+        for lang in waiting:  # the next language with usable pairs to one already placed (most pairs)
+            usable = {other: _usable(pairs_between.get((lang, other), ()), rows[lang], rows[other])
+                      for other in placed}
+            other = max(placed, key=lambda o: len(usable[o]))
+            if usable[other]:
+                anchor = lang, other, usable[other]
+                break
+        if anchor is None:
+            lang, other, found = waiting[0], pivot_lang, None
+            if method != "self-learning":
+                reason = ("none of its dictionary pairs is in the vocabulary" if any(
+                    (lang, o) in pairs_between for o in languages) else "no dictionary to it")
+                warnings.warn(f"refine: language '{lang}' left as is: {reason} (pivot '{pivot_lang}')",
+                              stacklevel=2)
+                waiting.remove(lang)
+                continue
+        else:
+            lang, other, found = anchor
+            if len(found) < embeddings.dim:
+                warnings.warn(f"refine: only {len(found)} usable pairs between '{lang}' and '{other}' for "
+                              f"{embeddings.dim} dimensions: the mapping is poorly determined", stacklevel=2)
+        source, target = (_side(vectors, rows[name]) for name in (lang, other))
+        _, _, info = align(source, target, found, method, normalize=("unit",))
+        lang_rows = np.asarray(list(rows[lang].values()), dtype=np.int64)
         for begin in range(0, len(lang_rows), _BLOCK_ROWS):  # bounded memory for large vocabularies
             block = lang_rows[begin:begin + _BLOCK_ROWS]
-            vectors[block] = (vectors[block].astype(np.float64) @ w).astype(np.float32)
+            vectors[block] = (vectors[block].astype(np.float64) @ info["mapping"]).astype(np.float32)
+        placed.append(lang)
+        waiting.remove(lang)
     return Embeddings(embeddings.words, vectors, embeddings.counts)
+
+
+def _usable(pairs, own: Mapping[str, int], other: Mapping[str, int]) -> list[tuple[str, str]]:
+    """The distinct pairs whose two words are in the two languages' vocabularies."""
+    return [(w, p) for w, p in dict.fromkeys(pairs) if w in own and p in other]
+
+
+def _side(vectors: np.ndarray, rows: Mapping[str, int]):
+    """One language's (words, vectors), most frequent first (its rows are in vocabulary order)."""
+    return list(rows), vectors[np.fromiter(rows.values(), np.int64, len(rows))]
 
 
 def _rows_by_language(words: Sequence[str]) -> dict[str, dict[str, int]]:
@@ -159,9 +200,3 @@ def _rows_by_language(words: Sequence[str]) -> dict[str, dict[str, int]]:
         if sep:
             rows.setdefault(lang, {})[word] = i
     return rows
-
-
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    matrix = matrix.astype(np.float64)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.maximum(norms, 1e-12)

@@ -17,7 +17,7 @@
 
     [[dictionary]]               # seed translations, `source target` per line
     langs = ["en", "es"]         # the first column is the first language
-    path = "en-es.txt"
+    path = "en-es.txt"           # or induced_from = "en-es": the name of a [[parallel]] table
     codeswitch = 0.25
 
     [output]
@@ -141,7 +141,7 @@ def parse_job(document: Mapping[str, Any], base: str | os.PathLike = ".",
         where = _Where(source, "parallel", i)
         parallel.append(_parallel(table, where, base, languages, owners))
         _claim(owners, parallel[-1].name, where)
-    dictionaries = tuple(_dictionary(table, _Where(source, "dictionary", i), base, languages)
+    dictionaries = tuple(_dictionary(table, _Where(source, "dictionary", i), base, languages, parallel)
                          for i, table in enumerate(document.get("dictionary", []), start=1))
     output = _output(document.get("output", {}), f"{source}: [output]")
     job = Job(config, tuple(tasks), tuple(parallel), dictionaries, output)
@@ -275,9 +275,22 @@ def _parallel(table: Any, where: _Where, base: str, languages: tuple[str, ...],
     return spec
 
 
-def _dictionary(table: Any, where: _Where, base: str, languages: tuple[str, ...]) -> DictionarySpec:
-    spec = _spec(DictionarySpec, table, where, base)
+def _dictionary(table: Any, where: _Where, base: str, languages: tuple[str, ...],
+                parallel: list[ParallelSpec]) -> DictionarySpec:
+    if isinstance(table, Mapping) and "path" not in table and "induced_from" not in table:
+        where.named_after(table)
+        raise ConfigError(f"{where}: missing required key 'path' (a dictionary file; or induced_from, the "
+                          "name of a [[parallel]] table to induce the pairs from)")
+    try:
+        spec = _spec(DictionarySpec, table, where, base)
+    except ConfigError as error:  # both path and induced_from: refused by the spec itself
+        raise ConfigError(error if str(error).startswith(str(where)) else f"{where}: {error}") from None
     _languages_known(spec, where, languages)
+    if spec.induced_from is not None:
+        try:
+            spec.source_text(parallel)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: induced_from: {error}") from None
     return spec
 
 
@@ -299,6 +312,7 @@ def _claim(owners: dict, name: str, where: _Where) -> None:
 
 def _check_job(job: Job, source: str) -> None:
     """Rules that involve several tables (checked again after overrides)."""
-    if job.config.refine == "procrustes" and not job.dictionaries:
-        raise ConfigError(f"{source}: refine = \"procrustes\" needs at least one [[dictionary]] "
-                          "(the seed translations the mapping is fitted on)")
+    if job.config.refine in ("procrustes", "iterative") and not job.dictionaries:
+        raise ConfigError(f"{source}: refine = \"{job.config.refine}\" needs at least one [[dictionary]] "
+                          "(the seed translations the mapping is fitted on; refine = \"self-learning\" "
+                          "needs none)")

@@ -130,7 +130,8 @@ def _inputs(tasks, parallel, dictionaries) -> tuple[list[_Place], list[_Place]]:
             inputs.extend(_Place("the corpus file", os.fspath(p)) for p in corpus.expand_paths([text]))
     for spec in parallel:
         inputs.extend(_Place("the parallel file", os.fspath(p)) for p in spec.paths)
-    inputs.extend(_Place("the dictionary file", os.fspath(spec.path)) for spec in dictionaries)
+    inputs.extend(_Place("the dictionary file", os.fspath(spec.path)) for spec in dictionaries
+                  if spec.path is not None)  # an induced dictionary has no file
     return inputs, patterns
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .config import SAFE_NAME, param, validate
+from .errors import ConfigError
 
 # Tokens per chunk: small enough to balance threads and report progress,
 # large enough that per-chunk overhead does not show.
@@ -63,6 +65,8 @@ class TaskSpec:
     weight: float = param(1.0, "loss weight: scales the learning rate of this task's updates", **_WEIGHT)
     head: str = param("shared", "output matrix: shared, per_task, or a name shared by several tasks",
                       rule=_misspelled_head)
+    jsonl_field: str | None = param(None, "the files are JSON Lines: train on this field's text (default: "
+                                    "[train]'s jsonl_field)")
 
     def __post_init__(self) -> None:
         validate(self, f"task {self.name!r}")
@@ -93,12 +97,38 @@ class DictionarySpec:
 
     langs: tuple[str, str] = param(help="source and target language (the file's first and second column)",
                                    **_LANG, what='a pair of two different languages, e.g. ["en", "es"]')
-    path: str = param(help="the dictionary file, `source target` per line", path=True)
+    path: str | None = param(None, "the dictionary file, `source target` per line", path=True)
     codeswitch: float = param(0.25, "probability that a word with translations is replaced by one",
                               low=0.0, high=1.0)
+    induced_from: str | None = param(None, "instead of a file: the name of a [[parallel]] text of the same "
+                                           "languages, whose pairs are induced from it (Dice over aligned "
+                                           "lines, mutual best; mtlembed induce)")
 
     def __post_init__(self) -> None:
-        validate(self, f"dictionary {self.path!r}")
+        label = (f"dictionary {self.path!r}" if self.path else
+                 f"dictionary induced from {self.induced_from!r}" if self.induced_from else "dictionary")
+        validate(self, label)
+        if (self.path is None) == (self.induced_from is None):
+            raise ConfigError(f"{label}: give either path (a dictionary file) or induced_from (the name of a "
+                              "[[parallel]] text), not " + ("both" if self.path else "neither"))
+
+    @property
+    def name(self) -> str:
+        """How messages name it: its file, or where it is induced from."""
+        return self.path or f"the dictionary induced from '{self.induced_from}'"
+
+    def source_text(self, parallel: Sequence[ParallelSpec]) -> ParallelSpec:
+        """The parallel text an induced dictionary is read from; a ConfigError when `induced_from` names
+        none, or one of other languages."""
+        found = [p for p in parallel if p.name == self.induced_from]
+        if not found:
+            names = ", ".join(repr(p.name) for p in parallel) or "none"
+            raise ConfigError(f"{self.name}: no [[parallel]] text is named '{self.induced_from}' "
+                              f"(parallel texts: {names})")
+        if set(found[0].langs) != set(self.langs):
+            raise ConfigError(f"{self.name}: its langs {list(self.langs)} are not those of the parallel "
+                              f"text '{found[0].name}' ({list(found[0].langs)})")
+        return found[0]
 
 
 def chunk_size(dim: int, window: int, negative: int) -> int:

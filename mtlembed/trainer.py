@@ -16,7 +16,6 @@ import numpy as np
 
 from . import backend, checkpoint, corpus, crosslingual, dev_eval, distributed, growth, subwords
 from . import tasks as tasks_module
-from . import vocab as vocab_module
 from .config import TrainConfig, from_mapping
 from .encode import read_corpus
 from .encoded import EncodedCorpus, anonymous_array
@@ -172,8 +171,11 @@ class Trainer:
         for tie in (*parallel, *dictionaries):
             for lang in tie.langs:
                 if lang not in languages:
-                    where = "parallel " + repr(tie.name) if isinstance(tie, ParallelSpec) else tie.path
+                    where = "parallel " + repr(tie.name) if isinstance(tie, ParallelSpec) else tie.name
                     raise ConfigError(f"{where}: no task has language '{lang}'")
+        for spec in dictionaries:
+            if spec.induced_from is not None:
+                spec.source_text(parallel)  # names a parallel text of its languages
         self.config = config
         self.task_specs = list(task_specs)
         self.parallel = list(parallel)
@@ -191,6 +193,7 @@ class Trainer:
         self._resume_state: checkpoint.Checkpoint | None = None
         self._last_state: checkpoint.Checkpoint | None = None  # where the last train() ended
         self._ranks: distributed.Ranks | None = None  # the other processes of a distributed run
+        self._pairs: list | None = None  # the dictionaries' pairs, once read or induced
 
     @property
     def writes_outputs(self) -> bool:
@@ -219,7 +222,7 @@ class Trainer:
     def input_paths(self) -> list[str]:
         """Every corpus, parallel and dictionary path (file, glob or folder) the run reads, absolute."""
         paths = [p for spec in (*self.task_specs, *self.parallel) for p in spec.paths]
-        return [os.path.abspath(p) for p in (*paths, *(d.path for d in self.dictionaries))]
+        return [os.path.abspath(p) for p in (*paths, *(d.path for d in self.dictionaries if d.path))]
 
     def finish_checkpoint(self, directory: str | os.PathLike) -> None:
         """Marks the run in `directory` finished, once its outputs are safely written: the checkpoint
@@ -230,7 +233,7 @@ class Trainer:
 
     def read(self) -> EncodedCorpus:
         start = time.perf_counter()
-        self._ranks = distributed.join()
+        self._ranks = distributed.join(self.config.device)  # --device cuda: NCCL
         self.corpus = read_corpus(self.task_specs, self.config, self.parallel, self._ranks)
         self.report.vocab_seconds = time.perf_counter() - start
         self.report.corpus_words = self.corpus.words_read
@@ -323,7 +326,7 @@ class Trainer:
         table = {"subwords": subwords.vocabulary_table(data.vocab, spec)} if spec else {}
         kernel = Kernel(cfg, device, data, w_in, w_out,
                         Kernel.task_list(data, self.task_specs, self.parallel, self.dictionaries, heads,
-                                         self._translations(data.vocab)), chunks, chunk_stats, **table)
+                                         self._translations(data)), chunks, chunk_stats, **table)
         r = self.report
         r.simd, r.device, r.threads = kernel.backend, device, cfg.worker_threads
         job = _Job(data, kernel, chunk_words, chunk_stats, tally)
@@ -490,29 +493,38 @@ class Trainer:
         else:
             vectors, unseen = job.kernel.w_in[:, :self.config.dim], None
         embeddings = Embeddings(vocab.keys(), vectors, vocab.counts, unseen)
-        if self.config.refine == "procrustes" and self.dictionaries:
-            embeddings = crosslingual.refine(embeddings, self.task_specs[0].lang, self.dictionaries)
+        if self.config.refine != "none" and len(vocab.languages) > 1:
+            embeddings = crosslingual.refine(embeddings, self.task_specs[0].lang,
+                                             self._dictionary_pairs(job.data), self.config.refine)
         return embeddings
 
-    def _translations(self, vocab: vocab_module.Vocabulary):
+    def _dictionary_pairs(self, data: EncodedCorpus) -> list[tuple[tuple[str, str], list]]:
+        """Every dictionary as ((first language, second language), pairs): read, or induced from its
+        parallel text (once per run)."""
+        if self._pairs is None:
+            self._pairs = [(tuple(spec.langs), crosslingual.dictionary_pairs(spec, data, self.parallel))
+                           for spec in self.dictionaries]
+        return self._pairs
+
+    def _translations(self, data: EncodedCorpus):
         """One CSR table of every dictionary's usable pairs, both directions."""
         if not self.dictionaries:
             return None
+        vocab = data.vocab
         index = {}
         for lang in vocab.languages:
             first, last = vocab.range_of(lang)
             index[lang] = {w: first + i for i, w in enumerate(vocab.words[first:last])}
         tables = []
-        for spec in self.dictionaries:
-            pairs = crosslingual.read_dictionary(spec.path, tuple(spec.langs))
+        for spec, (_, pairs) in zip(self.dictionaries, self._dictionary_pairs(data)):
             table = crosslingual.translation_table(pairs, index[spec.langs[0]], index[spec.langs[1]],
                                                    len(vocab))
             if table.usable == 0:
-                raise CorpusError(f"{spec.path}: no usable pairs: no pair has both words in the "
+                raise CorpusError(f"{spec.name}: no usable pairs: no pair has both words in the "
                                   f"vocabulary ({len(pairs)} pairs read; check langs = {list(spec.langs)} "
                                   "and lowercase)")
             if table.usable < 0.1 * len(pairs):
-                warnings.warn(f"{spec.path}: only {table.usable} of {len(pairs)} pairs have both words in "
+                warnings.warn(f"{spec.name}: only {table.usable} of {len(pairs)} pairs have both words in "
                               "the vocabulary", corpus.CorpusWarning, stacklevel=3)
             tables.append(table)
         return crosslingual.merge_tables(tables, len(vocab))
