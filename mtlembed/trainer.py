@@ -323,10 +323,10 @@ class Trainer:
         if self._ranks:
             chunks["id"] = self._ranks.chunk_ids(chunks["id"])
         spec = subwords.spec_of(cfg)
-        table = {"subwords": subwords.vocabulary_table(data.vocab, spec)} if spec else {}
         kernel = Kernel(cfg, device, data, w_in, w_out,
                         Kernel.task_list(data, self.task_specs, self.parallel, self.dictionaries, heads,
-                                         self._translations(data)), chunks, chunk_stats, **table)
+                                         self._translations(data)), chunks, chunk_stats,
+                        subwords=subwords.vocabulary_table(data.vocab, spec) if spec else None)
         r = self.report
         r.simd, r.device, r.threads = kernel.backend, device, cfg.worker_threads
         job = _Job(data, kernel, chunk_words, chunk_stats, tally)
