@@ -92,6 +92,10 @@ class TrainConfig:
                          "refinement from them) or self-learning (VecMap; identical strings seed languages "
                          "without a dictionary)",
                          choices=("none", "procrustes", "iterative", "self-learning"))
+    align_every: int = param(0, "align while training: every this many chunks, a dictionary of mutual CSLS "
+                              "nearest neighbours between each language and the first task's, induced from "
+                              "the vectors so far, becomes code-switching ties (0: never)", low=0,
+                             high=2**31 - 1)
     subwords: bool = param(False, "also train character n-grams of <word>, hashed as fastText hashes them: "
                             "rare words get better vectors and unseen words get one (--fasttext-out writes "
                             "the model)")

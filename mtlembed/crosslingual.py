@@ -28,8 +28,8 @@ from .tasks import DictionarySpec
 
 _BLOCK_ROWS = 1 << 15  # rows mapped at once by refine (float64: 32k x 300 x 8 B = 79 MB)
 
-__all__ = ["TranslationTable", "dictionary_pairs", "merge_tables", "procrustes", "read_dictionary", "refine",
-           "translation_table"]
+__all__ = ["TranslationTable", "dictionary_pairs", "id_table", "merge_tables", "procrustes",
+           "read_dictionary", "refine", "translation_table"]
 
 
 class TranslationTable(NamedTuple):
@@ -65,8 +65,15 @@ def translation_table(pairs: Iterable[tuple[str, str]], src_index: Mapping[str, 
     _check_range(src, n_ids, "src_index")
     _check_range(tgt, n_ids, "tgt_index")
     keep = src != tgt  # a word listed as its own translation would only dilute the draw
-    usable = len(np.unique(src[keep] * n_ids + tgt[keep])) if n_ids else 0
-    return _csr(np.concatenate((src[keep], tgt[keep])), np.concatenate((tgt[keep], src[keep])), n_ids, usable)
+    return id_table(src[keep], tgt[keep], n_ids)
+
+
+def id_table(src: np.ndarray, tgt: np.ndarray, n_ids: int) -> TranslationTable:
+    """The CSR table of pairs of global ids (src[i], tgt[i]), in both directions; `usable` counts the
+    distinct pairs."""
+    src, tgt = np.asarray(src, np.int64), np.asarray(tgt, np.int64)
+    usable = len(np.unique(src * n_ids + tgt)) if n_ids else 0
+    return _csr(np.concatenate((src, tgt)), np.concatenate((tgt, src)), n_ids, usable)
 
 
 def merge_tables(tables: Sequence[TranslationTable], n_ids: int) -> TranslationTable:

@@ -91,9 +91,15 @@ class Kernel:
                  subwords: SubwordTable | None = None):
         self.w_in, self.w_out = w_in, w_out
         self.params = params(config, w_in.shape[1])
-        self.job = kernel_job(w_in, w_out, data.vocab.keep_probabilities(config.sample),
-                              data.vocab.noise_tables(), tasks, chunks, chunk_stats, subwords)
+        keep, noise = data.vocab.keep_probabilities(config.sample), data.vocab.noise_tables()
+        self._bind = lambda tasks: kernel_job(w_in, w_out, keep, noise, tasks, chunks, chunk_stats, subwords)
+        self.job = self._bind(tasks)
         self.backend = "cuda" if device == "cuda" else backend.info()["simd"]
+
+    def retie(self, tasks: list) -> None:
+        """Binds the job again with other tasks (align while training gives them new translations
+        between two runs); the matrices and tables stay, the schedule is copied again."""
+        self.job = self._bind(tasks)
 
     @staticmethod
     def task_list(data: EncodedCorpus, task_specs: list[TaskSpec], parallel: list[ParallelSpec],

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import backend, checkpoint, corpus, crosslingual, dev_eval, distributed, growth, subwords
 from . import tasks as tasks_module
+from .align import training as align_training
 from .config import TrainConfig, from_mapping
 from .encode import read_corpus
 from .encoded import EncodedCorpus, anonymous_array
@@ -338,6 +339,7 @@ class Trainer:
         self._milestones = dev_eval.Milestones(  # frozen rows kept, dev sets scored at epoch ends
             chunks["progress_end"], chunk_words, cfg, r, lambda: self._embeddings(job), frozen,
             self._dev_sets, self.notes.setdefault("eval_history", []))
+        self._aligner = align_training.for_run(self, job, heads)  # align_every: ties from the vectors
         if self._ranks:
             self._ranks.track([w_in, *w_out], cfg.dim)
             job.saved_at = (time.monotonic(), int(chunk_words[job.position]))
@@ -388,8 +390,12 @@ class Trainer:
                     if job.position >= planned:
                         planned = self._segment_end(job, interval) if checkpoint_dir else job.n_chunks
                     end = self._milestones.segment_end(job.position, planned)  # an epoch's end may be sooner
+                    if self._aligner:
+                        end = self._aligner.segment_end(job.position, end)
                 stats = self._run_segment(job, end, stop, callback)
                 self._milestones.after(job.position)
+                if self._aligner:
+                    self._aligner.after(job.position)
                 cause = stats["interrupted"] or stop.cause
                 due = bool(checkpoint_dir) and not job.done and job.position >= planned
                 if self._ranks:
