@@ -7,7 +7,8 @@ This times:
   reader    read_blocks alone (file -> blocks cut at whitespace)
   tokenize  core.tokenize over blocks already in memory, per thread count
   read      read_corpus end to end (both, overlapped, plus the vocabulary and the remap)
-Medians of --repeat runs, written to benchmarks/results/<name>.{json,md}.
+Each with every --tokenizer (whitespace, unicode). Medians of --repeat runs, written to
+benchmarks/results/<name>.{json,md}; words/s counts each tokenizer's own tokens.
 
     python benchmarks/read_speed.py --corpus benchmarks/.cache/enwiki-text8-17M.txt --threads 1,2 --lowercase
 """
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--threads", default=f"1,{os.cpu_count() or 1}")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--lowercase", action="store_true", help="lowercase as --lowercase does in training")
+    parser.add_argument("--tokenizer", default="whitespace", help="comma-separated: whitespace,unicode")
     parser.add_argument("--name", default="read-speed")
     args = parser.parse_args()
     threads = sorted({int(t) for t in args.threads.split(",")})
@@ -62,27 +64,31 @@ def main() -> None:
     blocks = read_only()
     size = sum(map(len, blocks))
 
-    def tokenize(n: int) -> int:
+    def tokenize(n: int, tokenizer: str) -> int:
         counter, stream, words = core.Counter(config.max_distinct), core.Stream(config.max_sentence_length), 0
         for block in blocks:
-            words += core.tokenize(block, counter, stream, n, lower)[0]
+            words += core.tokenize(block, counter, stream, n, lower, tokenizer)[0]
             stream.take_sentences()
         return words
 
-    words = tokenize(1)
-    rows = [{"stage": "reader", "threads": 1, "seconds": median_seconds(read_only, args.repeat)}]
-    for n in threads:
-        rows.append({"stage": "tokenize", "threads": n,
-                     "seconds": median_seconds(lambda n=n: tokenize(n), args.repeat)})
-    for n in threads:
-        task = [TaskSpec("t", (str(path),))]
-        rows.append({"stage": "read", "threads": n,
-                     "seconds": median_seconds(
-                         lambda task=task, n=n: read_corpus(task, config.replace(threads=n)), args.repeat)})
+    tokenizers = args.tokenizer.split(",")
+    words = {t: tokenize(1, t) for t in tokenizers}
+    rows = [{"stage": "reader", "tokenizer": "-", "threads": 1, "words": words[tokenizers[0]],
+             "seconds": median_seconds(read_only, args.repeat)}]
+    for t in tokenizers:
+        for n in threads:
+            rows.append({"stage": "tokenize", "tokenizer": t, "threads": n, "words": words[t],
+                         "seconds": median_seconds(lambda n=n, t=t: tokenize(n, t), args.repeat)})
+    for t in tokenizers:
+        for n in threads:
+            task, run = [TaskSpec("t", (str(path),))], config.replace(threads=n, tokenizer=t)
+            seconds = median_seconds(lambda task=task, run=run: read_corpus(task, run), args.repeat)
+            rows.append({"stage": "read", "tokenizer": t, "threads": n, "words": words[t],
+                         "seconds": seconds})
     for row in rows:
-        row["words_per_second"] = words / row["seconds"]
+        row["words_per_second"] = row["words"] / row["seconds"]
         row["mb_per_second"] = size / row["seconds"] / 1e6
-        row["ns_per_word"] = row["seconds"] / words * 1e9
+        row["ns_per_word"] = row["seconds"] / row["words"] * 1e9
 
     meta = {"corpus": str(path), "bytes": size, "words": words, "repeat": args.repeat,
             "lowercase": args.lowercase,
@@ -90,11 +96,14 @@ def main() -> None:
             "command": "python benchmarks/read_speed.py " + " ".join(sys.argv[1:])}
     out = HERE / "results"
     (out / f"{args.name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
-    lines = [f"# Reading speed: {path.name}, {words:,} words, {size / 1e6:.0f} MB", "",
+    counts = ", ".join(f"{n:,} {t} words" for t, n in words.items())
+    lines = [f"# Reading speed: {path.name}, {counts}, {size / 1e6:.0f} MB", "",
              f"`{meta['command']}` ({meta['cpus']} CPUs; medians of {args.repeat}; "
              f"{'lowercased' if args.lowercase else 'not lowercased'})", "",
-             "| stage | threads | seconds | M words/s | MB/s | ns/word |", "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['stage']} | {r['threads']} | {r['seconds']:.3f} | {r['words_per_second'] / 1e6:.1f} | "
+             "| stage | tokenizer | threads | seconds | M words/s | MB/s | ns/word |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['stage']} | {r['tokenizer']} | {r['threads']} | {r['seconds']:.3f} | "
+              f"{r['words_per_second'] / 1e6:.1f} | "
               f"{r['mb_per_second']:.0f} | {r['ns_per_word']:.0f} |" for r in rows]
     (out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

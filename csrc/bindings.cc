@@ -464,20 +464,24 @@ PYBIND11_MODULE(_core, m) {
            py::arg("code_points"), py::arg("lowered"), py::arg("ends"), py::arg("contextual"));
 
   m.def("tokenize", [](const py::bytes& block, corpus::Counter& counter, corpus::Stream& stream, int threads,
-                       const corpus::CaseMap* lower) -> py::object {
+                       const corpus::CaseMap* lower, const std::string& tokenizer) -> py::object {
     MTL_CHECK(threads >= 1, "threads must be >= 1");
+    MTL_CHECK(tokenizer == "whitespace" || tokenizer == "unicode", "tokenizer must be whitespace or unicode");
+    const auto boundaries = tokenizer == "unicode" ? corpus::Boundaries::kUnicode : corpus::Boundaries::kWhitespace;
     char* data = nullptr;
     Py_ssize_t size = 0;
     PyBytes_AsStringAndSize(block.ptr(), &data, &size);
     corpus::Tokenized done;
     {
       py::gil_scoped_release release;
-      done = corpus::tokenize(data, static_cast<size_t>(size), counter, stream, threads, lower);
+      done = corpus::tokenize(data, static_cast<size_t>(size), counter, stream, threads, lower, boundaries);
     }
     if (done.refused) return py::none();
     return py::make_tuple(done.tokens, done.newlines);
   }, py::arg("block"), py::arg("counter"), py::arg("stream"), py::arg("threads") = 1, py::arg("lower") = nullptr,
-        "Splits a block of UTF-8 (ending at whitespace) into tokens, lowercased through `lower` if given; "
+        py::arg("tokenizer") = "whitespace",
+        "Splits a block of UTF-8 (ending at whitespace) into tokens, lowercased through `lower` if given, at "
+        "whitespace or (tokenizer='unicode') at Unicode word boundaries; "
         "'\\n' ends a sentence. Returns (tokens, newlines), or None, counting nothing, if the block holds "
         "invalid UTF-8 or a character `lower` cannot lowercase alone. Threads change the speed only.");
 

@@ -68,7 +68,7 @@ from .resources import available_memory
 FORMAT_VERSION = 2  # 2: the manifest carries its own checksum
 MANIFEST = "manifest.json"
 # The settings that change what reading a corpus produces (the others only change training).
-ENCODING_KEYS = ("lowercase", "encoding_errors", "min_count", "max_vocab", "max_sentence_length",
+ENCODING_KEYS = ("lowercase", "encoding_errors", "tokenizer", "min_count", "max_vocab", "max_sentence_length",
                  "max_distinct")
 _FILE_NAME = re.compile(r"^(vocab\.(words|counts)|(task\d+|parallel\d+\.[01])\.(tokens|offsets))$")
 _CHECK_ITEMS = 1 << 22  # ids checked per step when a cache is loaded
@@ -93,7 +93,8 @@ def corpus_key(task_specs: Sequence, parallel_specs: Sequence, config) -> dict:
 
     return {"encoding": {key: getattr(config, key) for key in ENCODING_KEYS},
             "vocab": identity([config.vocab]) if config.vocab else None,  # the vocab file fixes the words
-            "tasks": [{"lang": t.lang, "files": identity(t.paths)} for t in task_specs],
+            "tasks": [{"lang": t.lang, "files": identity(t.paths),
+                       "jsonl_field": t.jsonl_field or config.jsonl_field} for t in task_specs],
             "parallel": [{"langs": list(p.langs), "files": [identity([path]) for path in p.paths]}
                          for p in parallel_specs]}
 

@@ -216,11 +216,10 @@ class _InvalidCounter:
         return "\ufffd", error.end
 
 
-def _blocks(path: Path, stats: ReadStats, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
-    """The blocks of a file, each ending at whitespace (or at end of file), never inside a UTF-8 character;
-    with `start`/`stop`, of bytes [start, stop) of a plain file only (a distributed rank's shard)."""
+def _reads(path: Path, stats: ReadStats, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+    """The text of a file as read, decompressed, in pieces of up to BLOCK_BYTES (cut anywhere), a UTF-8
+    byte order mark removed; with `start`/`stop`, of bytes [start, stop) of a plain file only."""
     handle, raw, kind = open_compressed(path)
-    carry = b""
     text_before = stats.bytes  # of the text read before this file
     first = start == 0
     left = None if stop is None else stop - start  # bytes of the range still to read
@@ -246,24 +245,35 @@ def _blocks(path: Path, stats: ReadStats, start: int = 0, stop: int | None = Non
                     if not data:  # the BOM was the whole first read, not necessarily the file
                         continue
             stats.bytes += len(data)
-            block = carry + data
             if not data:
-                carry = b""
-            else:
-                cut = max(block.rfind(w) for w in _WHITESPACE)
-                if cut < 0 and len(block) < MAX_TOKEN_BYTES:
-                    carry = block
-                    continue
-                if cut < 0:  # one over-long token: split it, but never inside a UTF-8 character
-                    cut = len(block) - 1
-                    while cut > len(block) - 4 and block[cut] & 0xC0 == 0x80:
-                        cut -= 1
-                    cut -= 1  # the character starting at the old `cut` goes to the carry
-                block, carry = block[: cut + 1], block[cut + 1:]
-            if block:
-                yield block
-            if not data:
-                break
+                return
+            yield data
+
+
+def _blocks(path: Path, stats: ReadStats, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+    """The blocks of a file, each ending at whitespace (or at end of file), never inside a UTF-8 character;
+    with `start`/`stop`, of bytes [start, stop) of a plain file only (a distributed rank's shard)."""
+    carry = b""
+    for number, data in enumerate(_reads(path, stats, start, stop)):
+        if number == 0 and start == 0 and data.lstrip()[:2] == b'{"':
+            warnings.warn(f"{path} looks like JSON Lines: read as plain text, its keys and quotes become "
+                          "words; name the field that holds the text with --jsonl-field (jsonl_field)",
+                          CorpusWarning, stacklevel=2)
+        block = carry + data
+        cut = max(block.rfind(w) for w in _WHITESPACE)
+        if cut < 0 and len(block) < MAX_TOKEN_BYTES:
+            carry = block
+            continue
+        if cut < 0:  # one over-long token: split it, but never inside a UTF-8 character
+            cut = len(block) - 1
+            while cut > len(block) - 4 and block[cut] & 0xC0 == 0x80:
+                cut -= 1
+            cut -= 1  # the character starting at the old `cut` goes to the carry
+        block, carry = block[: cut + 1], block[cut + 1:]
+        if block:
+            yield block
+    if carry:
+        yield carry
 
 
 def decode(block: bytes, path: Path, line: int, lowercase: bool, strict: bool, stats: ReadStats) -> bytes:
@@ -289,14 +299,21 @@ def decode(block: bytes, path: Path, line: int, lowercase: bool, strict: bool, s
     return text.encode("utf-8")
 
 
-def read_blocks(paths: list[Path], stats: ReadStats) -> Iterator[tuple[Path, bytes]]:
+def read_blocks(paths: list[Path], stats: ReadStats, jsonl_field: str | None = None,
+                strict: bool = False) -> Iterator[tuple[Path, bytes]]:
     """(path, block) for every block of every file, and (path, b"") at the end of each file,
-    read ahead in a background thread. Blocks are bytes as read: core.tokenize checks them."""
+    read ahead in a background thread. Blocks are bytes as read: core.tokenize checks them.
+    With `jsonl_field`, the files are JSON Lines and the blocks the text of that field
+    (jsonl.py; `strict`: invalid UTF-8 there raises, as encoding_errors='strict')."""
+
+    from . import jsonl  # which reads through this module
 
     def produce() -> Iterator[tuple[Path, bytes]]:
         for path in paths:
             stats.files += 1
-            for block in _blocks(path, stats):
+            blocks = _blocks(path, stats) if jsonl_field is None else \
+                jsonl.text_blocks(_reads(path, stats), path, jsonl_field, strict, stats)
+            for block in blocks:
                 yield path, block
             yield path, b""
 

@@ -30,10 +30,10 @@ def _read_into(blocks, counter, stream, sink, config: TrainConfig, stats: corpus
     words, last, line = 0, b"", 1
     for path, block in blocks:
         if block:
-            done = core.tokenize(block, counter, stream, config.worker_threads, lower)
+            done = core.tokenize(block, counter, stream, config.worker_threads, lower, config.tokenizer)
             if done is None:  # invalid UTF-8, or a capital sigma to lowercase: Python decodes it
                 text = corpus.decode(block, path, line, config.lowercase, strict, stats)
-                done = core.tokenize(text, counter, stream, config.worker_threads)
+                done = core.tokenize(text, counter, stream, config.worker_threads, None, config.tokenizer)
             words += done[0]
             line += done[1]
             last = block[-1:]
@@ -94,7 +94,12 @@ def encode(task_specs: Sequence[TaskSpec], config: TrainConfig, parallel_specs: 
     try:
         for spec in task_specs:
             files = corpus.expand_paths(spec.paths)
-            blocks = ranks.task_blocks(files, stats) if ranks else corpus.read_blocks(files, stats)
+            field = spec.jsonl_field or config.jsonl_field
+            if ranks and field:
+                raise ConfigError("jsonl_field cannot be used with distributed training yet: extract the "
+                                  "field's text into plain files")
+            blocks = ranks.task_blocks(files, stats) if ranks else \
+                corpus.read_blocks(files, stats, field, config.encoding_errors == "strict")
             task_words = read_source(spec.lang, blocks, core.Stream(config.max_sentence_length), False)
             if task_words == 0:
                 shard = f"rank {ranks.rank}'s shard of " if ranks else ""

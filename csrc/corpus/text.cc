@@ -5,6 +5,7 @@
 #endif
 
 #include "../common.h"
+#include "unicode_classes.h"
 
 namespace mtl::corpus {
 namespace {
@@ -101,7 +102,86 @@ Verdict check(const char* text, size_t size, const CaseMap* lower, std::string& 
   return verdict;
 }
 
+// The code point of the well-formed UTF-8 sequence at p, and its length.
+size_t decode_valid(const unsigned char* p, uint32_t& code_point) {
+  if (p[0] < 0x80) return code_point = p[0], 1;
+  if (p[0] < 0xE0) return code_point = (p[0] & 0x1Fu) << 6 | (p[1] & 0x3Fu), 2;
+  if (p[0] < 0xF0) return code_point = (p[0] & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu), 3;
+  code_point = (p[0] & 0x07u) << 18 | (p[1] & 0x3Fu) << 12 | (p[2] & 0x3Fu) << 6 | (p[3] & 0x3Fu);
+  return 4;
+}
+
+// ASCII letters and digits: the common case, copied without a table lookup per class.
+struct AsciiWordTable {
+  bool word[256] = {};
+  AsciiWordTable() {
+    for (int c = 0; c < 128; ++c) {
+      const unicode::WordClass k = unicode::word_class(static_cast<uint32_t>(c));
+      word[c] = k == unicode::kLetter || k == unicode::kDigit;
+    }
+  }
+};
+const AsciiWordTable kAsciiWord;
+
 }  // namespace
+
+void split_words(const char* text, size_t size, std::string& out) {
+  using namespace unicode;
+  const auto* p = reinterpret_cast<const unsigned char*>(text);
+  const auto* const end = p + size;
+  const size_t start = out.size();
+  out.resize(start + 2 * size + 1);  // at most a space before each character
+  char* w = &out[start];
+  // The token being written: none (after a separator), a word, or a symbol or ideograph (which
+  // the next letter does not continue). A symbol token continues only after a ZWJ (an emoji
+  // sequence) or as the second regional indicator of a flag.
+  enum { kNone, kWord, kSymbolic } open = kNone;
+  bool last_digit = false, after_zwj = false, lone_regional = false;
+  while (p < end) {
+    uint32_t code_point;
+    const size_t length = decode_valid(p, code_point);
+    WordClass kind = word_class(code_point);
+    if (kind == kJoiner || kind == kNumericJoiner) {  // inside a word only between two letters / digits
+      WordClass next = kSeparator;
+      if (p + length < end) {
+        uint32_t next_point;
+        decode_valid(p + length, next_point);
+        next = word_class(next_point);
+      }
+      const bool joins = open == kWord && (kind == kJoiner ? next == kLetter || next == kDigit
+                                                           : last_digit && next == kDigit);
+      kind = joins ? kExtend : kSymbol;
+    }
+    const bool continues = kind == kExtend || kind == kZwj ||
+                           ((kind == kLetter || kind == kDigit) && open == kWord) ||
+                           (kind == kSymbol && open == kSymbolic && after_zwj) ||
+                           (kind == kRegional && open == kSymbolic && lone_regional);
+    if (kind == kSeparator) {
+      *w++ = code_point == '\n' ? '\n' : ' ';  // a newline still ends the sentence
+      open = kNone;
+    } else {
+      if (!continues && open != kNone) *w++ = ' ';
+      for (size_t i = 0; i < length; ++i) *w++ = static_cast<char>(p[i]);
+      if (kind == kLetter || kind == kDigit) {
+        open = kWord;
+        last_digit = kind == kDigit;
+        p += length;
+        while (p < end && kAsciiWord.word[*p]) last_digit = (*p <= '9'), *w++ = static_cast<char>(*p++);
+        after_zwj = lone_regional = false;
+        continue;
+      }
+      if (open == kNone) {
+        open = kind == kExtend || kind == kZwj ? kWord : kSymbolic;  // a mark after a space starts a word
+        last_digit = false;
+      }
+      else if (!continues) open = kSymbolic;
+      lone_regional = kind == kRegional && !(continues && lone_regional);
+    }
+    after_zwj = kind == kZwj;
+    p += length;
+  }
+  out.resize(static_cast<size_t>(w - out.data()));
+}
 
 CaseMap::CaseMap(const std::vector<uint32_t>& code_points, const std::string& lowered,
                  const std::vector<int64_t>& ends, const std::vector<uint32_t>& contextual)

@@ -1,5 +1,6 @@
-// UTF-8 checking and lowercasing of corpus text, done by the tokenizer on each
-// part of a block in parallel (Python's reader thread only reads and cuts).
+// UTF-8 checking, lowercasing and Unicode word boundaries of corpus text, done
+// by the tokenizer on each part of a block in parallel (Python's reader thread
+// only reads and cuts).
 //
 // The lowercase forms come from Python's own str.lower (mtlembed/corpus.py
 // builds the CaseMap), so the two agree exactly. One rule of str.lower depends
@@ -41,5 +42,15 @@ class CaseMap {
 // appends its lowercase to `out` (left partial when refused).
 enum class Verdict { kOk, kInvalid, kContextual };
 Verdict check_text(const char* text, size_t size, const CaseMap* lower, std::string& out);
+
+// Writes valid UTF-8 `text` to `out` with its Unicode words (the `unicode`
+// tokenizer) separated by spaces, so that splitting `out` on ASCII whitespace
+// gives them: runs of letters, digits and marks are words, with ' - . inside
+// them between two letters or digits (don't, e-mail, 3.5) and , between two
+// digits (1,000); every other punctuation or symbol character is a token of
+// its own; Han ideographs and hiragana are a token each; every Unicode space
+// separates. ASCII whitespace is kept (a newline still ends a sentence); other
+// separators become spaces. The classes: tools/gen_unicode_tables.py.
+void split_words(const char* text, size_t size, std::string& out);
 
 }  // namespace mtl::corpus

@@ -119,6 +119,7 @@ struct Part {
   const char* end = nullptr;
   const char* limit = nullptr;        // end of the block (or of `lowered`): reads stop here
   std::string lowered;                // the part lowercased, when asked for
+  std::string spaced;                 // the part with its Unicode words space-separated, when asked for
   int64_t newlines = 0;
   int64_t tail = 0;                   // tokens after its last newline (all of them if none)
   std::vector<int64_t> sentence_ends; // in the stream, once appended
@@ -131,13 +132,21 @@ struct Part {
   std::vector<int32_t> shard_begin;   // group s is by_shard[shard_begin[s], shard_begin[s+1])
   std::vector<uint8_t> first_seen;    // new to the counter (its first occurrence is in this part)
 
-  // Checks the part's UTF-8 and, with `lower`, makes it its lowercase copy.
-  Verdict check(const CaseMap* lower) {
+  // Checks the part's UTF-8 and, with `lower`, makes it its lowercase copy; with kUnicode, then
+  // its copy with the words space-separated.
+  Verdict check(const CaseMap* lower, Boundaries boundaries) {
     lowered.clear();
     const Verdict verdict = check_text(begin, static_cast<size_t>(end - begin), lower, lowered);
-    if (lower && verdict == Verdict::kOk) {
+    if (verdict != Verdict::kOk) return verdict;
+    if (lower) {
       begin = lowered.data();
       limit = end = begin + lowered.size();
+    }
+    if (boundaries == Boundaries::kUnicode) {
+      spaced.clear();
+      split_words(begin, static_cast<size_t>(end - begin), spaced);
+      begin = spaced.data();
+      limit = end = begin + spaced.size();
     }
     return verdict;
   }
@@ -435,7 +444,7 @@ void Stream::end_sentence() {
 }
 
 Tokenized tokenize(const char* data, size_t size, Counter& counter, Stream& stream, int threads,
-                   const CaseMap* lower) {
+                   const CaseMap* lower, Boundaries boundaries) {
   // Parts of at least 256 KiB (and under Part::kMaxBytes), cut after whitespace.
   constexpr size_t kMinPart = size_t{1} << 18;
   const int part_count = static_cast<int>(std::max<size_t>(
@@ -451,14 +460,15 @@ Tokenized tokenize(const char* data, size_t size, Counter& counter, Stream& stre
     parts[p].end = cut;
   }
 
-  // A block of `size` bytes holds at most size/2 + 1 distinct tokens. If that
+  // A block of `size` bytes holds at most size/2 + 1 distinct tokens (size + 1 with
+  // kUnicode: "a,b" is three). If that
   // many could cross max_distinct, a pruning falls inside the block: count it
   // serially, so that it happens at the same token as with one thread.
-  const int64_t most_new = static_cast<int64_t>(size / 2 + 1);
+  const int64_t most_new = static_cast<int64_t>((boundaries == Boundaries::kUnicode ? size : size / 2) + 1);
   const bool serial = counter.size() + most_new > counter.max_distinct() || counter.issued() + most_new > kMaxIds;
   std::vector<Verdict> verdicts(static_cast<size_t>(part_count));
   parallel_for(part_count, part_count, [&](int p) {
-    verdicts[p] = parts[p].check(lower);
+    verdicts[p] = parts[p].check(lower, boundaries);
     if (!serial && verdicts[p] == Verdict::kOk) parts[p].count();
   });
   Tokenized done;

@@ -128,8 +128,9 @@ class Stream {
   bool keep_empty_;
 };
 
-// Splits a block of UTF-8 text on ASCII whitespace into `stream`, counting
-// tokens in `counter`, lowercased first if `lower` is set. The block must not
+// Splits a block of UTF-8 text on ASCII whitespace (or, with kUnicode, at
+// Unicode word boundaries) into `stream`, counting tokens in `counter`,
+// lowercased first if `lower` is set. The block must not
 // end inside a token (the caller carries the last partial token over to the
 // next block). A block with invalid UTF-8, or with a character `lower` marks as
 // contextual, is refused whole: nothing is counted, and the caller decodes it.
@@ -140,12 +141,14 @@ class Stream {
 // counts and stream are exactly those of one thread. A block that could push
 // the counter past max_distinct (a pruning would fall inside it) is counted
 // serially.
+// Where tokens end: at ASCII whitespace, or at Unicode word boundaries (split_words in text.h).
+enum class Boundaries { kWhitespace, kUnicode };
 struct Tokenized {
   int64_t tokens = 0, newlines = 0;
   bool refused = false;
 };
 Tokenized tokenize(const char* data, size_t size, Counter& counter, Stream& stream, int threads = 1,
-                   const CaseMap* lower = nullptr);
+                   const CaseMap* lower = nullptr, Boundaries boundaries = Boundaries::kWhitespace);
 
 // Provisional ids of whole sentences (sentence s ends at ends[s]; the last
 // end is the token count) to final ones through `mapping`, where -1 drops the
