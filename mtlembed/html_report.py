@@ -244,7 +244,7 @@ def _everything_else(report: Mapping) -> str:
     if not rest:
         return ""
     rows = [[key, _value(value)] for key, value in _flatten(rest)]
-    return _section("Everything else", _table(["field", "value"], rows))
+    return _section("Everything else", _table(["field", "value"], rows)) if rows else ""  # ranks: {}
 
 
 # ----------------------------------------------------------------------------- the map of words
