@@ -12,11 +12,13 @@ since the last one are summed (one all_reduce per matrix, and one of each row's
 squared change), so a word's update counts whole, as on one machine, except where
 more than two ranks moved a row alike (see _agreeing); a small all_reduce of flags
 carries a stop request (a signal to any rank) and each rank's position, for the
-checkpoint that rank 0 writes. MTLEMBED_MERGE=sum sums plainly (for benchmarks).
+checkpoint that rank 0 writes. MTLEMBED_MERGE=sum sums plainly (for benchmarks). A meeting
+reduces only the rows some rank changed (MTLEMBED_MERGE_ROWS=all: every row; see _merge_touched).
 
 The kernel and `_core` never know about ranks, and torch is imported only here,
 only when WORLD_SIZE asks for more than one process. The collectives run on
-gloo (CPU tensors, whatever device trains).
+gloo, or on NCCL with --device cuda (backend_for; that path is untested: it was
+written without a GPU).
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ MERGE = os.environ.get("MTLEMBED_MERGE", "agree")
 # Which rows a meeting reduces: "touched" (those any rank changed; the default) or "all" (dense, for
 # benchmarks/results/distributed-comm.md, which measures both).
 MERGE_ROWS = os.environ.get("MTLEMBED_MERGE_ROWS", "touched")
+# The "agree" merge lets a row move at most this many ranks' alike changes per meeting (see _agreeing);
+# MTLEMBED_AGREEING_RANKS overrides it (for benchmarks).
+AGREEING_RANKS = float(os.environ.get("MTLEMBED_AGREEING_RANKS", "2"))
 # How long a collective waits for a rank that stopped answering (one that died is noticed at once: its
 # sockets close). MTLEMBED_DIST_TIMEOUT (seconds) overrides it.
 TIMEOUT_SECONDS = 600
@@ -74,9 +79,14 @@ def _env_number(name: str, default: int) -> int:
 _joined: Ranks | None = None
 
 
-def join() -> Ranks | None:
-    """This process's place among the ranks torchrun started (the process group is made once), or
-    None when it trains alone."""
+def backend_for(device: str) -> str:
+    """The collectives' backend: NCCL when the ranks train on GPUs (--device cuda), gloo otherwise."""
+    return "nccl" if device == "cuda" else "gloo"
+
+
+def join(device: str = "cpu") -> Ranks | None:
+    """This process's place among the ranks torchrun started (the process group is made once, on
+    backend_for(device)), or None when it trains alone."""
     global _joined
     size = world_size()
     if size == 1:
@@ -90,12 +100,15 @@ def join() -> Ranks | None:
         raise MissingDependencyError(f"distributed training (WORLD_SIZE={size}) needs torch: "
                                      'pip install "mtlembed[torch]"') from None
     timeout = datetime.timedelta(seconds=_env_number("MTLEMBED_DIST_TIMEOUT", TIMEOUT_SECONDS))
+    backend = backend_for(device)
     try:
+        if backend == "nccl":  # UNTESTED (no GPU where this was written): a GPU per rank, by LOCAL_RANK
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         if not dist.is_initialized():
-            dist.init_process_group("gloo", timeout=timeout)
+            dist.init_process_group(backend, timeout=timeout)
     except (RuntimeError, ValueError) as error:  # e.g. MASTER_ADDR unset or unreachable
         raise RankError(f"cannot join the {size} ranks: {_first_line(error)}") from None
-    _joined = Ranks(torch, dist)
+    _joined = Ranks(torch, dist, on_gpu=backend == "nccl")
     atexit.register(_leave, dist)
     return _joined
 
@@ -150,8 +163,9 @@ def _split_words(blob: bytes, ends: np.ndarray) -> list[bytes]:
 class Ranks:
     """The process group seen from one rank: sharding, the vocabulary's merge, the rounds' meetings."""
 
-    def __init__(self, torch, dist) -> None:
+    def __init__(self, torch, dist, on_gpu: bool = False) -> None:
         self.torch, self.dist = torch, dist
+        self.on_gpu = on_gpu  # NCCL: collectives of GPU tensors
         self.rank, self.size = dist.get_rank(), dist.get_world_size()
         self.bytes_sent = 0  # by the meetings' all_reduce of the matrices (a ring's 2 (n - 1) / n of each)
         self._bases: list[np.ndarray] = []
@@ -162,6 +176,19 @@ class Ranks:
     def writer(self) -> bool:
         """Rank 0 writes the outputs, report and checkpoints."""
         return self.rank == 0
+
+    def _all_reduce(self, array: np.ndarray, op=None) -> None:
+        """Reduces a C-contiguous array over the ranks in place (by `op`, a ReduceOp; SUM if None)."""
+        op = self.dist.ReduceOp.SUM if op is None else op
+        tensor = self.torch.from_numpy(array)
+        if not self.on_gpu:
+            self._collective(self.dist.all_reduce, tensor, op)
+            return
+        # UNTESTED (no GPU where this was written): NCCL reduces GPU tensors. The kernel's matrices are
+        # host arrays between segments, so each buffer goes to this rank's GPU and back.
+        on_gpu = tensor.cuda()
+        self._collective(self.dist.all_reduce, on_gpu, op)
+        tensor.copy_(on_gpu)
 
     def _collective(self, call, *args):
         """A collective call; a failure (a rank died or stopped answering) is one RankError line."""
@@ -253,9 +280,9 @@ class Ranks:
 
     def total(self, values: Sequence[float]) -> list[float]:
         """The sums over the ranks of each of `values`."""
-        tensor = self.torch.tensor(list(values), dtype=self.torch.float64)
-        self._collective(self.dist.all_reduce, tensor)
-        return tensor.tolist()
+        array = np.array(values, np.float64)
+        self._all_reduce(array)
+        return array.tolist()
 
     def round_ends(self, progress_end: np.ndarray, words: int, epochs: int) -> np.ndarray:
         """The chunk each round ends before: round k ends at k / rounds of the global timeline,
@@ -291,7 +318,7 @@ class Ranks:
         flags = np.zeros((1 + self.size, len(mine)), np.int64)  # row 0: the requests; then one per rank
         flags[0, :2] = stop, checkpoint_due
         flags[1 + self.rank] = mine
-        self._collective(self.dist.all_reduce, self.torch.from_numpy(flags), self.dist.ReduceOp.MAX)
+        self._all_reduce(flags, self.dist.ReduceOp.MAX)
         for matrix, base in zip(matrices, self._bases):
             if MERGE_ROWS == "all":
                 self._merge_all(matrix, base)
@@ -312,11 +339,11 @@ class Ranks:
         all_reduce those rows alone, without padding. The same sums as the dense merge (a row no rank
         changed adds zeros there), for the bytes of the rows a round touches."""
         width = self._width or matrix.shape[1]
-        changed = np.packbits(np.any(matrix[:, :width] != base[:, :width], axis=1))
-        local = int(np.unpackbits(changed).sum())
-        self._collective(self.dist.all_reduce, self.torch.from_numpy(changed), self.dist.ReduceOp.BOR)
+        changed = np.any(matrix[:, :width] != base[:, :width], axis=1).view(np.uint8)  # (NCCL has no OR)
+        local = int(changed.sum())
+        self._all_reduce(changed, self.dist.ReduceOp.MAX)
         self.bytes_sent += 2 * (self.size - 1) * changed.nbytes // self.size
-        rows = np.flatnonzero(np.unpackbits(changed, count=len(matrix)))
+        rows = np.flatnonzero(changed)
         merged = self._reduce(matrix[rows, :width] - base[rows, :width])
         base[rows, :width] += merged
         matrix[rows] = base[rows]
@@ -326,8 +353,8 @@ class Ranks:
         """The ranks' changes of the same rows (C-contiguous), merged in place by MERGE."""
         squares = np.einsum("ij,ij->i", change, change)  # (a row's |change|^2)
         if MERGE == "agree":
-            self._collective(self.dist.all_reduce, self.torch.from_numpy(squares))
-        self._collective(self.dist.all_reduce, self.torch.from_numpy(change))
+            self._all_reduce(squares)
+        self._all_reduce(change)
         if MERGE == "agree":
             change /= _agreeing(change, squares)[:, None]
         sent = change.nbytes + (squares.nbytes if MERGE == "agree" else 0)
@@ -348,7 +375,7 @@ def _agreeing(total: np.ndarray, squares: np.ndarray) -> np.ndarray:
     (never below 1) keeps the sum where two ranks agree, as one machine's two threads would, and
     bounds the overshoot of more (benchmarks/results/distributed.md)."""
     agreeing = np.einsum("ij,ij->i", total, total) / np.maximum(squares, 1e-30)
-    return np.maximum(agreeing / 2, 1.0)
+    return np.maximum(agreeing / AGREEING_RANKS, 1.0)
 
 
 def _from_rank(error: BaseException, rank: int) -> BaseException:

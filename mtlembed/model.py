@@ -221,11 +221,18 @@ class Embeddings:
         return kv
 
     def to_torch(self, device: str = "cpu"):
-        """The vectors as a torch tensor; on the CPU it shares memory with `vectors`."""
-        with _optional("torch"):
-            import torch
+        """The vectors as a torch tensor; on the CPU it shares memory with `vectors` (DLPack, no copy:
+        torch_interop.as_tensor)."""
+        from .torch_interop import as_tensor
 
-        return torch.from_numpy(self.vectors).to(device)
+        return as_tensor(self.vectors, device)
+
+    def to_torch_embedding(self, freeze: bool = True, device: str = "cpu"):
+        """A torch.nn.Embedding whose row `index[word]` is the word's vector, sharing memory with
+        `vectors` on the CPU (torch_interop.embedding_layer)."""
+        from .torch_interop import embedding_layer
+
+        return embedding_layer(self.vectors, freeze, device)
 
 
 def per_language_paths(prefix, languages: Sequence[str], binary: bool = False) -> list[str]:

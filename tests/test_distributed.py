@@ -360,3 +360,116 @@ def test_the_merge_sums_independent_changes_and_bounds_agreeing_ones():
     changes = rng.normal(size=(4, 4096)).astype(np.float32)  # four independent changes (one row each)
     total = changes.sum(axis=0, keepdims=True)
     assert distributed._agreeing(total, np.array([(changes ** 2).sum()])).tolist() == [1.0]
+
+
+# -- The meetings: only the rows some rank changed -------------------------------------------------
+
+MEET = """
+import json, numpy as np
+from mtlembed import distributed
+ranks = distributed.join()
+base = np.random.default_rng(0).normal(size=(50, 16)).astype(np.float32)
+base[:, 13:] = 0  # the kernel's padding (width 13)
+out = {}
+for rows in ("all", "touched"):
+    distributed.MERGE_ROWS, ranks.bytes_sent, ranks.rows = rows, 0, {}
+    matrix = base.copy()
+    ranks.track([matrix], 13)
+    mine = np.random.default_rng(1 + ranks.rank)
+    changed = mine.choice(50, 10, replace=False)
+    matrix[changed, :13] += mine.normal(size=(10, 13)).astype(np.float32)
+    ranks.meet([matrix], 0, False, (0, 0, 0))
+    out[rows] = {"matrix": matrix.tolist(), "bytes": ranks.bytes_sent, **ranks.rows}
+print(json.dumps(out))
+"""
+
+
+@needs_torch
+def test_a_meeting_reduces_the_rows_any_rank_changed_to_the_dense_sums_for_fewer_bytes():
+    procs = _launch([], code=MEET)
+    results = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], results
+    outs = [json.loads(out) for out, _ in results]
+    base = np.random.default_rng(0).normal(size=(50, 16)).astype(np.float32)
+    base[:, 13:] = 0
+    changes = np.zeros((2, 50, 16), np.float32)
+    for rank in range(2):
+        mine = np.random.default_rng(1 + rank)
+        changed = mine.choice(50, 10, replace=False)  # (drawn before the changes, as the ranks draw)
+        changes[rank, changed, :13] = mine.normal(size=(10, 13))
+    union = int(np.any(changes != 0, axis=(0, 2)).sum())
+    # Two ranks' changes never agree beyond k = 2 (|a + b|^2 <= 2 (|a|^2 + |b|^2)): the merge is their sum.
+    expected = base + (changes[0] + changes[1])
+    for out in outs:
+        for rows in ("all", "touched"):
+            np.testing.assert_allclose(out[rows]["matrix"], expected, rtol=0, atol=1e-6)
+        assert out["touched"]["matrix"] == out["all"]["matrix"]
+        assert (out["touched"]["rows_touched"], out["touched"]["rows_merged"]) == (10, union)
+        assert out["all"]["rows_merged"] == out["touched"]["rows_held"] == 50
+        # dense: 50 rows x 16 floats and their squares; touched: a byte per row, then union x 13 floats
+        assert out["all"]["bytes"] == 50 * (16 + 1) * 4
+        assert out["touched"]["bytes"] == 50 + union * (13 + 1) * 4
+
+
+# -- NCCL with --device cuda (no GPU here: the choice alone is tested) -----------------------------
+
+@needs_torch
+def test_cuda_ranks_join_on_nccl_with_a_gpu_each_and_cpu_ranks_on_gloo(monkeypatch):
+    import torch
+    import torch.distributed as dist
+
+    assert distributed.backend_for("cuda") == "nccl"
+    assert distributed.backend_for("cpu") == distributed.backend_for("auto") == "gloo"
+    calls = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda backend, timeout: calls.append(backend))
+    monkeypatch.setattr(dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: calls.append(f"cuda:{index}"))
+    monkeypatch.setattr(distributed.atexit, "register", lambda *args: None)
+    for device, expected, on_gpu in (("cuda", ["cuda:1", "nccl"], True), ("cpu", ["gloo"], False)):
+        monkeypatch.setattr(distributed, "_joined", None)
+        calls.clear()
+        assert distributed.join(device).on_gpu is on_gpu
+        assert calls == expected
+
+
+# -- torch interop -----------------------------------------------------------------------------------
+
+@needs_torch
+def test_vectors_reach_torch_without_a_copy_and_as_an_embedding_indexed_like_the_vocabulary():
+    import torch
+
+    from mtlembed.model import Embeddings
+    from mtlembed.torch_interop import as_tensor
+
+    vectors = np.arange(12, dtype=np.float32).reshape(3, 4)
+    model = Embeddings(["a", "b", "c"], vectors)
+    model.to_torch()[1, 0] = -7  # DLPack: the tensor is the array's memory
+    assert vectors[1, 0] == -7
+    layer = model.to_torch_embedding()
+    assert isinstance(layer, torch.nn.Embedding) and not layer.weight.requires_grad
+    looked_up = layer(torch.tensor([model.index["c"], model.index["a"]]))
+    np.testing.assert_array_equal(looked_up.numpy(), vectors[[2, 0]])
+    trainable = model.to_torch_embedding(freeze=False)
+    trainable(torch.tensor([model.index["b"]])).sum().backward()
+    with torch.no_grad():
+        trainable.weight -= trainable.weight.grad  # a step on the layer is a step on the vectors
+    np.testing.assert_array_equal(vectors[1], [-8, 4, 5, 6])
+    source = torch.zeros(2, 3)  # another DLPack producer (a GPU array would stay on its GPU)
+    assert as_tensor(source).data_ptr() == source.data_ptr()
+
+
+def test_torch_interop_without_torch_names_the_extra(monkeypatch):
+    from mtlembed.errors import MissingDependencyError
+    from mtlembed.jobconfig import tomllib
+    from mtlembed.model import Embeddings
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(requirement.startswith("torch") for requirement in extras["torch"])
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(MissingDependencyError, match=r'pip install "mtlembed\[torch\]"') as caught:
+        Embeddings(["a"], np.zeros((1, 4), np.float32)).to_torch_embedding()
+    assert len(str(caught.value).splitlines()) == 1

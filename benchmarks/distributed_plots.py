@@ -1,0 +1,172 @@
+"""Figures and the communication model of distributed training (issue 22), from distributed_bench.py's
+results: `python benchmarks/distributed_bench.py plot` (needs matplotlib).
+
+The model of a meeting. A rank trains N words per round, then the ranks all_reduce (ring: every rank
+sends 2 (W - 1) / W of the buffer, in 2 (W - 1) steps) the rows of each of the two matrices that any
+rank changed. A row r is changed by a word with probability lambda_r (the word itself, kept by
+subsampling, for w_in; as well the negatives drawn for w_out, count^0.75, NEGATIVE per center), so
+one rank changes
+T(N) = sum_r 1 - exp(-lambda_r N) rows of a matrix in a round, and the W ranks together
+U(W, N) = T(W N) (their shards are alike). The model is checked against the rows the 2- and 4-rank runs
+counted, then carried to 8-64 nodes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+SAMPLE, NEGATIVE, MIN_COUNT = 1e-3, 5, 5  # the runs' (mtlembed train's defaults)
+LATENCY = 50e-6  # seconds per step of a ring over TCP on a LAN (gloo)
+COLLECTIVES = 7  # per meeting: flags, and per matrix the rows' bitmap, their squares and the rows
+NODE_WORDS_PER_SECOND = 10e6  # a 16-core node (this 2-core machine: 2.4M words/s unloaded, 2 threads)
+
+
+def rates(corpus: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Per vocabulary row: the chance that a word of the corpus changes it, in w_in and in w_out."""
+    counts_file = CACHE / (corpus.stem + ".counts.npy")
+    if counts_file.exists():
+        counts = np.load(counts_file)
+    else:
+        counter: Counter = Counter()
+        with open(corpus, encoding="utf-8") as handle:
+            for line in handle:
+                counter.update(line.split())
+        counts = np.array(sorted((c for c in counter.values() if c >= MIN_COUNT), reverse=True), np.float64)
+        np.save(counts_file, counts)
+    share = counts / counts.sum()
+    keep = np.minimum((np.sqrt(share / SAMPLE) + 1) * SAMPLE / share, 1.0)
+    kept = share * keep  # a word of the text is kept and trained as this row
+    noise = counts ** 0.75 / (counts ** 0.75).sum()
+    negatives = kept.sum() * NEGATIVE * noise  # drawn as this row per word of text (a center's contexts
+    # share its draw of NEGATIVE: the kernel's targets x contexts block)
+    return kept, kept + negatives
+
+
+def touched(rate: np.ndarray, words: float) -> float:
+    return float(np.sum(-np.expm1(-rate * words)))
+
+
+def meeting_bytes(rows: int, dim: int, ranks: int, union: float, scheme: str, local: float = 0.0) -> float:
+    """Bytes one rank sends per meeting (both matrices: `union` and `local` are their rows summed)."""
+    ring = 2 * (ranks - 1) / ranks
+    if scheme == "dense":  # every row, padding to 16 floats included, and its squared change
+        return ring * 2 * rows * (4 * (-(-dim // 16) * 16) + 4)
+    if scheme == "touched":  # a byte per row, then the changed rows and their squares
+        return ring * (2 * rows + union * (4 * dim + 4))
+    # owner: rows sharded by owner; a rank sends its changed rows (with their ids) to their owners,
+    # then each owner sends the merged rows it owns to every other rank
+    return (ranks - 1) / ranks * (local * (4 * dim + 8) + union * (4 * dim + 4))
+
+
+def throughput(ranks: int, words: int, seconds_per_word: float, sent: float, link: float) -> float:
+    """Words per second of `ranks` nodes: each trains `words` per round, then sends `sent` bytes."""
+    latency = COLLECTIVES * 2 * (ranks - 1) * LATENCY
+    return ranks * words / (words * seconds_per_word + sent / link + latency)
+
+
+def _load(results: Path, name: str) -> list:
+    path = results / f"{name}.json"
+    return json.loads(path.read_text())["runs"] if path.exists() else []
+
+
+def check_model(runs: list, corpus: Path) -> list[dict]:
+    """The model's rows per meeting against the runs' counts (rows summed over both matrices)."""
+    w_in, w_out = rates(corpus)
+    checks = []
+    for run in runs:
+        if run["ranks"] < 2 or not run.get("rows_touched") or run["merge_rows"] != "touched":
+            continue
+        meetings = run["rows_held"] / (2 * run["vocab_size"])
+        words = run["train_words"] / run["ranks"] / meetings
+        cluster = run["ranks"] * words
+        checks.append({"shape": run["shape"], "epochs": run["epochs"], "words_per_round": words,
+                       "local": run["rows_touched"] / meetings, "union": run["rows_merged"] / meetings,
+                       "local_model": touched(w_in, words) + touched(w_out, words),
+                       "union_model": touched(w_in, cluster) + touched(w_out, cluster),
+                       "rows": 2 * run["vocab_size"]})
+    return checks
+
+
+def model_table(corpus: Path, dim: int = 100) -> list[dict]:
+    w_in, w_out = rates(corpus)
+    rows = len(w_in)
+    table = []
+    for link_gbit in (10, 100):
+        for words in (65536, 1 << 20):
+            for ranks in (2, 8, 16, 32, 64):
+                union = touched(w_in, ranks * words) + touched(w_out, ranks * words)
+                local = touched(w_in, words) + touched(w_out, words)
+                cell = {"link_gbit": link_gbit, "words_per_round": words, "ranks": ranks,
+                        "union_share": union / (2 * rows)}
+                for scheme in ("dense", "touched", "owner"):
+                    sent = meeting_bytes(rows, dim, ranks, union, scheme, local)
+                    speed = throughput(ranks, words, 1 / NODE_WORDS_PER_SECOND, sent, link_gbit * 1e9 / 8)
+                    cell[scheme] = {"bytes_per_word": sent / words, "words_per_second": speed,
+                                    "efficiency": speed / (ranks * NODE_WORDS_PER_SECOND)}
+                table.append(cell)
+    return table
+
+
+def plot_all(results: Path, name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = _load(results, name)
+    joint = _load(results, "distributed-joint")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for ax, epochs in zip(axes[:2], (1, 5)):
+        _accuracy_panel(ax, [r for r in runs if r["epochs"] == epochs and r["merge_rows"] == "touched"
+                             and not r["sync_words"] and r["threads"] * r["ranks"] >= 2],
+                        "analogy", f"analogy, 17M words, {epochs} epoch{'s' * (epochs > 1)}")
+    for key, color in (("bli_es_csls", "tab:red"), ("bli_de_csls", "tab:green")):
+        _accuracy_panel(axes[2], joint, key, "joint en+es+de: BLI P@1 (CSLS, MUSE test)", color,
+                        key[4:6])
+    axes[2].legend()
+    fig.tight_layout()
+    fig.savefig(results / "distributed-accuracy.png", dpi=110)
+
+    corpus = Path(json.loads((results / f"{name}.json").read_text())["meta"]["corpus"])
+    table = model_table(corpus)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for cell_filter, ax in ((65536, axes[0]), (1 << 20, axes[1])):
+        for link, style in ((10, "-"), (100, "--")):
+            cells = [c for c in table if c["link_gbit"] == link and c["words_per_round"] == cell_filter]
+            nodes = [c["ranks"] for c in cells]
+            for scheme, color in (("dense", "tab:gray"), ("touched", "tab:blue"), ("owner", "tab:orange")):
+                ax.plot(nodes, [c[scheme]["words_per_second"] / 1e6 for c in cells], style, color=color,
+                        marker="o", label=f"{scheme}, {link} Gb/s")
+        ax.plot(nodes, [n * NODE_WORDS_PER_SECOND / 1e6 for n in nodes], ":", color="black", label="linear")
+        ax.set(xscale="log", yscale="log", xlabel="nodes", ylabel="words/s (millions), model",
+               title=f"{cell_filter // 1024}k words per rank per round, 10M words/s per node")
+        ax.set_xticks(nodes, [str(n) for n in nodes])
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(results / "distributed-comm.png", dpi=110)
+    (results / "distributed-model.json").write_text(json.dumps(
+        {"corpus": str(corpus), "node_words_per_second": NODE_WORDS_PER_SECOND, "latency": LATENCY,
+         "collectives": COLLECTIVES, "check": check_model(runs, corpus), "table": table}, indent=1) + "\n")
+
+
+def _accuracy_panel(ax, runs: list, key: str, title: str, color: str = "tab:blue", label: str = "") -> None:
+    by_ranks: dict[int, list[float]] = {}
+    for run in runs:
+        if key in run:
+            by_ranks.setdefault(run["ranks"], []).append(100 * run[key])
+    if not by_ranks:
+        return
+    ranks = sorted(by_ranks)
+    for r in ranks:
+        ax.plot([r] * len(by_ranks[r]), by_ranks[r], "o", color=color, alpha=0.5)
+    means = [np.mean(by_ranks[r]) for r in ranks]
+    ax.plot(ranks, means, "-", color=color, label=label or None)
+    if 1 in by_ranks:
+        ax.axhspan(means[0] - 1, means[0] + 1, color=color, alpha=0.1)
+    ax.set(xticks=ranks, xlabel="ranks (1 = one process, 2 threads; ranks: 1 thread each)",
+           ylabel="%", title=title)
