@@ -23,8 +23,8 @@ from mtlembed.cli import main
 
 TATOEBA = Path(__file__).resolve().parents[1] / "mtlembed" / "data"
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(BROWSER is None, reason="chromium is not installed (Debian: apt-get install -y "
-                                                        "chromium); the page is checked in a browser only there")
+pytestmark = pytest.mark.skipif(BROWSER is None, reason="chromium is not installed (Debian: apt-get install "
+                                "-y chromium); the page is checked in a browser only there")
 
 
 def png_rows(data: bytes) -> tuple[int, int, list[bytes]]:
@@ -69,8 +69,9 @@ def test_a_browser_draws_the_report_of_a_real_joint_run(tmp_path):
     dom = subprocess.run([*command, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
     assert dom.returncode == 0, dom.stderr[-2000:]
     text = re.sub(r"<[^>]+>", " ", dom.stdout)
-    for shown in ("Loss", "en: loss", "es: loss", "tatoeba: loss", "bli.en-es.0-5000", "similarity.EN-WS-353-ALL",
-                  "Training speed", "BLI P@1 by source-word frequency rank", "1-1000",
+    for shown in ("Loss", "en: loss", "es: loss", "tatoeba: loss", "bli.en-es.0-5000",
+                  "similarity.EN-WS-353-ALL", "Training speed", "BLI P@1 by source-word frequency rank",
+                  "1-1000",
                   "Words of en and es on one plane", "pairs from the dictionary"):
         assert shown in text, shown
     assert dom.stdout.count("<polyline") == 3 + 2 + 1  # the tasks' losses, two dev metrics, words/s
