@@ -53,6 +53,7 @@ class Report:
     init: dict = field(default_factory=dict)  # init: path, rows initialized, of, by_language (growth.py)
     eval_history: list = field(default_factory=list)  # eval_every: a point per epoch (dev_eval.py)
     evaluation: dict = field(default_factory=dict)  # eval_every: the last epoch's full dev results
+    eval_seconds: float = 0.0  # eval_every: the time spent scoring dev sets (not in train_seconds)
 
 
 # The CPU kernel works on 16-float blocks: rows are padded with zero columns
@@ -266,13 +267,14 @@ class Trainer:
                 head[:] = state.w_out[i]
                 state.w_out[i] = None
         else:
-            # w_in uniform in [-INIT_RANGE/dim, INIT_RANGE/dim); w_out starts at zero. Drawn in blocks
+            # w_in uniform in [-INIT_RANGE/dim, INIT_RANGE/dim) (subwords.INIT_RANGE with subwords, for
+            # the words' rows as for the buckets'); w_out starts at zero. Drawn in blocks
             # of rows (the same numbers) so that no temporary is as large as the matrix.
             rng = np.random.default_rng(cfg.seed)
             for start in range(0, rows, INIT_ROWS):
                 block = rng.random((min(INIT_ROWS, rows - start), cfg.dim), dtype=np.float32)
                 block -= 0.5
-                block /= cfg.dim / (2 * INIT_RANGE)
+                block /= cfg.dim / (2 * (subwords.INIT_RANGE if spec else INIT_RANGE))
                 w_in[start:start + len(block), :cfg.dim] = block
             subwords.init_buckets(w_in[rows:], cfg.dim, rng)
             if cfg.init:  # pretrained rows over the random ones (gensim's intersect)
