@@ -8,12 +8,12 @@ trains its shard with the kernel as one process would. The schedule's 0..1
 timeline (the learning-rate decay) is global: every rank's chunks lie on it by
 their share of the rank's shard, and the ranks meet at the same points of it, the
 ends of `rounds`. At each meeting the changes every rank made to the matrices
-since the last one are summed (one all_reduce per matrix, and one of each row's
-squared change), so a word's update counts whole, as on one machine, except where
+since the last one are summed (one all_reduce of the rows any rank changed, with
+each row's squared change), so a word's update counts whole, as on one machine, except where
 more than two ranks moved a row alike (see _agreeing); a small all_reduce of flags
 carries a stop request (a signal to any rank) and each rank's position, for the
-checkpoint that rank 0 writes. MTLEMBED_MERGE=sum sums plainly (for benchmarks). A meeting
-reduces only the rows some rank changed (MTLEMBED_MERGE_ROWS=all: every row; see _merge_touched).
+checkpoint that rank 0 writes. MTLEMBED_MERGE=sum sums plainly and MTLEMBED_MERGE_ROWS=all
+sends every row (for benchmarks; see _merge).
 
 The kernel and `_core` never know about ranks, and torch is imported only here,
 only when WORLD_SIZE asks for more than one process. The collectives run on
@@ -167,7 +167,7 @@ class Ranks:
         self.torch, self.dist = torch, dist
         self.on_gpu = on_gpu  # NCCL: collectives of GPU tensors
         self.rank, self.size = dist.get_rank(), dist.get_world_size()
-        self.bytes_sent = 0  # by the meetings' all_reduce of the matrices (a ring's 2 (n - 1) / n of each)
+        self.bytes_sent = 0  # by the meetings' all_reduce of the matrices' rows (see _sent)
         self._bases: list[np.ndarray] = []
         self._width: int | None = None
         self.rows: dict[str, int] = {}  # rows changed, merged and held at the meetings (see traffic)
@@ -319,51 +319,46 @@ class Ranks:
         flags[0, :2] = stop, checkpoint_due
         flags[1 + self.rank] = mine
         self._all_reduce(flags, self.dist.ReduceOp.MAX)
-        for matrix, base in zip(matrices, self._bases):
-            if MERGE_ROWS == "all":
-                self._merge_all(matrix, base)
-            else:
-                self._merge_touched(matrix, base)
+        self._merge(matrices)
         return int(flags[0, 0]), bool(flags[0, 1]), [tuple(row) for row in flags[1:].tolist()]
 
-    def _merge_all(self, matrix: np.ndarray, base: np.ndarray) -> None:
-        """Dense: every row of the matrix (padding included) is all_reduced, changed or not."""
-        matrix -= base  # the matrix holds this rank's change ...
-        merged = self._reduce(matrix)  # ... then the ranks' merged changes
-        base += merged
-        matrix[:] = base
-        self._count(len(matrix), len(matrix), len(matrix))
-
-    def _merge_touched(self, matrix: np.ndarray, base: np.ndarray) -> None:
-        """Sparse: the ranks first agree on the rows any of them changed (a bitmap, OR-reduced), then
-        all_reduce those rows alone, without padding. The same sums as the dense merge (a row no rank
-        changed adds zeros there), for the bytes of the rows a round touches."""
-        width = self._width or matrix.shape[1]
-        changed = np.any(matrix[:, :width] != base[:, :width], axis=1).view(np.uint8)  # (NCCL has no OR)
-        local = int(changed.sum())
-        self._all_reduce(changed, self.dist.ReduceOp.MAX)
-        self.bytes_sent += 2 * (self.size - 1) * changed.nbytes // self.size
-        rows = np.flatnonzero(changed)
-        merged = self._reduce(matrix[rows, :width] - base[rows, :width])
-        base[rows, :width] += merged
-        matrix[rows] = base[rows]
-        self._count(local, len(rows), len(matrix))
-
-    def _reduce(self, change: np.ndarray) -> np.ndarray:
-        """The ranks' changes of the same rows (C-contiguous), merged in place by MERGE."""
-        squares = np.einsum("ij,ij->i", change, change)  # (a row's |change|^2)
+    def _merge(self, matrices: Sequence[np.ndarray]) -> None:
+        """The ranks' changes to the matrices since the last meeting, merged (MERGE) into every rank's
+        matrices, in two collectives whatever the matrices: a bitmap of the rows any rank changed (MAX
+        of a byte per row: NCCL has no OR), then one buffer of those rows' changes, without the
+        padding, each with its squared length (for _agreeing). A row that no rank changed would add
+        zeros: leaving it out changes no sum. MERGE_ROWS=all sends every row (and no bitmap)."""
+        width = self._width or matrices[0].shape[1]
+        held = sum(len(matrix) for matrix in matrices)
+        if MERGE_ROWS == "all":
+            rows, local = [np.arange(len(matrix)) for matrix in matrices], held
+        else:
+            changed = np.concatenate([np.any(matrix[:, :width] != base[:, :width], axis=1)
+                                      for matrix, base in zip(matrices, self._bases)]).view(np.uint8)
+            local = int(changed.sum())
+            self._all_reduce(changed, self.dist.ReduceOp.MAX)
+            self._sent(changed)
+            rows = [np.flatnonzero(part)
+                    for part in np.split(changed, np.cumsum([len(m) for m in matrices])[:-1])]
+        spans = np.cumsum([0, *map(len, rows)])
+        buffer = np.empty((spans[-1], width + 1), np.float32)
+        change = buffer[:, :width]
+        for matrix, base, these, begin, end in zip(matrices, self._bases, rows, spans, spans[1:]):
+            np.subtract(matrix[these, :width], base[these, :width], out=change[begin:end])
+        buffer[:, width] = np.einsum("ij,ij->i", change, change)
+        self._all_reduce(buffer)
+        self._sent(buffer)
         if MERGE == "agree":
-            self._all_reduce(squares)
-        self._all_reduce(change)
-        if MERGE == "agree":
-            change /= _agreeing(change, squares)[:, None]
-        sent = change.nbytes + (squares.nbytes if MERGE == "agree" else 0)
-        self.bytes_sent += 2 * (self.size - 1) * sent // self.size  # a ring all_reduce's share
-        return change
-
-    def _count(self, touched: int, merged: int, held: int) -> None:
-        for key, value in (("rows_touched", touched), ("rows_merged", merged), ("rows_held", held)):
+            change /= _agreeing(change, buffer[:, width])[:, None]
+        for matrix, base, these, begin, end in zip(matrices, self._bases, rows, spans, spans[1:]):
+            base[these, :width] += change[begin:end]
+            matrix[these] = base[these]
+        for key, value in (("rows_touched", local), ("rows_merged", len(buffer)), ("rows_held", held)):
             self.rows[key] = self.rows.get(key, 0) + value
+
+    def _sent(self, array: np.ndarray) -> None:
+        """Counts the bytes this rank sends to all_reduce `array` (a ring's 2 (W - 1) / W of it)."""
+        self.bytes_sent += 2 * (self.size - 1) * array.nbytes // self.size
 
 
 def _agreeing(total: np.ndarray, squares: np.ndarray) -> np.ndarray:

@@ -406,8 +406,8 @@ def test_a_meeting_reduces_the_rows_any_rank_changed_to_the_dense_sums_for_fewer
         assert out["touched"]["matrix"] == out["all"]["matrix"]
         assert (out["touched"]["rows_touched"], out["touched"]["rows_merged"]) == (10, union)
         assert out["all"]["rows_merged"] == out["touched"]["rows_held"] == 50
-        # dense: 50 rows x 16 floats and their squares; touched: a byte per row, then union x 13 floats
-        assert out["all"]["bytes"] == 50 * (16 + 1) * 4
+        # every row's 13 floats and squared change; touched: a byte per row, then the union's rows
+        assert out["all"]["bytes"] == 50 * (13 + 1) * 4
         assert out["touched"]["bytes"] == 50 + union * (13 + 1) * 4
 
 
