@@ -15,6 +15,7 @@ epoch's full results (BLI P@1 by frequency band among them) become the report's 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +137,8 @@ class Milestones:
         words, seconds = self.report.train_words, self.report.train_seconds
         speed = (words - self._last[0]) / max(seconds - self._last[1], 1e-9)
         self._last = (words, seconds)
+        start = time.perf_counter()
         scores, self.results = self.dev.score(self.embeddings())
+        self.report.eval_seconds += time.perf_counter() - start
         self.history.append({"epoch": epoch, "words": int(self.chunk_words[position]),
                              "seconds": round(seconds, 3), "words_per_second": speed, **scores})

@@ -36,9 +36,9 @@ from .io import atomic_write, read_text
 
 X_KEYS = ("words", "epoch", "step", "seconds", "chunk")  # what a history's points may be indexed by
 COLOURS = ("#3366cc", "#dc3912", "#109618", "#ff9900", "#990099", "#0099c6", "#dd4477", "#66aa00")
-SHOWN = {"corpus_words", "train_words", "vocab_size", "vocab_seconds", "train_seconds", "export_seconds",
-         "total_seconds", "words_per_second", "final_loss", "simd", "device", "threads", "config", "tasks",
-         "version", "inputs", "outputs", "evaluation", "eval_history", "init"}
+SHOWN = {"corpus_words", "train_words", "vocab_size", "vocab_seconds", "train_seconds", "eval_seconds",
+         "export_seconds", "total_seconds", "words_per_second", "final_loss", "simd", "device", "threads",
+         "config", "tasks", "version", "inputs", "outputs", "evaluation", "eval_history", "init"}
 SPEED = "words_per_second"  # an eval_history point's training speed over its epoch: the speed chart's
 
 CSS = """
@@ -155,7 +155,7 @@ def _figures(report: Mapping) -> str:
 
 
 def _timings(report: Mapping) -> str:
-    phases = [(name, report.get(f"{name}_seconds")) for name in ("vocab", "train", "export")]
+    phases = [(name, report.get(f"{name}_seconds")) for name in ("vocab", "train", "eval", "export")]
     phases = [(name, float(v)) for name, v in phases if _is_number(v)]
     total = report.get("total_seconds")
     if _is_number(total) and total > sum(v for _, v in phases):
