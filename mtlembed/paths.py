@@ -57,15 +57,16 @@ def check_run(*, vectors: Sequence[str | os.PathLike] = (), report: str | os.Pat
               checkpoint_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
               tasks: Sequence = (), parallel: Sequence = (), dictionaries: Sequence = (),
               config_file: str | os.PathLike | None = None,
-              eval_files: Sequence[str | os.PathLike] = ()) -> None:
+              eval_files: Sequence[str | os.PathLike] = (), files: Sequence[str | os.PathLike] = ()) -> None:
     """Checks a run's outputs against the rules of this module; raises ConfigError.
 
     `vectors` are the vector files (one, or one per language), `tasks`, `parallel`
     and `dictionaries` the run's specs (TaskSpec, ParallelSpec, DictionarySpec),
-    `config_file` the job file, `eval_files` what the run evaluates on. A corpus that
-    cannot be found is a CorpusError.
+    `config_file` the job file, `eval_files` what the run evaluates on, `files` other outputs (any
+    name). A corpus that cannot be found is a CorpusError.
     """
     outputs = [_Place("the output", os.fspath(path)) for path in vectors]
+    outputs.extend(_Place("the output file", os.fspath(path)) for path in files)  # any name (a dictionary)
     if report is not None:
         outputs.append(_Place("the report", os.fspath(report)))
     for what, folder in (("the checkpoint folder", checkpoint_dir), ("the cache folder", cache_dir)):
@@ -96,7 +97,7 @@ def _check_writable(place: _Place) -> None:
     if place.what == "the report":
         if not place.path.endswith((".json", ".html")):
             raise ConfigError(f"{place}: a report name must end with .json (the data) or .html (a page)")
-    else:
+    elif place.what == "the output":
         io.vectors_format(place.path)
 
 

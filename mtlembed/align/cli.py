@@ -118,15 +118,15 @@ def add_induce_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "induce", help="induce a bilingual dictionary from line-aligned text (Dice, mutual best)",
         description="Pairs each word of the first language with the word of the second that it shares the "
-                    "most aligned lines with, by Dice = 2 c(s,t) / (c(s) + c(t)) over lines, keeping pairs that "
-                    "are each other's best and share at least --min-count lines. Words are the trainer's "
-                    "tokens. Writes `first second` per line, best first (MUSE format).")
+                    "most aligned lines with, by Dice = 2 c(s,t) / (c(s) + c(t)) over lines, keeping pairs "
+                    "that are each other's best and share at least --min-count lines. Words are the "
+                    "trainer's tokens. Writes `first second` per line, best first (MUSE format).")
     p.add_argument("files", nargs="+", metavar="PARALLEL",
                    help="line-aligned files in pairs: FIRST SECOND [FIRST SECOND ...] (first language first)")
     p.add_argument("-o", "--output", required=True, metavar="DICT", help="the dictionary to write")
     p.add_argument("--langs", nargs=2, default=("src", "tgt"), metavar=("FIRST", "SECOND"),
                    help="the two languages (names in messages and the report; default: src tgt)")
-    p.add_argument("--lowercase", action="store_true", help="lowercase the text first, as training's lowercase")
+    p.add_argument("--lowercase", action="store_true", help="lowercase the text first (as training's)")
     p.add_argument("--min-count", type=int, default=3,
                    help="aligned lines a pair must share (default: %(default)s)")
     p.add_argument("--scores", action="store_true", help="add the Dice score and the shared lines as columns "
@@ -146,7 +146,7 @@ def run_induce(args: argparse.Namespace) -> int:
         raise ConfigError(f"induce: parallel files come in pairs (first language, second language); got "
                           f"{len(args.files)} files")
     pairs = list(zip(args.files[::2], args.files[1::2]))
-    paths.check_run(vectors=[args.output], eval_files=args.files)  # before anything is read
+    paths.check_run(files=[args.output], eval_files=args.files)  # before anything is read
     found = induce_dictionary(pairs, tuple(args.langs), args.lowercase, args.min_count, args.threads)
     with atomic_write(args.output, "w") as handle:
         for first, second, dice, count in found:

@@ -36,6 +36,11 @@ class InducedPairs(NamedTuple):
     count: np.ndarray  # int64, lines holding both
 
 
+def _check_min_count(min_count: int) -> None:
+    if min_count < 1:
+        raise ConfigError(f"min_count (aligned lines a pair must share) must be >= 1, got {min_count}")
+
+
 def _incidence(tokens: np.ndarray, offsets: np.ndarray, first_id: int, n_ids: int):
     """Lines x words, 1 where the line holds the word (scipy CSR)."""
     from scipy import sparse
@@ -58,8 +63,7 @@ def dice_pairs(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, n
     `first` / `second` are (tokens, offsets): line i is tokens[offsets[i]:offsets[i + 1]];
     `first_range` / `second_range` the [begin, end) ids each side's words take.
     """
-    if min_count < 1:
-        raise ConfigError(f"min_count (aligned lines a pair must share) must be >= 1, got {min_count}")
+    _check_min_count(min_count)
     if len(first[1]) != len(second[1]):
         raise ConfigError(f"dice_pairs: the two sides are not line-aligned ({len(first[1]) - 1} and "
                           f"{len(second[1]) - 1} lines)")
@@ -124,6 +128,7 @@ def induce_dictionary(files: Sequence[tuple[str | os.PathLike, str | os.PathLike
 
     if not files:
         raise ConfigError("induce: no parallel files")
+    _check_min_count(min_count)  # before the files are read
     if langs[0] == langs[1]:
         raise ConfigError(f"induce: the two languages are both {langs[0]!r}")
     config = TrainConfig(min_count=1, lowercase=lowercase, threads=threads)
