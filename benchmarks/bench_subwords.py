@@ -2,6 +2,7 @@
 
     python benchmarks/bench_subwords.py english --words 17M --epochs 1 --name subwords-17M-1epoch
     python benchmarks/bench_subwords.py joint --words 17M --epochs 1 --name subwords-joint-bli
+    python benchmarks/bench_subwords.py init --words 500k --name subwords-init
 
 english: the text8-style Wikipedia corpus (run.py's, made by prepare_corpus.py), skip-gram,
 every tool with the same dim, window, negatives, sample, min_count, epochs, threads and
@@ -15,6 +16,9 @@ joint: examples/joint-en-es-de-fr.toml (English + es/de/fr, parallel sentences, 
 dictionaries) with this English corpus, trained without subwords and with them in both
 sharing modes; BLI en->xx (CSLS P@1) on the MUSE test splits (5000-6500), after the job's
 Procrustes refinement, and, unrefined, with unseen source words scored from their n-grams.
+
+init: mtlembed alone, with subwords, for each start range of w_in (subwords.INIT_RANGE: rows
+uniform in [-r/dim, r/dim)), skip-gram and CBOW, a few seeds: analogy and Rare Words.
 
 Results: benchmarks/results/<name>.json and .md, with the command and the machine's load.
 """
@@ -40,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 import prepare_corpus  # noqa: E402
 from run import RUNS, count_corpus_words, cpu_info, git_state, loadavg  # noqa: E402
 
-from mtlembed import crosslingual, jobconfig  # noqa: E402
+from mtlembed import TaskSpec, TrainConfig, crosslingual, jobconfig, subwords  # noqa: E402
 from mtlembed import eval as ev  # noqa: E402
 from mtlembed.errors import ConfigError  # noqa: E402
 from mtlembed.trainer import Trainer  # noqa: E402
@@ -120,6 +124,40 @@ def english(args, meta: dict) -> dict:
             Path(record["model"]).unlink()
         print(record["tool"], json.dumps(record["scores"]), flush=True)
     return {"corpus": {"path": str(corpus), "words": words}, "runs": runs}
+
+
+def init_ranges(args, meta: dict) -> dict:
+    corpus = prepare_corpus.prepare(args.words)
+    runs = []
+    for model in ("sg", "cbow"):
+        for value in args.init_ranges.split(","):
+            for seed in range(args.seed, args.seed + args.seeds):
+                subwords.INIT_RANGE = float(value)
+                config = TrainConfig(model=model, dim=args.dim, window=args.window, negative=args.negative,
+                                     sample=args.sample, min_count=args.min_count, epochs=args.epochs,
+                                     threads=args.threads, seed=seed, subwords=True, min_n=args.min_n,
+                                     max_n=args.max_n, buckets=args.buckets)
+                embeddings = Trainer(config, [TaskSpec("corpus", (str(corpus),))]).train()
+                rw = ev.similarity(embeddings, RARE_WORDS, oov="subwords")
+                runs.append({"model": model, "init_range": float(value), "seed": seed,
+                             "analogy": ev.analogy(embeddings, QUESTIONS, restrict=RESTRICT)["accuracy"],
+                             "rw": rw["spearman"]})
+                print(json.dumps(runs[-1]), flush=True)
+    return {"corpus": str(corpus), "runs": runs}
+
+
+def init_table(results: dict) -> list[str]:
+    lines = ["| model | start range r (rows uniform in [-r/dim, r/dim)) | analogy % (top 30k), mean | "
+             "each seed | RW rho (OOV from n-grams), mean |", "|---|---:|---:|---|---:|"]
+    cells: dict = {}
+    for run in results["runs"]:
+        cells.setdefault((run["model"], run["init_range"]), []).append(run)
+    for (model, value), runs in cells.items():
+        analogy = [100 * r["analogy"] for r in runs]
+        rw = sum(r["rw"] for r in runs) / len(runs)
+        lines.append(f"| {model} | {value:g} | {sum(analogy) / len(analogy):.2f} | "
+                     f"{', '.join(f'{a:.2f}' for a in analogy)} | {rw:.3f} |")
+    return lines
 
 
 def joint_job(args):
@@ -203,10 +241,11 @@ def write(args, meta: dict, results: dict) -> None:
     out = HERE / "results" / args.name
     document = {"meta": meta, "args": vars(args), **results}
     out.with_suffix(".json").write_text(json.dumps(document, indent=1, default=str) + "\n")
-    table = english_table(results) if args.part == "english" else joint_table(results)
-    settings = (f"skip-gram, dim {args.dim}, window {args.window}, negative {args.negative}, sample "
+    table = {"english": english_table, "joint": joint_table, "init": init_table}[args.part](results)
+    model = "skip-gram, " if args.part == "english" else ""
+    settings = (f"{model}dim {args.dim}, window {args.window}, negative {args.negative}, sample "
                 f"{args.sample}, min_count {args.min_count}, epochs {args.epochs}, threads {args.threads}"
-                if args.part == "english" else
+                if args.part != "joint" else
                 f"{JOINT_JOB.name}'s [train] with dim {args.dim}, epochs {args.epochs}, "
                 f"threads {args.threads}")
     dirty = " (uncommitted changes)" if meta["git_dirty"] else ""
@@ -231,7 +270,7 @@ def write(args, meta: dict, results: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", choices=("english", "joint"))
+    parser.add_argument("part", choices=("english", "joint", "init"))
     parser.add_argument("--name", required=True, help="results file stem (benchmarks/results/NAME.json, .md)")
     parser.add_argument("--words", type=prepare_corpus.parse_words, default=17_000_000,
                         help="the text8-style English corpus of this many words (prepare_corpus.py)")
@@ -246,6 +285,8 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=2, help="init: seeds --seed, --seed + 1, ...")
+    parser.add_argument("--init-ranges", default="0.5,1,2,4", help="init: the start ranges r")
     parser.add_argument("--min-n", type=int, default=3)
     parser.add_argument("--max-n", type=int, default=6)
     parser.add_argument("--buckets", type=int, default=2_000_000)
@@ -257,7 +298,7 @@ def main(argv=None) -> int:
     meta = {"command": shlex.join(["python", "benchmarks/bench_subwords.py", *(argv or sys.argv[1:])]),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_sha": git_sha,
             "git_dirty": dirty, "cpu": cpu, "cores": os.cpu_count(), "loadavg_before": loadavg()}
-    results = english(args, meta) if args.part == "english" else joint(args, meta)
+    results = {"english": english, "joint": joint, "init": init_ranges}[args.part](args, meta)
     meta["loadavg_after"] = loadavg()
     write(args, meta, results)
     return 0
