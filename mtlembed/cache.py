@@ -57,7 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import corpus
+from . import corpus, growth
 from . import vocab as vocab_module
 from .encode import encode
 from .encoded import Encoded, EncodedCorpus, FileSink, anonymous_array, map_file
@@ -92,7 +92,7 @@ def corpus_key(task_specs: Sequence, parallel_specs: Sequence, config) -> dict:
         return files
 
     return {"encoding": {key: getattr(config, key) for key in ENCODING_KEYS},
-            "vocab": identity([config.vocab]) if config.vocab else None,  # the vocab file fixes the words
+            "vocab": [identity([path]) for path in growth.vocabulary_files(config)],  # (vocab, freeze)
             "tasks": [{"lang": t.lang, "files": identity(t.paths),
                        "jsonl_field": t.jsonl_field or config.jsonl_field} for t in task_specs],
             "parallel": [{"langs": list(p.langs), "files": [identity([path]) for path in p.paths]}

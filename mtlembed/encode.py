@@ -131,7 +131,7 @@ def encode(task_specs: Sequence[TaskSpec], config: TrainConfig, parallel_specs: 
     else:
         _warn_prunings(counters, config)
         vocab, by_language = vocab_module.build(counters, config.min_count, config.max_vocab,
-                                                growth.fixed_vocabulary(config.vocab, list(counters)))
+                                                growth.fixed_vocabulary(config, list(counters)))
         mappings = [by_language[lang] for lang, _ in sources]
     streams = []
     for spec, sink, mapping, (_, counter) in zip(task_specs, sinks, mappings, sources):

@@ -38,15 +38,39 @@ __all__ = ["FrozenRows", "fixed_vocabulary", "initialize", "kept_chunks", "read_
 # ----------------------------------------------------------------------------- init
 
 
-def initialize(w_in: np.ndarray, keys: list[str], languages: list[str], path: str, dim: int) -> dict:
-    """Copies the vectors of `path` into the rows of `w_in` (keys: the vocabulary's, in id order) of
-    the words it holds; returns {"path", "rows", "of", "by_language"} (rows initialized)."""
+def initialize(w_in: np.ndarray, w_out: list[np.ndarray], vocab, config) -> dict:
+    """Copies the vectors of `config.init` into the rows of `w_in` of the words of `vocab` (a
+    vocab.Vocabulary) it holds; the frozen languages' output rows start as copies of their vectors.
+    Returns {"path", "rows", "of", "by_language"} (the rows initialized)."""
+    keys, languages, dim = vocab.keys(), vocab.languages, config.dim
+    model = init_vectors(config.init, languages)
+    if model.dim != dim:
+        raise ConfigError(f"init {config.init}: its vectors have {model.dim} dimensions, the run {dim}: give "
+                          f"dim = {model.dim}")
+    index = model.index
+    rows = np.array([i for i, key in enumerate(keys) if key in index], np.int64)
+    if len(rows):
+        w_in[rows, :dim] = model.vectors[[index[keys[i]] for i in rows]]
+    # A vectors file holds no output rows. Those of a frozen language start as its vectors: the new
+    # language's words, predicting the frozen ones, are then drawn toward the frozen vectors themselves
+    # (BLI P@1 10.5% against 4.1% from zero rows: benchmarks/results/growth.md).
+    for lang in config.freeze or ():
+        first, last = vocab.range_of(lang)
+        for head in w_out:
+            head[first:last] = w_in[first:last]
+    by_language = {}
+    if len(languages) > 1:
+        found = [keys[i].split(":", 1)[0] for i in rows]
+        by_language = {lang: found.count(lang) for lang in languages}
+    return {"path": os.path.abspath(config.init), "rows": int(len(rows)), "of": len(keys),
+            "by_language": by_language}
+
+
+def init_vectors(path: str, languages: list[str]):
+    """The Embeddings of `path` (see the module docstring), keyed as the run's words are."""
     from .query import open_vectors, per_language_prefix
 
     model = open_vectors(path)
-    if model.dim != dim:
-        raise ConfigError(f"init {path}: its vectors have {model.dim} dimensions, the run {dim}: give "
-                          f"dim = {model.dim}")
     file_languages = model.languages
     if len(languages) > 1 and not file_languages:
         lang = _language_of_file(path, per_language_prefix)
@@ -64,16 +88,7 @@ def initialize(w_in: np.ndarray, keys: list[str], languages: list[str], path: st
     if len(languages) > 1 and not set(file_languages) & set(languages):
         raise ConfigError(f"init {path}: it holds {', '.join(file_languages)} words, the run "
                           f"{', '.join(languages)}")
-    index = model.index
-    rows = np.array([i for i, key in enumerate(keys) if key in index], np.int64)
-    if len(rows):
-        w_in[rows, :dim] = model.vectors[[index[keys[i]] for i in rows]]
-    by_language = {}
-    if len(languages) > 1:
-        found = [keys[i].split(":", 1)[0] for i in rows]
-        by_language = {lang: found.count(lang) for lang in languages}
-    return {"path": os.path.abspath(path), "rows": int(len(rows)), "of": len(keys),
-            "by_language": by_language}
+    return model
 
 
 def _language_of_file(path: str, per_language_prefix) -> str | None:
@@ -111,11 +126,33 @@ def read_vocabulary(path: str) -> tuple[list[str], np.ndarray | None]:
     return words, (np.array(counts, np.int64) if all(given) else None)
 
 
-def fixed_vocabulary(path: str | None, languages: list[str]) -> dict | None:
-    """{language: (words, counts or None)} of the `vocab` file, for vocab.build; None without one.
-    In a joint run its words are `lang:word` (a language the file lacks keeps its corpus vocabulary)."""
-    if path is None:
-        return None
+def fixed_vocabulary(config, languages: list[str]) -> dict | None:
+    """{language: (words, counts or None)} for vocab.build: the `vocab` file's, and for each frozen
+    language not in it the init file's words (a frozen language keeps the vocabulary it was trained
+    with, so that every row of it has its trained vector); None when there are neither."""
+    fixed = _vocabulary_file(config.vocab, languages) if config.vocab else {}
+    frozen = [lang for lang in config.freeze or () if lang not in fixed]
+    if frozen:
+        keys = init_vectors(config.init, languages).words
+        for lang in frozen:
+            words = [key[len(lang) + 1:] for key in keys if key.startswith(lang + ":")]  # a joint run's keys
+            if not words:
+                raise ConfigError(f"freeze: init {config.init} holds no {lang} words")
+            fixed[lang] = (words, None)
+    return fixed or None
+
+
+def vocabulary_files(config) -> list[str]:
+    """The files a fixed vocabulary is read from (the cache's key holds them): vocab, and init (a file
+    or a PREFIX's files) when it gives the frozen languages their words."""
+    files = [config.vocab] if config.vocab else []
+    if config.freeze:
+        init = Path(config.init)
+        files += [str(init)] if init.is_file() else sorted(str(p) for p in init.parent.glob(f"{init.name}.*"))
+    return files
+
+
+def _vocabulary_file(path: str, languages: list[str]) -> dict:
     words, counts = read_vocabulary(path)
     if len(languages) == 1:
         return {languages[0]: (words, counts)}

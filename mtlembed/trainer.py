@@ -279,7 +279,7 @@ class Trainer:
             subwords.init_buckets(w_in[rows:], cfg.dim, rng)
             if cfg.init:  # pretrained rows over the random ones (gensim's intersect)
                 vocab = self.corpus.vocab
-                self.report.init = growth.initialize(w_in, vocab.keys(), vocab.languages, cfg.init, cfg.dim)
+                self.report.init = growth.initialize(w_in, w_out, vocab, cfg)
         return w_in, w_out
 
     def train(self, progress: bool | Callable | None = False, checkpoint_dir: str | None = None,
