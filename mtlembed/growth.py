@@ -14,12 +14,16 @@ noise distribution and subsampling use, as word2vec's -read-vocab does; a plain 
 the corpus counts (a listed word the corpus lacks counts 1, so that it can be drawn and kept).
 
 freeze: the frozen languages' rows of the input matrix (their vectors) end training bit for bit
-as init gave them. Languages own contiguous id ranges, so a frozen language is a range of rows.
-Their monolingual tasks (and parallel texts between frozen languages only) leave the schedule;
-the ties to the new language (parallel text, dictionaries) train as usual, and so do the output
-rows, which a vectors file does not hold. The kernel updates the rows of every word it reads,
-so the trainer trains in segments of at most a chunk per thread and copies the frozen rows back
-after each: the new language learns against the frozen vectors to within one segment's updates.
+as init gave them. A frozen language keeps init's vocabulary (its words, with their corpus
+counts), so that each of its rows has a trained vector; languages own contiguous id ranges, so it
+is a range of rows. Its monolingual tasks (and parallel texts between frozen languages only) leave
+the schedule; the ties to the new language (parallel text, dictionaries) train as usual. A vectors
+file holds no output rows: a frozen language's start as copies of its vectors, so that the new
+language's words, trained to predict frozen words, are drawn toward the frozen vectors themselves.
+The kernel updates the rows of every word it reads, so the trainer trains in segments of at most a
+chunk per thread and copies the frozen rows back after each: the new language learns against the
+frozen vectors to within one segment's updates (chunks of 1,024 words instead of 32,768 changed
+nothing measurable: benchmarks/results/growth.md).
 """
 
 from __future__ import annotations
