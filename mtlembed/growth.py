@@ -22,8 +22,8 @@ file holds no output rows: a frozen language's start as copies of its vectors, s
 language's words, trained to predict frozen words, are drawn toward the frozen vectors themselves.
 The kernel updates the rows of every word it reads, so the trainer trains in segments of at most a
 chunk per thread and copies the frozen rows back after each: the new language learns against the
-frozen vectors to within one segment's updates (chunks of 1,024 words instead of 32,768 changed
-nothing measurable: benchmarks/results/growth.md).
+frozen vectors to within one segment's updates (an exact freeze would skip those updates in the
+kernel: a per-id mask there is the clean way, left for when the kernel is not being changed).
 """
 
 from __future__ import annotations
