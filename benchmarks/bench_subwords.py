@@ -17,8 +17,9 @@ dictionaries) with this English corpus, trained without subwords and with them i
 sharing modes; BLI en->xx (CSLS P@1) on the MUSE test splits (5000-6500), after the job's
 Procrustes refinement, and, unrefined, with unseen source words scored from their n-grams.
 
-init: mtlembed alone, with subwords, for each start range of w_in (subwords.INIT_RANGE: rows
-uniform in [-r/dim, r/dim)), skip-gram and CBOW, a few seeds: analogy and Rare Words.
+init: mtlembed alone, with subwords, for each start of w_in: the words' rows uniform in
+[-w/dim, w/dim) and the buckets' in [-b/dim, b/dim) (trainer.INIT_RANGE, 4, is w = b;
+fastText's is 1), skip-gram and CBOW, a few seeds: analogy and Rare Words.
 
 Results: benchmarks/results/<name>.json and .md, with the command and the machine's load.
 """
@@ -44,8 +45,9 @@ sys.path.insert(0, str(ROOT))
 import prepare_corpus  # noqa: E402
 from run import RUNS, count_corpus_words, cpu_info, git_state, loadavg  # noqa: E402
 
-from mtlembed import TaskSpec, TrainConfig, crosslingual, jobconfig, subwords  # noqa: E402
+from mtlembed import TaskSpec, TrainConfig, crosslingual, jobconfig  # noqa: E402
 from mtlembed import eval as ev  # noqa: E402
+from mtlembed import trainer as trainer_module  # noqa: E402
 from mtlembed.errors import ConfigError  # noqa: E402
 from mtlembed.trainer import Trainer  # noqa: E402
 from tools import FastText, Gensim, Mtlembed, Params, run_timed  # noqa: E402
@@ -126,20 +128,34 @@ def english(args, meta: dict) -> dict:
     return {"corpus": {"path": str(corpus), "words": words}, "runs": runs}
 
 
+class StartedAt(Trainer):
+    """A Trainer whose words' rows start in [-words/dim, words/dim) and buckets' in [-buckets/dim, ...)."""
+
+    def __init__(self, words: float, buckets: float, *args):
+        super().__init__(*args)
+        self.ranges = words, buckets
+
+    def _initial_matrices(self, rows, n_heads):
+        trainer_module.INIT_RANGE = self.ranges[0]
+        w_in, w_out = super()._initial_matrices(rows, n_heads)
+        w_in[rows:] *= self.ranges[1] / self.ranges[0]  # uniform draws, scaled: uniform in the range
+        return w_in, w_out
+
+
 def init_ranges(args, meta: dict) -> dict:
     corpus = prepare_corpus.prepare(args.words)
     runs = []
     for model in ("sg", "cbow"):
-        for value in args.init_ranges.split(","):
+        for pair in args.init_ranges.split(","):
+            words, buckets = (float(x) for x in pair.split("/"))
             for seed in range(args.seed, args.seed + args.seeds):
-                subwords.INIT_RANGE = float(value)
                 config = TrainConfig(model=model, dim=args.dim, window=args.window, negative=args.negative,
                                      sample=args.sample, min_count=args.min_count, epochs=args.epochs,
                                      threads=args.threads, seed=seed, subwords=True, min_n=args.min_n,
                                      max_n=args.max_n, buckets=args.buckets)
-                embeddings = Trainer(config, [TaskSpec("corpus", (str(corpus),))]).train()
+                embeddings = StartedAt(words, buckets, config, [TaskSpec("corpus", (str(corpus),))]).train()
                 rw = ev.similarity(embeddings, RARE_WORDS, oov="subwords")
-                runs.append({"model": model, "init_range": float(value), "seed": seed,
+                runs.append({"model": model, "words": words, "buckets": buckets, "seed": seed,
                              "analogy": ev.analogy(embeddings, QUESTIONS, restrict=RESTRICT)["accuracy"],
                              "rw": rw["spearman"]})
                 print(json.dumps(runs[-1]), flush=True)
@@ -147,15 +163,15 @@ def init_ranges(args, meta: dict) -> dict:
 
 
 def init_table(results: dict) -> list[str]:
-    lines = ["| model | start range r (rows uniform in [-r/dim, r/dim)) | analogy % (top 30k), mean | "
-             "each seed | RW rho (OOV from n-grams), mean |", "|---|---:|---:|---|---:|"]
+    lines = ["| model | words' rows start in +-w/dim: w | buckets' rows: b | analogy % (top 30k), mean | "
+             "each seed | RW rho (OOV from n-grams), mean |", "|---|---:|---:|---:|---|---:|"]
     cells: dict = {}
     for run in results["runs"]:
-        cells.setdefault((run["model"], run["init_range"]), []).append(run)
-    for (model, value), runs in cells.items():
+        cells.setdefault((run["model"], run["words"], run["buckets"]), []).append(run)
+    for (model, words, buckets), runs in cells.items():
         analogy = [100 * r["analogy"] for r in runs]
         rw = sum(r["rw"] for r in runs) / len(runs)
-        lines.append(f"| {model} | {value:g} | {sum(analogy) / len(analogy):.2f} | "
+        lines.append(f"| {model} | {words:g} | {buckets:g} | {sum(analogy) / len(analogy):.2f} | "
                      f"{', '.join(f'{a:.2f}' for a in analogy)} | {rw:.3f} |")
     return lines
 
@@ -286,7 +302,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--seeds", type=int, default=2, help="init: seeds --seed, --seed + 1, ...")
-    parser.add_argument("--init-ranges", default="0.5,1,2,4", help="init: the start ranges r")
+    parser.add_argument("--init-ranges", default="4/4,4/1,1/1,2/2",
+                        help="init: the starts to compare, words/buckets (4/4: the trainer's)")
     parser.add_argument("--min-n", type=int, default=3)
     parser.add_argument("--max-n", type=int, default=6)
     parser.add_argument("--buckets", type=int, default=2_000_000)

@@ -41,11 +41,6 @@ MAX_ROWS = 2**31 - 1                       # rows of w_in are int32 in the table
 FNV_OFFSET, FNV_PRIME = 2166136261, 16777619
 WORDS_PER_BLOCK = 1 << 17                  # bounds the temporaries of build_table
 BLOCK_BYTES = 1 << 21                      # compose's accumulator: cache-sized
-# With subwords every row of w_in, words' and buckets', starts uniform in [-INIT_RANGE/dim,
-# INIT_RANGE/dim): 1 is fastText's start. The trainer's wider start for words alone
-# (trainer.INIT_RANGE, 4) cost 17 analogy points with subwords (29% against 12% at 1; 500k words,
-# one epoch: benchmarks/results/subwords-init.md).
-INIT_RANGE = 1.0
 
 
 @dataclass(frozen=True)
@@ -157,17 +152,6 @@ def spec_of(config) -> SubwordSpec | None:
     if not config.subwords:
         return None
     return SubwordSpec(config.min_n, config.max_n, config.buckets, config.subword_sharing)
-
-
-def init_buckets(rows: np.ndarray, dim: int, rng: np.random.Generator) -> None:
-    """Fills the bucket rows of a new ``w_in`` (its first `dim` columns) as fastText does: uniform
-    in [-INIT_RANGE/dim, INIT_RANGE/dim), a block at a time so no temporary is as large as them."""
-    step = max(1, BLOCK_BYTES // (4 * dim))
-    for start in range(0, len(rows), step):
-        block = rng.random((min(step, len(rows) - start), dim), dtype=np.float32)
-        block -= 0.5
-        block *= np.float32(2 * INIT_RANGE / dim)
-        rows[start:start + len(block), :dim] = block
 
 
 def vocabulary_table(vocab, spec: SubwordSpec) -> SubwordTable:

@@ -267,16 +267,16 @@ class Trainer:
                 head[:] = state.w_out[i]
                 state.w_out[i] = None
         else:
-            # w_in uniform in [-INIT_RANGE/dim, INIT_RANGE/dim) (subwords.INIT_RANGE with subwords, for
-            # the words' rows as for the buckets'); w_out starts at zero. Drawn in blocks
-            # of rows (the same numbers) so that no temporary is as large as the matrix.
+            # w_in uniform in [-INIT_RANGE/dim, INIT_RANGE/dim), the subword buckets' rows as the words'
+            # (a narrower start for the buckets, fastText's 1/dim, cost 18 analogy points with skip-gram:
+            # benchmarks/results/subwords-init.md); w_out starts at zero. Drawn in blocks of rows (the
+            # same numbers) so that no temporary is as large as the matrix.
             rng = np.random.default_rng(cfg.seed)
-            for start in range(0, rows, INIT_ROWS):
-                block = rng.random((min(INIT_ROWS, rows - start), cfg.dim), dtype=np.float32)
+            for start in range(0, rows + buckets, INIT_ROWS):
+                block = rng.random((min(INIT_ROWS, rows + buckets - start), cfg.dim), dtype=np.float32)
                 block -= 0.5
-                block /= cfg.dim / (2 * (subwords.INIT_RANGE if spec else INIT_RANGE))
+                block /= cfg.dim / (2 * INIT_RANGE)
                 w_in[start:start + len(block), :cfg.dim] = block
-            subwords.init_buckets(w_in[rows:], cfg.dim, rng)
             if cfg.init:  # pretrained rows over the random ones (gensim's intersect)
                 vocab = self.corpus.vocab
                 self.report.init = growth.initialize(w_in, w_out, vocab, cfg)

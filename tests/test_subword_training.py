@@ -19,6 +19,7 @@ from mtlembed.errors import FormatError
 from mtlembed.fasttext_format import read_fasttext, save_run
 from mtlembed.model import Embeddings
 from mtlembed.subwords import SubwordSpec, ngram_buckets
+from mtlembed.trainer import INIT_RANGE
 
 BUCKETS = 5000
 UNSEEN = ["w12345678", "w7w7", "zzz", "w1x", "é"]
@@ -61,7 +62,7 @@ def test_training_moves_the_ngram_rows_and_words_are_their_mean(corpus, model):
     moved = np.any(initial[n_words:, :dim] != w_in[n_words:], axis=1)
     used = np.unique(np.concatenate([ngram_buckets(w, spec) for w in embeddings.words]))
     assert moved[used].all() and not moved[np.setdiff1d(np.arange(BUCKETS), used)].any()
-    assert np.abs(initial[n_words:, :dim]).max() <= 1 / dim  # fastText's start for the buckets
+    assert np.abs(initial[n_words:, :dim]).max() <= INIT_RANGE / dim  # the buckets start as the words
     for i in (0, 7, n_words - 1):
         word = embeddings.words[i]
         assert np.allclose(embeddings.vectors[i], reference_vector(w_in, n_words, spec, word, i), atol=1e-6)
