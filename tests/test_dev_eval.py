@@ -3,13 +3,13 @@ histories in the report JSON, read back by the report page."""
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import shared_file
+from test_growth import tatoeba_slice
 
 from mtlembed import html_report
 from mtlembed.cli import main
@@ -20,19 +20,10 @@ from mtlembed.eval.bli import precision_by_band
 from mtlembed.tasks import ParallelSpec, TaskSpec
 from mtlembed.trainer import Trainer
 
-TATOEBA = Path(__file__).resolve().parents[1] / "mtlembed" / "data"
-
 
 @pytest.fixture
 def pairs(tmp_path) -> dict[str, Path]:
-    """The first 30,000 Tatoeba en-es pairs, one file per side (line-aligned)."""
-    sides = {}
-    for lang in ("en", "es"):
-        with gzip.open(TATOEBA / f"tatoeba.en-es.{lang}.gz", "rt", encoding="utf-8") as handle:
-            lines = [next(handle) for _ in range(30000)]
-        sides[lang] = tmp_path / f"{lang}.txt"
-        sides[lang].write_text("".join(lines), encoding="utf-8")
-    return sides
+    return tatoeba_slice(tmp_path, 30000)
 
 
 def joint_job(pairs) -> tuple[list, list]:

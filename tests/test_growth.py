@@ -21,16 +21,19 @@ TATOEBA = Path(__file__).resolve().parents[1] / "mtlembed" / "data"
 FAST = dict(dim=16, epochs=1, min_count=2, threads=1, lowercase=True)
 
 
-@pytest.fixture
-def pairs(tmp_path) -> dict[str, Path]:
-    """The first 20,000 Tatoeba en-es pairs, one file per side (line-aligned)."""
+def tatoeba_slice(folder: Path, lines: int) -> dict[str, Path]:
+    """The first `lines` Tatoeba en-es pairs shipped with the package, one file per side (line-aligned)."""
     sides = {}
     for lang in ("en", "es"):
         with gzip.open(TATOEBA / f"tatoeba.en-es.{lang}.gz", "rt", encoding="utf-8") as handle:
-            lines = [next(handle) for _ in range(20000)]
-        sides[lang] = tmp_path / f"{lang}.txt"
-        sides[lang].write_text("".join(lines), encoding="utf-8")
+            sides[lang] = folder / f"{lang}.txt"
+            sides[lang].write_text("".join(next(handle) for _ in range(lines)), encoding="utf-8")
     return sides
+
+
+@pytest.fixture
+def pairs(tmp_path) -> dict[str, Path]:
+    return tatoeba_slice(tmp_path, 20000)
 
 
 def start_matrix(config: TrainConfig, tasks) -> tuple[Trainer, np.ndarray]:

@@ -7,7 +7,6 @@ to $MTLEMBED_REPORT_SCREENSHOT when set (the project's docs/report.png is made s
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import shutil
@@ -18,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from conftest import shared_file
+from test_growth import tatoeba_slice
 
 from mtlembed.cli import main
 
-TATOEBA = Path(__file__).resolve().parents[1] / "mtlembed" / "data"
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="chromium is not installed (Debian: apt-get install "
                                 "-y chromium); the page is checked in a browser only there")
@@ -46,11 +45,7 @@ def png_rows(data: bytes) -> tuple[int, int, list[bytes]]:
 def test_a_browser_draws_the_report_of_a_real_joint_run(tmp_path):
     dictionary = shared_file("bli/muse_reconstructed/en-es.0-5000.txt")
     similarity = shared_file("similarity/en/faruqui/EN-WS-353-ALL.txt")
-    sides = {}
-    for lang in ("en", "es"):
-        with gzip.open(TATOEBA / f"tatoeba.en-es.{lang}.gz", "rt", encoding="utf-8") as handle:
-            sides[lang] = tmp_path / f"{lang}.txt"
-            sides[lang].write_text("".join(next(handle) for _ in range(40000)), encoding="utf-8")
+    sides = tatoeba_slice(tmp_path, 40000)
     job = tmp_path / "job.toml"
     job.write_text(f'[train]\ndim = 32\nepochs = 4\nmin_count = 2\nlowercase = true\nthreads = 2\n'
                    f'eval_every = "epoch"\neval_bli = ["{dictionary}"]\neval_similarity = ["{similarity}"]\n'
