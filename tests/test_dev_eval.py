@@ -116,3 +116,16 @@ def test_the_language_of_a_monolingual_dev_set_in_a_joint_run(pairs, tmp_path):
     sets = DevSets(TrainConfig(eval_similarity=(str(tmp_path / "es" / "sim.txt"), str(tmp_path / "sim.txt"))),
                    ["en", "es"]).sets
     assert [s.languages for s in sets] == [("es",), ("en",)]  # a folder named after it, else the first
+
+
+def test_eval_bli_prints_p1_by_frequency_band(tmp_path, capsys):
+    from mtlembed.model import Embeddings
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((1500, 8)).astype(np.float32)
+    Embeddings([f"s{i}" for i in range(1500)], vectors).save(tmp_path / "src.vec")
+    Embeddings([f"t{i}" for i in range(1500)], vectors).save(tmp_path / "tgt.vec")  # t_i is s_i's translation
+    (tmp_path / "dict.txt").write_text("".join(f"s{i} t{i}\n" for i in (1, 2, 1200)))
+    files = [str(tmp_path / name) for name in ("src.vec", "tgt.vec", "dict.txt")]
+    assert main(["eval", "bli", *files, "--method", "nn"]) == 0
+    assert "P@1 by source-frequency rank: 1-1000 100.00% (2), 1001+ 100.00% (1)" in capsys.readouterr().out

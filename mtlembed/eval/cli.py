@@ -196,7 +196,8 @@ def _run_bli(args):
     text = (
         f"{r['method']}  P@1 {_pct(r['p@1'])}  P@5 {_pct(r['p@5'])}  P@10 {_pct(r['p@10'])}  "
         f"queries {r['queries']}  coverage {_pct(r['coverage'])} "
-        f"(vocabulary {_pct(r['coverage_vocabulary'])})"
+        f"(vocabulary {_pct(r['coverage_vocabulary'])})\nP@1 by source-frequency rank: "
+        + ", ".join(f"{b['band']} {_pct(b['p@1'])} ({b['queries']})" for b in r["p@1_by_band"])
     )
     return _emit(r, args.json, text)
 
