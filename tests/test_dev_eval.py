@@ -129,3 +129,25 @@ def test_eval_bli_prints_p1_by_frequency_band(tmp_path, capsys):
     files = [str(tmp_path / name) for name in ("src.vec", "tgt.vec", "dict.txt")]
     assert main(["eval", "bli", *files, "--method", "nn"]) == 0
     assert "P@1 by source-frequency rank: 1-1000 100.00% (2), 1001+ 100.00% (1)" in capsys.readouterr().out
+
+
+def test_the_history_survives_an_interruption_and_resume(pairs, tmp_path):
+    """Stopped in its second epoch and resumed: one point per epoch, the first from before the stop."""
+    similarity = shared_file("similarity/en/faruqui/EN-WS-353-ALL.txt")
+    config = TrainConfig(dim=16, epochs=3, min_count=2, lowercase=True, threads=1, eval_every="epoch",
+                         eval_similarity=(str(similarity),))
+    tasks, _ = joint_job(pairs)
+    trainer = Trainer(config, tasks)
+
+    def stop_in_the_second_epoch(words, chunks, loss, pairs):
+        if trainer.notes["eval_history"] and words > 0:  # epoch 1 is scored: stop at the next call
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(progress=stop_in_the_second_epoch, checkpoint_dir=str(tmp_path / "ckpt"))
+    first = trainer.notes["eval_history"]
+    assert [p["epoch"] for p in first] == [1]
+    resumed = Trainer.resume(tmp_path / "ckpt")
+    resumed.train()
+    history = resumed.report.eval_history
+    assert [p["epoch"] for p in history] == [1, 2, 3] and history[0] == first[0]
