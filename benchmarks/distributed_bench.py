@@ -192,9 +192,10 @@ def main() -> None:
     p.add_argument("--model", default="distributed-17M", help="the analogy results the model reads")
     args = parser.parse_args()
     if args.kind == "plot":
-        from distributed_plots import plot_all
+        from distributed_plots import plot_all, tables
 
         plot_all(RESULTS, args.model)
+        print(tables(RESULTS, args.model))
         return
     for attribute in ("corpus", "english"):
         if getattr(args, attribute, None) is not None:

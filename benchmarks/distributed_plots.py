@@ -22,7 +22,9 @@ import numpy as np
 CACHE = Path(__file__).resolve().parent / ".cache"
 SAMPLE, NEGATIVE, MIN_COUNT = 1e-3, 5, 5  # the runs' (mtlembed train's defaults)
 LATENCY = 50e-6  # seconds per step of a ring over TCP on a LAN (gloo)
-COLLECTIVES = 7  # per meeting: flags, and per matrix the rows' bitmap, their squares and the rows
+# Collectives per meeting: flags, the rows' bitmap, the rows (dense, as measured before the bitmap and the
+# one buffer: flags, and per matrix the squares and the rows; owner: flags, all_to_all, all_gather)
+COLLECTIVES = {"dense": 5, "touched": 3, "owner": 3}
 NODE_WORDS_PER_SECOND = 10e6  # a 16-core node (this 2-core machine: 2.4M words/s unloaded, 2 threads)
 
 
@@ -63,9 +65,10 @@ def meeting_bytes(rows: int, dim: int, ranks: int, union: float, scheme: str, lo
     return (ranks - 1) / ranks * (local * (4 * dim + 8) + union * (4 * dim + 4))
 
 
-def throughput(ranks: int, words: int, seconds_per_word: float, sent: float, link: float) -> float:
+def throughput(ranks: int, words: int, seconds_per_word: float, sent: float, link: float,
+               collectives: int) -> float:
     """Words per second of `ranks` nodes: each trains `words` per round, then sends `sent` bytes."""
-    latency = COLLECTIVES * 2 * (ranks - 1) * LATENCY
+    latency = collectives * 2 * (ranks - 1) * LATENCY
     return ranks * words / (words * seconds_per_word + sent / link + latency)
 
 
@@ -79,7 +82,8 @@ def check_model(runs: list, corpus: Path) -> list[dict]:
     w_in, w_out = rates(corpus)
     checks = []
     for run in runs:
-        if run["ranks"] < 2 or not run.get("rows_touched") or run["merge_rows"] != "touched":
+        if run["ranks"] < 2 or not run.get("rows_touched") or run["merge_rows"] != "touched" \
+                or run["seed"] > 1:
             continue
         meetings = run["rows_held"] / (2 * run["vocab_size"])
         words = run["train_words"] / run["ranks"] / meetings
@@ -105,7 +109,8 @@ def model_table(corpus: Path, dim: int = 100) -> list[dict]:
                         "union_share": union / (2 * rows)}
                 for scheme in ("dense", "touched", "owner"):
                     sent = meeting_bytes(rows, dim, ranks, union, scheme, local)
-                    speed = throughput(ranks, words, 1 / NODE_WORDS_PER_SECOND, sent, link_gbit * 1e9 / 8)
+                    speed = throughput(ranks, words, 1 / NODE_WORDS_PER_SECOND, sent, link_gbit * 1e9 / 8,
+                                       COLLECTIVES[scheme])
                     cell[scheme] = {"bytes_per_word": sent / words, "words_per_second": speed,
                                     "efficiency": speed / (ranks * NODE_WORDS_PER_SECOND)}
                 table.append(cell)
@@ -127,31 +132,59 @@ def plot_all(results: Path, name: str) -> None:
                         "analogy", f"analogy, 17M words, {epochs} epoch{'s' * (epochs > 1)}")
     for key, color in (("bli_es_csls", "tab:red"), ("bli_de_csls", "tab:green")):
         _accuracy_panel(axes[2], joint, key, "joint en+es+de: BLI P@1 (CSLS, MUSE test)", color,
-                        key[4:6])
-    axes[2].legend()
+                        "en-" + key[4:6])
+    if joint:
+        axes[2].legend()
     fig.tight_layout()
     fig.savefig(results / "distributed-accuracy.png", dpi=110)
 
     corpus = Path(json.loads((results / f"{name}.json").read_text())["meta"]["corpus"])
     table = model_table(corpus)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    for cell_filter, ax in ((65536, axes[0]), (1 << 20, axes[1])):
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    _bytes_panel(axes[0], runs, corpus)
+    for words, ax in ((65536, axes[1]), (1 << 20, axes[2])):
         for link, style in ((10, "-"), (100, "--")):
-            cells = [c for c in table if c["link_gbit"] == link and c["words_per_round"] == cell_filter]
+            cells = [c for c in table if c["link_gbit"] == link and c["words_per_round"] == words]
             nodes = [c["ranks"] for c in cells]
             for scheme, color in (("dense", "tab:gray"), ("touched", "tab:blue"), ("owner", "tab:orange")):
                 ax.plot(nodes, [c[scheme]["words_per_second"] / 1e6 for c in cells], style, color=color,
                         marker="o", label=f"{scheme}, {link} Gb/s")
         ax.plot(nodes, [n * NODE_WORDS_PER_SECOND / 1e6 for n in nodes], ":", color="black", label="linear")
         ax.set(xscale="log", yscale="log", xlabel="nodes", ylabel="words/s (millions), model",
-               title=f"{cell_filter // 1024}k words per rank per round, 10M words/s per node")
+               title=f"model: {words // 1024}k words per rank per round, 10M words/s a node")
         ax.set_xticks(nodes, [str(n) for n in nodes])
-    axes[0].legend(fontsize=7)
+        ax.minorticks_off()
+        ticks = [2, 5, 10, 20, 50, 100, 200, 500]
+        ax.set_yticks(ticks, [str(t) for t in ticks])
+    axes[1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(results / "distributed-comm.png", dpi=110)
     (results / "distributed-model.json").write_text(json.dumps(
         {"corpus": str(corpus), "node_words_per_second": NODE_WORDS_PER_SECOND, "latency": LATENCY,
          "collectives": COLLECTIVES, "check": check_model(runs, corpus), "table": table}, indent=1) + "\n")
+
+
+def _bytes_panel(ax, runs: list, corpus: Path) -> None:
+    """Bytes sent per word per rank, measured (1 epoch, 64k-word rounds), against the model."""
+    w_in, w_out = rates(corpus)
+    labels, measured, modelled = [], [], []
+    for shape in ("2x1/all", "2x1", "4x1/all", "4x1"):
+        found = [r for r in runs if r["shape"] == shape and r["epochs"] == 1]
+        if not found:
+            continue
+        run = found[0]
+        words = run["train_words"] / run["ranks"] / run["rounds"]
+        union = touched(w_in, run["ranks"] * words) + touched(w_out, run["ranks"] * words)
+        scheme = "dense" if shape.endswith("/all") else "touched"
+        labels.append(f"{run['ranks']} ranks\n{scheme}")
+        measured.append(run["bytes_per_word_per_rank"])
+        modelled.append(meeting_bytes(len(w_in), run["dim"], run["ranks"], union, scheme) / words)
+    x = np.arange(len(labels))
+    ax.bar(x - 0.2, measured, 0.4, label="measured (ranks' count)")
+    ax.bar(x + 0.2, modelled, 0.4, label="model")
+    ax.set_xticks(x, labels)
+    ax.set(ylabel="bytes sent per word per rank", title="17M words, 64k-word rounds")
+    ax.legend(fontsize=8)
 
 
 def _accuracy_panel(ax, runs: list, key: str, title: str, color: str = "tab:blue", label: str = "") -> None:
@@ -170,3 +203,41 @@ def _accuracy_panel(ax, runs: list, key: str, title: str, color: str = "tab:blue
         ax.axhspan(means[0] - 1, means[0] + 1, color=color, alpha=0.1)
     ax.set(xticks=ranks, xlabel="ranks (1 = one process, 2 threads; ranks: 1 thread each)",
            ylabel="%", title=title)
+
+
+def tables(results: Path, name: str) -> str:
+    """Markdown tables of the runs (pasted into distributed.md): accuracy by shape, then the model."""
+    lines = []
+    bli = ("bli_es_csls", "bli_de_csls", "bli_es_nn", "bli_de_nn", "analogy")
+    for file, keys in ((name, ("analogy",)), ("distributed-joint", bli)):
+        runs = _load(results, file)
+        lines += [f"{file}.json", "", "| shape | epochs | seeds | " + " | ".join(keys)
+                  + " | train s (median) | words/s (median) | bytes/word/rank | rounds |",
+                  "|---|---|---|" + "---|" * (len(keys) + 4)]
+        for shape, epochs in sorted({(r["shape"], r["epochs"]) for r in runs}, key=lambda k: (k[1], k[0])):
+            group = [r for r in runs if (r["shape"], r["epochs"]) == (shape, epochs)]
+            cells = []
+            for key in keys:
+                values = [100 * r[key] for r in group]
+                cells.append(" / ".join(f"{v:.2f}" for v in values) + (f" (mean {np.mean(values):.2f})"
+                                                                        if len(values) > 1 else ""))
+            lines.append(f"| {shape} | {epochs} | {len(group)} | " + " | ".join(cells)
+                         + f" | {np.median([r['train_seconds'] for r in group]):.1f}"
+                         + f" | {np.median([r['words_per_second'] for r in group]):,.0f}"
+                         + f" | {group[0]['bytes_per_word_per_rank']:.0f} | {group[0]['rounds'] or ''} |")
+        lines.append("")
+    model = json.loads((results / "distributed-model.json").read_text())
+    lines += ["| link | words/round/rank | nodes | rows changed by any rank | dense | touched | owner |",
+              "|---|---|---|---|---|---|---|"]
+    for c in model["table"]:
+        lines.append(f"| {c['link_gbit']} Gb/s | {c['words_per_round'] // 1024}k | {c['ranks']} | "
+                     f"{100 * c['union_share']:.0f}% | " + " | ".join(
+                         f"{c[s]['bytes_per_word']:.0f} B/w, {c[s]['words_per_second'] / 1e6:.1f}M w/s "
+                         f"({100 * c[s]['efficiency']:.0f}%)" for s in ("dense", "touched", "owner")) + " |")
+    lines += ["", "| run | words/round/rank | rows changed a meeting: one rank (model) | any rank (model) |",
+              "|---|---|---|---|"]
+    for c in model["check"]:
+        lines.append(f"| {c['shape']}, {c['epochs']} epoch(s) | {c['words_per_round']:,.0f} | "
+                     f"{c['local']:,.0f} ({c['local_model']:,.0f}) | "
+                     f"{c['union']:,.0f} ({c['union_model']:,.0f}) |")
+    return "\n".join(lines) + "\n"
