@@ -125,7 +125,8 @@ def run(args, shape: str, epochs: int, seed: int) -> dict:
            "bytes_counted_per_rank": traffic.get("bytes_sent", 0),
            "loopback_bytes_per_rank": sent / ranks if ranks > 1 else 0,
            "rows_touched": traffic.get("rows_touched"), "rows_merged": traffic.get("rows_merged"),
-           "rows_held": traffic.get("rows_held")}
+           "rows_held": traffic.get("rows_held"), "meeting_seconds": traffic.get("meeting_seconds"),
+           "collective_seconds": traffic.get("collective_seconds")}
     row["bytes_per_word_per_rank"] = row["bytes_counted_per_rank"] / (words / ranks) if ranks > 1 else 0.0
     row.update(evaluate(args, out))
     print(json.dumps(row), flush=True)

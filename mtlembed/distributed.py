@@ -26,6 +26,7 @@ from __future__ import annotations
 import atexit
 import datetime
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -171,6 +172,7 @@ class Ranks:
         self._bases: list[np.ndarray] = []
         self._width: int | None = None
         self.rows: dict[str, int] = {}  # rows changed, merged and held at the meetings (see traffic)
+        self.seconds = {"meeting_seconds": 0.0, "collective_seconds": 0.0}  # the latter: inside all_reduce
 
     @property
     def writer(self) -> bool:
@@ -181,14 +183,16 @@ class Ranks:
         """Reduces a C-contiguous array over the ranks in place (by `op`, a ReduceOp; SUM if None)."""
         op = self.dist.ReduceOp.SUM if op is None else op
         tensor = self.torch.from_numpy(array)
+        start = time.perf_counter()
         if not self.on_gpu:
             self._collective(self.dist.all_reduce, tensor, op)
-            return
-        # UNTESTED (no GPU where this was written): NCCL reduces GPU tensors. The kernel's matrices are
-        # host arrays between segments, so each buffer goes to this rank's GPU and back.
-        on_gpu = tensor.cuda()
-        self._collective(self.dist.all_reduce, on_gpu, op)
-        tensor.copy_(on_gpu)
+        else:
+            # UNTESTED (no GPU where this was written): NCCL reduces GPU tensors. The kernel's matrices
+            # are host arrays between segments, so each buffer goes to this rank's GPU and back.
+            on_gpu = tensor.cuda()
+            self._collective(self.dist.all_reduce, on_gpu, op)
+            tensor.copy_(on_gpu)
+        self.seconds["collective_seconds"] += time.perf_counter() - start
 
     def _collective(self, call, *args):
         """A collective call; a failure (a rank died or stopped answering) is one RankError line."""
@@ -308,7 +312,7 @@ class Ranks:
     def traffic(self) -> dict:
         """What the meetings sent so far, for the report: bytes by this rank, and rows (summed over
         the meetings and matrices) this rank changed, all ranks changed (the rows sent), and held."""
-        return {"bytes_sent": self.bytes_sent, "merge_rows": MERGE_ROWS, **self.rows}
+        return {"bytes_sent": self.bytes_sent, "merge_rows": MERGE_ROWS, **self.rows, **self.seconds}
 
     def meet(self, matrices: Sequence[np.ndarray], stop: int, checkpoint_due: bool,
              mine: Sequence[int]) -> tuple[int, bool, list[tuple[int, ...]]]:
@@ -318,8 +322,10 @@ class Ranks:
         flags = np.zeros((1 + self.size, len(mine)), np.int64)  # row 0: the requests; then one per rank
         flags[0, :2] = stop, checkpoint_due
         flags[1 + self.rank] = mine
+        start = time.perf_counter()
         self._all_reduce(flags, self.dist.ReduceOp.MAX)
         self._merge(matrices)
+        self.seconds["meeting_seconds"] += time.perf_counter() - start
         return int(flags[0, 0]), bool(flags[0, 1]), [tuple(row) for row in flags[1:].tolist()]
 
     def _merge(self, matrices: Sequence[np.ndarray]) -> None:
