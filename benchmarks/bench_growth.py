@@ -5,6 +5,8 @@
    - nothing (Spanish text alone: the floor, no reason to align),
    - the parallel text (the Tatoeba pairs),
    - a seed dictionary (MUSE en-es.0-5000, code-switching).
+   and, as an ablation, the parallel text with English's output rows starting at zero (a vectors file
+   holds none; growth.initialize starts a frozen language's as copies of its vectors).
 3. For scale: both languages trained jointly from scratch with the parallel text.
 
 Each is scored by BLI en->es (CSLS) on the held-out MUSE en-es.5000-6500 pairs, P@1 by frequency
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mtlembed import eval as ev  # noqa: E402
+from mtlembed import growth  # noqa: E402
 from mtlembed.config import TrainConfig  # noqa: E402
 from mtlembed.model import Embeddings  # noqa: E402
 from mtlembed.tasks import DictionarySpec, ParallelSpec, TaskSpec  # noqa: E402
@@ -33,6 +36,19 @@ from mtlembed.trainer import Trainer  # noqa: E402
 
 DATA = ROOT / "mtlembed" / "data"
 SIDES = {lang: str(DATA / f"tatoeba.en-es.{lang}.gz") for lang in ("en", "es")}
+
+
+initialize = growth.initialize
+
+
+def unseeded(w_in, w_out, vocab, config):
+    """The ablation: growth.initialize, then the frozen languages' output rows back to zero."""
+    result = initialize(w_in, w_out, vocab, config)
+    for lang in config.freeze:
+        first, last = vocab.range_of(lang)
+        for head in w_out:
+            head[first:last] = 0
+    return result
 
 
 def main() -> int:
@@ -57,10 +73,12 @@ def main() -> int:
     old = Trainer(TrainConfig(**base), tasks[:1]).train()
     old.save(work / "old.en.bin")
     old = Embeddings.load(work / "old.en.bin")
-    grown = {"Spanish alone (no tie)": ([], []), "parallel text": (parallel, []),
-             "seed dictionary (codeswitch)": ([], dictionary)}
-    for name, (ties, dictionaries) in grown.items():
+    grown = {"Spanish alone (no tie)": ([], [], True), "parallel text": (parallel, [], True),
+             "parallel text, English output rows from zero": (parallel, [], False),
+             "seed dictionary (codeswitch)": ([], dictionary, True)}
+    for name, (ties, dictionaries, seeded) in grown.items():
         config = TrainConfig(**base, init=str(work / "old.en.bin"), freeze=("en",))
+        growth.initialize = initialize if seeded else unseeded
         model = Trainer(config, tasks, ties, dictionaries).train()
         english = model.by_language("en")
         same = english.words == old.words and np.array_equal(english.vectors, old.vectors)
@@ -85,6 +103,9 @@ def main() -> int:
         lines.append(f"| {name} | {100 * result['p@1']:.1f} | {100 * result['p@10']:.1f} | "
                      f"{result['queries']} | {bands} | {'-' if same is None else 'yes' if same else 'NO'} |")
         print(lines[-1], flush=True)
+    lines += ["", "The frozen English vectors come from a model of English alone; Spanish reaches them only "
+              "through its tie (the English task leaves the schedule). From scratch, both languages move "
+              "toward each other, which is why that row is the ceiling rather than the target."]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
     return 0
