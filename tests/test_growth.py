@@ -70,6 +70,19 @@ def test_init_has_gensims_intersect_semantics(tmp_path):
     assert len(shared) < len(keys)  # the others start as usual
 
 
+def test_init_from_a_fasttext_model_takes_its_word_vectors(tmp_path, pairs):
+    fasttext = pytest.importorskip("fasttext")
+    model = fasttext.train_unsupervised(str(pairs["en"]), dim=16, minCount=5, epoch=1, thread=1, verbose=0)
+    model.save_model(str(tmp_path / "en.bin"))
+    trainer, started = start_matrix(TrainConfig(**FAST, init=str(tmp_path / "en.bin")), [
+        TaskSpec("en", (str(pairs["en"]),))])
+    keys = trainer.corpus.vocab.keys()
+    known = [i for i, key in enumerate(keys) if key in set(model.get_words())]
+    assert trainer.report.init["rows"] == len(known) > 1000
+    expected = np.array([model.get_word_vector(keys[i]) for i in known])
+    assert np.allclose(started[known], expected, atol=1e-6)
+
+
 def test_init_of_a_joint_run_by_language_file_or_prefix(tmp_path, pairs):
     tasks = [TaskSpec(lang, (str(path),), lang=lang) for lang, path in pairs.items()]
     trainer = Trainer(TrainConfig(**FAST), tasks)
