@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from .errors import BackendError, ConfigError, ResourceError
 
 # What the CUDA kernel does not train yet, by the names kernel.job_features gives a job's features; the
-# CPU trains all. Parallel text, code-switching, cbow_share and per-task heads train on both (the CUDA
-# emulator checks them against the CPU: tests/test_cuda_emulator.py).
-CUDA_LACKS = {"subwords": "subwords", "per_pair_negatives": "skip-gram with per-pair negatives"}
+# CPU trains all. Parallel text, code-switching, cbow_share, per-task heads and subwords train on both (the
+# CUDA emulator checks them against the CPU: tests/test_cuda_emulator.py).
+CUDA_LACKS = {"per_pair_negatives": "skip-gram with per-pair negatives"}
 
 
 @functools.cache

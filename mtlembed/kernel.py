@@ -38,7 +38,8 @@ def codeswitch_of(spec: TaskSpec, task_specs: Sequence[TaskSpec],
 def job_features(task_specs: Sequence[TaskSpec], parallel: Sequence[ParallelSpec],
                  dictionaries: Sequence[DictionarySpec]) -> list[str]:
     """The features a job uses beyond plain tasks, "parallel" and "codeswitch", for backend.device_for_job
-    (subwords and per-pair negatives, which CUDA lacks, are to be named here when they reach the config)."""
+    (per-pair negatives, which CUDA lacks, are to be named here when they reach the config; subwords train
+    on both devices)."""
     needed = ["parallel"] if parallel else []
     if any(codeswitch_of(spec, task_specs, dictionaries) > 0 for spec in task_specs):
         needed.append("codeswitch")

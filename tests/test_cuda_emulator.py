@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ["tests/cuda_emulator/driver.cc", "csrc/sgns.cc", "csrc/cpu/train.cc", "csrc/cpu/ops_generic.cc"]
 
 
-@pytest.mark.slow
-def test_kernels_match_the_cpu_on_emulated_warps(tmp_path):
+def run_emulator(tmp_path, mode: str) -> None:
+    """Builds tests/cuda_emulator/driver.cc with g++ and runs its checks of `mode` (see its main()):
+    skips without g++ or C++20's <barrier>, fails on any FAIL line."""
     compiler = shutil.which("g++")
     if compiler is None:
         pytest.skip("g++ not found")
@@ -36,9 +37,14 @@ def test_kernels_match_the_cpu_on_emulated_warps(tmp_path):
     build = subprocess.run([compiler, "-std=c++20", "-O2", "-pthread", "-Icsrc", *SOURCES, "-o", str(binary)],
                            cwd=ROOT, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-4000:]
-    run = subprocess.run([str(binary), "--quick"], capture_output=True, text=True, timeout=900)
+    run = subprocess.run([str(binary), mode], capture_output=True, text=True, timeout=900)
     failed = [line for line in run.stdout.splitlines() if line.startswith("FAIL")]
     assert run.returncode == 0 and not failed, "\n".join(failed) or run.stdout[-4000:] + run.stderr[-4000:]
+
+
+@pytest.mark.slow
+def test_kernels_match_the_cpu_on_emulated_warps(tmp_path):
+    run_emulator(tmp_path, "--quick")
 
 
 # -- what the build compiled in, and the CUDA-only parameters ----------------------------------------

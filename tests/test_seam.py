@@ -337,9 +337,9 @@ def test_auto_falls_back_to_the_cpu_and_says_so(tmp_path, monkeypatch):
     from mtlembed import trainer as trainer_module
 
     fake_gpu(monkeypatch)
-    monkeypatch.setattr(trainer_module, "job_features", lambda *_: ["subwords"])
+    monkeypatch.setattr(trainer_module, "job_features", lambda *_: ["per_pair_negatives"])
     trainer = tied_job(tmp_path, "auto", "parallel")
     with pytest.warns(UserWarning, match="device 'auto': training on the CPU, as the CUDA kernel does not "
-                                         "train subwords yet") as caught:
+                                         "train skip-gram with per-pair negatives yet") as caught:
         trainer.train()
     assert len(caught) == 1 and trainer.report.device == "cpu"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_cuda_emulator import run_emulator
 
 from mtlembed import _core
 from mtlembed.kernel import kernel_job, train_params
@@ -209,6 +210,13 @@ def test_two_threads_on_disjoint_rows_train_exactly_as_one(model):
     assert np.abs(b1).max() > 0.1 and np.abs(a1[2 * vocab:] - w_in[2 * vocab:]).max() > 0.01  # buckets learnt
     np.testing.assert_array_equal(a2, a1)
     np.testing.assert_array_equal(b2, b1)
+
+
+@pytest.mark.slow
+def test_the_cuda_kernel_matches_the_cpu_on_emulated_warps(tmp_path):
+    # tests/cuda_emulator/driver.cc --subwords: kernels.cuh on CPU threads against cpu::train, with a
+    # table of bucket rows; skip-gram and CBOW, plain, parallel with code-switching, and padded rows.
+    run_emulator(tmp_path, "--subwords")
 
 
 # -- the table is checked when the job is bound -------------------------------------------------------

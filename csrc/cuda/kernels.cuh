@@ -26,6 +26,13 @@
 // are read fresh (L2) and updated with float4 atomics, so repeated negatives
 // add up as on the CPU.
 //
+// Subwords (kSubwords): a word's input vector is the mean of its rows (sgns.h's
+// Subwords), many and scattered over the buckets, so they are not cached:
+// each center reads its input rows from global memory (L2) into the mean h
+// and adds its gradient back with atomics. Skip-gram turns around as on the
+// CPU: the center's mean predicts its contexts' words (target rows staged in
+// trow) and the negatives, one draw per center.
+//
 // Without a GPU, tests/test_cuda_emulator.py (pytest -m slow) runs this code
 // on CPU threads against the CPU kernel; tests/test_gpu.py is the GPU check.
 #pragma once
@@ -116,6 +123,7 @@ struct DeviceJob {
   double alpha;
   double min_alpha;
   uint64_t seed;
+  Subwords subwords;  // device pointers; absent without subwords
 };
 
 struct Launch {
@@ -167,11 +175,16 @@ inline Layout make_layout(int row_floats, int slots, int max_ctx, int max_tgt, i
 // Training's workspace: 2*window+1 cached w_in rows, negative+1 targets, and
 // a ring of kept ids that can run 32 ahead of the window (with parallel
 // tasks, one more for the centers' side, read 32 ahead of the center).
-inline Layout train_layout(const TrainParams& params, bool parallel) {
+// Subwords: no cached rows, one score per target, and up to 2*window+1
+// contexts before the negatives among the targets.
+inline Layout train_layout(const TrainParams& params, bool parallel, bool subwords = false) {
   int ring = 64;
   while (ring < 2 * params.window + 40) ring *= 2;
-  return make_layout(device_row_floats(params), 2 * params.window + 1, 2 * params.window + 1, params.negative + 1,
-                     ring, parallel ? 64 : 0);
+  const int window_rows = 2 * params.window + 1;
+  if (subwords)
+    return make_layout(device_row_floats(params), 0, 1, window_rows + params.negative, ring, parallel ? 64 : 0);
+  return make_layout(device_row_floats(params), window_rows, window_rows, params.negative + 1, ring,
+                     parallel ? 64 : 0);
 }
 
 inline bool has_parallel_tasks(const TrainJob& job) {
@@ -264,13 +277,16 @@ __device__ __forceinline__ int64_t last_le(const int64_t* a, int64_t lo, int64_t
 
 // g[j] = lr * (label - sigmoid(score_j)) for every pair j (context j / n_tgt,
 // target j % n_tgt; CBOW: the mean row h against target j), from the rows as
-// they are before this center's updates; label 1 for target 0 (the center).
+// they are before this center's updates; label 1 for the first n_positive
+// targets (the center; subword skip-gram: the contexts), the others' gradient
+// and loss counting negative_weight times.
 // A round scores P pairs (P = 32, or the power of two covering what is left)
 // with 32/P lanes per pair, each summing a strided share of the columns; the
 // workspace pitch is odd, so lanes reading different rows hit different banks.
 template <bool kCbow>
 __device__ __forceinline__ void scores_to_gradients(const Ws& ws, const Window& win, const Layout& L, int n_tgt,
-                                                    int n_pairs, float lr, int lane, double& loss) {
+                                                    int n_pairs, float lr, int lane, double& loss,
+                                                    int n_positive = 1, float negative_weight = 1.0f) {
   for (int j0 = 0; j0 < n_pairs;) {
     int pairs = 1;
     while (pairs < n_pairs - j0 && pairs < kWarpSize) pairs *= 2;
@@ -287,9 +303,9 @@ __device__ __forceinline__ void scores_to_gradients(const Ws& ws, const Window& 
     }
     for (int off = pairs; off < kWarpSize; off *= 2) score += __shfl_xor_sync(kFullMask, score, off);
     if (lane < pairs && valid) {
-      const float label = j % n_tgt == 0 ? 1.0f : 0.0f;
-      loss += pair_loss(score, label);
-      ws.g[j] = lr * (label - clipped_sigmoid(score));
+      const float label = j % n_tgt < n_positive ? 1.0f : 0.0f, weight = label > 0.5f ? 1.0f : negative_weight;
+      loss += weight * pair_loss(score, label);  // x * 1.0f is x: unchanged without subwords
+      ws.g[j] = weight * (lr * (label - clipped_sigmoid(score)));
     }
     j0 += pairs;
   }
@@ -507,6 +523,96 @@ __device__ __forceinline__ void train_center(const DeviceJob& job, const Ws& ws,
   run.pairs += M == Model::SkipGram ? static_cast<unsigned long long>(n_ctx * n_tgt) : n_tgt;
 }
 
+// Subwords: a center's targets after its n_positive positives, already in
+// ws.tgt[0, n_positive) (and visible to all lanes): negatives other than the
+// positives, drawn afresh when `fresh`, else the last draw (kept in ws.neg
+// when `keep`); starts staging all their rows. Returns n_tgt.
+template <bool kShared>
+__device__ __forceinline__ int stage_after_positives(const Ws& ws, const Layout& L, const float4* w_out,
+                                                     const NoiseTable& noise, int negative, int n_positive,
+                                                     bool fresh, bool keep, Rng& rng, int lane) {
+  const unsigned below_me = (1u << lane) - 1u;
+  int n = n_positive;
+  for (int k0 = 0; k0 < negative; k0 += kWarpSize) {
+    int32_t id = 0;
+    bool ok = false;
+    if (k0 + lane < negative) {
+      id = fresh ? draw_negative(rng, noise) : ws.neg[k0 + lane];
+      if (fresh && keep) ws.neg[k0 + lane] = id;
+      ok = true;
+      for (int t = 0; t < n_positive; ++t) ok &= id != ws.tgt[t];
+    }
+    const unsigned mask = __ballot_sync(kFullMask, ok);
+    if (ok) ws.tgt[n + __popc(mask & below_me)] = id;
+    n += __popc(mask);
+  }
+  __syncwarp();
+  start_targets<kShared>(ws, L, w_out, n, lane);
+  return n;
+}
+
+// Calls row(i) for every input row of a center with subwords: the rows of
+// the words context(0..n_words-1).
+template <class Context, class Row>
+__device__ __forceinline__ void for_input_rows(const Subwords& table, int n_words, Context&& context, Row&& row) {
+  for (int c = 0; c < n_words; ++c) {
+    const int32_t word = context(c);
+    const int64_t end = __ldg(table.offsets + word + 1);
+    for (int64_t r = __ldg(table.offsets + word); r < end; ++r) row(__ldg(table.rows + r));
+  }
+}
+
+// One center with subwords (cpu/train.cc's train_subword_step): the contexts
+// are the kept words context(0..n_ctx-1). CBOW: h, the mean of all rows of all
+// contexts, predicts the center and the negatives. Skip-gram: h, the mean of
+// the center's rows, predicts the contexts' words and the negatives (each
+// counting once per context). Then w_out[t] += g_t h and the gradient of h
+// goes, undivided and by atomics, to every input row.
+template <Model M, bool kShared, class Context>
+__device__ __forceinline__ void train_subword_center(const DeviceJob& job, const Ws& ws, Centers& run, int n_ctx,
+                                                     Context&& context, int32_t center, int lane) {
+  if (n_ctx == 0) return;
+  const Layout& L = job.layout;
+  constexpr bool kSkipGram = M == Model::SkipGram;
+  __syncwarp();  // the previous center's readers of tgt and g are done
+  if (lane == 0 && !kSkipGram) ws.tgt[0] = center;
+  for (int c = lane; kSkipGram && c < n_ctx; c += kWarpSize) ws.tgt[c] = context(c);
+  __syncwarp();
+  const int n_positive = kSkipGram ? n_ctx : 1;
+  const bool fresh = kSkipGram || run.trained++ % job.share == 0;
+  const int n_tgt = stage_after_positives<kShared>(ws, L, run.w_out, run.noise, job.negative, n_positive, fresh,
+                                                   !kSkipGram && job.share > 1, run.rng, lane);
+  const auto input_word = [&](int c) { return kSkipGram ? center : context(c); };
+  const int n_words = kSkipGram ? 1 : n_ctx;
+  for (int gi = lane; gi < L.groups; gi += kWarpSize) {  // h, as cpu::mean_rows: a sum, then times 1/n
+    float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    int n = 0;
+    for_input_rows(job.subwords, n_words, input_word, [&](int32_t row) {
+      axpy(sum, 1.0f, __ldcg(job.w_in + static_cast<int64_t>(row) * L.groups + gi));
+      ++n;
+    });
+    const float inv = 1.0f / static_cast<float>(n);
+    ws.h[gi] = make_float4(sum.x * inv, sum.y * inv, sum.z * inv, sum.w * inv);
+  }
+  finish_rows<kShared>();
+  __syncwarp();  // h and the staged rows are visible to every lane
+  scores_to_gradients<true>(ws, Window{0, 0, 1}, L, n_tgt, n_tgt, run.lr, lane, run.loss, n_positive,
+                            kSkipGram ? static_cast<float>(n_ctx) : 1.0f);
+  for (int gi = lane; gi < L.groups; gi += kWarpSize) {
+    const float4 h = ws.h[gi];
+    float4 grad_h = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    for (int t = 0; t < n_tgt; ++t) {
+      const float gt = ws.g[t];
+      axpy(grad_h, gt, ws.trow[t * L.pitch + gi]);
+      red_add(run.w_out + static_cast<int64_t>(ws.tgt[t]) * L.groups + gi,
+              make_float4(gt * h.x, gt * h.y, gt * h.z, gt * h.w));
+    }
+    for_input_rows(job.subwords, n_words, input_word,
+                   [&](int32_t row) { red_add(job.w_in + static_cast<int64_t>(row) * L.groups + gi, grad_h); });
+  }
+  run.pairs += kSkipGram ? static_cast<unsigned long long>(n_ctx) * (1 + n_tgt - n_ctx) : n_tgt;
+}
+
 // Adds the cached rows of kept positions [from, to) back to w_in.
 __device__ __forceinline__ void flush_positions(const DeviceJob& job, const Ws& ws, const KeptIds& ids, int from,
                                                 int to, int lane) {
@@ -534,7 +640,7 @@ __device__ __forceinline__ int draw_reach(int window, Rng& rng, int lane) {
 
 // Trains the sentence segment tokens[begin, end): subsampling into the ring,
 // then every kept center with its reduced window.
-template <Model M, bool kShared>
+template <Model M, bool kShared, bool kSubwords>
 __device__ __forceinline__ void train_segment(const DeviceJob& job, const Ws& ws, const Task& task, Centers& run,
                                               int64_t begin, int64_t end, int lane) {
   const int window = job.window;
@@ -542,6 +648,15 @@ __device__ __forceinline__ void train_segment(const DeviceJob& job, const Ws& ws
   int lo_loaded = 0, hi_loaded = 0;  // kept positions cached in slots (p % slots)
   __syncwarp();                      // the previous segment's readers of the ring are done
   for (int i = 0;; ++i) {
+    if constexpr (kSubwords) {
+      refill(ids, task, job.keep_prob, i + window, run.rng, lane);
+      if (i >= ids.kept) break;
+      const int reach = draw_reach(window, run.rng, lane);
+      const int lo = max(0, i - reach), hi = min(ids.kept - 1, i + reach);
+      train_subword_center<M, kShared>(job, ws, run, hi - lo, [&](int c) { return ids.at(lo + c + (c >= i - lo)); },
+                                       ids.at(i), lane);
+      continue;
+    }
     flush_positions(job, ws, ids, lo_loaded, i - window, lane);
     lo_loaded = max(lo_loaded, i - window);
     refill(ids, task, job.keep_prob, i + window, run.rng, lane);
@@ -555,14 +670,14 @@ __device__ __forceinline__ void train_segment(const DeviceJob& job, const Ws& ws
     train_center<M, kShared>(job, ws, run, Window{lo % job.layout.slots, i - lo, job.layout.slots}, hi - lo,
                              ids.at(i), entering, hi_loaded, lane);
   }
-  flush_positions(job, ws, ids, lo_loaded, hi_loaded, lane);
+  if constexpr (!kSubwords) flush_positions(job, ws, ids, lo_loaded, hi_loaded, lane);
 }
 
 // One direction of a parallel pair (cpu::train's train_across): kept word i
 // of `from` (n kept) is the target predicted by the kept words of `to` (m
 // kept) around position (2i+1)m / 2n, its own included. The cache slides over
 // `to` as i grows.
-template <Model M, bool kShared>
+template <Model M, bool kShared, bool kSubwords>
 __device__ __forceinline__ void train_across(const DeviceJob& job, const Ws& ws, const Task& task, Centers& run,
                                              KeptIds from, Rng from_rng, KeptIds to, Rng to_rng, int n, int m,
                                              int lane) {
@@ -571,6 +686,15 @@ __device__ __forceinline__ void train_across(const DeviceJob& job, const Ws& ws,
   __syncwarp();                      // the previous readers of the rings are done
   for (int i = 0; i < n; ++i) {
     const int aligned = static_cast<int>((static_cast<int64_t>(2 * i + 1) * m) / (2 * n));
+    if constexpr (kSubwords) {
+      refill(to, task, job.keep_prob, min(aligned + window, m - 1), to_rng, lane);
+      refill(from, task, job.keep_prob, i, from_rng, lane);
+      const int reach = draw_reach(window, run.rng, lane);
+      const int lo = max(0, aligned - reach), hi = min(m - 1, aligned + reach);
+      train_subword_center<M, kShared>(job, ws, run, hi - lo + 1, [&](int c) { return to.at(lo + c); }, from.at(i),
+                                       lane);
+      continue;
+    }
     const int first = max(0, aligned - window);  // never needed again below this
     flush_positions(job, ws, to, lo_loaded, min(first, hi_loaded), lane);
     lo_loaded = max(lo_loaded, first);
@@ -585,13 +709,15 @@ __device__ __forceinline__ void train_across(const DeviceJob& job, const Ws& ws,
     train_center<M, kShared>(job, ws, run, Window{lo % job.layout.slots, hi - lo + 1, job.layout.slots}, hi - lo + 1,
                              from.at(i), entering, hi_loaded, lane);
   }
-  flush_positions(job, ws, to, lo_loaded, hi_loaded, lane);
+  if constexpr (!kSubwords) flush_positions(job, ws, to, lo_loaded, hi_loaded, lane);
 }
 
 // Sentence s of a parallel task, both ways. Each side is subsampled from its
 // own seed (per chunk, sentence, side and lane), so that counting its kept
-// words and both directions draw the same ones.
-template <Model M, bool kShared>
+// words and both directions draw the same ones. Negatives come from the
+// language of what is predicted: the centers', or with subword skip-gram the
+// contexts' (as on the CPU).
+template <Model M, bool kShared, bool kSubwords>
 __device__ __forceinline__ void train_pair(const DeviceJob& job, const Ws& ws, const Task& task, const DevChunk& chunk,
                                            int64_t s, float lr, Rng& rng, int lane, double& loss,
                                            unsigned long long& pairs) {
@@ -604,20 +730,24 @@ __device__ __forceinline__ void train_pair(const DeviceJob& job, const Ws& ws, c
   if (n == 0 || m == 0) return;
   const int center_mask = job.layout.center_ring - 1, ring_mask = job.layout.ring - 1;
   float4* w_out = job.w_out[task.head];
-  Centers forth{job.noise[task.noise], w_out, lr, rng, loss, pairs};
-  train_across<M, kShared>(job, ws, task, forth, KeptIds{task.tokens, a0, a1, ws.centers, center_mask}, a_rng,
-                           KeptIds{task.second_tokens, b0, b1, ws.ring, ring_mask}, b_rng, n, m, lane);
-  Centers back{job.noise[task.second_noise], w_out, lr, rng, loss, pairs};
-  train_across<M, kShared>(job, ws, task, back, KeptIds{task.second_tokens, b0, b1, ws.centers, center_mask}, b_rng,
-                           KeptIds{task.tokens, a0, a1, ws.ring, ring_mask}, a_rng, m, n, lane);
+  constexpr bool kContextsPredicted = kSubwords && M == Model::SkipGram;
+  const NoiseTable &first = job.noise[task.noise], &second = job.noise[task.second_noise];
+  Centers forth{kContextsPredicted ? second : first, w_out, lr, rng, loss, pairs};
+  train_across<M, kShared, kSubwords>(job, ws, task, forth, KeptIds{task.tokens, a0, a1, ws.centers, center_mask},
+                                      a_rng, KeptIds{task.second_tokens, b0, b1, ws.ring, ring_mask}, b_rng, n, m,
+                                      lane);
+  Centers back{kContextsPredicted ? first : second, w_out, lr, rng, loss, pairs};
+  train_across<M, kShared, kSubwords>(job, ws, task, back,
+                                      KeptIds{task.second_tokens, b0, b1, ws.centers, center_mask}, b_rng,
+                                      KeptIds{task.tokens, a0, a1, ws.ring, ring_mask}, a_rng, m, n, lane);
 }
 
 // Piece p of the launch: finds its chunk and first sentence, then trains the
 // sentence segments it covers at the chunk's learning rate (a parallel task:
 // the pairs whose first side starts in it, whole). kParallel: the job has
 // parallel tasks (only then is their code compiled in: it costs registers).
-// Returns the chunk.
-template <Model M, bool kShared, bool kParallel>
+// kSubwords: the job has a subword table. Returns the chunk.
+template <Model M, bool kShared, bool kParallel, bool kSubwords>
 __device__ __forceinline__ int64_t train_piece(const DeviceJob& job, const Ws& ws, const Launch& launch, int64_t piece,
                                                int lane, double& loss, unsigned long long& pairs) {
   const int64_t ci = last_le(job.piece_first, launch.chunk_begin, launch.chunk_end, piece, lane);
@@ -639,7 +769,7 @@ __device__ __forceinline__ int64_t train_piece(const DeviceJob& job, const Ws& w
       const float lr = learning_rate(job.alpha, job.min_alpha, task.weight,
                                      chunk_progress(chunk, offsets[s] - chunk.token_first + second[s] - second_first,
                                                     span));
-      train_pair<M, kShared>(job, ws, task, chunk, s, lr, rng, lane, loss, pairs);
+      train_pair<M, kShared, kSubwords>(job, ws, task, chunk, s, lr, rng, lane, loss, pairs);
     }
     return ci;
   }
@@ -654,14 +784,14 @@ __device__ __forceinline__ int64_t train_piece(const DeviceJob& job, const Ws& w
     const float lr = learning_rate(job.alpha, job.min_alpha, task.weight,
                                    chunk_progress(chunk, first - chunk.token_first, span));
     Centers run{noise, w_out, lr, rng, loss, pairs};
-    train_segment<M, kShared>(job, ws, task, run, first, last, lane);
+    train_segment<M, kShared, kSubwords>(job, ws, task, run, first, last, lane);
   }
   return ci;
 }
 
 // Persistent warps take pieces from the launch's queue in schedule order.
 // __grid_constant__: the device functions read the parameters in place.
-template <Model M, bool kShared, bool kParallel>
+template <Model M, bool kShared, bool kParallel, bool kSubwords>
 __global__ void __launch_bounds__(kMaxBlockThreads, kMinBlocks)
     train_kernel(const __grid_constant__ DeviceJob job, const __grid_constant__ Launch launch) {
   extern __shared__ float4 shared_ws[];
@@ -685,7 +815,8 @@ __global__ void __launch_bounds__(kMaxBlockThreads, kMinBlocks)
     if (piece >= launch.piece_end) break;
     double piece_loss = 0.0;
     unsigned long long piece_pairs = 0;
-    const int64_t ci = train_piece<M, kShared, kParallel>(job, ws, launch, piece, lane, piece_loss, piece_pairs);
+    const int64_t ci =
+        train_piece<M, kShared, kParallel, kSubwords>(job, ws, launch, piece, lane, piece_loss, piece_pairs);
     piece_loss = warp_sum(piece_loss);
     if (lane == 0) {  // per chunk too: progress reports each task's loss
       atomicAdd(&job.chunk_stats[2 * ci], piece_loss);

@@ -190,7 +190,7 @@ struct LaunchShape {
   int sms = 0;
 };
 
-template <Model M, bool kParallel>
+template <Model M, bool kParallel, bool kSubwords>
 LaunchShape launch_shape(const Layout& L, int device) {
   int sms = 0, optin = 0;
   MTL_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
@@ -198,7 +198,7 @@ LaunchShape launch_shape(const Layout& L, int device) {
   const size_t warp_bytes = size_t(L.words) * sizeof(float);
   LaunchShape best;
   if (warp_bytes <= size_t(optin)) {
-    auto kernel = train_kernel<M, true, kParallel>;
+    auto kernel = train_kernel<M, true, kParallel, kSubwords>;
     MTL_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
     MTL_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
                                   cudaSharedmemCarveoutMaxShared));
@@ -217,7 +217,7 @@ LaunchShape launch_shape(const Layout& L, int device) {
     if (best_warps > 0) return best;
   }
   // Too large for shared memory (huge dim x window): workspaces in global memory.
-  auto kernel = train_kernel<M, false, kParallel>;
+  auto kernel = train_kernel<M, false, kParallel, kSubwords>;
   int per_sm = 0;
   MTL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMaxBlockThreads, 0));
   const size_t max_warps = std::max<size_t>(1, kMaxGlobalWorkspace / warp_bytes);
@@ -237,12 +237,13 @@ struct InFlight {
   int64_t first_chunk = 0, chunks = 0;
 };
 
-template <Model M, bool kParallel>
+// kSubwords: the job has a subword table (its kernels also train parallel tasks, kParallel).
+template <Model M, bool kParallel, bool kSubwords>
 void run(const TrainParams& params, const TrainJob& job, Control& control, int device) {
   // The per-warp workspace: 2*window+1 cached w_in rows, negative+1 targets,
   // and a ring of kept ids that can run 32 ahead of the window.
-  const Layout layout = train_layout(params, kParallel);
-  LaunchShape shape = launch_shape<M, kParallel>(layout, device);
+  const Layout layout = train_layout(params, kParallel, kSubwords);
+  LaunchShape shape = launch_shape<M, kParallel, kSubwords>(layout, device);
 
   // Everything the kernel reads, copied once.
   const int64_t used_cols = params.cuda_cols > 0 ? params.cuda_cols : params.dim, row_floats = 4 * layout.groups;
@@ -273,6 +274,12 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
   }
   DeviceBuffer<NoiseTable> d_noise(noise.size());
   d_noise.upload(noise);
+  const Subwords& table = job.subwords;
+  const size_t n_table_rows = table.present() ? size_t(table.offsets[table.words]) : 0;
+  DeviceBuffer<int64_t> subword_offsets(table.present() ? size_t(table.words + 1) : 0);
+  DeviceBuffer<int32_t> subword_rows(n_table_rows);
+  subword_offsets.upload(table.offsets, subword_offsets.size());
+  subword_rows.upload(table.rows, n_table_rows);
 
   // Every task's sentences (and a parallel task's second side) in two buffers.
   int64_t token_total = 0, offset_total = 0;
@@ -341,7 +348,8 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
 
   const DeviceJob dj{w_in.rows4(), d_heads.get(), keep_prob.get(), d_noise.get(), d_tasks.get(), d_chunks.get(),
                      d_piece_first.get(), d_chunk_stats.get(), layout, params.window, params.negative,
-                     M == Model::Cbow ? params.cbow_share : 1, params.alpha, params.min_alpha, params.seed};
+                     M == Model::Cbow ? params.cbow_share : 1, params.alpha, params.min_alpha, params.seed,
+                     Subwords{table.present() ? subword_offsets.get() : nullptr, subword_rows.get(), table.words}};
 
   InFlight slots[2];  // declared after the buffers: destroyed (and drained) first
   if (!shape.shared)
@@ -368,9 +376,10 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
       if (launch.piece_end > launch.piece_begin) {
         check_launch("before the training kernel");
         if (shape.shared)
-          train_kernel<M, true, kParallel><<<shape.blocks, shape.block_threads, shape.shared_bytes, stream>>>(dj, launch);
+          train_kernel<M, true, kParallel, kSubwords>
+              <<<shape.blocks, shape.block_threads, shape.shared_bytes, stream>>>(dj, launch);
         else
-          train_kernel<M, false, kParallel><<<shape.blocks, shape.block_threads, 0, stream>>>(dj, launch);
+          train_kernel<M, false, kParallel, kSubwords><<<shape.blocks, shape.block_threads, 0, stream>>>(dj, launch);
         check_launch("train_kernel launch");
       }
       MTL_CUDA(cudaMemcpyAsync(slot.result.get(), slot.counters.get(), sizeof(Counters), cudaMemcpyDeviceToHost,
@@ -465,14 +474,17 @@ void train(const TrainParams& params, const TrainJob& job, Control& control) {
   // mtlembed.backend.device_for_job says so before the corpus is read; this is the backstop.
   MTL_CHECK(params.shared_negatives || params.model == Model::Cbow,
             "skip-gram with per-pair negatives (shared_negatives=False) is not implemented on CUDA; use device='cpu'");
-  MTL_CHECK(!job.subwords.present(), "subwords are not implemented on CUDA yet; use device='cpu'");
   const int device = current_device();
   if (job.chunks.empty()) return;
-  const bool parallel = has_parallel_tasks(job);
+  const bool parallel = has_parallel_tasks(job), subwords = job.subwords.present();
   if (params.model == Model::SkipGram)
-    (parallel ? run<Model::SkipGram, true> : run<Model::SkipGram, false>)(params, job, control, device);
+    (subwords ? run<Model::SkipGram, true, true>
+              : parallel ? run<Model::SkipGram, true, false> : run<Model::SkipGram, false, false>)(params, job,
+                                                                                                  control, device);
   else
-    (parallel ? run<Model::Cbow, true> : run<Model::Cbow, false>)(params, job, control, device);
+    (subwords ? run<Model::Cbow, true, true>
+              : parallel ? run<Model::Cbow, true, false> : run<Model::Cbow, false, false>)(params, job, control,
+                                                                                          device);
 }
 
 double step(Model model, const Matrix& w_in, const Matrix& w_out, const int32_t* contexts, int n_contexts,

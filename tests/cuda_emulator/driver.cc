@@ -9,7 +9,8 @@
 //                  (words and pairs exactly, rows and loss to float rounding),
 //                  two languages and two heads, with code-switching, with a
 //                  parallel task (both ways), and on rows with fewer used
-//                  columns than the host's, padded to 4 or 16 floats;
+//                  columns than the host's, padded to 4 or 16 floats; and
+//                  with subwords (a table of bucket rows; --subwords);
 //   statistical    (not with --quick) window 5, subsampling, several warps:
 //                  the loss per pair and the pairs must match cpu::train's
 //                  within 3%; also CBOW with cbow_share 4 (the GPU shares a
@@ -89,8 +90,8 @@ struct Stats {
 
 // sgns.cu's run() on host memory: `batches` launches of `warps` warps.
 Stats emu_train(const TrainParams& p, const TrainJob& job, int warps, int batches) {
-  const bool parallel = cuda::has_parallel_tasks(job);
-  const Layout L = cuda::train_layout(p, parallel);
+  const bool subwords = job.subwords.present(), parallel = subwords || cuda::has_parallel_tasks(job);
+  const Layout L = cuda::train_layout(p, parallel, subwords);
   const int64_t used = p.cuda_cols > 0 ? p.cuda_cols : p.dim;
   Padded in(job.w_in, used, 4 * L.groups);
   std::vector<Padded> heads;
@@ -107,7 +108,7 @@ Stats emu_train(const TrainParams& p, const TrainJob& job, int warps, int batche
   const cuda::DeviceJob dj{in.p(),        head_ptrs.data(),   job.keep_prob,    job.noise.data(), job.tasks.data(),
                            chunks.data(), piece_first.data(), st.chunks.data(), L,                p.window,
                            p.negative,    p.model == Model::Cbow ? p.cbow_share : 1,
-                           p.alpha,       p.min_alpha,        p.seed};
+                           p.alpha,       p.min_alpha,        p.seed,             job.subwords};
   std::vector<float4> ws(size_t(warps) * L.words / 4 + 4);
   for (int b = 0; b < batches; ++b) {
     const size_t c0 = n * b / batches, c1 = n * (b + 1) / batches;
@@ -117,9 +118,13 @@ Stats emu_train(const TrainParams& p, const TrainJob& job, int warps, int batche
     if (piece_first[c1] > piece_first[c0])
       emu_launch(1, 32 * warps, [&] {
         if (p.model == Model::SkipGram)
-          (parallel ? cuda::train_kernel<Model::SkipGram, false, true> : cuda::train_kernel<Model::SkipGram, false, false>)(dj, launch);
+          (subwords   ? cuda::train_kernel<Model::SkipGram, false, true, true>
+           : parallel ? cuda::train_kernel<Model::SkipGram, false, true, false>
+                      : cuda::train_kernel<Model::SkipGram, false, false, false>)(dj, launch);
         else
-          (parallel ? cuda::train_kernel<Model::Cbow, false, true> : cuda::train_kernel<Model::Cbow, false, false>)(dj, launch);
+          (subwords   ? cuda::train_kernel<Model::Cbow, false, true, true>
+           : parallel ? cuda::train_kernel<Model::Cbow, false, true, false>
+                      : cuda::train_kernel<Model::Cbow, false, false, false>)(dj, launch);
       });
     st.loss += counters.loss;
     st.pairs += counters.pairs;
@@ -256,6 +261,7 @@ struct Variant {
   bool parallel = false;  // a third task: pairs of a language-0 and a language-1 sentence
   int used_cols = 0;      // with the host's columns beyond zero (cuda_cols)
   int row_floats = 16;    // cuda_row_floats
+  bool subwords = false;  // each word's own row and 0..5 of 40 bucket rows (repeats and shared ones)
 };
 
 void test_deterministic(Model m, const Variant& v) {
@@ -263,7 +269,15 @@ void test_deterministic(Model m, const Variant& v) {
   const int V = 60, dim = 48;  // two languages: ids 0..29 and 30..59
   const Corpus c0 = make_corpus(gen, 0, 30, 120, 40, false), c1 = make_corpus(gen, 30, 30, 80, 30, false);
   const Corpus p0 = make_corpus(gen, 0, 30, 50, 25, false), p1 = make_corpus(gen, 30, 30, 50, 35, false);
-  std::vector<float> w_in(V * dim), h0(V * dim), h1(V * dim);
+  const int B = v.subwords ? 40 : 0;  // bucket rows after the words' rows
+  std::vector<int64_t> sub_offsets{0};
+  std::vector<int32_t> sub_rows;
+  for (int i = 0; i < V && v.subwords; ++i) {
+    sub_rows.push_back(i);
+    for (int k = int(gen() % 6); k > 0; --k) sub_rows.push_back(V + int32_t(gen() % B));
+    sub_offsets.push_back(int64_t(sub_rows.size()));
+  }
+  std::vector<float> w_in((V + B) * dim), h0(V * dim), h1(V * dim);
   std::normal_distribution<float> normal(0, 0.3f);
   for (std::vector<float>* w : {&w_in, &h0, &h1})
     for (int64_t i = 0; i < int64_t(w->size()); ++i) (*w)[i] = v.used_cols && i % dim >= v.used_cols ? 0 : normal(gen);
@@ -286,8 +300,9 @@ void test_deterministic(Model m, const Variant& v) {
   p.cuda_row_floats = v.row_floats;
   auto make_job = [&](std::vector<float>& a, std::vector<float>& b0, std::vector<float>& b1) {
     TrainJob job;
-    job.w_in = Matrix{a.data(), V, dim};
+    job.w_in = Matrix{a.data(), V + B, dim};
     job.w_out = {Matrix{b0.data(), V, dim}, Matrix{b1.data(), V, dim}};
+    if (v.subwords) job.subwords = Subwords{sub_offsets.data(), sub_rows.data(), V};
     job.keep_prob = keep.data();
     job.noise = {NoiseTable{prob.data(), alias.data(), 1, 5}, NoiseTable{prob.data(), alias.data(), 1, 41}};
     for (const Corpus* c : {&c0, &c1}) {
@@ -465,6 +480,14 @@ void exact_checks() {
   }
 }
 
+void subword_checks() {
+  for (Model m : {Model::SkipGram, Model::Cbow}) {
+    test_deterministic(m, Variant{"subwords", false, false, 0, 16, true});
+    test_deterministic(m, Variant{"subwords parallel codeswitch", true, true, 0, 16, true});
+    test_deterministic(m, Variant{"subwords, 37 of 48 columns, rows of 4 floats", false, false, 37, 4, true});
+  }
+}
+
 void statistical_checks() {
   test_statistical(Model::SkipGram, 5, 2, 48);
   test_statistical(Model::Cbow, 5, 2, 48);
@@ -476,11 +499,13 @@ void statistical_checks() {
 
 }  // namespace
 
-// No argument: every check; --quick: the exact ones; --statistical: the statistical ones.
+// No argument: every check; --quick: the exact ones without subwords; --statistical: the statistical
+// ones; --subwords: the exact ones with subwords (tests/test_subword_kernel.py).
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode != "--statistical") exact_checks();
-  if (mode != "--quick") statistical_checks();
+  if (mode == "" || mode == "--quick") exact_checks();
+  if (mode == "" || mode == "--subwords") subword_checks();
+  if (mode == "" || mode == "--statistical") statistical_checks();
   std::printf("%d failure(s)\n", failures);
   return failures != 0;
 }
