@@ -118,7 +118,7 @@ def spec_table(spec) -> dict:
 
 
 def _metadata(state: Checkpoint) -> dict:
-    config = {**dataclasses.asdict(state.config), "cache_dir": _absolute(state.config.cache_dir)}
+    config = spec_table(state.config)  # every path (cache_dir, init, vocab, the dev sets) absolute
     notes = {key: _absolute(value) if key in PATH_NOTES else value for key, value in state.notes.items()}
     return {"version": FORMAT_VERSION, "config": config, "tasks": [spec_table(t) for t in state.tasks],
             "parallel": [spec_table(p) for p in state.parallel],
