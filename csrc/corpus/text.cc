@@ -1,5 +1,7 @@
 #include "text.h"
 
+#include <cstring>
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -123,6 +125,21 @@ struct AsciiWordTable {
 };
 const AsciiWordTable kAsciiWord;
 
+#if defined(__SSE2__)
+// Whether the 16 bytes at p are all ASCII letters, digits or whitespace: most of an English
+// text, which is then its own output. (Bytes >= 0x80 are negative as signed and fail every range.)
+bool plain16(const unsigned char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const auto within = [](__m128i x, char low, char high) {
+    return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(low - 1))),
+                         _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(high + 1))));
+  };
+  const __m128i letter = within(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');  // | 0x20: A-Z onto a-z
+  const __m128i space = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), within(v, '\t', '\r'));
+  return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, within(v, '0', '9')), space)) == 0xFFFF;
+}
+#endif
+
 }  // namespace
 
 void split_words(const char* text, size_t size, std::string& out) {
@@ -138,6 +155,16 @@ void split_words(const char* text, size_t size, std::string& out) {
   enum { kNone, kWord, kSymbolic } open = kNone;
   bool last_digit = false, after_zwj = false, lone_regional = false;
   while (p < end) {
+#if defined(__SSE2__)
+    if (open != kSymbolic && end - p >= 16 && plain16(p)) {  // copied as it is
+      std::memcpy(w, p, 16);
+      w += 16, p += 16;
+      open = kAsciiWord.word[p[-1]] ? kWord : kNone;
+      last_digit = p[-1] <= '9';
+      after_zwj = lone_regional = false;
+      continue;
+    }
+#endif
     uint32_t code_point;
     const size_t length = decode_valid(p, code_point);
     WordClass kind = word_class(code_point);
