@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, backend, io, jobconfig, paths
+from . import __version__, backend, dev_eval, growth, io, jobconfig, paths
 from . import config as config_module
 from .errors import ConfigError, MtlembedError
 from .fasttext_format import fasttext_paths, save_run
@@ -92,7 +92,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     # and no output may overwrite an input or another output.
     paths.check_run(vectors=outputs + models, report=args.report, checkpoint_dir=args.checkpoint_dir,
                     cache_dir=trainer.config.cache_dir, tasks=trainer.task_specs, parallel=trainer.parallel,
-                    dictionaries=trainer.dictionaries, config_file=args.config)
+                    dictionaries=trainer.dictionaries, config_file=args.config,
+                    eval_files=[path for _, path in dev_eval.dev_files(trainer.config)])
+    growth.check_outputs(trainer.config, [*outputs, *models, *([args.report] if args.report else [])])
     if args.resume and not args.quiet:
         writes = [*outputs, *models,
                   *(p for p in (args.report, trainer.config.cache_dir, args.checkpoint_dir) if p)]

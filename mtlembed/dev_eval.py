@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import ConfigError, MtlembedError
 
-__all__ = ["DevSet", "DevSets", "HEADLINE"]
+__all__ = ["DevSet", "DevSets", "HEADLINE", "Milestones", "dev_files"]
 
 HEADLINE = {"analogy": "accuracy", "similarity": "spearman", "bli": "p@1"}  # the metric a chart shows
 _PAIR = re.compile(r"([A-Za-z0-9_]+)-([A-Za-z0-9_]+)[._]")
@@ -47,11 +47,10 @@ class DevSets:
     def __init__(self, config, languages: list[str]):
         self.sets: list[DevSet] = []
         joint = len(languages) > 1
-        for kind in ("analogy", "similarity", "bli"):
-            for path in getattr(config, f"eval_{kind}") or ():
-                if not Path(path).is_file():
-                    raise ConfigError(f"eval_{kind}: file not found: {path}")
-                self.sets.append(DevSet(kind, path, _languages_of(kind, path, languages, joint)))
+        for kind, path in dev_files(config):
+            if not Path(path).is_file():
+                raise ConfigError(f"eval_{kind}: file not found: {path}")
+            self.sets.append(DevSet(kind, path, _languages_of(kind, path, languages, joint)))
         if config.eval_every != "none" and not self.sets:
             raise ConfigError(f"eval_every = {config.eval_every!r} scores the dev sets: give eval_analogy, "
                               "eval_similarity or eval_bli")
@@ -80,6 +79,11 @@ class DevSets:
             results.setdefault(dev.kind, {})[dev.name] = result
             scores.setdefault(dev.kind, {})[dev.name] = result.get(HEADLINE[dev.kind])
         return scores, results
+
+
+def dev_files(config) -> list[tuple[str, str]]:
+    """(kind, path) of each dev set of a TrainConfig (analogy, similarity, bli)."""
+    return [(kind, path) for kind in HEADLINE for path in getattr(config, f"eval_{kind}") or ()]
 
 
 def _languages_of(kind: str, path: str, languages: list[str], joint: bool) -> tuple:

@@ -36,8 +36,8 @@ import numpy as np
 from .errors import ConfigError, FormatError
 from .io import read_text
 
-__all__ = ["FrozenRows", "check_freeze", "fixed_order", "fixed_vocabulary", "init_vectors", "initialize",
-           "kept_chunks", "read_vocabulary", "trained_tasks", "vocabulary_files"]
+__all__ = ["FrozenRows", "check_freeze", "check_outputs", "fixed_order", "fixed_vocabulary", "init_vectors",
+           "initialize", "kept_chunks", "read_vocabulary", "trained_tasks", "vocabulary_files"]
 
 
 # ----------------------------------------------------------------------------- init
@@ -150,11 +150,7 @@ def fixed_vocabulary(config, languages: list[str]) -> dict | None:
 def vocabulary_files(config) -> list[str]:
     """The files a fixed vocabulary is read from (the cache's key holds them): vocab, and init (a file
     or a PREFIX's files) when it gives the frozen languages their words."""
-    files = [config.vocab] if config.vocab else []
-    if config.freeze:
-        init = Path(config.init)
-        files += [str(init)] if init.is_file() else sorted(str(p) for p in init.parent.glob(f"{init.name}.*"))
-    return files
+    return ([config.vocab] if config.vocab else []) + (_init_files(config) if config.freeze else [])
 
 
 def _vocabulary_file(path: str, languages: list[str]) -> dict:
@@ -241,3 +237,21 @@ def fixed_order(corpus_words: list[str], corpus_counts: np.ndarray, words: list[
     final = {word: i for i, word in enumerate(ordered)}
     mapping = np.array([final.get(word, -1) for word in corpus_words], np.int64)
     return ordered, counts[order], mapping
+
+
+def check_outputs(config, outputs) -> None:
+    """No output may overwrite what the run reads to grow: init's vectors or the vocab file (the dev
+    sets are paths.check_run's evaluation files)."""
+    reads = [("the init vectors", path) for path in _init_files(config)]
+    reads += [("the vocab file", config.vocab)] if config.vocab else []
+    for output in outputs:
+        for what, path in reads:
+            if Path(output).resolve() == Path(path).resolve():
+                raise ConfigError(f"{output} would overwrite {what} {path}: give another output")
+
+
+def _init_files(config) -> list[str]:
+    if not config.init:
+        return []
+    init = Path(config.init)
+    return [str(init)] if init.is_file() else sorted(str(p) for p in init.parent.glob(f"{init.name}.*"))

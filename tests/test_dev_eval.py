@@ -162,3 +162,11 @@ def test_the_history_survives_an_interruption_and_resume(pairs, tmp_path, monkey
     resumed.train()
     history = resumed.report.eval_history
     assert [p["epoch"] for p in history] == [1, 2, 3] and history[0] == first[0]
+
+
+def test_no_output_overwrites_a_dev_set(pairs, tmp_path, capsys):
+    dev = tmp_path / "ws.txt"
+    dev.write_bytes(shared_file("similarity/en/faruqui/EN-WS-353-ALL.txt").read_bytes())
+    assert main(["train", str(pairs["en"]), "-o", str(dev), "--quiet", "--eval-every", "epoch",
+                 "--eval-similarity", str(dev)]) == 1
+    assert "would overwrite the evaluation file" in capsys.readouterr().err

@@ -235,3 +235,15 @@ def test_freeze_errors(tmp_path, pairs, capsys):
     assert main(["train", str(pairs["en"]), "-o", str(tmp_path / "v.vec"), "--freeze", "default"]) == 1
     assert capsys.readouterr().err == ("mtlembed: error: freeze keeps the vectors that init gives the frozen "
                                        "languages: give init too\n")
+
+
+def test_no_output_overwrites_what_the_run_grows_from(tmp_path, pairs, capsys):
+    assert main(["train", str(pairs["en"]), "-o", str(tmp_path / "old.bin"), "--dim", "8", "--epochs", "1",
+                 "--quiet"]) == 0
+    before = (tmp_path / "old.bin").read_bytes()
+    (tmp_path / "vocab.txt").write_text("the\n")
+    for flag, path in (("--init", "old.bin"), ("--vocab", "vocab.txt")):
+        assert main(["train", str(pairs["en"]), "-o", str(tmp_path / path), "--dim", "8", "--quiet", flag,
+                     str(tmp_path / path)]) == 1
+        assert "would overwrite the" in capsys.readouterr().err
+    assert (tmp_path / "old.bin").read_bytes() == before
