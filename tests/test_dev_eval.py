@@ -4,6 +4,7 @@ histories in the report JSON, read back by the report page."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +171,19 @@ def test_no_output_overwrites_a_dev_set(pairs, tmp_path, capsys):
     assert main(["train", str(pairs["en"]), "-o", str(dev), "--quiet", "--eval-every", "epoch",
                  "--eval-similarity", str(dev)]) == 1
     assert "would overwrite the evaluation file" in capsys.readouterr().err
+
+
+def test_a_joint_runs_html_report_has_the_map_linked_by_the_dev_dictionary(pairs, tmp_path):
+    dictionary = shared_file("bli/muse_reconstructed/en-es.0-5000.txt")
+    job = tmp_path / "job.toml"
+    job.write_text(f'[train]\ndim = 16\nepochs = 1\nmin_count = 2\nlowercase = true\nthreads = 1\n'
+                   f'[[task]]\nname = "en"\nlang = "en"\npaths = ["{pairs["en"]}"]\n'
+                   f'[[task]]\nname = "es"\nlang = "es"\npaths = ["{pairs["es"]}"]\n')
+    page = tmp_path / "run.html"
+    assert main(["train", "--config", str(job), "-o", str(tmp_path / "v.vec"), "--quiet", "--report",
+                 str(page), "--eval-bli", str(dictionary)]) == 0
+    text = page.read_text()
+    assert "Words of en and es on one plane" in text and "pairs from the dictionary" in text
+    gold = {tuple(line.split()) for line in dictionary.read_text().splitlines()}
+    linked = re.findall(r"<title>en:([^ <]+) ↔ ([^ <]+)</title>", text)
+    assert len(linked) == 40 and set(linked) <= gold
