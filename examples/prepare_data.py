@@ -14,19 +14,24 @@ interrupted run never leaves half a file. About 1 minute, 70 MB.
   test sets) of each pair, concatenated, line-aligned.
   These two sources are the whole es/de/fr text: a language's task reads both
   files of its side, the [[parallel]] tasks read them as aligned pairs.
-  The corpus reader splits on whitespace only, so punctuation is split off
-  words here ("casa." -> "casa ."): in these short sentences a quarter of the
-  words would otherwise carry a full stop or a comma and miss the dictionary.
+  Punctuation is split off words here ("casa." -> "casa ."): in these short
+  sentences a quarter of the words would otherwise carry a full stop or a comma
+  and miss the dictionary. (The reader's `--tokenizer unicode` now does this
+  itself, with similar rules; the files stay tokenized so that the
+  published results and the demo corpus are made the same way.)
 * with --demo, `mtlembed/data/tatoeba.en-es.{en,es}.gz`: the English-Spanish
   Tatoeba pairs, tokenized as above, gzip with a fixed header so the files are
   byte-identical on every run. They ship with the package (2.6 MB; Tatoeba is
   CC BY 2.0 FR, see mtlembed/data/README.md) for `mtlembed demo`.
-* `enwikinews.txt.gz`: the `text` field of Wikinews (a JSON-lines file the
-  reader cannot read), HTML entities decoded, one paragraph per line, left
-  untokenized like the two Wikipedia dumps it is compared with.
+* `enwikinews.txt.gz`: the `text` field of Wikinews, HTML entities decoded
+  (about one in 10,000 characters), one paragraph per line, left untokenized
+  like the two Wikipedia dumps it is compared with. The reader also takes the
+  JSON lines themselves: `--jsonl-field text` (jsonl_field in a job file).
 
 English Wikipedia is read directly from the shared .gz (the reader decompresses
-gzip): its `<doc id=... url=... title=...>` and `</doc>` lines become a few
+gzip). A dump of your own, or any folder of text: docs/walkthrough.md (WikiExtractor
+--json output is read as it is). Here the `<doc id=... url=... title=...>` and
+`</doc>` lines of the shared file become a few
 tokens such as `<doc` and `url="https://...` that occur once per article;
 `id=`, `url=` and `title=` values are nearly all distinct, so min_count drops
 them, and the few frequent ones (`<doc`, `</doc>`) only cost a few rows.

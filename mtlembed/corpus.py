@@ -1,4 +1,5 @@
-"""Reading corpora: paths, globs and folders; plain, gzip, bz2 or xz files.
+"""Reading corpora: paths, globs and folders; plain, gzip, bz2 or xz files; plain text or
+JSON Lines (jsonl.py takes a field's text out of each line).
 
 Files are read in large blocks, cut at whitespace. A background thread reads
 and decompresses the next block while the compiled tokenizer works on the

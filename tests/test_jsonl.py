@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import mtlembed
 from mtlembed import TaskSpec, TrainConfig, corpus
 from mtlembed.cache import corpus_key
 from mtlembed.encode import read_corpus
@@ -125,6 +126,16 @@ def test_the_cache_tells_fields_and_tokenizers_apart(tmp_path):
     assert len({json.dumps(key, sort_keys=True) for key in keys}) == len(keys)
     task_field = corpus_key([TaskSpec("t", (path,), jsonl_field="text")], [], TrainConfig())
     assert task_field == corpus_key([TaskSpec("t", (path,))], [], TrainConfig(jsonl_field="text"))
+
+
+def test_the_python_train_function_takes_the_field(tmp_path):
+    path = write_jsonl(tmp_path / "docs.jsonl", DOCUMENTS * 20)
+    vectors = mtlembed.train(path, jsonl_field="text", tokenizer="unicode", lowercase=True, min_count=1,
+                             dim=8, epochs=1, threads=1)
+    assert "king" in vectors and "sleeps" in vectors and "sleeps." not in vectors
+    assert not [w for w in vectors.words if '"' in w]
+    with pytest.raises(CorpusError, match=r'docs.jsonl:1: no "body" field'):
+        mtlembed.train(path, jsonl_field="body", min_count=1, dim=8, epochs=1)
 
 
 def test_cli_reads_jsonl_and_reports_a_bad_line_in_one_line(tmp_path):
