@@ -268,9 +268,9 @@ class Trainer:
                 state.w_out[i] = None
         else:
             # w_in uniform in [-INIT_RANGE/dim, INIT_RANGE/dim), the subword buckets' rows as the words'
-            # (a narrower start for the buckets, fastText's 1/dim, cost 18 analogy points with skip-gram:
-            # benchmarks/results/subwords-init.md); w_out starts at zero. Drawn in blocks of rows (the
-            # same numbers) so that no temporary is as large as the matrix.
+            # (fastText's narrower 1/dim for the buckets cost 17 analogy points with skip-gram, 22 with
+            # CBOW, for 0.04-0.06 of Rare Words: benchmarks/results/subwords-init.md); w_out starts at
+            # zero. Drawn in blocks of rows (the same numbers) so that no temporary is as large as the matrix.
             rng = np.random.default_rng(cfg.seed)
             for start in range(0, rows + buckets, INIT_ROWS):
                 block = rng.random((min(INIT_ROWS, rows + buckets - start), cfg.dim), dtype=np.float32)
