@@ -31,13 +31,15 @@ from mtlembed import TaskSpec, TrainConfig, backend, corpus  # noqa: E402
 from mtlembed.encode import read_corpus  # noqa: E402
 
 
-def median_seconds(fn, repeat: int) -> float:
-    times = []
+def median_seconds(fn, repeat: int) -> dict:
+    """Medians of the wall-clock and the CPU seconds (of all threads: on a shared machine, the cost)."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return {"seconds": statistics.median(wall), "cpu_seconds": statistics.median(cpu)}
 
 
 def main() -> None:
@@ -67,27 +69,31 @@ def main() -> None:
     def tokenize(n: int, tokenizer: str) -> int:
         counter, stream, words = core.Counter(config.max_distinct), core.Stream(config.max_sentence_length), 0
         for block in blocks:
-            words += core.tokenize(block, counter, stream, n, lower, tokenizer)[0]
+            done = core.tokenize(block, counter, stream, n, lower, tokenizer)
+            if done is None:  # a capital sigma to lowercase: Python lowercases the block, as encode.py does
+                text = corpus.decode(block, path, 1, True, False, corpus.ReadStats())
+                done = core.tokenize(text, counter, stream, n, None, tokenizer)
+            words += done[0]
             stream.take_sentences()
         return words
 
     tokenizers = args.tokenizer.split(",")
     words = {t: tokenize(1, t) for t in tokenizers}
     rows = [{"stage": "reader", "tokenizer": "-", "threads": 1, "words": words[tokenizers[0]],
-             "seconds": median_seconds(read_only, args.repeat)}]
+             **median_seconds(read_only, args.repeat)}]
     for t in tokenizers:
         for n in threads:
             rows.append({"stage": "tokenize", "tokenizer": t, "threads": n, "words": words[t],
-                         "seconds": median_seconds(lambda n=n, t=t: tokenize(n, t), args.repeat)})
+                         **median_seconds(lambda n=n, t=t: tokenize(n, t), args.repeat)})
     for t in tokenizers:
         for n in threads:
             task, run = [TaskSpec("t", (str(path),))], config.replace(threads=n, tokenizer=t)
             seconds = median_seconds(lambda task=task, run=run: read_corpus(task, run), args.repeat)
-            rows.append({"stage": "read", "tokenizer": t, "threads": n, "words": words[t],
-                         "seconds": seconds})
+            rows.append({"stage": "read", "tokenizer": t, "threads": n, "words": words[t], **seconds})
     for row in rows:
         row["words_per_second"] = row["words"] / row["seconds"]
         row["mb_per_second"] = size / row["seconds"] / 1e6
+        row["mb_per_cpu_second"] = size / row["cpu_seconds"] / 1e6
         row["ns_per_word"] = row["seconds"] / row["words"] * 1e9
 
     meta = {"corpus": str(path), "bytes": size, "words": words, "repeat": args.repeat,
@@ -100,11 +106,11 @@ def main() -> None:
     lines = [f"# Reading speed: {path.name}, {counts}, {size / 1e6:.0f} MB", "",
              f"`{meta['command']}` ({meta['cpus']} CPUs; medians of {args.repeat}; "
              f"{'lowercased' if args.lowercase else 'not lowercased'})", "",
-             "| stage | tokenizer | threads | seconds | M words/s | MB/s | ns/word |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+             "| stage | tokenizer | threads | seconds | M words/s | MB/s | ns/word | MB per CPU-second |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['stage']} | {r['tokenizer']} | {r['threads']} | {r['seconds']:.3f} | "
-              f"{r['words_per_second'] / 1e6:.1f} | "
-              f"{r['mb_per_second']:.0f} | {r['ns_per_word']:.0f} |" for r in rows]
+              f"{r['words_per_second'] / 1e6:.1f} | {r['mb_per_second']:.0f} | {r['ns_per_word']:.0f} | "
+              f"{r['mb_per_cpu_second']:.0f} |" for r in rows]
     (out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
