@@ -19,7 +19,6 @@ from pathlib import Path
 from . import corpus
 from .errors import CorpusError
 
-BLOCK_BYTES = 1 << 22
 # A file with no newline for this long is not JSON Lines; reading on would only fill memory.
 MAX_LINE_BYTES = 1 << 30
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -28,7 +27,7 @@ _TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number",
 
 
 def text_blocks(pieces: Iterable[bytes], path: Path, field: str, strict: bool, stats) -> Iterator[bytes]:
-    """Blocks of about BLOCK_BYTES of the `field` texts of the JSON lines in `pieces` (a file's
+    """Blocks of about corpus.BLOCK_BYTES of the `field` texts of the JSON lines in `pieces` (a file's
     bytes, cut anywhere). Invalid UTF-8 raises if `strict`, else becomes U+FFFD, counted in
     `stats` (a corpus.ReadStats)."""
     texts: list[bytes] = []
@@ -37,7 +36,7 @@ def text_blocks(pieces: Iterable[bytes], path: Path, field: str, strict: bool, s
         if line.strip():
             texts.append(_text(line, path, number, field, strict, stats))
             size += len(texts[-1]) + 1
-        if size >= BLOCK_BYTES:
+        if size >= corpus.BLOCK_BYTES:
             yield b"\n".join(texts) + b"\n"
             texts, size = [], 0
     if texts:
