@@ -462,31 +462,57 @@ __device__ __forceinline__ int count_kept(const Task& task, const float* keep_pr
   return kept;
 }
 
-// A center's targets: its word, then its negatives other than its word (as
-// word2vec); starts staging their rows. The negatives are drawn afresh (one
-// per lane and round) when `fresh`, else those of the last draw, which each
-// lane keeps in its own entries of ws.neg where `keep` (CBOW's cbow_share > 1).
-// Returns n_tgt.
-template <bool kShared>
-__device__ __forceinline__ int stage_targets(const Ws& ws, const Layout& L, const float4* w_out,
-                                             const NoiseTable& noise, int negative, int32_t center, bool fresh,
-                                             bool keep, Rng& rng, int lane) {
+// Draws a center's negatives (one per lane and round) into ws.tgt from
+// n_positive on, dropping those that is_positive(id) names: afresh when
+// `fresh`, else those of the last draw, which each lane keeps in its own
+// entries of ws.neg where `keep` (CBOW's cbow_share > 1). Returns n_tgt.
+template <class IsPositive>
+__device__ __forceinline__ int draw_negatives(const Ws& ws, const NoiseTable& noise, int negative, int n_positive,
+                                              bool fresh, bool keep, Rng& rng, int lane, IsPositive&& is_positive) {
   const unsigned below_me = (1u << lane) - 1u;
-  __syncwarp();  // the previous center's readers of tgt and g are done
-  int n = 1;
+  int n = n_positive;
   for (int k0 = 0; k0 < negative; k0 += kWarpSize) {
     int32_t id = 0;
     bool ok = false;
     if (k0 + lane < negative) {
       id = fresh ? draw_negative(rng, noise) : ws.neg[k0 + lane];
       if (fresh && keep) ws.neg[k0 + lane] = id;
-      ok = id != center;
+      ok = !is_positive(id);
     }
     const unsigned mask = __ballot_sync(kFullMask, ok);
     if (ok) ws.tgt[n + __popc(mask & below_me)] = id;
     n += __popc(mask);
   }
+  return n;
+}
+
+// A center's targets: its word, then its negatives other than its word (as
+// word2vec); starts staging their rows. Returns n_tgt.
+template <bool kShared>
+__device__ __forceinline__ int stage_targets(const Ws& ws, const Layout& L, const float4* w_out,
+                                             const NoiseTable& noise, int negative, int32_t center, bool fresh,
+                                             bool keep, Rng& rng, int lane) {
+  __syncwarp();  // the previous center's readers of tgt and g are done
+  const int n = draw_negatives(ws, noise, negative, 1, fresh, keep, rng, lane,
+                               [center](int32_t id) { return id == center; });
   if (lane == 0) ws.tgt[0] = center;
+  __syncwarp();
+  start_targets<kShared>(ws, L, w_out, n, lane);
+  return n;
+}
+
+// Subwords: a center's targets after its n_positive positives, already in
+// ws.tgt[0, n_positive) (and visible to all lanes): negatives other than the
+// positives; starts staging all their rows. Returns n_tgt.
+template <bool kShared>
+__device__ __forceinline__ int stage_after_positives(const Ws& ws, const Layout& L, const float4* w_out,
+                                                     const NoiseTable& noise, int negative, int n_positive,
+                                                     bool fresh, bool keep, Rng& rng, int lane) {
+  const int n = draw_negatives(ws, noise, negative, n_positive, fresh, keep, rng, lane, [&](int32_t id) {
+    bool positive = false;
+    for (int t = 0; t < n_positive; ++t) positive |= id == ws.tgt[t];
+    return positive;
+  });
   __syncwarp();
   start_targets<kShared>(ws, L, w_out, n, lane);
   return n;
@@ -521,34 +547,6 @@ __device__ __forceinline__ void train_center(const DeviceJob& job, const Ws& ws,
   if (n_ctx == 0) return;
   center_update<M>(ws, win, L, run.w_out, n_ctx, n_tgt, run.lr, lane, run.loss);
   run.pairs += M == Model::SkipGram ? static_cast<unsigned long long>(n_ctx * n_tgt) : n_tgt;
-}
-
-// Subwords: a center's targets after its n_positive positives, already in
-// ws.tgt[0, n_positive) (and visible to all lanes): negatives other than the
-// positives, drawn afresh when `fresh`, else the last draw (kept in ws.neg
-// when `keep`); starts staging all their rows. Returns n_tgt.
-template <bool kShared>
-__device__ __forceinline__ int stage_after_positives(const Ws& ws, const Layout& L, const float4* w_out,
-                                                     const NoiseTable& noise, int negative, int n_positive,
-                                                     bool fresh, bool keep, Rng& rng, int lane) {
-  const unsigned below_me = (1u << lane) - 1u;
-  int n = n_positive;
-  for (int k0 = 0; k0 < negative; k0 += kWarpSize) {
-    int32_t id = 0;
-    bool ok = false;
-    if (k0 + lane < negative) {
-      id = fresh ? draw_negative(rng, noise) : ws.neg[k0 + lane];
-      if (fresh && keep) ws.neg[k0 + lane] = id;
-      ok = true;
-      for (int t = 0; t < n_positive; ++t) ok &= id != ws.tgt[t];
-    }
-    const unsigned mask = __ballot_sync(kFullMask, ok);
-    if (ok) ws.tgt[n + __popc(mask & below_me)] = id;
-    n += __popc(mask);
-  }
-  __syncwarp();
-  start_targets<kShared>(ws, L, w_out, n, lane);
-  return n;
 }
 
 // Calls row(i) for every input row of a center with subwords: the rows of
