@@ -333,19 +333,26 @@ __device__ __forceinline__ void skipgram_update(const Ws& ws, const Window& win,
   }
 }
 
+// Column group gi of the update of one input vector h (ws.h) against the
+// staged targets: w_out[t] += g_t h; returns the gradient of h, sum_t g_t out_t.
+__device__ __forceinline__ float4 update_targets(const Ws& ws, const Layout& L, float4* w_out, int n_tgt, int gi) {
+  const float4 h = ws.h[gi];
+  float4 grad_h = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  for (int t = 0; t < n_tgt; ++t) {
+    const float gt = ws.g[t];
+    axpy(grad_h, gt, ws.trow[t * L.pitch + gi]);
+    red_add(w_out + static_cast<int64_t>(ws.tgt[t]) * L.groups + gi,
+            make_float4(gt * h.x, gt * h.y, gt * h.z, gt * h.w));
+  }
+  return grad_h;
+}
+
 // word2vec CBOW (cbow_mean=1): h = mean of the context rows predicts the
 // targets; the gradient of h is added, undivided, to every context row.
 __device__ __forceinline__ void cbow_update(const Ws& ws, const Window& win, const Layout& L, float4* w_out, int n_ctx,
                                             int n_tgt, int lane) {
   for (int gi = lane; gi < L.groups; gi += kWarpSize) {
-    const float4 h = ws.h[gi];
-    float4 grad_h = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    for (int t = 0; t < n_tgt; ++t) {
-      const float gt = ws.g[t];
-      axpy(grad_h, gt, ws.trow[t * L.pitch + gi]);
-      red_add(w_out + static_cast<int64_t>(ws.tgt[t]) * L.groups + gi,
-              make_float4(gt * h.x, gt * h.y, gt * h.z, gt * h.w));
-    }
+    const float4 grad_h = update_targets(ws, L, w_out, n_tgt, gi);
     for (int c = 0; c < n_ctx; ++c) {
       float4& row = ws.val[win.slot(c) * L.pitch + gi];
       row = make_float4(row.x + grad_h.x, row.y + grad_h.y, row.z + grad_h.z, row.w + grad_h.w);
@@ -597,14 +604,7 @@ __device__ __forceinline__ void train_subword_center(const DeviceJob& job, const
   scores_to_gradients<true>(ws, Window{0, 0, 1}, L, n_tgt, n_tgt, run.lr, lane, run.loss, n_positive,
                             kSkipGram ? static_cast<float>(n_ctx) : 1.0f);
   for (int gi = lane; gi < L.groups; gi += kWarpSize) {
-    const float4 h = ws.h[gi];
-    float4 grad_h = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    for (int t = 0; t < n_tgt; ++t) {
-      const float gt = ws.g[t];
-      axpy(grad_h, gt, ws.trow[t * L.pitch + gi]);
-      red_add(run.w_out + static_cast<int64_t>(ws.tgt[t]) * L.groups + gi,
-              make_float4(gt * h.x, gt * h.y, gt * h.z, gt * h.w));
-    }
+    const float4 grad_h = update_targets(ws, L, run.w_out, n_tgt, gi);
     for_input_rows(job.subwords, n_words, input_word,
                    [&](int32_t row) { red_add(job.w_in + static_cast<int64_t>(row) * L.groups + gi, grad_h); });
   }
