@@ -167,9 +167,12 @@ def refine(embeddings: Embeddings, pivot_lang: str,
                 break
         if anchor is None:
             lang, other, found = waiting[0], pivot_lang, None
-            if method != "self-learning":
+            spelled_alike = method == "self-learning" and any(w in rows[pivot_lang] for w in rows[lang])
+            if not spelled_alike:  # self-learning seeds with identical strings: there are none
                 reason = ("none of its dictionary pairs is in the vocabulary" if any(
                     (lang, o) in pairs_between for o in languages) else "no dictionary to it")
+                if method == "self-learning":
+                    reason += " and no word is spelled as one of the pivot's"
                 warnings.warn(f"refine: language '{lang}' left as is: {reason} (pivot '{pivot_lang}')",
                               stacklevel=2)
                 waiting.remove(lang)
