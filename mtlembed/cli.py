@@ -202,7 +202,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
               "was not found; set MTLEMBED_DATA or pass --data-dir to score the model")
         return 0
     result = bli(embeddings.by_language("en"), embeddings.by_language("es"), dictionary)
-    print(f"BLI en->es on {dictionary.name} (MUSE, CSLS; no dictionary was used in training): "
+    print(f"BLI en->es on {dictionary.name} (MUSE's train split, CSLS; no dictionary was used in training): "
           f"P@1 {100 * result['p@1']:.1f}%, P@10 {100 * result['p@10']:.1f}% over {result['queries']} "
           f"English words ({100 * result['coverage']:.0f}% of the dictionary's; the others are not in this "
           "small corpus)")
