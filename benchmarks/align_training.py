@@ -1,0 +1,79 @@
+"""Align while training, measured: does a dictionary induced from the vectors every K chunks help a joint
+run that has parallel text but no seed dictionary? (issue 17)
+
+    python benchmarks/align_training.py --name align-training [--lang es --seeds 1 --dim 100 --every 50]
+
+Arms, all on the Tatoeba en-xx pairs of examples/data (both sides also as monolingual text), no seed
+dictionary: `parallel` (the pairs only), `align-every` (+ align_every = K), `induced` (+ the dictionary
+induced from the pairs by Dice, `[[dictionary]] induced_from`). BLI P@1 (CSLS) on MUSE test splits
+(5000-6500), both directions; the arms share one vocabulary, so the queries are the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench_joint import EXAMPLES, test_files  # noqa: E402
+
+from mtlembed import eval as ev  # noqa: E402
+from mtlembed.config import TrainConfig  # noqa: E402
+from mtlembed.tasks import DictionarySpec, ParallelSpec, TaskSpec  # noqa: E402
+from mtlembed.trainer import Trainer  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", default="align-training")
+    parser.add_argument("--lang", default="es")
+    parser.add_argument("--seeds", default="1")
+    parser.add_argument("--dim", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--every", type=int, default=50, help="align_every, in chunks")
+    args = parser.parse_args(argv)
+    lang = args.lang
+    en, other = str(EXAMPLES / f"tatoeba.en-{lang}.en"), str(EXAMPLES / f"tatoeba.en-{lang}.{lang}")
+    tasks = [TaskSpec("en", (en,), lang="en"), TaskSpec(lang, (other,), lang=lang)]
+    parallel = [ParallelSpec("pairs", ("en", lang), (en, other))]
+    arms = {"parallel": ({}, []), "align-every": ({"align_every": args.every}, []),
+            "induced": ({}, [DictionarySpec(("en", lang), induced_from="pairs")])}
+    command = "python benchmarks/align_training.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    results = {"command": command, "lang": lang, "scores": {}}
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for arm, (extra, dictionaries) in arms.items():
+            config = TrainConfig(model="sg", dim=args.dim, window=5, negative=10, sample=1e-4, min_count=3,
+                                 epochs=args.epochs, lowercase=True, threads=2, seed=seed, **extra)
+            trainer = Trainer(config, tasks, parallel, dictionaries)
+            model = trainer.train()
+            scores = {}
+            for direction, path in test_files(lang).items():
+                src, tgt = ("en", lang) if direction.startswith("en->") else (lang, "en")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # low coverage: the same queries for every arm
+                    r = ev.bli(model.by_language(src), model.by_language(tgt), path)
+                scores[direction] = {"p@1": r["p@1"], "queries": r["queries"]}
+            results["scores"].setdefault(arm, {})[seed] = scores
+            results.setdefault("realigns", {})[arm] = len(trainer.notes.get("align_history", []))
+            print(arm, seed, json.dumps(scores), flush=True)
+    out = HERE / "results" / args.name
+    out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    lines = [f"# Align while training, en-{lang}, no seed dictionary", "", f"Command: `{command}`", "",
+             "CSLS P@1 (%) on the MUSE test splits; one row per seed.", "",
+             "| arm | seed | " + " | ".join(test_files(lang)) + " |", "|---|---:|" + "---:|" * 2]
+    for arm, by_seed in results["scores"].items():
+        for seed, scores in by_seed.items():
+            lines.append(f"| {arm} | {seed} | " + " | ".join(f"{100 * s['p@1']:.1f} ({s['queries']} queries)"
+                                                              for s in scores.values()) + " |")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
