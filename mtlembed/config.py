@@ -102,9 +102,10 @@ class TrainConfig:
     min_n: int = param(3, "subwords: the shortest n-gram, in characters of <word>", low=1, high=100)
     max_n: int = param(6, "subwords: the longest n-gram", low=1, high=100)
     buckets: int = param(2_000_000, "subwords: the rows the n-grams are hashed into", low=1, high=2**31 - 1)
-    subword_sharing: str = param("language", "subwords of several languages: language (each language hashes "
-                                  "into the buckets its own way) or all (an n-gram is one row in every "
-                                  "language: cognates share it)", choices=("language", "all"))
+    subword_sharing: str = param("all", "subwords of several languages: all (an n-gram is one row in every "
+                                  "language: cognates tie them; 3x the BLI P@1 on MUSE en-es/de/fr) or "
+                                  "language (each language hashes into the buckets its own way)",
+                                  choices=("all", "language"))
     cache_dir: str | None = param(None, "keep the encoded corpus in files in this folder (for corpora larger "
                                    "than RAM: they are then trained on memory-mapped); a later run on the "
                                    "same files reuses them without reading the corpus", path=True)

@@ -67,17 +67,18 @@ def test_a_large_vocabulary_table_matches_the_reference():
         assert table.rows_of(i).tolist() == [i] + [len(words) + b for b in ngram_buckets(words[i])]
 
 
-def test_languages_hash_apart_by_default_and_together_when_shared():
+def test_languages_share_ngrams_by_default_and_hash_apart_per_language():
     from mtlembed.vocab import Vocabulary
 
     vocab = Vocabulary(["casa", "house", "casa"], np.array([3, 2, 1]), ["es", "en"], np.array([0, 1, 3]))
-    apart = subwords.vocabulary_table(vocab, SubwordSpec(3, 6, 1000))
-    shared = subwords.vocabulary_table(vocab, SubwordSpec(3, 6, 1000, sharing="all"))
+    apart = subwords.vocabulary_table(vocab, SubwordSpec(3, 6, 1000, sharing="language"))
+    shared = subwords.vocabulary_table(vocab, SubwordSpec(3, 6, 1000))
     assert apart.rows_of(0).tolist()[1:] != apart.rows_of(2).tolist()[1:]
     assert shared.rows_of(0).tolist()[1:] == shared.rows_of(2).tolist()[1:]
     assert apart.rows_of(0).tolist() == shared.rows_of(0).tolist()  # the first language is not moved
     assert SubwordSpec(buckets=10).shifts(1).tolist() == [0]
-    assert SubwordSpec(buckets=10).shifts(3).tolist() == [0, 3, 6]
+    assert SubwordSpec(buckets=10, sharing="language").shifts(3).tolist() == [0, 3, 6]
+    assert SubwordSpec(buckets=10).shifts(3).tolist() == [0, 0, 0]
 
 
 def test_compose_is_the_mean_of_the_rows(monkeypatch):
@@ -95,7 +96,7 @@ def test_compose_is_the_mean_of_the_rows(monkeypatch):
 
 
 def test_vectors_of_a_joint_model_need_a_known_language():
-    spec = SubwordSpec(3, 4, 100)
+    spec = SubwordSpec(3, 4, 100, sharing="language")
     keys = ["en:house", "es:casa"]
     w_in = np.random.default_rng(2).normal(size=(102, 4)).astype(np.float32)
     model = SubwordVectors(keys, w_in, spec, languages=["en", "es"])
