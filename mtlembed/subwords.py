@@ -238,7 +238,10 @@ def compose(table: SubwordTable, w_in: np.ndarray) -> np.ndarray:
     step ``k`` adds the ``k``-th row of a prefix of the block: contiguous sums into a
     small accumulator instead of one huge gather (3x faster than ``np.add.reduceat``)."""
     count, dim = len(table), w_in.shape[1]
-    contiguous = w_in.flags.c_contiguous  # not so the trainer's padded rows, w_in[:, :dim]
+    # np.take copies the whole matrix first, at every step, unless it is C-contiguous and aligned: not
+    # so the trainer's padded w_in[:, :dim], nor a fastText file mapped at an offset that is not a
+    # multiple of 4. Those rows are gathered by indexing.
+    contiguous = w_in.flags.c_contiguous and w_in.flags.aligned
     out = np.zeros((count, dim), dtype=np.float32)
     sizes = np.diff(table.offsets)
     block = max(1, BLOCK_BYTES // (4 * max(dim, 1)))
@@ -253,7 +256,7 @@ def compose(table: SubwordTable, w_in: np.ndarray) -> np.ndarray:
             m = int(np.count_nonzero(size > k))            # the words with a k-th row: a prefix
             if contiguous:
                 np.take(w_in, table.rows[first[:m] + k], axis=0, out=row[:m])
-            else:  # np.take would first copy the whole matrix, at every step
+            else:
                 row[:m] = w_in[table.rows[first[:m] + k]]
             total[:m] += row[:m]
         out[lo + order[:filled]] = total[:filled] / size[:filled, None].astype(np.float32)
