@@ -78,7 +78,8 @@ def seed_dictionary(lang: str) -> Path:
 
 
 def test_files(lang: str) -> dict[str, Path]:
-    return {f"en->{lang}": MUSE / f"en-{lang}.5000-6500.txt", f"{lang}->en": MUSE / f"{lang}-en.5000-6500.txt"}
+    return {f"en->{lang}": MUSE / f"en-{lang}.5000-6500.txt",
+            f"{lang}->en": MUSE / f"{lang}-en.5000-6500.txt"}
 
 
 def train(config: TrainConfig, tasks, parallel=(), dictionaries=()) -> Embeddings:
@@ -89,12 +90,17 @@ def joint_arms(config, lang, english=None) -> dict[str, tuple[Embeddings, Embedd
     """joint and joint-no-refine from one run (refine is applied after training, as the trainer does)."""
     en_paths = side_files(lang, "en") + ((str(english),) if english else ())
     tasks = [TaskSpec("en", en_paths, lang="en"), TaskSpec(lang, side_files(lang, lang), lang=lang)]
-    parallel = [ParallelSpec(f"{s}-en-{lang}", ("en", lang), pair) for s, pair in zip(SOURCES, parallel_pairs(lang))]
+    parallel = [ParallelSpec(f"{source}-en-{lang}", ("en", lang), pair)
+                for source, pair in zip(SOURCES, parallel_pairs(lang))]
     dictionaries = [DictionarySpec(("en", lang), str(seed_dictionary(lang)))]
     raw = train(config, tasks, parallel, dictionaries)
     refined = refine(raw, "en", dictionaries)
     return {"joint-no-refine": (raw.by_language("en"), raw.by_language(lang)),
             "joint": (refined.by_language("en"), refined.by_language(lang))}
+
+
+def english_arm(config, lang, english) -> dict[str, tuple[Embeddings, Embeddings]]:
+    return {"joint+english": joint_arms(config, lang, english)["joint"]}
 
 
 def mapped(en: Embeddings, other: Embeddings, pairs, method: str) -> tuple[Embeddings, Embeddings]:
@@ -119,7 +125,8 @@ def pseudo_bilingual_arms(args, lang, seed_value, workdir) -> dict[str, tuple[Em
     corpus = Path(workdir) / f"pseudo-{lang}-{seed_value}.txt"
     with open(corpus, "w", encoding="utf-8") as out:
         for en_path, other_path in parallel_pairs(lang):
-            with open(en_path, encoding="utf-8") as en_lines, open(other_path, encoding="utf-8") as other_lines:
+            with open(en_path, encoding="utf-8") as en_lines, \
+                    open(other_path, encoding="utf-8") as other_lines:
                 for en_line, other_line in zip(en_lines, other_lines):
                     words = [f"en:{w}" for w in en_line.lower().split()]
                     words += [f"{lang}:{w}" for w in other_line.lower().split()]
@@ -132,8 +139,9 @@ def pseudo_bilingual_arms(args, lang, seed_value, workdir) -> dict[str, tuple[Em
     kv = model.wv
     both = Embeddings(list(kv.index_to_key), kv.vectors)
     en, other = both.by_language("en"), both.by_language(lang)
+    seed = read_dictionary(seed_dictionary(lang))
     return {"pseudo-bilingual": (en, other),
-            "pseudo-bilingual-procrustes": mapped(en, other, read_dictionary(seed_dictionary(lang)), "procrustes")}
+            "pseudo-bilingual-procrustes": mapped(en, other, seed, "procrustes")}
 
 
 def common_test_pairs(path: Path, arms: dict, source_side: int, workdir: str, tag: str) -> tuple[str, int]:
@@ -181,7 +189,8 @@ def main(argv=None) -> int:
     if not EXAMPLES.joinpath(f"tatoeba.en-{langs[0]}.en").exists():
         raise SystemExit("bench_joint: run python examples/prepare_data.py first (examples/data/)")
     if english is not None and not english.exists():
-        raise SystemExit(f"bench_joint: {english} not found: run benchmarks/prepare_corpus.py or --english none")
+        raise SystemExit(f"bench_joint: {english} not found: run benchmarks/prepare_corpus.py "
+                         "(or --english none)")
     command = "python benchmarks/bench_joint.py " + " ".join(argv if argv is not None else sys.argv[1:])
     results = {"command": command, "langs": langs, "seeds": seeds, "english": str(english),
                "settings": {k: getattr(args, k) for k in ("dim", "epochs", "window", "negative", "sample",
@@ -189,40 +198,48 @@ def main(argv=None) -> int:
                "runs": {}, "induced": {}}
     for lang in langs:
         start = time.perf_counter()
-        induced = [(s, t) for s, t, _, _ in induce_dictionary(parallel_pairs(lang), ("en", lang), lowercase=True)]
+        found = induce_dictionary(parallel_pairs(lang), ("en", lang), lowercase=True)
+        induced = [(s, t) for s, t, _, _ in found]
         results["induced"][lang] = {"pairs": len(induced), "seconds": time.perf_counter() - start}
         for seed in seeds:
             config = TrainConfig(model="sg", dim=args.dim, window=args.window, negative=args.negative,
                                  sample=args.sample, min_count=args.min_count, epochs=args.epochs,
-                                 lowercase=True, sampling="temperature", temperature=2.0, threads=args.threads,
-                                 seed=seed)
+                                 lowercase=True, sampling="temperature", temperature=2.0,
+                                 threads=args.threads, seed=seed)
             with tempfile.TemporaryDirectory() as workdir:
                 arms, seconds = {}, {}
-                for name, make in (("separate", lambda: separate_arms(config, lang, induced)),
-                                   ("pseudo", lambda: pseudo_bilingual_arms(args, lang, seed, workdir)),
-                                   ("joint", lambda: joint_arms(config, lang)),
-                                   ("joint+english", lambda: {"joint+english": joint_arms(config, lang, english)
-                                                              ["joint"]} if english else {})):
+                steps = {"separate": (separate_arms, config, lang, induced),
+                         "pseudo": (pseudo_bilingual_arms, args, lang, seed, workdir),
+                         "joint": (joint_arms, config, lang)}
+                if english:
+                    steps["joint+english"] = (english_arm, config, lang, english)
+                for name, (make, *inputs) in steps.items():
                     start = time.perf_counter()
-                    arms.update(make())
+                    arms.update(make(*inputs))
                     seconds[name] = time.perf_counter() - start
                 run = score(arms, lang, workdir)
             run["seconds"] = seconds
             results["runs"][f"{lang}-{seed}"] = run
             print(f"{lang} seed {seed}: " + json.dumps(run["scores"]), flush=True)
-    results["summary"] = summarize(results)
-    out = HERE / "results" / args.name
-    out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
-    out.with_suffix(".md").write_text(report(results))
+            write(results, HERE / "results" / args.name)  # after every run: a partial table if stopped
     print(report(results))
     return 0
+
+
+def write(results: dict, out: Path) -> None:
+    results["summary"] = summarize(results)
+    out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    out.with_suffix(".md").write_text(report(results))
 
 
 def summarize(results: dict) -> dict:
     """{lang: {direction: {method: {arm: {mean, sd, min, max}}, ...}}} over seeds."""
     summary = {}
     for lang in results["langs"]:
-        runs = [results["runs"][f"{lang}-{seed}"] for seed in results["seeds"]]
+        runs = [results["runs"][key] for key in (f"{lang}-{seed}" for seed in results["seeds"])
+                if key in results["runs"]]
+        if not runs:
+            continue
         arms = list(runs[0]["scores"])
         for direction in runs[0]["queries"]:
             for method in ("csls", "nn"):
@@ -244,7 +261,8 @@ def report(results: dict) -> str:
              f"Every arm: the Tatoeba + OPUS-MT line-aligned pairs of each en-xx (both sides also as "
              f"monolingual text) and the MUSE train dictionary en-xx.0-5000; skip-gram, dim {s['dim']}, "
              f"window {s['window']} (merge-and-shuffle: {s['pseudo_window']}), negative {s['negative']}, "
-             f"sample {s['sample']}, min_count {s['min_count']}, {s['epochs']} epochs, {s['threads']} threads. "
+             f"sample {s['sample']}, min_count {s['min_count']}, {s['epochs']} epochs, "
+             f"{s['threads']} threads. "
              f"`joint+english` also reads `{results['english']}` (more data: not a fair arm). "
              f"Seeds {', '.join(map(str, seeds))}.", "",
              "BLI P@1 (%) on the MUSE test splits (5000-6500), on the queries every arm covers: mean ± sd "
@@ -253,14 +271,15 @@ def report(results: dict) -> str:
         lines += [f"## {method.upper()}", "",
                   "| pair | queries | " + " | ".join(arms) + " | joint - best fair |",
                   "|---|---:|" + "---:|" * len(arms) + "---:|"]
-        for lang in results["langs"]:
+        for lang in summary:
+            done = sum(f"{lang}-{seed}" in results["runs"] for seed in seeds)
             for direction, cell in summary[lang].items():
                 c = cell[method]
                 best = max(c[a]["mean"] for a in FAIR if a in c)
                 cells = [f"{c[a]['mean']:.1f} ± {c[a]['sd']:.1f} [{c[a]['min']:.1f}-{c[a]['max']:.1f}]"
                          for a in arms]
                 n = results["runs"][f"{lang}-{seeds[0]}"]["queries"][direction]["common"]  # same every seed
-                lines.append(f"| {direction} | {n} | " + " | ".join(cells)
+                lines.append(f"| {direction} ({done} seeds) | {n} | " + " | ".join(cells)
                              + f" | {c['joint']['mean'] - best:+.1f} |")
         lines.append("")
     lines.append("Induced dictionaries (Dice, mutual best, >= 3 shared lines): "
