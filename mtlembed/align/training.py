@@ -19,7 +19,6 @@ import numpy as np
 from mtlembed.crosslingual import TranslationTable, id_table, merge_tables
 from mtlembed.tasks import DictionarySpec
 
-from .induction import induce
 from .orthogonal import normalize
 
 __all__ = ["ALIGN_CUTOFF", "AlignWhileTraining"]
@@ -63,6 +62,9 @@ class AlignWhileTraining:
     def induced(self, lang: str) -> TranslationTable:
         """Mutual CSLS nearest neighbours between `lang`'s and the pivot's most frequent words, as a table
         of global ids in both directions."""
+        # induction takes CSLS from eval.bli: imported when a run aligns, not by every training run
+        from .induction import induce
+
         first, last = self.vocab.range_of(lang)
         pivot_first, pivot_last = self.vocab.range_of(self.pivot)
         own = self.w_in[first:min(last, first + self.cutoff), :self.dim]
