@@ -235,15 +235,22 @@ def _ranks(ranks: Any, path: Path) -> dict:
     return ranks
 
 
+# Spec fields newer than some checkpoints: absent, they take their default, which is what the version
+# that wrote the checkpoint did (a task read as plain text, a dictionary read from its path).
+SPEC_FIELDS_ADDED = frozenset({"jsonl_field", "induced_from"})
+
+
 def _specs(schema, tables: Any, key: str) -> list:
-    """Specs from their JSON tables: every field present, no other key, each checked by the spec."""
+    """Specs from their JSON tables: every field present (but those added since, SPEC_FIELDS_ADDED), no
+    other key, each checked by the spec."""
     if not isinstance(tables, list):
         raise ConfigError(f"{key} must be a list of tables, got {tables!r}")
-    names = [f.name for f in dataclasses.fields(schema)]
+    names = {f.name for f in dataclasses.fields(schema)}
     specs = []
     for i, table in enumerate(tables):
-        if not isinstance(table, dict) or sorted(table) != sorted(names):
-            raise ConfigError(f"{key}[{i}] must be a table of exactly {', '.join(names)}, got {table!r}")
+        if not isinstance(table, dict) or not names - SPEC_FIELDS_ADDED <= set(table) <= names:
+            raise ConfigError(f"{key}[{i}] must be a table of exactly {', '.join(sorted(names))}, "
+                              f"got {table!r}")
         try:
             specs.append(schema(**table))
         except ConfigError as error:

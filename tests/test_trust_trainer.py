@@ -148,6 +148,26 @@ def test_malformed_metadata_is_one_format_error(name, saved, capsys):
     one_error_line(*resume_cli(saved.parent, capsys), saved)
 
 
+def test_a_checkpoint_of_the_previous_version_resumes(saved, original, tmp_path):
+    """Settings and spec fields added since a checkpoint was written take their defaults: a run started
+    before an upgrade resumes, to the same vectors as a checkpoint that names them."""
+    older = {"subwords", "min_n", "max_n", "buckets", "subword_sharing", "tokenizer", "jsonl_field", "init",
+             "vocab", "freeze", "eval_every", "eval_analogy", "eval_similarity", "eval_bli", "align_every"}
+
+    def as_written_before(meta):
+        config = {k: v for k, v in meta["config"].items() if k not in older}
+        tasks = [{k: v for k, v in task.items() if k != "jsonl_field"} for task in meta["tasks"]]
+        return {**meta, "config": config, "tasks": tasks}
+
+    rewrite(saved, change_meta=as_written_before)
+    resumed = Trainer.resume(saved.parent).train(checkpoint_dir=str(saved.parent))
+    current = tmp_path / "current" / "checkpoint.npz"
+    current.parent.mkdir()
+    current.write_bytes(original)
+    expected = Trainer.resume(current.parent).train(checkpoint_dir=str(current.parent))
+    assert np.array_equal(resumed.vectors, expected.vectors)
+
+
 def drop(key):
     return lambda arrays: arrays.pop(key)
 
