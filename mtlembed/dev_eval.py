@@ -14,19 +14,18 @@ epoch's full results (BLI P@1 by frequency band among them) become the report's 
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .dictionary import language_pair
 from .errors import ConfigError, MtlembedError
 
 __all__ = ["DevSet", "DevSets", "HEADLINE", "Milestones", "dev_files"]
 
 HEADLINE = {"analogy": "accuracy", "similarity": "spearman", "bli": "p@1"}  # the metric a chart shows
-_PAIR = re.compile(r"([A-Za-z0-9_]+)-([A-Za-z0-9_]+)[._]")
 
 
 @dataclass(frozen=True)
@@ -88,8 +87,7 @@ def dev_files(config) -> list[tuple[str, str]]:
 
 def _languages_of(kind: str, path: str, languages: list[str], joint: bool) -> tuple:
     if kind == "bli":
-        match = _PAIR.match(Path(path).name)
-        pair = match.groups() if match else ()
+        pair = language_pair(path) or ()
         if not joint or len(pair) != 2 or not set(pair) <= set(languages) or pair[0] == pair[1]:
             raise ConfigError(f"eval_bli {path}: BLI needs a joint run and a dictionary named SRC-TGT.* "
                               f"with two of the run's languages ({', '.join(languages)}), e.g. "

@@ -14,7 +14,16 @@ import warnings
 from .errors import FormatError
 from .io import read_text
 
-__all__ = ["read_dictionary"]
+__all__ = ["language_pair", "read_dictionary"]
+
+# MUSE names its dictionaries SRC-TGT.<split>.txt (en-es.5000-6500.txt).
+_PAIR_NAME = re.compile(r"([A-Za-z0-9_]+)-([A-Za-z0-9_]+)[._]")
+
+
+def language_pair(path: str | os.PathLike) -> tuple[str, str] | None:
+    """(source, target) languages of a dictionary named SRC-TGT.* (MUSE's naming), else None."""
+    match = _PAIR_NAME.match(os.path.basename(os.fspath(path)))
+    return match.groups() if match else None
 
 
 def read_dictionary(path: str | os.PathLike,

@@ -84,11 +84,17 @@ def add_parser(subparsers):
     p = verbs.add_parser(
         "bli",
         help="bilingual lexicon induction, MUSE protocol",
-        usage="%(prog)s [-h] [options] SRC_VECTORS [TGT_VECTORS] DICTIONARY",
+        usage="%(prog)s [-h] [options] SRC_VECTORS [TGT_VECTORS] DICTIONARY\n"
+        "       %(prog)s [-h] [options] --pairs MODEL DICTIONARY [DICTIONARY ...]",
         description="P@1/5/10 of translation retrieval. With one vectors file, --src-lang and --tgt-lang "
-        "select its prefixed keys (en:house, es:casa).",
+        "select its prefixed keys (en:house, es:casa). With --pairs, every dictionary named SRC-TGT.* "
+        "(MUSE's names, e.g. bli/*.5000-6500.txt) is scored on those two languages of one joint MODEL, "
+        "as one table.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="SRC_VECTORS [TGT_VECTORS] DICTIONARY")
+    p.add_argument("--pairs", action="store_true",
+                   help="PATHs are a joint MODEL (a file with lang:word keys, or the PREFIX of "
+                   "PREFIX.<lang>.vec files) and dictionaries named SRC-TGT.*: score every pair")
     p.add_argument(
         "--method",
         choices=BLI_METHODS,
@@ -171,7 +177,40 @@ def _run_similarity(args):
     return _emit(r, args.json, text + _coverage(r, args))
 
 
+def _bli_options(args) -> dict:
+    return dict(method=args.method, k=args.k, max_vocab=args.max_vocab, oov=args.oov)
+
+
+def _bli_line(r) -> str:
+    return (f"{r['method']}  P@1 {_pct(r['p@1'])}  P@5 {_pct(r['p@5'])}  P@10 {_pct(r['p@10'])}  "
+            f"queries {r['queries']}  coverage {_pct(r['coverage'])} "
+            f"(vocabulary {_pct(r['coverage_vocabulary'])})")
+
+
+def _run_bli_pairs(args):
+    """Every dictionary's language pair of one joint model, as one table."""
+    from mtlembed.dictionary import language_pair
+    from mtlembed.query import open_vectors
+
+    model_path, dictionaries = args.paths[0], args.paths[1:]
+    if not dictionaries:
+        raise ConfigError("eval bli --pairs takes MODEL DICTIONARY [DICTIONARY ...]")
+    model = open_vectors(model_path)
+    pairs = [(path, language_pair(path)) for path in dictionaries]
+    for path, pair in pairs:
+        if pair is None or not set(pair) <= set(model.languages) or pair[0] == pair[1]:
+            raise ConfigError(f"eval bli --pairs: {path} must be named SRC-TGT.* with two of the model's "
+                              f"languages ({', '.join(model.languages) or 'none: not a joint model'})")
+    rows = [{"dictionary": path, "src": src, "tgt": tgt,
+             **_bli(model, None, path, src_lang=src, tgt_lang=tgt, **_bli_options(args))}
+            for path, (src, tgt) in pairs]
+    text = "\n".join(f"{r['src']}->{r['tgt']}  {_bli_line(r)}  {r['dictionary']}" for r in rows)
+    return _emit({"model": model_path, "pairs": rows}, args.json, text)
+
+
 def _run_bli(args):
+    if args.pairs:
+        return _run_bli_pairs(args)
     if len(args.paths) == 3:
         src, tgt, dictionary = args.paths
     elif len(args.paths) == 2:
@@ -182,23 +221,9 @@ def _run_bli(args):
             )
     else:
         raise ConfigError(f"eval bli takes SRC_VECTORS [TGT_VECTORS] DICTIONARY, got {len(args.paths)} paths")
-    r = _bli(
-        src,
-        tgt,
-        dictionary,
-        method=args.method,
-        k=args.k,
-        max_vocab=args.max_vocab,
-        src_lang=args.src_lang,
-        tgt_lang=args.tgt_lang,
-        oov=args.oov,
-    )
-    text = (
-        f"{r['method']}  P@1 {_pct(r['p@1'])}  P@5 {_pct(r['p@5'])}  P@10 {_pct(r['p@10'])}  "
-        f"queries {r['queries']}  coverage {_pct(r['coverage'])} "
-        f"(vocabulary {_pct(r['coverage_vocabulary'])})\nP@1 by source-frequency rank: "
-        + ", ".join(f"{b['band']} {_pct(b['p@1'])} ({b['queries']})" for b in r["p@1_by_band"])
-    )
+    r = _bli(src, tgt, dictionary, src_lang=args.src_lang, tgt_lang=args.tgt_lang, **_bli_options(args))
+    text = (_bli_line(r) + "\nP@1 by source-frequency rank: "
+            + ", ".join(f"{b['band']} {_pct(b['p@1'])} ({b['queries']})" for b in r["p@1_by_band"]))
     return _emit(r, args.json, text)
 
 
