@@ -20,7 +20,8 @@ namespace mtl {
 namespace {
 
 // word2vec's MAX_EXP: beyond +-6 the sigmoid counts as exactly 1 or 0, so
-// saturated pairs still give the full gradient, as in word2vec and gensim.
+// saturated pairs still give the full gradient, as in word2vec.c (gensim 4
+// skips such pairs instead; measured not to matter: quality-cause.md).
 constexpr float kMaxScore = 6.0f;
 
 MTL_HD uint64_t splitmix64(uint64_t x) {
