@@ -90,7 +90,7 @@ class Kernel:
     def __init__(self, config: TrainConfig, device: str, data: EncodedCorpus, w_in: np.ndarray,
                  w_out: list[np.ndarray], tasks: list, chunks: dict, chunk_stats: np.ndarray,
                  subwords: SubwordTable | None = None):
-        self.w_in, self.w_out = w_in, w_out
+        self.w_in, self.w_out, self.subwords = w_in, w_out, subwords
         self.params = params(config, w_in.shape[1])
         keep, noise = data.vocab.keep_probabilities(config.sample), data.vocab.noise_tables()
         self._bind = lambda tasks: kernel_job(w_in, w_out, keep, noise, tasks, chunks, chunk_stats, subwords)

@@ -162,14 +162,15 @@ def vocabulary_table(vocab, spec: SubwordSpec) -> SubwordTable:
     return build_table(vocab.words, spec, len(vocab), shifts=shifts)
 
 
-def trained_vectors(vocab, w_in: np.ndarray, spec: SubwordSpec,
-                    dim: int) -> tuple[np.ndarray, SubwordVectors]:
+def trained_vectors(vocab, w_in: np.ndarray, spec: SubwordSpec, dim: int,
+                    table: SubwordTable | None = None) -> tuple[np.ndarray, SubwordVectors]:
     """After training: every vocabulary word's vector (own row and n-grams, as fastText's
     ``getWordVector``), and a :class:`SubwordVectors` for any other word. `w_in` may be
-    padded past `dim` (the kernel's row length): the padding is left out."""
+    padded past `dim` (the kernel's row length): the padding is left out. `table` is the
+    vocabulary's (the one the run trained with; built here when not given)."""
     rows = w_in[:, :dim]
     model = SubwordVectors(vocab.keys(), rows, spec, vocab.languages)
-    return compose(vocabulary_table(vocab, spec), rows), model
+    return compose(vocabulary_table(vocab, spec) if table is None else table, rows), model
 
 
 def _block(words, spec: SubwordSpec, n_words: int, own: np.ndarray, shift: np.ndarray):

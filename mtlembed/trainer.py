@@ -497,7 +497,8 @@ class Trainer:
         self.w_in, self.w_out = job.kernel.w_in, job.kernel.w_out
         vocab, spec = job.data.vocab, subwords.spec_of(self.config)
         if spec:  # each word's vector is the mean of its row and its n-grams' rows, as fastText's
-            vectors, unseen = subwords.trained_vectors(vocab, job.kernel.w_in, spec, self.config.dim)
+            vectors, unseen = subwords.trained_vectors(vocab, job.kernel.w_in, spec, self.config.dim,
+                                                       job.kernel.subwords)  # the table trained with
         else:
             vectors, unseen = job.kernel.w_in[:, :self.config.dim], None
         embeddings = Embeddings(vocab.keys(), vectors, vocab.counts, unseen)
