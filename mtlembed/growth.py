@@ -73,12 +73,12 @@ def initialize(w_in: np.ndarray, w_out: list[np.ndarray], vocab, config) -> dict
 
 def init_vectors(path: str, languages: list[str]):
     """The Embeddings of `path` (see the module docstring), keyed as the run's words are."""
-    from .query import open_vectors, per_language_prefix
+    from .query import open_vectors, per_language_language
 
     model = open_vectors(path)
     file_languages = model.languages
     if len(languages) > 1 and not file_languages:
-        lang = _language_of_file(path, per_language_prefix)
+        lang = per_language_language(path)
         if lang is None:
             raise ConfigError(f"init {path}: its keys have no lang: prefix and this joint run has "
                               f"{', '.join(languages)}: give a joint file (lang:word keys), per-language "
@@ -94,12 +94,6 @@ def init_vectors(path: str, languages: list[str]):
         raise ConfigError(f"init {path}: it holds {', '.join(file_languages)} words, the run "
                           f"{', '.join(languages)}")
     return model
-
-
-def _language_of_file(path: str, per_language_prefix) -> str | None:
-    """The language of a per-language file PREFIX.<lang>.vec (None for any other name)."""
-    prefix = per_language_prefix(Path(path).name)
-    return Path(path).name[len(prefix) + 1:].split(".", 1)[0] if prefix else None
 
 
 # ----------------------------------------------------------------------------- vocab

@@ -220,6 +220,12 @@ def per_language_prefix(path: str | os.PathLike) -> str | None:
     return match["prefix"] if match else None
 
 
+def per_language_language(path: str | os.PathLike) -> str | None:
+    """<lang> of a per-language file PREFIX.<lang>.vec (None for any other name)."""
+    match = _PER_LANGUAGE.fullmatch(os.path.basename(os.fspath(path)))
+    return match["lang"] if match else None
+
+
 def _language_files(prefix: Path) -> dict[str, Path]:
     """The files PREFIX.<lang>.vec|.txt|.bin (.gz too) by language (the first name of each, sorted)."""
     files = {}
