@@ -190,3 +190,20 @@ def _toml(text):
     import tomllib
 
     return tomllib.loads(text)
+
+
+def test_without_scipy_induce_is_one_error_line_naming_the_extra(tmp_path):
+    """scipy is an extra: a fresh `pip install .` must get an instruction, not a traceback."""
+    import subprocess
+    import sys
+
+    (tmp_path / "a.txt").write_text("the dog runs\nthe cat sleeps\nthe dog sleeps\n")
+    (tmp_path / "b.txt").write_text("el perro corre\nel gato duerme\nel perro duerme\n")
+    code = ("import sys; sys.modules['scipy'] = None; from mtlembed.cli import main; "
+            f"sys.exit(main(['induce', {str(tmp_path / 'a.txt')!r}, {str(tmp_path / 'b.txt')!r}, "
+            f"'-o', {str(tmp_path / 'd.txt')!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'mtlembed[scipy]' in lines[0], result.stderr
+    assert not (tmp_path / "d.txt").exists()

@@ -43,7 +43,10 @@ def _check_min_count(min_count: int) -> None:
 
 def _incidence(tokens: np.ndarray, offsets: np.ndarray, first_id: int, n_ids: int):
     """Lines x words, 1 where the line holds the word (scipy CSR)."""
-    from scipy import sparse
+    from mtlembed.model import _optional
+
+    with _optional("scipy"):  # not a default dependency: only induction needs it
+        from scipy import sparse
 
     columns = np.asarray(tokens, dtype=np.int64) - first_id
     if columns.size and (columns.min() < 0 or columns.max() >= n_ids):
