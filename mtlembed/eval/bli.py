@@ -38,35 +38,32 @@ PRECISION_AT = (1, 5, 10)
 FREQUENCY_BANDS = (1000, 5000, 20000)
 # Below this share of the dictionary's source words in the vocabularies, the score is warned about.
 LOW_COVERAGE = 0.5
-_BLOCK_WIDTH = 64  # columns per block when looking for a row's top k (see topk_mean)
+_GROUP_SIZE = 64  # columns per group when looking for a row's top k (see topk_mean)
 
 
 def topk_mean(scores: np.ndarray, k: int) -> np.ndarray:
     """Mean of the `k` largest values of each row (float64).
 
-    A full sort or partition of 200k-wide rows is the slow part of CSLS, so the
-    candidates are narrowed first: the k-th largest of the row's block maxima is
-    a lower bound of its k-th largest value, and only the few values above it
-    are sorted.
+    A full sort or partition of wide rows is the slow part of CSLS, so the
+    candidates are narrowed first. The columns fall into groups of 64 with a
+    stride (j, j + stride, j + 2 stride, ...), so each group's maximum is one
+    contiguous reduction; the k largest values of a row all lie in its k groups
+    with the largest maxima (any value outside them has k larger maxima above
+    it), and only those 64 k values are partitioned.
     """
     rows, width = scores.shape
     if width <= k:
         return scores.mean(axis=1, dtype=np.float64)
-    n_blocks = width // _BLOCK_WIDTH
-    if n_blocks < 4 * k:
+    stride = width // _GROUP_SIZE
+    if stride < 4 * k:
         top = np.partition(scores, width - k, axis=1)[:, width - k :]
         return top.mean(axis=1, dtype=np.float64)
-    maxima = scores[:, : n_blocks * _BLOCK_WIDTH].reshape(rows, n_blocks, _BLOCK_WIDTH).max(axis=2)
-    if n_blocks * _BLOCK_WIDTH < width:
-        maxima = np.concatenate(
-            (maxima, scores[:, n_blocks * _BLOCK_WIDTH :].max(axis=1, keepdims=True)), axis=1
-        )
-    bound = np.partition(maxima, maxima.shape[1] - k, axis=1)[:, maxima.shape[1] - k]
-    row, col = np.nonzero(scores >= bound[:, None])  # at least k per row, by construction
-    values = scores[row, col]
-    order = np.lexsort((-values, row))
-    starts = np.searchsorted(row[order], np.arange(rows))
-    return values[order][starts[:, None] + np.arange(k)].mean(axis=1, dtype=np.float64)
+    body = scores[:, : _GROUP_SIZE * stride].reshape(rows, _GROUP_SIZE, stride)
+    groups = np.argpartition(body.max(axis=1), stride - k, axis=1)[:, stride - k :]
+    picked = np.take_along_axis(body, groups[:, None, :], axis=2).reshape(rows, -1)
+    candidates = np.concatenate((picked, scores[:, _GROUP_SIZE * stride :]), axis=1)  # + the leftover columns
+    top = np.partition(candidates, candidates.shape[1] - k, axis=1)[:, candidates.shape[1] - k :]
+    return top.mean(axis=1, dtype=np.float64)
 
 
 def _mean_topk_similarity(queries, candidates, k):
