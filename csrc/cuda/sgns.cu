@@ -23,6 +23,10 @@
 #include "backend.h"
 #include "kernels.cuh"
 
+#ifndef MTLEMBED_CUDA_ARCHITECTURES
+#define MTLEMBED_CUDA_ARCHITECTURES ""  // a build outside CMake: unknown
+#endif
+
 namespace mtl::cuda {
 namespace {
 
@@ -240,8 +244,6 @@ struct InFlight {
 // kSubwords: the job has a subword table (its kernels also train parallel tasks, kParallel).
 template <Model M, bool kParallel, bool kSubwords>
 void run(const TrainParams& params, const TrainJob& job, Control& control, int device) {
-  // The per-warp workspace: 2*window+1 cached w_in rows, negative+1 targets,
-  // and a ring of kept ids that can run 32 ahead of the window.
   const Layout layout = train_layout(params, kParallel, kSubwords);
   LaunchShape shape = launch_shape<M, kParallel, kSubwords>(layout, device);
 
@@ -448,9 +450,6 @@ std::vector<std::string> device_names() {
 }
 
 std::vector<std::string> architectures() {
-#ifndef MTLEMBED_CUDA_ARCHITECTURES
-#define MTLEMBED_CUDA_ARCHITECTURES ""  // a build outside CMake: unknown
-#endif
   std::vector<std::string> names;
   std::string name;
   for (const char* c = MTLEMBED_CUDA_ARCHITECTURES;; ++c) {
@@ -528,8 +527,9 @@ double step(Model model, const Matrix& w_in, const Matrix& w_out, const int32_t*
   const size_t bytes = size_t(layout.words) * sizeof(float);
   const bool shared = bytes <= size_t(optin);
   DeviceBuffer<float> workspace(shared ? 0 : static_cast<size_t>(layout.words));
-  auto kernel = model == Model::SkipGram ? (shared ? step_kernel<Model::SkipGram, true> : step_kernel<Model::SkipGram, false>)
-                                         : (shared ? step_kernel<Model::Cbow, true> : step_kernel<Model::Cbow, false>);
+  auto kernel = model == Model::SkipGram
+                    ? (shared ? step_kernel<Model::SkipGram, true> : step_kernel<Model::SkipGram, false>)
+                    : (shared ? step_kernel<Model::Cbow, true> : step_kernel<Model::Cbow, false>);
   if (shared) MTL_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
   check_launch("before the step kernel");
   kernel<<<1, kWarpSize, shared ? bytes : 0>>>(d_in.rows4(), d_out.rows4(), d_ctx.get(), n_contexts, d_tgt.get(),
@@ -539,7 +539,8 @@ double step(Model model, const Matrix& w_in, const Matrix& w_out, const int32_t*
   MTL_CUDA(cudaMemcpy(&loss, d_loss.get(), sizeof(double), cudaMemcpyDeviceToHost));  // waits for the kernel
   d_in.download(in_host);
   d_out.download(out_host);
-  for (size_t r = 0; r < ctx_rows.size(); ++r) std::memcpy(w_in.row(ctx_rows[r]), &in_rows[r * dim], dim * sizeof(float));
+  for (size_t r = 0; r < ctx_rows.size(); ++r)
+    std::memcpy(w_in.row(ctx_rows[r]), &in_rows[r * dim], dim * sizeof(float));
   for (size_t r = 0; r < tgt_rows.size(); ++r)
     std::memcpy(w_out.row(tgt_rows[r]), &out_rows[r * dim], dim * sizeof(float));
   return loss;
