@@ -33,6 +33,7 @@ import numpy as np
 
 from .errors import ConfigError, FormatError
 from .io import atomic_write, read_text
+from .progress import human_count
 
 X_KEYS = ("words", "epoch", "step", "seconds", "chunk")  # what a history's points may be indexed by
 COLOURS = ("#3366cc", "#dc3912", "#109618", "#ff9900", "#990099", "#0099c6", "#dd4477", "#66aa00")
@@ -543,12 +544,7 @@ def _is_number(value) -> bool:
 
 def _human(value) -> str:
     """1267265 -> '1.27M'."""
-    if not _is_number(value):
-        return "-"
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
+    return human_count(value, ".3g", ".3g") if _is_number(value) else "-"
 
 
 def _grouped(value) -> str:

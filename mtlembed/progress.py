@@ -10,11 +10,13 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def _human(count: float) -> str:
+def human_count(value: float, spec: str = ".2f", small: str = ".0f") -> str:
+    """1267265 -> '1.27M': scaled to G, M or k by its magnitude and formatted with `spec`; under
+    1000, formatted with `small`."""
     for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if count >= size:
-            return f"{count / size:.2f}{unit}"
-    return f"{count:.0f}"
+        if abs(value) >= size:
+            return f"{value / size:{spec}}{unit}"
+    return f"{value:{small}}"
 
 
 def _clock(seconds: float) -> str:
@@ -108,7 +110,7 @@ class ProgressBar:
         lr = self.alpha - (self.alpha - self.min_alpha) * fraction
         # nan: none yet
         loss = "  -   " if self.recent_loss != self.recent_loss else f"{self.recent_loss:.4f}"
-        line = (f"{self.label} {100 * fraction:5.1f}% | {_human(speed)} words/s | lr {lr:.5f} | "
+        line = (f"{self.label} {100 * fraction:5.1f}% | {human_count(speed)} words/s | lr {lr:.5f} | "
                 f"loss {loss} | {'elapsed ' + _clock(elapsed) if final else 'ETA ' + eta}")
         tasks = self.tasks.line(chunks) if self.tasks is not None else ""
         if not self.tty:
