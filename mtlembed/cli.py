@@ -72,7 +72,7 @@ def _output_paths(output: str, languages: list[str], per_language: bool, binary)
     """Where the vectors go: OUT itself, or OUT.<lang>.vec|bin per language (OUT is then a prefix)."""
     if per_language:
         return per_language_paths(output, languages, bool(binary))
-    if binary is not None and not output.removesuffix(".gz").endswith(tuple(io.VECTOR_SUFFIXES)):
+    if binary is not None and io.vectors_suffix(output)[0] is None:
         return [output + (".bin" if binary else ".vec")]
     return [output]
 

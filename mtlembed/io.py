@@ -42,7 +42,8 @@ from mtlembed.errors import ConfigError, FormatError
 
 # The safe-writing primitives live in atomic.py and are used through this module too.
 __all__ = ["AtomicGroup", "atomic_group", "atomic_write", "check_output_path", "exclusive_temporary",
-           "load_word2vec", "remove_stale_temporaries", "save_word2vec", "vectors_format"]
+           "load_word2vec", "remove_stale_temporaries", "save_word2vec", "vectors_format",
+           "vectors_suffix"]
 
 _DECOMPRESS = {"gzip": gzip.decompress, "bz2": bz2.decompress, "xz": lzma.decompress}
 _ROWS_PER_BLOCK = 4096  # text rows converted per np.fromstring call (bounds the temporary copies)
@@ -60,17 +61,23 @@ _POW10 = 10.0 ** np.arange(-_POW10_ZERO, _POW10_ZERO + 1)
 # ----------------------------------------------------------------------------- saving
 
 
-def vectors_format(path) -> tuple[bool, bool]:
-    """(binary, gzip) of a vectors file named `path`: ``.bin`` is word2vec binary, ``.txt``
-    and ``.vec`` text, each optionally compressed as ``.gz``; any other name is refused."""
+def vectors_suffix(path) -> tuple[str | None, bool]:
+    """(suffix, gzip) of a file named `path`: its suffix of VECTOR_SUFFIXES before an optional
+    ``.gz`` (None if it has none), and whether it ends with ``.gz``."""
     name = os.fspath(path)
     compressed = name.endswith(".gz")
     stem = name[:-3] if compressed else name
-    for suffix, binary in VECTOR_SUFFIXES.items():
-        if stem.endswith(suffix):
-            return binary, compressed
-    raise ConfigError(f"{name}: a vectors file name must end with .bin (binary), .txt or .vec (text), "
-                      "optionally followed by .gz")
+    return next((suffix for suffix in VECTOR_SUFFIXES if stem.endswith(suffix)), None), compressed
+
+
+def vectors_format(path) -> tuple[bool, bool]:
+    """(binary, gzip) of a vectors file named `path`: ``.bin`` is word2vec binary, ``.txt``
+    and ``.vec`` text, each optionally compressed as ``.gz``; any other name is refused."""
+    suffix, compressed = vectors_suffix(path)
+    if suffix is None:
+        raise ConfigError(f"{os.fspath(path)}: a vectors file name must end with .bin (binary), .txt or .vec "
+                          "(text), optionally followed by .gz")
+    return VECTOR_SUFFIXES[suffix], compressed
 
 
 def export_memory(dim: int) -> int:
@@ -121,9 +128,9 @@ def save_word2vec(path, words, vectors, binary=None, group: AtomicGroup | None =
             row = start + int(bad[0])
             raise FormatError(f"vector of {words[row]!r} (row {row}) is not finite; refusing to write {path}")
     name = os.fspath(path)
-    compressed = name.endswith(".gz")
+    suffix, compressed = vectors_suffix(name)
     if binary is None:
-        binary = (name[:-3] if compressed else name).endswith(".bin")
+        binary = suffix == ".bin"
     with contextlib.ExitStack() as stack:
         group = group or stack.enter_context(atomic_group())
         handle = stack.enter_context(group.write(path, "wb"))
