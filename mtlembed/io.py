@@ -26,6 +26,7 @@ import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,11 +40,12 @@ from mtlembed.atomic import (
 )
 from mtlembed.corpus import HEADER_BYTES, compression_of, open_regular
 from mtlembed.errors import ConfigError, FormatError
+from mtlembed.subwords import SubwordVectors
 
 # The safe-writing primitives live in atomic.py and are used through this module too.
 __all__ = ["AtomicGroup", "atomic_group", "atomic_write", "check_output_path", "exclusive_temporary",
-           "load_word2vec", "remove_stale_temporaries", "save_word2vec", "vectors_format",
-           "vectors_suffix"]
+           "load_word2vec", "remove_stale_temporaries", "read_vectors", "save_word2vec",
+           "vectors_format", "vectors_suffix"]
 
 _DECOMPRESS = {"gzip": gzip.decompress, "bz2": bz2.decompress, "xz": lzma.decompress}
 _ROWS_PER_BLOCK = 4096  # text rows converted per np.fromstring call (bounds the temporary copies)
@@ -234,13 +236,35 @@ def load_word2vec(path, binary=None, limit=None):
         A malformed file; the message names ``file:line`` (text) or the byte
         offset (binary) and the offending value. NaN or infinite values are an
         error too. Duplicate words are not: the first is kept, with a warning.
+
+    A fastText ``.bin`` model reads as its words' vectors (see :func:`read_vectors`).
     """
+    return read_vectors(path, binary, limit)[:2]
+
+
+class VectorsFile(NamedTuple):
+    """What :func:`read_vectors` found: counts and subwords come only with a fastText model."""
+
+    words: list[str]
+    vectors: np.ndarray
+    counts: np.ndarray | None
+    subwords: SubwordVectors | None
+
+
+def read_vectors(path, binary=None, limit=None) -> VectorsFile:
+    """The one choice of reader for a vectors file: a fastText ``.bin`` model (by its magic number)
+    gives its words' vectors (composed from their n-grams), counts and subwords (any word's
+    vector); anything else is read as word2vec (:func:`load_word2vec`'s parameters and errors)."""
     path = Path(os.fspath(path))
     from .fasttext_format import is_fasttext, load_vectors
 
-    if is_fasttext(path):  # a fastText .bin: its words' vectors, composed from their n-grams
+    if is_fasttext(path):
         loaded = load_vectors(path, limit)
-        return loaded.words, loaded.vectors
+        return VectorsFile(loaded.words, loaded.vectors, loaded.counts, loaded.subwords)
+    return VectorsFile(*_read_word2vec(path, binary, limit), None, None)
+
+
+def _read_word2vec(path: Path, binary, limit) -> tuple[list[str], np.ndarray]:
     data = _read_all(path)
     if not data or data.isspace():  # isspace() stops at the first byte that is not (strip() would copy)
         raise FormatError(f"{path}: empty file, expected a word2vec header '<count> <dim>'")

@@ -202,14 +202,9 @@ class Embeddings:
     def load(cls, path: str | os.PathLike, binary: bool | None = None) -> Embeddings:
         """Reads a word2vec text or binary file (format detected when binary is None), or a
         fastText .bin model (by its magic number), whose unseen words get vectors from n-grams."""
-        from .fasttext_format import is_fasttext, load_vectors
-        from .io import load_word2vec
+        from .io import read_vectors
 
-        if is_fasttext(path):
-            loaded = load_vectors(path)
-            return cls(loaded.words, loaded.vectors, loaded.counts, loaded.subwords)
-        words, vectors = load_word2vec(path, binary=binary)
-        return cls(words, vectors)
+        return cls(*read_vectors(path, binary=binary))
 
     def to_gensim(self):
         """A gensim KeyedVectors with the same keys and vectors (needs gensim)."""

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from mtlembed.errors import ConfigError, FormatError
-from mtlembed.io import load_word2vec, read_text
+from mtlembed.io import read_text, read_vectors
 
 __all__ = ["OOV_MODES", "VectorSet", "resolve", "check_oov", "add_unseen", "unit_rows", "first_index",
            "read_lines", "prefix_hint"]
@@ -47,7 +47,7 @@ def resolve(vectors, lang=None) -> VectorSet:
     Parameters
     ----------
     vectors : Embeddings, gensim KeyedVectors, (words, vectors), str or PathLike
-        The model, or a word2vec file (loaded with :func:`mtlembed.io.load_word2vec`).
+        The model, or a word2vec file or fastText model (read with :func:`mtlembed.io.read_vectors`).
     lang : str, optional
         Keep only the keys prefixed ``"<lang>:"`` (one joint model holding several
         languages, e.g. ``en:house``, ``es:casa``) and strip the prefix.
@@ -55,15 +55,9 @@ def resolve(vectors, lang=None) -> VectorSet:
     if isinstance(vectors, VectorSet):
         vs = vectors
     elif isinstance(vectors, (str, os.PathLike)):
-        from mtlembed.fasttext_format import is_fasttext, load_vectors
-
-        if is_fasttext(vectors):
-            loaded = load_vectors(vectors)
-            unseen = loaded.subwords.vectors if loaded.subwords else None
-            vs = VectorSet(loaded.words, loaded.vectors, os.fspath(vectors), unseen)
-        else:
-            words, matrix = load_word2vec(vectors)
-            vs = VectorSet(words, matrix, os.fspath(vectors))
+        loaded = read_vectors(vectors)
+        unseen = loaded.subwords.vectors if loaded.subwords else None
+        vs = VectorSet(loaded.words, loaded.vectors, os.fspath(vectors), unseen)
     else:
         if hasattr(vectors, "index_to_key") and hasattr(vectors, "vectors"):
             words, matrix = vectors.index_to_key, vectors.vectors
