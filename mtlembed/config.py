@@ -19,8 +19,12 @@ from typing import Any
 from . import backend
 from .errors import ConfigError
 
-# The kernel's limits (window, negative, cbow_share, threads), written once in csrc/sgns.h.
-_KERNEL = backend.kernel_limits()
+
+def _kernel_limit(name: str):
+    """A bound written once in csrc/sgns.h (window, negative, cbow_share, threads), read from _core
+    when a value is checked: importing the schema needs no compiled extension."""
+    return lambda: backend.kernel_limits()[name]
+
 
 # What a `lang` may be: it becomes part of output file names (OUT.<lang>.vec), so nothing
 # that could leave the folder or confuse a shell ('/', '..', NUL, spaces).
@@ -33,7 +37,8 @@ def param(default=MISSING, help="", *, low=None, high=None, above=None, choices=
     takes. Numbers lie in low..high (`above`: strictly greater); strings are non-empty, one of
     `choices` or matching `pattern` ((regex, description)); `rule(value)` returns the message of
     a value it refuses; a tuple field (paths, a pair of languages) checks each item so, and is
-    described by `what` in messages; `path` marks file names (job files resolve them)."""
+    described by `what` in messages; `path` marks file names (job files resolve them). A bound may
+    be a function, called when a value is checked (see `field_bounds`)."""
     return field(default=default, metadata={"help": help, "low": low, "high": high, "above": above,
                                             "choices": choices, "pattern": pattern, "what": what,
                                             "rule": rule, "path": path})
@@ -46,12 +51,12 @@ class TrainConfig:
     model: str = param("sg", "sg (skip-gram) or cbow", choices=("sg", "cbow"))
     dim: int = param(100, "vector dimensionality", low=1, high=100000)
     window: int = param(5, "maximum context window; each center draws its window from 1..window",
-                         low=1, high=_KERNEL["window"])
-    negative: int = param(5, "negative samples per center word", low=1, high=_KERNEL["negative"])
+                         low=1, high=_kernel_limit("window"))
+    negative: int = param(5, "negative samples per center word", low=1, high=_kernel_limit("negative"))
     cbow_share: int = param(4, "CBOW: this many centers, a window apart, share one draw of negatives "
                              "(1: word2vec's CBOW, a draw per center; the CUDA kernel always draws per "
                              "center)",
-                             low=1, high=_KERNEL["cbow_share"])
+                             low=1, high=_kernel_limit("cbow_share"))
     sample: float = param(1e-3, "subsampling threshold for frequent words (0 disables)", low=0.0, high=1.0)
     min_count: int = param(5, "ignore words with fewer occurrences", low=1, high=2**63 - 1)
     max_vocab: int | None = param(None, "keep at most this many words per language (most frequent)", low=1,
@@ -63,7 +68,7 @@ class TrainConfig:
     alpha: float | None = param(None, "initial learning rate (default 0.025 for sg, 0.05 for cbow)",
                                  low=1e-9, high=10.0)
     min_alpha: float | None = param(None, "final learning rate (default alpha * 1e-4)", low=0.0, high=10.0)
-    threads: int = param(0, "worker threads (0: all cores)", low=0, high=_KERNEL["threads"])
+    threads: int = param(0, "worker threads (0: all cores)", low=0, high=_kernel_limit("threads"))
     copy_hot_rows: bool = param(True, "CPU, several threads: each keeps private copies of the most frequent "
                                  "words' output rows and merges them every 2**17/threads words, so that "
                                  "threads on different chiplets or sockets do not trade those rows' cache "
@@ -243,7 +248,7 @@ def _check_item(f: dataclasses.Field, kind: str, value: Any, name: str) -> None:
         raise ConfigError(f"{name} must be one of {', '.join(meta['choices'])}; got {value!r}")
     if meta["pattern"] and not meta["pattern"][0].fullmatch(value):
         raise ConfigError(f"{name} must be {meta['pattern'][1]}, got {value!r}")
-    low, high, above = meta["low"], meta["high"], meta["above"]
+    low, high, above = field_bounds(f)
     if ((low is not None and value < low) or (above is not None and not value > above)
             or (high is not None and value > high)):
         if above is not None:
@@ -254,6 +259,11 @@ def _check_item(f: dataclasses.Field, kind: str, value: Any, name: str) -> None:
     problem = meta["rule"](value) if meta["rule"] else None
     if problem:
         raise ConfigError(f"{name} {value!r}: {problem}")
+
+
+def field_bounds(f: dataclasses.Field) -> tuple:
+    """(low, high, above) of a schema field, each None or a number."""
+    return tuple(b() if callable(b) else b for b in (f.metadata[key] for key in ("low", "high", "above")))
 
 
 def field_names() -> list[str]:

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 import mtlembed.corpus as corpus
 from mtlembed import TaskSpec, TrainConfig
 from mtlembed.cli import build_parser
-from mtlembed.config import from_arguments, from_mapping
+from mtlembed.config import field_bounds, from_arguments, from_mapping
 from mtlembed.encode import read_corpus
 from mtlembed.errors import ConfigError, CorpusError, FormatError
 from mtlembed.eval.analogy import read_questions
@@ -272,8 +272,9 @@ def check_valid(config: TrainConfig) -> None:
             assert np.isfinite(value)
         if meta["choices"]:
             assert value in meta["choices"]
-        if meta["low"] is not None and not isinstance(value, (str, bool)):
-            assert value >= meta["low"] and (meta["high"] is None or value <= meta["high"])
+        low, high, _ = field_bounds(f)
+        if low is not None and not isinstance(value, (str, bool)):
+            assert value >= low and (high is None or value <= high)
 
 
 @FUZZ

@@ -103,9 +103,9 @@ def test_a_job_holds_the_arrays_it_points_into():
 
 def test_kernel_limits_are_exported_once():
     limits = _core.LIMITS
-    fields = {f.name: f.metadata for f in config.fields(TrainConfig)}
+    fields = {f.name: f for f in config.fields(TrainConfig)}
     for name in ("window", "negative", "cbow_share", "threads"):
-        assert fields[name]["high"] == limits[name]
+        assert config.field_bounds(fields[name])[1] == limits[name]
     with pytest.raises(ValueError, match="window must be in 1..64"):
         _core.train(train_params(dim=16, window=65), kernel_job(**job_parts()), "generic")
 
