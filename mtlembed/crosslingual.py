@@ -183,7 +183,7 @@ def refine(embeddings: Embeddings, pivot_lang: str,
                 warnings.warn(f"refine: only {len(found)} usable pairs between '{lang}' and '{other}' for "
                               f"{embeddings.dim} dimensions: the mapping is poorly determined", stacklevel=2)
         source, target = (_side(vectors, rows[name]) for name in (lang, other))
-        _, _, info = align(source, target, found, method, normalize=("unit",))
+        _, _, info = align(source, target, found, method, normalize=("unit",), multistep=False)
         lang_rows = np.asarray(list(rows[lang].values()), dtype=np.int64)
         for begin in range(0, len(lang_rows), _BLOCK_ROWS):  # bounded memory for large vocabularies
             block = lang_rows[begin:begin + _BLOCK_ROWS]

@@ -13,7 +13,7 @@ import sys
 
 from mtlembed.errors import ConfigError
 
-from .core import METHODS, AlignOptions
+from .core import CRITERIA, METHODS, AlignOptions
 from .induction import DIRECTIONS
 
 __all__ = ["add_induce_parser", "add_parser"]
@@ -23,7 +23,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``align`` verb to an argparse `subparsers` object."""
     p = subparsers.add_parser(
         "align", help="map one embedding space onto another (MUSE / VecMap)",
-        description="Align two word2vec files orthogonally: Procrustes on a seed dictionary, MUSE's "
+        description="Align two word2vec files: Procrustes on a seed dictionary, MUSE's "
                     "iterative refinement, or VecMap's self-learning from identical strings when there is no "
                     "dictionary. Writes OUT.<src>.vec (mapped source) and OUT.<tgt>.vec (normalized target).")
     p.add_argument("src", metavar="SRC", help="source vectors (word2vec text or binary)")
@@ -50,12 +50,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "(default: mutual for iterative, union for self-learning)")
     p.add_argument("--csls-k", type=int, default=10, help="CSLS neighbourhood (default: %(default)s)")
     p.add_argument("--stochastic", type=float, default=1.0, metavar="P",
-                   help="self-learning: keep each score with probability P, doubled when the objective "
+                   help="self-learning: keep each score with probability P, doubled when the criterion "
                         "stalls (VecMap uses 0.1; default 1: deterministic)")
-    p.add_argument("--threshold", type=float, default=1e-4,
-                   help="self-learning stops when the objective improves by less (default: %(default)s; "
-                        "VecMap's 1e-6 takes many more iterations for little gain)")
+    p.add_argument("--threshold", type=float, default=AlignOptions.threshold,
+                   help="self-learning stops when the criterion improves by less (default: %(default)s; "
+                        "smaller ones take many more iterations for little gain)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    p.add_argument("--criterion", choices=CRITERIA, default="mean-cosine",
+                   help="which fit refinement keeps: the best mean cosine of the CSLS translations of the "
+                        "10k most frequent source words (MUSE), or mean CSLS score (default: %(default)s)")
+    p.add_argument("--keep-seed", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the seed pairs in every induced dictionary (default: with --dictionary)")
+    p.add_argument("--multistep", action=argparse.BooleanOptionalAction, default=True,
+                   help="end with VecMap's multi-step map: whitening, re-weighting, de-whitening, fitted on "
+                        "the final dictionary; not orthogonal (default: on; --no-multistep: orthogonal)")
     p.add_argument("--src-lang", default="src", help="source name in the output names; with prefixed keys "
                                                      "(en:house) in SRC, the prefix to select (default: src)")
     p.add_argument("--tgt-lang", default="tgt", help="target name, as --src-lang (default: tgt)")
@@ -82,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     method = args.method or ("iterative" if args.dictionary else "self-learning")
     options = AlignOptions(method=method, normalize=args.normalize, iterations=args.iterations,
                            cutoff=args.cutoff, direction=args.direction, csls_k=args.csls_k,
-                           threshold=args.threshold, stochastic=args.stochastic, seed=args.seed).resolved()
+                           threshold=args.threshold, stochastic=args.stochastic, seed=args.seed,
+                           criterion=args.criterion, keep_seed=args.keep_seed,
+                           multistep=args.multistep).resolved()
     dictionary = read_dictionary(args.dictionary) if args.dictionary else None
     src = _side(resolve, args.src, args.src_lang)
     tgt = _side(resolve, args.tgt, args.tgt_lang)
@@ -95,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         for path, side in zip(outputs, (mapped_src, mapped_tgt)):
             io.save_word2vec(path, side.words, side.vectors, binary=args.binary, group=group)
         if args.report:
-            report = {k: v for k, v in info.items() if k != "mapping"}
+            report = {k: v for k, v in info.items() if k not in ("mapping", "target_mapping")}
             report.update(src=args.src, tgt=args.tgt, dictionary=args.dictionary, outputs=outputs)
             with group.write(args.report, "w") as handle:
                 json.dump(report, handle, indent=2)

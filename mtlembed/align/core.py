@@ -15,8 +15,14 @@ Methods (every one ends with an orthogonal map of the normalized source):
   doubled whenever the objective stalls, until 1.
 
 The seed dictionary is given pairs, or the words spelled the same on both
-sides (identical strings and numerals) when there is none. The objective is
-the mean CSLS score of every word's best match, in both directions.
+sides (identical strings and numerals) when there is none. A given dictionary
+stays in every induced one (`keep_seed`). Each fit is scored by `criterion`:
+MUSE's mean cosine of the CSLS translations of the 10,000 most frequent source
+words, or the mean CSLS score of every word's best match in both directions;
+the best fit is kept, so refinement never ends below the seed fit by it.
+With `multistep` (the default), the kept dictionary finally fits VecMap's
+multi-step map (Artetxe et al., 2018, AAAI: whiten, map, re-weight, de-whiten),
+which maps both spaces and is not orthogonal.
 """
 
 from __future__ import annotations
@@ -32,12 +38,13 @@ from mtlembed.errors import ConfigError, FormatError
 from mtlembed.eval.vectors import resolve
 
 from .induction import DIRECTIONS, dictionary_pairs, identical_pairs, induce
-from .orthogonal import normalize, parse_normalization, procrustes
+from .orthogonal import multistep, normalize, parse_normalization, procrustes
 
-__all__ = ["METHODS", "SEEDS", "AlignOptions", "align"]
+__all__ = ["CRITERIA", "METHODS", "SEEDS", "AlignOptions", "align"]
 
 METHODS = ("procrustes", "iterative", "self-learning")
 SEEDS = ("dictionary", "identical", "numerals")
+CRITERIA = ("mean-cosine", "csls")
 _MAP_ROWS = 1 << 15  # rows mapped at once (a float64 block of 32k x 300 is 79 MB)
 
 
@@ -51,9 +58,12 @@ class AlignOptions:
     cutoff: int | None = None         # most frequent words taking part in induction: 15,000 / 20,000
     direction: str | None = None      # mutual (iterative) / union (self-learning)
     csls_k: int = 10
-    threshold: float = 1e-4           # self-learning stops below this improvement (VecMap: 1e-6)
+    threshold: float = 1e-3           # self-learning stops below this gain of the criterion
     stochastic: float = 1.0           # initial probability of keeping a score (1: deterministic)
     seed: int = 1
+    criterion: str = "mean-cosine"    # model selection: MUSE's mean cosine, or the CSLS objective ("csls")
+    keep_seed: bool | None = None     # the seed pairs stay in every induced dictionary (default: a given one)
+    multistep: bool = True            # end with VecMap's whiten/re-weight/de-whiten map (not orthogonal)
 
     def resolved(self) -> AlignOptions:
         if self.method not in METHODS:
@@ -73,6 +83,8 @@ class AlignOptions:
         if not 0 < options.stochastic <= 1:
             raise ConfigError(f"stochastic (the initial share of scores kept) must be in (0, 1], "
                               f"got {options.stochastic}")
+        if options.criterion not in CRITERIA:
+            raise ConfigError(f"criterion must be one of {', '.join(CRITERIA)}, got {options.criterion!r}")
         if not options.threshold >= 0:
             raise ConfigError(f"threshold must be >= 0, got {options.threshold}")
         return options
@@ -100,16 +112,19 @@ def align(src, tgt, dictionary: Iterable[tuple[str, str]] | None = None, method:
         copies (half the memory; the CLI owns what it read).
     **options
         Fields of AlignOptions: normalize, iterations, cutoff, direction, csls_k,
-        threshold, stochastic, seed.
+        threshold, stochastic, seed, criterion, keep_seed, multistep.
 
     Returns
     -------
     (mapped_src, mapped_tgt, info)
-        Embeddings: the normalized source mapped by W, and the normalized target;
-        `info` is a dict, JSON-ready but for ``mapping`` (the dim x dim float64 W):
+        Embeddings: the normalized source mapped by W, and the normalized target
+        (mapped by ``target_mapping`` after the multi-step map); `info` is a dict,
+        JSON-ready but for ``mapping`` and ``target_mapping`` (dim x dim float64):
         ``seed_pairs``, ``pairs`` (the size of the dictionary W was fitted on),
-        ``iterations``, ``objective`` (W's), ``history`` (per iteration: objective,
-        pairs induced, share of scores kept, seconds) and the options used.
+        ``iterations``, ``chosen`` (the iteration whose scoring kept the fit; 1:
+        the seed fit), ``objective`` and ``mean_cosine`` (the kept fit's),
+        ``history`` (per iteration: criterion, objective, mean cosine, pairs of the
+        next dictionary, share of scores kept, seconds) and the options used.
     """
     from mtlembed.model import Embeddings  # the class only: no training code
 
@@ -132,17 +147,38 @@ def align(src, tgt, dictionary: Iterable[tuple[str, str]] | None = None, method:
             what = "numeral" if numerals else "word spelled the same"
             raise ConfigError(f"no {what} in both {src_vs.name} and {tgt_vs.name}, so there is no seed "
                               "dictionary: give one (--dictionary)")
+    if opts.keep_seed is None:  # a given dictionary is trusted; identical strings hold false friends
+        opts = replace(opts, keep_seed=seed_with == "dictionary")
     own = np.array if copy else np.asarray
     x = normalize(own(src_vs.vectors, dtype=np.float32), opts.normalize)
     z = normalize(own(tgt_vs.vectors, dtype=np.float32), opts.normalize)
-    w, info = _fit(x, z, seed_src, seed_tgt, opts, log or (lambda line: None))
-    for lo in range(0, len(x), _MAP_ROWS):  # in place, a block at a time: no second source matrix
-        x[lo:lo + _MAP_ROWS] = x[lo:lo + _MAP_ROWS] @ w.astype(np.float32)
+    log = log or (lambda line: None)
+    w, info = _fit(x, z, seed_src, seed_tgt, opts, log)
+    src_rows, tgt_rows = info.pop("dictionary")
+    if opts.multistep:  # fitted on the dictionary of the kept fit, as VecMap's last step
+        try:
+            w, w_tgt = multistep(x[src_rows], z[tgt_rows])
+        except ConfigError as error:  # too few pairs to whiten: the orthogonal map is the answer
+            warnings.warn(f"{error}: the mapping stays orthogonal", stacklevel=2)
+            opts = replace(opts, multistep=False)
+        else:
+            log(f"align: multi-step map (whiten, re-weight, de-whiten) on {len(src_rows)} pairs")
+            _apply(z, w_tgt)
+            info["target_mapping"] = w_tgt
+    _apply(x, w)
     info.update(method=opts.method, seed=seed_with, seed_pairs=int(len(seed_src)),
                 normalize=",".join(opts.normalize) or "none", cutoff=opts.cutoff, direction=opts.direction,
-                csls_k=opts.csls_k, random_seed=opts.seed, src_words=len(src_vs.words),
+                csls_k=opts.csls_k, random_seed=opts.seed, keep_seed=opts.keep_seed, multistep=opts.multistep,
+                src_words=len(src_vs.words),
                 tgt_words=len(tgt_vs.words), dim=int(x.shape[1]), mapping=w)
     return Embeddings(src_vs.words, x), Embeddings(tgt_vs.words, z), info
+
+
+def _apply(vectors: np.ndarray, mapping: np.ndarray) -> None:
+    """vectors @ mapping, in place, a block at a time: no second matrix of the whole space."""
+    mapping = mapping.astype(np.float32)
+    for lo in range(0, len(vectors), _MAP_ROWS):
+        vectors[lo:lo + _MAP_ROWS] = vectors[lo:lo + _MAP_ROWS] @ mapping
 
 
 def _seed_pairs(pairs, src_vs, tgt_vs) -> tuple[np.ndarray, np.ndarray]:
@@ -164,36 +200,54 @@ def _seed_pairs(pairs, src_vs, tgt_vs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fit(x, z, seed_src, seed_tgt, opts: AlignOptions, log) -> tuple[np.ndarray, dict]:
-    """The mapping W and what happened: the seed fit, then the refinement loop."""
+    """The mapping W and what happened: the seed fit, then the refinement loop.
+
+    Every fit is scored by the criterion when the next dictionary is induced from it, the seed
+    fit included, and the best one is kept: refinement never ends below its start by the
+    criterion (MUSE's model selection), whatever the test set says.
+    """
     w = procrustes(x[seed_src], z[seed_tgt])
     log(f"align: procrustes on {len(seed_src)} seed pairs")
     history: list[dict] = []
     if opts.method == "procrustes" or opts.iterations == 0:
-        return w, {"iterations": 0, "pairs": int(len(seed_src)), "history": history}
+        return w, {"iterations": 0, "pairs": int(len(seed_src)), "history": history,
+                   "dictionary": (seed_src, seed_tgt)}
     rng = np.random.default_rng(opts.seed)
     x_cut, z_cut = x[:opts.cutoff], z[:opts.cutoff]
-    keep = opts.stochastic
-    best_w, best, pairs, best_pairs = w, -np.inf, len(seed_src), len(seed_src)
+    keep, fit_keep = opts.stochastic, 1.0  # fit_keep: the keep of the dictionary that W was fitted on
+    fitted_on = seed_src, seed_tgt
+    best = {"criterion": -np.inf, "w": w, "dictionary": fitted_on}
     for iteration in range(1, opts.iterations + 2):  # the last round only scores the last fit
         start = time.perf_counter()
         induced = induce(x_cut @ w.astype(np.float32), z_cut, opts.csls_k, opts.direction, keep, rng)
-        improved = induced.objective > best + opts.threshold
-        if induced.objective > best:
-            best_w, best, best_pairs = w, induced.objective, pairs
-        distinct = len(np.unique(induced.src * len(z_cut) + induced.tgt))
-        history.append({"iteration": iteration, "objective": induced.objective, "pairs": distinct,
-                        "keep": keep, "seconds": round(time.perf_counter() - start, 3)})
-        log(f"align: iteration {iteration}: objective {induced.objective:.6f}, induced dictionary "
-            f"{distinct} pairs" + (f", keep {keep:g}" if keep < 1 else "")
-            + f" ({history[-1]['seconds']:.1f} s)")
+        score = induced.mean_cosine if opts.criterion == "mean-cosine" else induced.objective
+        improved = score > best["criterion"] + opts.threshold
+        if score > best["criterion"]:
+            best = {"criterion": score, "w": w, "dictionary": fitted_on, "objective": induced.objective,
+                    "mean_cosine": induced.mean_cosine}
+        src_rows, tgt_rows = induced.src, induced.tgt
+        if opts.keep_seed:  # the given pairs stay in every dictionary (Glavas et al., 2019's PROC-B)
+            src_rows, tgt_rows = np.concatenate((seed_src, src_rows)), np.concatenate((seed_tgt, tgt_rows))
+        distinct = len(np.unique(src_rows * len(z) + tgt_rows))
+        history.append({"iteration": iteration, "criterion": score, "objective": induced.objective,
+                        "mean_cosine": induced.mean_cosine, "pairs": distinct, "keep": keep,
+                        "seconds": round(time.perf_counter() - start, 3)})
+        log(f"align: iteration {iteration}: {opts.criterion} {score:.6f}, next dictionary {distinct} pairs"
+            + (f", keep {keep:g}" if keep < 1 else "") + f" ({history[-1]['seconds']:.1f} s)")
+        used = keep
         if opts.method == "self-learning" and not improved:
-            if keep >= 1:
+            if keep >= 1 and fit_keep >= 1:  # converged on a deterministic dictionary
                 break
             keep = min(1.0, 2 * keep)  # stalled: less noise (VecMap's stochastic schedule)
         if iteration > opts.iterations:
             if opts.method == "self-learning":
                 log(f"align: stopped after {opts.iterations} iterations without converging")
             break
-        w, pairs = procrustes(x_cut[induced.src], z_cut[induced.tgt]), distinct
-    return best_w, {"iterations": len(history), "pairs": int(best_pairs), "objective": best,
-                    "history": history}
+        fitted_on, fit_keep = (src_rows, tgt_rows), used
+        w = procrustes(x[src_rows], z[tgt_rows])
+    chosen = next(h["iteration"] for h in history if h["criterion"] == best["criterion"])
+    log(f"align: kept the fit scored at iteration {chosen} ({opts.criterion} {best['criterion']:.6f})")
+    return best["w"], {"iterations": len(history), "chosen": chosen, "criterion": opts.criterion,
+                       "pairs": int(len(np.unique(best["dictionary"][0] * len(z) + best["dictionary"][1]))),
+                       "objective": best["objective"], "mean_cosine": best["mean_cosine"],
+                       "history": history, "dictionary": best["dictionary"]}

@@ -29,9 +29,10 @@ _NUMERAL = re.compile(r"^[0-9]+(?:[.,:/-][0-9]+)*$")
 class Induced(NamedTuple):
     """An induced dictionary as row pairs, and how well the mapping scored while inducing it."""
 
-    src: np.ndarray   # int64 rows of the source
-    tgt: np.ndarray   # int64 rows of the target
-    objective: float  # mean best CSLS score over both directions
+    src: np.ndarray     # int64 rows of the source
+    tgt: np.ndarray     # int64 rows of the target
+    objective: float    # mean best CSLS score over both directions
+    mean_cosine: float  # mean cosine of the CSLS translations of the first `criterion_words` source rows
 
 
 def dictionary_pairs(pairs: Iterable[tuple[str, str]], src_words: Sequence[str],
@@ -91,13 +92,16 @@ def csls_neighbours(queries: np.ndarray, candidates: np.ndarray, r_candidates: n
 
 
 def induce(mapped_src: np.ndarray, tgt: np.ndarray, k: int = 10, direction: str = "mutual",
-           keep: float = 1.0, rng: np.random.Generator | None = None) -> Induced:
+           keep: float = 1.0, rng: np.random.Generator | None = None,
+           criterion_words: int = 10000) -> Induced:
     """A dictionary between two aligned spaces (unit rows, most frequent first, already cut).
 
     `direction`: ``mutual`` keeps the pairs that are each other's nearest
     neighbour (MUSE's S2T&T2S); ``union`` the source-to-target and
     target-to-source pairs together (VecMap's default; a mutual pair counts
-    twice, as there); ``forward`` source-to-target only.
+    twice, as there); ``forward`` source-to-target only. `mean_cosine` is MUSE's
+    unsupervised model-selection criterion (Conneau et al., 2018), taken on
+    the deterministic translations even when `keep` < 1.
     """
     if direction not in DIRECTIONS:
         raise ConfigError(f"dictionary induction direction must be one of {', '.join(DIRECTIONS)}, "
@@ -111,6 +115,9 @@ def induce(mapped_src: np.ndarray, tgt: np.ndarray, k: int = 10, direction: str 
     backward, backward_score, r_src = csls_neighbours(tgt, mapped_src, r_tgt, k, keep, rng)
     forward, forward_score, _ = csls_neighbours(mapped_src, tgt, r_src, 0, keep, rng)
     objective = (np.mean(forward_score - r_tgt) + np.mean(backward_score - r_src)) / 2
+    top = min(criterion_words, len(mapped_src))
+    translations = forward[:top] if keep >= 1 else csls_neighbours(mapped_src[:top], tgt, r_src)[0]
+    mean_cosine = float(np.einsum("ij,ij->i", mapped_src[:top], tgt[translations], dtype=np.float64).mean())
     src_rows = np.arange(len(mapped_src))
     if direction == "mutual":
         mutual = backward[forward] == src_rows
@@ -119,4 +126,4 @@ def induce(mapped_src: np.ndarray, tgt: np.ndarray, k: int = 10, direction: str 
         pairs = np.concatenate((src_rows, backward)), np.concatenate((forward, np.arange(len(tgt))))
     else:
         pairs = src_rows, forward
-    return Induced(pairs[0], pairs[1], float(objective))
+    return Induced(pairs[0], pairs[1], float(objective), mean_cosine)

@@ -1,4 +1,4 @@
-"""The two pieces of linear algebra of alignment: normalization and orthogonal Procrustes."""
+"""The linear algebra of alignment: normalization, orthogonal Procrustes, the multi-step map."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from mtlembed.errors import ConfigError
 
-__all__ = ["NORMALIZATIONS", "normalize", "parse_normalization", "procrustes"]
+__all__ = ["NORMALIZATIONS", "multistep", "normalize", "parse_normalization", "procrustes"]
 
 NORMALIZATIONS = ("unit", "center", "unitdim", "none")
 _BLOCK_ROWS = 1 << 15  # rows scaled at once: a float64 copy of a block, never of the whole matrix
@@ -64,3 +64,35 @@ def procrustes(src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
         raise ConfigError("procrustes: the vectors hold NaN or infinite values")
     u, _, vt = np.linalg.svd(src.T @ tgt)
     return u @ vt
+
+
+def multistep(src: np.ndarray, tgt: np.ndarray, reweight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """VecMap's multi-step map (Artetxe et al., 2018, AAAI) fitted on translation pairs (rows of `src`
+    and `tgt`): the (A, B), float64 dim x dim, to apply to each whole space (``x A``, ``z B``).
+
+    Whitening each side on the pairs makes the fit independent of how the dimensions are
+    correlated, an orthogonal map takes both into a shared space, each dimension is re-weighted by
+    its singular value to the power `reweight` (the dimensions where the languages agree count
+    more), and de-whitening restores each side's own variances. Not orthogonal: within-language
+    cosines change, which is why it is an option of `align` and never of training's refine.
+    """
+    src = np.asarray(src, dtype=np.float64)
+    tgt = np.asarray(tgt, dtype=np.float64)
+    if src.shape != tgt.shape or src.shape[0] < src.shape[1]:
+        raise ConfigError(f"the multi-step map needs at least as many pairs as dimensions, got "
+                          f"{src.shape[0]} pairs for dim {src.shape[1]}")
+
+    def whitening(rows):  # (rows^T rows)^(-1/2) and its inverse, from the SVD of the rows
+        _, s, vt = np.linalg.svd(rows, full_matrices=False)
+        if s[-1] <= 1e-8 * s[0]:
+            raise ConfigError("the multi-step map: the dictionary's vectors do not span the space "
+                              "(too few distinct pairs)")
+        return (vt.T / s) @ vt, (vt.T * s) @ vt
+
+    white_src, unwhite_src = whitening(src)
+    white_tgt, unwhite_tgt = whitening(tgt)
+    u, s, vt = np.linalg.svd((src @ white_src).T @ (tgt @ white_tgt))
+    weight = s ** reweight
+    a = white_src @ (u * weight) @ u.T @ unwhite_src @ u
+    b = white_tgt @ (vt.T * weight) @ vt @ unwhite_tgt @ vt.T
+    return a, b
