@@ -16,7 +16,7 @@ import importlib
 _EXPORTS = {
     "core": ("METHODS", "SEEDS", "AlignOptions", "align"),
     "induction": ("Induced", "dictionary_pairs", "identical_pairs", "induce"),
-    "orthogonal": ("NORMALIZATIONS", "normalize", "parse_normalization", "procrustes"),
+    "orthogonal": ("NORMALIZATIONS", "multistep", "normalize", "parse_normalization", "procrustes"),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_HOME)

@@ -82,12 +82,13 @@ def multistep(src: np.ndarray, tgt: np.ndarray, reweight: float = 0.5) -> tuple[
         raise ConfigError(f"the multi-step map needs at least as many pairs as dimensions, got "
                           f"{src.shape[0]} pairs for dim {src.shape[1]}")
 
-    def whitening(rows):  # (rows^T rows)^(-1/2) and its inverse, from the SVD of the rows
-        _, s, vt = np.linalg.svd(rows, full_matrices=False)
-        if s[-1] <= 1e-8 * s[0]:
+    def whitening(rows):  # (rows^T rows)^(-1/2) and its inverse, from the dim x dim Gram matrix
+        eigenvalues, vectors = np.linalg.eigh(rows.T @ rows)
+        if eigenvalues[0] <= 1e-12 * eigenvalues[-1]:
             raise ConfigError("the multi-step map: the dictionary's vectors do not span the space "
                               "(too few distinct pairs)")
-        return (vt.T / s) @ vt, (vt.T * s) @ vt
+        root = np.sqrt(eigenvalues)
+        return (vectors / root) @ vectors.T, (vectors * root) @ vectors.T
 
     white_src, unwhite_src = whitening(src)
     white_tgt, unwhite_tgt = whitening(tgt)
