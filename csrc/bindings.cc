@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "corpus/tokenizer.h"
+#include "cpu/rows.h"
 #include "cpu/train.h"
 #include "cuda/backend.h"
 #include "parallel.h"
@@ -346,6 +347,29 @@ py::dict info() {
   return d;
 }
 
+// The distributed meetings' rows (cpu/rows.h): a matrix and its base, of one shape; row ids within it.
+struct RowsOf {
+  py::array matrix, base;
+  RowsOf(const py::handle& m, const py::handle& b)
+      : matrix(exact_array<float>(m, "matrix", 2, true)), base(exact_array<float>(b, "base", 2, true)) {
+    MTL_CHECK(matrix.shape(0) == base.shape(0) && matrix.shape(1) == base.shape(1),
+              "matrix and base must have the same shape");
+  }
+  float* data(py::array& a) const { return static_cast<float*>(a.mutable_data()); }
+  const int64_t* ids(const py::handle& value, int64_t* n) const {
+    const int64_t* id = vector_of<int64_t>(value, "ids", n);
+    for (int64_t k = 0; k < *n; ++k)
+      MTL_CHECK(id[k] >= 0 && id[k] < matrix.shape(0), "row id ", id[k], " outside the ", matrix.shape(0), " rows");
+    return id;
+  }
+  py::array changes(const py::handle& value, int64_t n, bool writeable) const {
+    py::array a = exact_array<float>(value, "changes", 2, writeable);
+    MTL_CHECK(a.shape(0) == n && a.shape(1) <= matrix.shape(1), "changes must be (ids, at most ", matrix.shape(1),
+              " columns), got (", a.shape(0), ", ", a.shape(1), ")");
+    return a;
+  }
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -503,4 +527,36 @@ PYBIND11_MODULE(_core, m) {
     return py::make_tuple(ids[py::slice(0, done.tokens, 1)], new_ends[py::slice(0, done.sentences, 1)]);
   }, py::arg("tokens"), py::arg("ends"), py::arg("mapping"), py::arg("keep_empty"),
         "Provisional ids of whole sentences to final ids (-1 drops); empty sentences go unless keep_empty.");
+
+  m.def("rows_changed", [](const py::handle& matrix, const py::handle& base, int64_t width) {
+    RowsOf r(matrix, base);
+    MTL_CHECK(width >= 0 && width <= r.matrix.shape(1), "width must be 0..", r.matrix.shape(1), ", got ", width);
+    py::array_t<uint8_t> changed(r.matrix.shape(0));
+    uint8_t* out = changed.mutable_data();
+    py::gil_scoped_release release;
+    rows::changed(r.data(r.matrix), r.data(r.base), r.matrix.shape(0), r.matrix.shape(1), width, out);
+    return changed;
+  }, py::arg("matrix"), py::arg("base"), py::arg("width"),
+        "1 for each row whose first `width` floats differ (bitwise) from base's, else 0 (uint8).");
+  m.def("rows_gather", [](const py::handle& matrix, const py::handle& base, const py::handle& ids,
+                          const py::handle& out) {
+    RowsOf r(matrix, base);
+    int64_t n = 0;
+    const int64_t* id = r.ids(ids, &n);
+    py::array changes = r.changes(out, n, true);
+    py::gil_scoped_release release;
+    rows::gather(r.data(r.matrix), r.data(r.base), r.matrix.shape(1), changes.shape(1), id, n, r.data(changes));
+  }, py::arg("matrix"), py::arg("base"), py::arg("ids"), py::arg("out"),
+        "out[k] = (matrix - base)[ids[k], :out.shape[1]].");
+  m.def("rows_apply", [](const py::handle& matrix, const py::handle& base, const py::handle& ids,
+                         const py::handle& changes, float scale) {
+    RowsOf r(matrix, base);
+    int64_t n = 0;
+    const int64_t* id = r.ids(ids, &n);
+    py::array c = r.changes(changes, n, false);
+    py::gil_scoped_release release;
+    rows::apply(r.data(r.matrix), r.data(r.base), r.matrix.shape(1), c.shape(1), id, n,
+                static_cast<const float*>(c.data()), scale);
+  }, py::arg("matrix"), py::arg("base"), py::arg("ids"), py::arg("changes"), py::arg("scale"),
+        "base[ids[k], :w] += scale * changes[k], then matrix[ids[k], :w] = base[ids[k], :w] (w: changes' columns).");
 }
