@@ -83,7 +83,7 @@ def run(args, shape: str, epochs: int, seed: int) -> dict:
     stem = f"{args.kind}-{shape.replace('/', '-')}-e{epochs}-s{seed}"
     out, report = args.out / stem, args.out / f"{stem}.json"
     common = ["--report", str(report), "--quiet", "--threads", str(s["threads"]), "--epochs", str(epochs),
-              "--seed", str(seed)]
+              "--seed", str(seed), *shlex.split(args.train_args)]
     if args.kind == "analogy":
         train = ["train", str(args.corpus), "-o", str(out) + ".bin", "--dim", str(args.dim), *common]
     else:
@@ -187,6 +187,7 @@ def main() -> None:
         p.add_argument("--epochs", default="1")
         p.add_argument("--seeds", default="1")
         p.add_argument("--dim", type=int, default=100)
+        p.add_argument("--train-args", default="", help="more `mtlembed train` options, e.g. '--alpha 0.1'")
         p.add_argument("--name", required=True, help="results file: benchmarks/results/<name>.json")
         p.add_argument("--out", type=Path, default=Path("/tmp/mtlembed-distributed-bench"))
     p = sub.add_parser("plot")

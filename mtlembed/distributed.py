@@ -7,13 +7,12 @@ their counts into the one vocabulary a single process would build, and each
 trains its shard with the kernel as one process would. The schedule's 0..1
 timeline (the learning-rate decay) is global: every rank's chunks lie on it by
 their share of the rank's shard, and the ranks meet at the same points of it, the
-ends of `rounds`. At each meeting the changes every rank made to the matrices
-since the last one are summed (one all_reduce of the rows any rank changed, with
-each row's squared change), so a word's update counts whole, as on one machine, except where
-more than two ranks moved a row alike (see _agreeing); a small all_reduce of flags
-carries a stop request (a signal to any rank) and each rank's position, for the
-checkpoint that rank 0 writes. MTLEMBED_MERGE=sum sums plainly and MTLEMBED_MERGE_ROWS=all
-sends every row (for benchmarks; see _merge).
+ends of `rounds`. Every rank trains at `scale` times the learning rate, and at each
+meeting 1/scale of the ranks' summed changes since the last one is added to the
+matrices (one all_reduce of the rows any rank changed; see learning_rate_scale for
+why); a small all_reduce of flags carries a stop request (a signal to any rank) and
+each rank's position, for the checkpoint that rank 0 writes. MTLEMBED_RANK_SCALE
+overrides the scale and MTLEMBED_MERGE_ROWS=all sends every row (for benchmarks).
 
 The kernel and `_core` never know about ranks, and torch is imported only here,
 only when WORLD_SIZE asks for more than one process. The collectives run on
@@ -24,6 +23,7 @@ written without a GPU).
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import datetime
 import os
 import time
@@ -40,13 +40,9 @@ from .errors import BackendError, ConfigError, CorpusError, MissingDependencyErr
 # epoch holds at least MIN_ROUNDS_PER_EPOCH rounds. MTLEMBED_SYNC_WORDS overrides SYNC_WORDS.
 SYNC_WORDS = 1 << 16
 MIN_ROUNDS_PER_EPOCH = 4
-MERGE = os.environ.get("MTLEMBED_MERGE", "agree")
 # Which rows a meeting reduces: "touched" (those any rank changed; the default) or "all" (dense, for
 # benchmarks/results/distributed-comm.md, which measures both).
 MERGE_ROWS = os.environ.get("MTLEMBED_MERGE_ROWS", "touched")
-# The "agree" merge lets a row move at most this many ranks' alike changes per meeting (see _agreeing);
-# MTLEMBED_AGREEING_RANKS overrides it (for benchmarks).
-AGREEING_RANKS = float(os.environ.get("MTLEMBED_AGREEING_RANKS", "2"))
 # How long a collective waits for a rank that stopped answering (one that died is noticed at once: its
 # sockets close). MTLEMBED_DIST_TIMEOUT (seconds) overrides it.
 TIMEOUT_SECONDS = 600
@@ -75,6 +71,30 @@ def _env_number(name: str, default: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise ConfigError(f"{name} must be a whole number >= 1, got {text!r}")
     return int(text)
+
+
+def learning_rate_scale(size: int) -> float:
+    """s: each of `size` ranks trains at s times the learning rate, and a meeting adds 1/s of the ranks'
+    summed changes (MTLEMBED_RANK_SCALE overrides it). A row that changes little in a round (most rows)
+    changes in proportion to the rate, so that is the sum of every update made once at the rate, as
+    one process makes them, whatever s. A row that many updates pull to one point within a round (a
+    frequent word) reaches it on every rank, and 1/s of the sum moves it size/s times as far: beyond
+    2 it overshoots more each round (the plain sum, s = 1, diverges with 4 ranks, and s = 1.5 did),
+    while s = size (the ranks' mean) is exact for such rows. But a larger s makes each rank's model
+    move s times as far on its 1/size of the text, noisier: with 4 ranks on 17M words s = 4 lost 1.1
+    analogy points to s = 2 (benchmarks/results/distributed.md). So s = max(2, size / 2): the
+    smallest that keeps the frequent rows stable, and at 2 ranks the mean of models trained at twice
+    the rate."""
+    text = os.environ.get("MTLEMBED_RANK_SCALE")
+    if text is None:
+        return max(2.0, size / 2)
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = 0.0
+    if not scale >= 1:
+        raise ConfigError(f"MTLEMBED_RANK_SCALE must be a number >= 1, got {text!r}")
+    return scale
 
 
 _joined: Ranks | None = None
@@ -168,6 +188,7 @@ class Ranks:
         self.torch, self.dist = torch, dist
         self.on_gpu = on_gpu  # NCCL: collectives of GPU tensors
         self.rank, self.size = dist.get_rank(), dist.get_world_size()
+        self.scale = learning_rate_scale(self.size)  # the learning rate's factor and the merge's divisor
         self.bytes_sent = 0  # by the meetings' all_reduce of the matrices' rows (see _sent)
         self._bases: list[np.ndarray] = []
         self._width: int | None = None
@@ -303,6 +324,11 @@ class Ranks:
         """Chunk ids (they seed each chunk's RNG) unique across ranks."""
         return ids * np.uint64(self.size) + np.uint64(self.rank)
 
+    def kernel_config(self, config):
+        """The config the kernel trains this rank with: the learning rates times `scale`."""
+        return dataclasses.replace(config, alpha=config.learning_rate * self.scale,
+                                   min_alpha=config.final_learning_rate * self.scale)
+
     def track(self, matrices: Sequence[np.ndarray], width: int | None = None) -> None:
         """Remembers the matrices as they are now (identical on every rank): the base of the changes.
         Columns from `width` on are the kernel's zero padding, never changed: not sent."""
@@ -312,12 +338,13 @@ class Ranks:
     def traffic(self) -> dict:
         """What the meetings sent so far, for the report: bytes by this rank, and rows (summed over
         the meetings and matrices) this rank changed, all ranks changed (the rows sent), and held."""
-        return {"bytes_sent": self.bytes_sent, "merge_rows": MERGE_ROWS, **self.rows, **self.seconds}
+        return {"bytes_sent": self.bytes_sent, "merge_rows": MERGE_ROWS, "learning_rate_scale": self.scale,
+                **self.rows, **self.seconds}
 
     def meet(self, matrices: Sequence[np.ndarray], stop: int, checkpoint_due: bool,
              mine: Sequence[int]) -> tuple[int, bool, list[tuple[int, ...]]]:
-        """The end of a round: every rank's changes since the last meeting summed into every rank's
-        matrices. Returns the strongest stop request of any rank, whether any rank wants a
+        """The end of a round: the ranks' changes since the last meeting merged into every rank's
+        matrices (_merge). Returns the strongest stop request of any rank, whether any rank wants a
         checkpoint, and every rank's `mine` (its counters: whole numbers >= 0)."""
         flags = np.zeros((1 + self.size, len(mine)), np.int64)  # row 0: the requests; then one per rank
         flags[0, :2] = stop, checkpoint_due
@@ -329,54 +356,40 @@ class Ranks:
         return int(flags[0, 0]), bool(flags[0, 1]), [tuple(row) for row in flags[1:].tolist()]
 
     def _merge(self, matrices: Sequence[np.ndarray]) -> None:
-        """The ranks' changes to the matrices since the last meeting, merged (MERGE) into every rank's
-        matrices, in two collectives whatever the matrices: a bitmap of the rows any rank changed (MAX
-        of a byte per row: NCCL has no OR), then one buffer of those rows' changes, without the
-        padding, each with its squared length (for _agreeing). A row that no rank changed would add
-        zeros: leaving it out changes no sum. MERGE_ROWS=all sends every row (and no bitmap)."""
+        """1/scale of the ranks' summed changes to the matrices since the last meeting, added to every
+        rank's matrices, in two collectives whatever the matrices: a bitmap of the rows any rank
+        changed (MAX of a byte per row: NCCL has no OR), then one buffer of those rows' changes,
+        without the padding. A row that no rank changed would add zeros: leaving it out changes no
+        sum. MERGE_ROWS=all sends every row (and no bitmap). _core finds, gathers and writes back the
+        rows in one pass each (numpy's fancy indexing took 3-4 times as long)."""
+        from . import _core
+
         width = self._width or matrices[0].shape[1]
         held = sum(len(matrix) for matrix in matrices)
         if MERGE_ROWS == "all":
             rows, local = [np.arange(len(matrix)) for matrix in matrices], held
         else:
-            changed = np.concatenate([np.any(matrix[:, :width] != base[:, :width], axis=1)
-                                      for matrix, base in zip(matrices, self._bases)]).view(np.uint8)
-            local = int(changed.sum())
+            changed = np.concatenate([_core.rows_changed(matrix, base, width)
+                                      for matrix, base in zip(matrices, self._bases)])
+            local = int(np.count_nonzero(changed))
             self._all_reduce(changed, self.dist.ReduceOp.MAX)
             self._sent(changed)
             rows = [np.flatnonzero(part)
                     for part in np.split(changed, np.cumsum([len(m) for m in matrices])[:-1])]
         spans = np.cumsum([0, *map(len, rows)])
-        buffer = np.empty((spans[-1], width + 1), np.float32)
-        change = buffer[:, :width]
+        buffer = np.empty((spans[-1], width), np.float32)
         for matrix, base, these, begin, end in zip(matrices, self._bases, rows, spans, spans[1:]):
-            np.subtract(matrix[these, :width], base[these, :width], out=change[begin:end])
-        buffer[:, width] = np.einsum("ij,ij->i", change, change)
+            _core.rows_gather(matrix, base, these, buffer[begin:end])
         self._all_reduce(buffer)
         self._sent(buffer)
-        if MERGE == "agree":
-            change /= _agreeing(change, buffer[:, width])[:, None]
         for matrix, base, these, begin, end in zip(matrices, self._bases, rows, spans, spans[1:]):
-            base[these, :width] += change[begin:end]
-            matrix[these] = base[these]
+            _core.rows_apply(matrix, base, these, buffer[begin:end], 1.0 / self.scale)
         for key, value in (("rows_touched", local), ("rows_merged", len(buffer)), ("rows_held", held)):
             self.rows[key] = self.rows.get(key, 0) + value
 
     def _sent(self, array: np.ndarray) -> None:
         """Counts the bytes this rank sends to all_reduce `array` (a ring's 2 (W - 1) / W of it)."""
         self.bytes_sent += 2 * (self.size - 1) * array.nbytes // self.size
-
-
-def _agreeing(total: np.ndarray, squares: np.ndarray) -> np.ndarray:
-    """What to divide each row of the ranks' summed changes by. k = |sum|^2 / (sum of |change|^2) is how
-    many ranks' changes a row's sum holds in agreement: W where all W are equal, 1 where they are
-    independent (or one rank's alone). A frequent row that each rank moves to the same place in a
-    round would move k times as far summed: with 4 ranks that diverged, while averaging (dividing by
-    k) slows every word that the ranks learn alike (2-3 analogy points lost). Dividing by k / 2
-    (never below 1) keeps the sum where two ranks agree, as one machine's two threads would, and
-    bounds the overshoot of more (benchmarks/results/distributed.md)."""
-    agreeing = np.einsum("ij,ij->i", total, total) / np.maximum(squares, 1e-30)
-    return np.maximum(agreeing / AGREEING_RANKS, 1.0)
 
 
 def _from_rank(error: BaseException, rank: int) -> BaseException:

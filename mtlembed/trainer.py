@@ -326,7 +326,7 @@ class Trainer:
         if self._ranks:
             chunks["id"] = self._ranks.chunk_ids(chunks["id"])
         spec = subwords.spec_of(cfg)
-        kernel = Kernel(cfg, device, data, w_in, w_out,
+        kernel = Kernel(self._ranks.kernel_config(cfg) if self._ranks else cfg, device, data, w_in, w_out,
                         Kernel.task_list(data, self.task_specs, self.parallel, self.dictionaries, heads,
                                          self._translations(data)), chunks, chunk_stats,
                         subwords=subwords.vocabulary_table(data.vocab, spec) if spec else None)

@@ -350,16 +350,19 @@ def test_a_checkpoint_keeps_every_ranks_position_and_refuses_a_malformed_record(
             checkpoint.load(tmp_path / "bad")
 
 
-def test_the_merge_sums_independent_changes_and_bounds_agreeing_ones():
-    rng = np.random.default_rng(0)
-    change = rng.normal(size=(1, 64)).astype(np.float32)
-    alone = distributed._agreeing(change, np.einsum("ij,ij->i", change, change))
-    assert alone.tolist() == [1.0]  # one rank's change counts whole
-    four_alike = distributed._agreeing(4 * change, 4 * np.einsum("ij,ij->i", change, change))
-    assert four_alike == pytest.approx([2.0])  # four equal changes move twice one, not four times
-    changes = rng.normal(size=(4, 4096)).astype(np.float32)  # four independent changes (one row each)
-    total = changes.sum(axis=0, keepdims=True)
-    assert distributed._agreeing(total, np.array([(changes ** 2).sum()])).tolist() == [1.0]
+def test_ranks_train_at_a_scaled_rate_and_merge_that_fraction_of_their_summed_changes(monkeypatch):
+    monkeypatch.delenv("MTLEMBED_RANK_SCALE", raising=False)
+    assert [distributed.learning_rate_scale(size) for size in (2, 3, 4, 8, 64)] == [2, 2, 2, 4, 32]
+    monkeypatch.setenv("MTLEMBED_RANK_SCALE", "1")  # the plain sum at the rate (benchmarks)
+    assert distributed.learning_rate_scale(4) == 1
+    for bad in ("0.5", "x", "nan"):
+        monkeypatch.setenv("MTLEMBED_RANK_SCALE", bad)
+        with pytest.raises(distributed.ConfigError, match="MTLEMBED_RANK_SCALE"):
+            distributed.learning_rate_scale(4)
+    ranks = distributed.Ranks.__new__(distributed.Ranks)
+    ranks.scale = 2.0
+    kernel = ranks.kernel_config(TrainConfig(model="sg", alpha=0.03))
+    assert (kernel.learning_rate, kernel.final_learning_rate) == pytest.approx((0.06, 0.06e-4))
 
 
 # -- The meetings: only the rows some rank changed -------------------------------------------------
@@ -398,17 +401,18 @@ def test_a_meeting_reduces_the_rows_any_rank_changed_to_the_dense_sums_for_fewer
         changed = mine.choice(50, 10, replace=False)  # (drawn before the changes, as the ranks draw)
         changes[rank, changed, :13] = mine.normal(size=(10, 13))
     union = int(np.any(changes != 0, axis=(0, 2)).sum())
-    # Two ranks' changes never agree beyond k = 2 (|a + b|^2 <= 2 (|a|^2 + |b|^2)): the merge is their sum.
-    expected = base + (changes[0] + changes[1])
+    # Two ranks train at twice the rate (learning_rate_scale): the merge adds half their summed changes,
+    # every row alike, whichever rank changed it (the former rule added the whole sum).
+    expected = base + (changes[0] + changes[1]) / 2
     for out in outs:
         for rows in ("all", "touched"):
             np.testing.assert_allclose(out[rows]["matrix"], expected, rtol=0, atol=1e-6)
         assert out["touched"]["matrix"] == out["all"]["matrix"]
         assert (out["touched"]["rows_touched"], out["touched"]["rows_merged"]) == (10, union)
         assert out["all"]["rows_merged"] == out["touched"]["rows_held"] == 50
-        # every row's 13 floats and squared change; touched: a byte per row, then the union's rows
-        assert out["all"]["bytes"] == 50 * (13 + 1) * 4
-        assert out["touched"]["bytes"] == 50 + union * (13 + 1) * 4
+        # every row's 13 floats; touched: a byte per row, then the union's rows
+        assert out["all"]["bytes"] == 50 * 13 * 4
+        assert out["touched"]["bytes"] == 50 + union * 13 * 4
 
 
 # -- NCCL with --device cuda (no GPU here: the choice alone is tested) -----------------------------
