@@ -11,6 +11,8 @@ import numpy as np
 
 from .errors import ConfigError, MissingDependencyError, UnknownWordError
 
+_UNIT_BLOCK_ROWS = 1 << 15  # rows unit_rows scales at once: its temporaries stay a block's size
+
 
 class Embeddings:
     """Word vectors, most frequent word first.
@@ -76,8 +78,7 @@ class Embeddings:
     def unit_vectors(self) -> np.ndarray:
         """Rows scaled to unit length (zero rows stay zero); cached."""
         if self._unit is None:
-            norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-            self._unit = (self.vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+            self._unit = unit_rows(self.vectors)
         return self._unit
 
     # gensim's KeyedVectors names, with its semantics: code written for gensim works on Embeddings.
@@ -228,6 +229,18 @@ class Embeddings:
         from .torch_interop import embedding_layer
 
         return embedding_layer(self.vectors, freeze, device)
+
+
+def unit_rows(matrix: np.ndarray, dtype=np.float32, in_place: bool = False) -> np.ndarray:
+    """Rows scaled to unit length; an all-zero row stays zero (cosine 0, never NaN). A C-contiguous
+    copy of `dtype`, or with `in_place` `matrix` itself (an array of `dtype`). A block of rows at
+    a time, so the only full-size array is the result."""
+    matrix = matrix if in_place else np.array(matrix, dtype=dtype, order="C")
+    for lo in range(0, len(matrix), _UNIT_BLOCK_ROWS):
+        block = matrix[lo:lo + _UNIT_BLOCK_ROWS]
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        block /= np.where(norms > 0, norms, 1)
+    return matrix
 
 
 def per_language_paths(prefix, languages: Sequence[str], binary: bool = False) -> list[str]:

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from mtlembed.errors import ConfigError
+from mtlembed.model import unit_rows
 
 __all__ = ["NORMALIZATIONS", "multistep", "normalize", "parse_normalization", "procrustes"]
 
 NORMALIZATIONS = ("unit", "center", "unitdim", "none")
-_BLOCK_ROWS = 1 << 15  # rows scaled at once: a float64 copy of a block, never of the whole matrix
 
 
 def parse_normalization(text: str | Sequence[str]) -> tuple[str, ...]:
@@ -35,10 +35,7 @@ def normalize(vectors: np.ndarray, steps: Sequence[str]) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     for step in parse_normalization(steps):
         if step == "unit":
-            for lo in range(0, len(vectors), _BLOCK_ROWS):
-                block = vectors[lo:lo + _BLOCK_ROWS]
-                norms = np.linalg.norm(block, axis=1, keepdims=True)
-                block /= np.where(norms > 0, norms, 1)
+            unit_rows(vectors, in_place=True)
         elif step == "center":
             vectors -= vectors.mean(axis=0, dtype=np.float64).astype(np.float32)
         elif step == "unitdim":

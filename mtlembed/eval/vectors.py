@@ -17,6 +17,7 @@ import numpy as np
 
 from mtlembed.errors import ConfigError, FormatError
 from mtlembed.io import read_text, read_vectors
+from mtlembed.model import unit_rows  # in __all__: the evaluations use it from here
 
 __all__ = ["OOV_MODES", "VectorSet", "resolve", "check_oov", "add_unseen", "unit_rows", "first_index",
            "read_lines", "prefix_hint"]
@@ -135,14 +136,6 @@ def prefix_hint(vs: VectorSet) -> str:
         langs = sorted({w.split(":", 1)[0] for w in prefixed})[:5]
         return f"; its keys carry language prefixes ({', '.join(langs)}): choose one with lang= / --lang"
     return ""
-
-
-def unit_rows(matrix: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """Rows scaled to unit length; an all-zero row stays zero (cosine 0, never NaN)."""
-    matrix = np.asarray(matrix, dtype=dtype)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1
-    return np.ascontiguousarray(matrix / norms)
 
 
 def first_index(words, case_insensitive: bool) -> dict:
