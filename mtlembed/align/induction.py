@@ -18,7 +18,7 @@ import numpy as np
 
 from mtlembed.errors import ConfigError
 from mtlembed.eval.bli import _mean_topk_similarity, topk_mean
-from mtlembed.eval.vectors import CHUNK_BYTES
+from mtlembed.eval.vectors import CHUNK_BYTES, first_index
 
 __all__ = ["Induced", "csls_neighbours", "dictionary_pairs", "identical_pairs", "induce"]
 
@@ -38,8 +38,8 @@ class Induced(NamedTuple):
 def dictionary_pairs(pairs: Iterable[tuple[str, str]], src_words: Sequence[str],
                      tgt_words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """The row pairs of the dictionary pairs whose two words are in the vocabularies (distinct, sorted)."""
-    src_index = _first_rows(src_words)
-    tgt_index = _first_rows(tgt_words)
+    src_index = first_index(src_words, case_insensitive=False)
+    tgt_index = first_index(tgt_words, case_insensitive=False)
     kept = sorted({(src_index[s], tgt_index[t]) for s, t in pairs if s in src_index and t in tgt_index})
     rows = np.asarray(kept, dtype=np.int64).reshape(-1, 2)
     return rows[:, 0], rows[:, 1]
@@ -49,18 +49,11 @@ def identical_pairs(src_words: Sequence[str], tgt_words: Sequence[str],
                     numerals_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the words spelled the same on both sides (VecMap's --identical), or of the
     numerals only (--numerals): the seed dictionary when there is none."""
-    tgt_index = _first_rows(tgt_words)
+    tgt_index = first_index(tgt_words, case_insensitive=False)
     pairs = [(i, tgt_index[w]) for i, w in enumerate(src_words)
              if w in tgt_index and (not numerals_only or _NUMERAL.match(w))]
     rows = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     return rows[:, 0], rows[:, 1]
-
-
-def _first_rows(words: Sequence[str]) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for i, w in enumerate(words):
-        index.setdefault(w, i)
-    return index
 
 
 def csls_neighbours(queries: np.ndarray, candidates: np.ndarray, r_candidates: np.ndarray, k: int = 0,
