@@ -1,6 +1,6 @@
 """Time and peak memory of `mtlembed align` on two large synthetic spaces.
 
-    python benchmarks/align_scale.py                       # 200k x 200k words, dim 300, 1 refinement
+    python benchmarks/align_scale.py                       # 200k x 200k words, dim 300, default refinement
     python benchmarks/align_scale.py --words 50000 --iterations 3
 
 The target is a random rotation of the source with its rows shuffled; the vectors are Gaussian, so
@@ -46,7 +46,7 @@ def spaces(words: int, dim: int, seed: int = 0) -> tuple[Path, Path, Path]:
         z[order] = x @ rotation.astype(np.float32)
         io.save_word2vec(src, [f"s{i}" for i in range(words)], x, binary=True)
         io.save_word2vec(tgt, [f"t{j}" for j in range(words)], z, binary=True)
-        dictionary.write_text("".join(f"s{i} t{order[i]}\n" for i in range(5000)))
+        dictionary.write_text("".join(f"s{i} t{order[i]}\n" for i in range(min(5000, words))))
     return src, tgt, dictionary
 
 
@@ -55,21 +55,28 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=200_000)
     parser.add_argument("--dim", type=int, default=300)
     parser.add_argument("--method", default="iterative")
-    parser.add_argument("--iterations", type=int, default=1)
+    parser.add_argument("--iterations", type=int, help="refinements (default: the method's, 5 for iterative)")
     parser.add_argument("--name", help="also write results/<name>.json and .md")
     args = parser.parse_args()
     src, tgt, dictionary = spaces(args.words, args.dim)
     out = WORK / "aligned"
     command = [sys.executable, "-m", "mtlembed", "align", str(src), str(tgt), "-o", str(out), "--dictionary",
-               str(dictionary), "--method", args.method, "--iterations", str(args.iterations), "--binary"]
+               str(dictionary), "--method", args.method, "--binary", "--report", str(WORK / "report.json")]
+    if args.iterations is not None:
+        command += ["--iterations", str(args.iterations)]
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    result = {"words": args.words, "dim": args.dim, "method": args.method, "iterations": args.iterations,
+    report = json.loads((WORK / "report.json").read_text()) if done.returncode == 0 else {}
+    result = {"words": args.words, "dim": args.dim, "method": args.method,
+              "iterations": report.get("iterations"), "multistep": report.get("multistep"),
+              "induction_seconds": round(sum(h["seconds"] for h in report.get("history", [])), 1),
               "returncode": done.returncode, "seconds": round(seconds, 1),
               "peak_rss_mib": round(peak / 2**20),
-              "cores": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
+              "cores": os.cpu_count(),
+              "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
               "command": " ".join(shlex.quote(c) for c in command).replace(sys.executable, "python"),
               "stderr_tail": done.stderr[-1500:]}
     print(json.dumps(result, indent=2))
@@ -78,12 +85,15 @@ def main() -> None:
         (HERE / "results" / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
         (HERE / "results" / f"{args.name}.md").write_text(
             f"# `mtlembed align` at scale\n\n{args.words:,} x {args.words:,} words, dim {args.dim}, "
-            f"{args.method} ({args.iterations} refinement(s)), synthetic Gaussian spaces "
-            f"(`python benchmarks/align_scale.py {' '.join(sys.argv[1:])}`).\n\n"
-            f"| wall s | peak RSS MiB | cores | load average |\n|---:|---:|---:|---:|\n"
-            f"| {result['seconds']} | {result['peak_rss_mib']} | {result['cores']} | "
-            f"{result['load_average_1min']:.0f} |\n\nWall time includes reading and writing both files; the "
-            "machine was shared (load average above), so it is an upper bound.\n")
+            f"{args.method} ({result['iterations']} dictionary inductions, multi-step map "
+            f"{'on' if result['multistep'] else 'off'}), synthetic Gaussian spaces "
+            f"(`flock /tmp/mtl-speed.lock python benchmarks/align_scale.py {' '.join(sys.argv[1:])}`).\n\n"
+            f"| wall s | of which induction s | peak RSS MiB | cores | load average (start, end) |\n"
+            f"|---:|---:|---:|---:|---:|\n"
+            f"| {result['seconds']} | {result['induction_seconds']} | {result['peak_rss_mib']} | "
+            f"{result['cores']} | {result['load_average_1min'][0]}, {result['load_average_1min'][1]} |\n\n"
+            "Wall time includes reading and writing both files (240 MB each); the machine was shared "
+            "(load average above), so it is an upper bound.\n")
 
 
 if __name__ == "__main__":
