@@ -406,6 +406,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("seed", &TrainParams::seed)
       .def_readwrite("threads", &TrainParams::threads)
       .def_readwrite("copy_hot_rows", &TrainParams::copy_hot_rows)
+      .def_readwrite("hot_sync_words", &TrainParams::hot_sync_words,
+                     "CPU: words a worker trains between syncs of its hot rows' copies (0: the rule)")
       .def_readwrite("cuda_cols", &TrainParams::cuda_cols, "CUDA: columns that hold values (0: all dim)")
       .def_readwrite("cuda_row_floats", &TrainParams::cuda_row_floats, "CUDA: device rows padded to 4 or 16 floats")
       .def_readwrite("shared_negatives", &TrainParams::shared_negatives);

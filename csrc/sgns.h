@@ -36,6 +36,8 @@ struct TrainParams {
   // CPU, several threads: each trains private copies of the most frequent
   // words' output rows and merges them now and then (cpu/train.cc).
   bool copy_hot_rows = true;
+  // Words a worker trains between syncs of its copies (0: cpu/train.cc's rule).
+  int64_t hot_sync_words = 0;
   // CUDA: device rows hold the first `cuda_cols` columns (0: all `dim`; the
   // host's further columns are the CPU kernel's zero padding, left as they
   // are), padded to a multiple of `cuda_row_floats`: 4 (float4 access) or 16.

@@ -26,10 +26,19 @@ constexpr int64_t kReportWords = 8192;
 // cores; across chiplets or sockets a line costs ~160 ns, which halved the
 // speed of two threads (benchmarks/results/two-threads-chiplets.md). So each
 // worker trains on private copies of the hot output rows and adds their change
-// to the shared rows every kSyncWordsAll / threads words of its own: a line
-// crosses once per sync instead of once per write, and the other workers'
-// updates reach a copy within about kSyncWordsAll words of training (2^19 cost
-// CBOW about a point of analogy accuracy). A worker copies kCopyRowsWorker
+// to the shared rows every sync_words words of its own: a line crosses once per
+// sync instead of once per write. A stale copy slows learning: the others'
+// changes reach it only at a sync (2^19 words between syncs cost CBOW about a
+// point of analogy accuracy on 17M words). Syncing every 2^16 words of each of
+// two workers, the frequent words' vectors end 7% shorter than with one thread,
+// on 0.5M words and 17M alike, but only the small corpus pays for it: its
+// under-trained vectors lose 1-2 points of BLI, where on 17M words two threads
+// score the analogies as one does (cpu-17M-dim100-5epochs.md). A row's updates
+// per epoch grow with the corpus, so a worker syncs kSyncsPerEpoch times an
+// epoch, at most every max(kMinSyncWords, kSyncWordsAll / threads) words (on
+// 17M words and more, as before) and at least every kMinSyncWords (the
+// merges' cost; reached at 0.5M words) (benchmarks/results/quality-sync.md).
+// A worker copies kCopyRowsWorker
 // rows, fewer where all workers' copies of a head would exceed kCopyBytesAll
 // (about one L3 cache): more rows gained little and made the merges cost more
 // than they saved on cores that share a cache. Input rows are not copied:
@@ -37,7 +46,7 @@ constexpr int64_t kReportWords = 8192;
 // cores that share a cache (7-14%) than it gained across chiplets
 // (benchmarks/results/two-threads-chiplets.md). One thread keeps no copies.
 constexpr int64_t kCopyBytesAll = int64_t(32) << 20, kCopyRowsWorker = 2048;
-constexpr int64_t kSyncWordsAll = int64_t(1) << 17, kMinSyncWords = 4096;
+constexpr int64_t kSyncWordsAll = int64_t(1) << 17, kMinSyncWords = 4096, kSyncsPerEpoch = 64;
 
 // The ids whose rows are copied: the most probable draws of each noise table,
 // and how often a worker syncs its copies.
@@ -55,7 +64,15 @@ struct HotSet {
 
   HotSet(const TrainParams& params, const TrainJob& job) {
     if (params.threads < 2 || !params.copy_hot_rows || job.noise.empty()) return;
-    sync_words = std::max(kMinSyncWords, kSyncWordsAll / params.threads);
+    int64_t epoch_words = 0;  // every task read once (the proportional schedule's epoch)
+    for (const Task& task : job.tasks) {
+      epoch_words += task.sentence_offsets[task.n_sentences] - task.sentence_offsets[0];
+      if (task.parallel()) epoch_words += task.second_offsets[task.n_sentences] - task.second_offsets[0];
+    }
+    const int64_t longest = std::max(kMinSyncWords, kSyncWordsAll / params.threads);
+    sync_words = params.hot_sync_words > 0
+                     ? params.hot_sync_words
+                     : std::clamp(epoch_words / (kSyncsPerEpoch * params.threads), kMinSyncWords, longest);
     const int64_t rows =
         std::min(kCopyRowsWorker, kCopyBytesAll / (params.threads * job.w_in.cols * int64_t(sizeof(float))));
     const int64_t per_table = std::max<int64_t>(16, rows / int64_t(job.noise.size()));
