@@ -14,8 +14,10 @@ A cell is (corpus size, model, epochs). Each cell trains, per tool and seed:
   (5000-6500), `mtlembed eval bli`'s logic. Tatoeba has about 0.7-1.1M words a side: a larger size
   has no BLI cell.
 Training reuses run.py's timed runner (one tool at a time, interleaved per configuration);
---sweep varies a setting of mtlembed's only (run.py's syntax). Results: results/<name>.json and .md,
-with mean, standard deviation and each seed's score, and mtlembed's difference to gensim.
+--sweep varies a setting of mtlembed's only (run.py's syntax). --reuse takes the peers' (gensim's) runs
+from earlier results files with the same settings instead of training them again (marked `reused_from`).
+Results: results/<name>.json and .md, with mean, standard deviation and each seed's score, and mtlembed's
+difference to gensim.
 """
 
 from __future__ import annotations
@@ -164,6 +166,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--results-dir", type=Path, default=run.RESULTS)
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--mtlembed-cmd")
+    ap.add_argument("--reuse", type=Path, nargs="+", default=[], metavar="JSON",
+                    help="earlier results of this harness: a peer's run there with the same settings, cell "
+                         "and seed is taken instead of trained again")
     args = ap.parse_args(argv)
     shared = [key for key, _ in args.sweep if key in run.SHARED_KEYS]
     if shared:
@@ -208,12 +213,35 @@ def main(argv: list[str] | None = None) -> int:
                             alpha=args.alpha or run.ALPHA[model], threads=args.threads, seed=seed)
             for tool, options in ((t, o) for t in tools for o in (mine if t.name == "mtlembed" else [{}])):
                 folder = work / prepare_corpus.label(size)
-                rec = train_and_score(tool, params, options, cell_corpora, folder, args)
+                peer = tool.name != "mtlembed"
+                rec = (peer and reused(args, tool.name, size, params, cell_corpora)) \
+                    or train_and_score(tool, params, options, cell_corpora, folder, args)
                 runs.append({**rec, "size": size})
                 print(status(rec, size), flush=True)
                 write(args, runs)  # after every cell: a run stopped early keeps what it measured
     print(f"wrote {args.results_dir / args.name}.json and .md")
     return 0 if all(r["ok"] for r in runs) else 1
+
+
+SAME_SETTINGS = ("dim", "window", "negative", "sample", "min_count", "alpha", "threads")
+
+
+def reused(args, tool: str, size: int, params: Params, cell_corpora: list) -> dict | None:
+    """`tool`'s run of this cell and seed from one of the --reuse files with the same settings and every
+    score this cell needs, or None."""
+    needed = {f"bli {label.rsplit('.', 1)[0]}" for label, _, _, lang in cell_corpora
+              if lang not in (None, "en")}
+    if any(lang is None for *_, lang in cell_corpora):
+        needed |= set(ENGLISH.values())
+    for path in args.reuse:
+        doc = json.loads(path.read_text())
+        if any(doc["settings"][key] != getattr(args, key) for key in SAME_SETTINGS):
+            continue
+        for r in doc["runs"]:
+            if (r["ok"] and (r["tool"], r["size"], r["model"], r["epochs"], r["seed"]) ==
+                    (tool, size, params.model, params.epochs, params.seed) and needed <= set(r["scores"])):
+                return {**r, "reused_from": path.name}
+    return None
 
 
 def write(args, runs: list[dict]) -> None:
@@ -229,7 +257,8 @@ def write(args, runs: list[dict]) -> None:
 def settings(args) -> dict:
     keys = ("sizes", "epochs", "models", "langs", "parallel", "parts", "tools", "dim", "window", "negative",
             "sample", "min_count", "alpha", "threads", "seed", "seeds")
-    return {key: getattr(args, key) for key in keys} | {"sweep": dict(args.sweep)}
+    return {key: getattr(args, key) for key in keys} | {"sweep": dict(args.sweep),
+                                                       "reuse": [p.name for p in args.reuse]}
 
 
 def train_and_score(tool, params: Params, options: dict, cell_corpora: list, work: Path, args) -> dict:
@@ -296,6 +325,13 @@ def status(rec: dict, size: int) -> str:
                                    if metric_of(k) in TOLERANCE and v is not None)
 
 
+def reuse_note(runs: list[dict]) -> str:
+    sources = sorted({r["reused_from"] for r in runs if r.get("reused_from")})
+    count = sum(1 for r in runs if r.get("reused_from"))
+    return (f" {count} peer runs were not trained again but taken from {', '.join(sources)} (same settings, "
+            "cell and seed: `reused_from` in the .json)." if count else "")
+
+
 def markdown(doc: dict) -> str:
     s = doc["settings"]
     lines = [f"# {doc['name']}", "", f"    {doc['command']}", "",
@@ -305,7 +341,7 @@ def markdown(doc: dict) -> str:
              f"{s['threads']} threads, seeds {s['seed']}..{s['seed'] + s['seeds'] - 1}. Scores: analogy "
              "accuracy and BLI CSLS P@1 in points, similarity as Spearman; mean ± sd over the seeds, then "
              "each seed's; diff = mtlembed - gensim (means), ! where it is below gensim by more than 1 point "
-             "or 0.01.",
+             "or 0.01." + reuse_note(doc["runs"]),
              "",
              "| words | model | epochs | score | tool | options | mean ± sd | seeds | diff |",
              "|---|---|---:|---|---|---|---:|---|---:|"]
