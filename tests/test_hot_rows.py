@@ -13,7 +13,7 @@ from mtlembed.kernel import kernel_job, train_params
 
 DIM = 16
 VOCAB = 300           # per language: all of it hot (a worker copies up to 2048 rows)
-WORDS = 300_000       # per language: each worker syncs several times (every 2**17 / threads words)
+WORDS = 300_000       # per language: each worker syncs many times (64 times an epoch, every 4096+ words)
 
 
 def language(rng, first_id, vocab=VOCAB):
