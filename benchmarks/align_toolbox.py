@@ -50,7 +50,7 @@ LANG3 = {"es": "spa", "de": "deu", "fr": "fra", "it": "ita"}
 TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 # arm name -> align() arguments; "procrustes-orthogonal" is the plain MUSE/Xing baseline
 ARMS = {
-    "procrustes-orthogonal": {"method": "procrustes"},
+    "procrustes-orthogonal": {"method": "procrustes", "multistep": False},
     "procrustes": {"method": "procrustes", "multistep": True},
     "iterative": {"method": "iterative", "multistep": True},
     "self-learning": {"method": "self-learning", "multistep": True},
@@ -136,7 +136,7 @@ def main() -> None:
     tests = muse / f"en-{lang}.5000-6500.txt", muse / f"{lang}-en.5000-6500.txt"
     path = RESULTS / f"{args.name}.json"
     old = json.loads(path.read_text()) if path.exists() else {}
-    done = {row["key"]: row for row in old.get("rows", [])}
+    done = {row["key"]: row for row in old.get("rows", []) if "key" in row}  # rows of this format
     trained: list[str] = []
     command = "python benchmarks/align_toolbox.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     meta = {"pair": args.pair, "dim": args.dim, "epochs": args.epochs, "command": command.strip(),
@@ -194,6 +194,14 @@ def _spread(values: list[float]) -> str:
     return f"{100 * mean:.1f} ± {100 * statistics.stdev(values):.1f}"
 
 
+def _verdict(deltas: list[float]) -> str:
+    """Whether paired differences are above or below zero by two standard errors of their mean."""
+    if len(deltas) < 2:
+        return "one seed"
+    mean, error = statistics.mean(deltas), statistics.stdev(deltas) / len(deltas) ** 0.5
+    return "above" if mean - 2 * error > 0 else "below" if mean + 2 * error < 0 else "within noise"
+
+
 def render(path: Path) -> None:
     """The Markdown tables of one results/<name>.json, written beside it (<name>.md)."""
     r = json.loads(path.read_text())
@@ -218,6 +226,7 @@ def render(path: Path) -> None:
              f"| seed dictionary | arm | en->{lang} P@1 | {lang}->en P@1 | vs procrustes en->{lang} "
              f"| vs procrustes {lang}->en | seed pairs | iterations (kept) | align s |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    summary: dict[str, list[str]] = {}
     for size in sizes:
         for arm in arms:
             found = [cell[size, arm, s] for s in seeds if (size, arm, s) in cell]
@@ -226,19 +235,27 @@ def render(path: Path) -> None:
             base = [cell.get((size, "procrustes", row["seed"])) for row in found]
             deltas = {d: [row[d] - b[d] for row, b in zip(found, base) if b] for d in ("forward", "backward")}
             delta = {d: "-" if arm == "procrustes" or not v else
-                     ("+" if statistics.mean(v) >= 0 else "") + _spread(v) for d, v in deltas.items()}
+                     f"{'+' if statistics.mean(v) >= 0 else ''}{_spread(v)} ({_verdict(v)})"
+                     for d, v in deltas.items()}
             name = {"full": "MUSE train split", "identical": "none (identical strings)"}.get(
                 size, f"{size} words")
+            if arm in ("iterative", "self-learning") and all(deltas.values()):
+                verdicts = {_verdict(v) for v in deltas.values()}
+                verdict = verdicts.pop() if len(verdicts) == 1 else "mixed"
+                summary.setdefault(verdict, []).append(f"{arm} from {name}")
             iterations = ", ".join(f"{row['iterations']} ({row['chosen']})" if row["chosen"] else "0"
                                    for row in found)
             lines.append(f"| {name} | {arm} | {_spread([row['forward'] for row in found])} | "
                          f"{_spread([row['backward'] for row in found])} | {delta['forward']} | "
                          f"{delta['backward']} | {found[0]['seed_pairs']} | {iterations} | "
                          f"{statistics.mean(row['seconds'] for row in found):.0f} |")
+    lines += [""] + [f"Refinement vs one-shot procrustes, both directions {verdict}: {'; '.join(cases)}."
+                     for verdict, cases in sorted(summary.items())]
     queries = rows[0]["queries"]
     lines += ["", f"Queries: {queries[0]} en->{lang}, {queries[1]} {lang}->en (one standard error of a "
               "single P@1 near 25% is about 1.5 points). 'vs procrustes': the paired difference to the "
-              "procrustes arm (same seed, same dictionary, same post-processing), mean ± sd. "
+              "procrustes arm (same seed, same dictionary, same post-processing), mean ± sd, 'above' or "
+              "'below' when its mean is more than two standard errors (sd / sqrt(seeds)) from zero. "
               "'iterations (kept)': dictionary inductions per seed and the one whose fit was kept by the "
               "unsupervised criterion (1: the seed fit). Align times are under a shared machine's load "
               f"(load average {r['load_average_1min']} at the end), not speed figures.", "",
