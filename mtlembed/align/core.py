@@ -1,18 +1,17 @@
 """`align`: map one embedding space onto another, with a dictionary or without.
 
-Methods (every one ends with an orthogonal map of the normalized source):
+Methods (each fits orthogonal maps of the normalized source; `multistep` may end it):
 
 * ``procrustes``: one orthogonal Procrustes fit on the seed dictionary
   (Xing et al., 2015; MUSE's supervised mode without refinement);
 * ``iterative``: then `iterations` rounds of refinement: induce a dictionary
   of mutual CSLS nearest neighbours among the `cutoff` most frequent words
-  (15,000 as MUSE), re-fit; the mapping with the best objective is kept
-  (MUSE's refinement, Conneau et al., 2018);
+  (15,000 as MUSE), re-fit (MUSE's refinement, Conneau et al., 2018);
 * ``self-learning``: VecMap's self-learning (Artetxe et al., 2017, 2018):
   induce in both directions (`direction` "union") among the 20,000 most
-  frequent words, re-fit, until the objective stops improving by more than
+  frequent words, re-fit, until the criterion stops improving by more than
   `threshold`; with `stochastic` < 1 each score is kept with that probability,
-  doubled whenever the objective stalls, until 1.
+  doubled whenever the criterion stalls, until 1.
 
 The seed dictionary is given pairs, or the words spelled the same on both
 sides (identical strings and numerals) when there is none. A given dictionary
