@@ -100,9 +100,12 @@ struct Launch {
 
 inline int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
-// Floats per device row: the columns that hold values, padded to cuda_row_floats.
+// The columns of the host's rows that hold values, the ones the device trains (0 in cuda_cols: all dim).
+inline int64_t device_cols(const TrainParams& params) { return params.cuda_cols > 0 ? params.cuda_cols : params.dim; }
+
+// Floats per device row: device_cols padded to cuda_row_floats.
 inline int device_row_floats(const TrainParams& params) {
-  return static_cast<int>(round_up(params.cuda_cols > 0 ? params.cuda_cols : params.dim, params.cuda_row_floats));
+  return static_cast<int>(round_up(device_cols(params), params.cuda_row_floats));
 }
 
 // Per-warp workspace layout (host side) for rows of `row_floats` (a multiple

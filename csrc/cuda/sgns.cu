@@ -248,7 +248,7 @@ void run(const TrainParams& params, const TrainJob& job, Control& control, int d
   LaunchShape shape = launch_shape<M, kParallel, kSubwords>(layout, device);
 
   // Everything the kernel reads, copied once.
-  const int64_t used_cols = params.cuda_cols > 0 ? params.cuda_cols : params.dim, row_floats = 4 * layout.groups;
+  const int64_t used_cols = device_cols(params), row_floats = 4 * layout.groups;
   DeviceMatrix w_in(job.w_in, used_cols, row_floats);
   std::vector<DeviceMatrix> heads;
   heads.reserve(job.w_out.size());

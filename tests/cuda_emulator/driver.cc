@@ -92,7 +92,7 @@ struct Stats {
 Stats emu_train(const TrainParams& p, const TrainJob& job, int warps, int batches) {
   const bool subwords = job.subwords.present(), parallel = subwords || cuda::has_parallel_tasks(job);
   const Layout L = cuda::train_layout(p, parallel, subwords);
-  const int64_t used = p.cuda_cols > 0 ? p.cuda_cols : p.dim;
+  const int64_t used = cuda::device_cols(p);
   Padded in(job.w_in, used, 4 * L.groups);
   std::vector<Padded> heads;
   for (const Matrix& h : job.w_out) heads.emplace_back(h, used, 4 * L.groups);
