@@ -79,6 +79,30 @@ def test_info_lists_the_cuda_architectures_of_the_build():
     assert f"CUDA archs:     {', '.join(expected) if info['cuda_compiled'] else 'none'}\n" in plain
 
 
+@pytest.mark.slow
+def test_an_explicit_cmake_cuda_architectures_wins_over_the_environment(tmp_path):
+    """CMakeLists.txt's precedence, configured only (no build): -DCMAKE_CUDA_ARCHITECTURES, then the
+    MTLEMBED_CUDA_ARCHS environment variable, then the default; a build dir remembers a -D value."""
+    cmake, nvcc = shutil.which("cmake"), shutil.which("nvcc")
+    if cmake is None or nvcc is None:
+        pytest.skip("needs cmake and nvcc")
+    pybind11 = pytest.importorskip("pybind11")
+    env = {**os.environ, "MTLEMBED_CUDA": "ON"}
+    env.pop("MTLEMBED_CUDA_ARCHS", None)
+
+    def configure(*defines: str, archs: str | None = None) -> str:
+        command = [cmake, "-S", str(ROOT), "-B", str(tmp_path), f"-Dpybind11_DIR={pybind11.get_cmake_dir()}"]
+        run = subprocess.run([*command, *defines], capture_output=True, text=True,
+                             env={**env, "MTLEMBED_CUDA_ARCHS": archs} if archs else env)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        return re.search(r"mtlembed: CUDA architectures (\S+)", run.stdout).group(1)
+
+    assert configure() == "sm_80,sm_86,sm_89,sm_90,compute_90"
+    assert configure(archs="75-real") == "sm_75"
+    assert configure("-DCMAKE_CUDA_ARCHITECTURES=80-real;90", archs="75-real") == "sm_80,sm_90,compute_90"
+    assert configure(archs="75-real") == "sm_80,sm_90,compute_90"  # the -D value stays in the cache
+
+
 def test_the_trainer_hands_cuda_the_used_columns_and_the_row_padding():
     from mtlembed import TrainConfig, kernel
 
