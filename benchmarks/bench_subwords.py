@@ -3,6 +3,8 @@
     python benchmarks/bench_subwords.py english --words 17M --epochs 1 --name subwords-17M-1epoch
     python benchmarks/bench_subwords.py joint --words 17M --epochs 1 --name subwords-joint-bli
     python benchmarks/bench_subwords.py init --words 500k --name subwords-init
+    python benchmarks/bench_subwords.py variants --words 4M --name subwords-variants-4M
+    flock /tmp/mtl-speed.lock python benchmarks/bench_subwords.py speed --words 4M --name subwords-speed-4M
 
 english: the text8-style Wikipedia corpus (run.py's, made by prepare_corpus.py), skip-gram,
 every tool with the same dim, window, negatives, sample, min_count, epochs, threads and
@@ -20,6 +22,13 @@ Procrustes refinement, and, unrefined, with unseen source words scored from thei
 init: mtlembed alone, with subwords, for each start of w_in: the words' rows uniform in
 [-w/dim, w/dim) and the buckets' in [-b/dim, b/dim) (trainer.INIT_RANGE, 4, is w = b;
 fastText's is 1), skip-gram and CBOW, a few seeds: analogy and Rare Words.
+
+variants: mtlembed with subwords alone, with kernel settings the config does not expose
+(benchmarks/quality_launch.py: shared_negatives, init_range), a few seeds each, scored as english.
+
+speed: the english runs of mtlembed, fastText and gensim, skip-gram and CBOW (--models), timed
+only (no scores, the models deleted): each tool's training words/s and end-to-end seconds, and
+mtlembed's ratio to each peer, with the load average before each run.
 
 Results: benchmarks/results/<name>.json and .md, with the command and the machine's load.
 """
@@ -69,14 +78,17 @@ def subword_flags(args, tool: str) -> list[str]:
     return ["--min-n", str(args.min_n), "--max-n", str(args.max_n), "--buckets", str(args.buckets)]
 
 
-def english_runs(args, corpus: Path, words: int, work: Path) -> list[dict]:
-    """Each tool trained once; its record has the timings, the model's path and the machine's load."""
-    params = Params(model="sg", dim=args.dim, window=args.window, negative=args.negative, sample=args.sample,
-                    min_count=args.min_count, epochs=args.epochs, alpha=0.025, threads=args.threads,
-                    seed=args.seed)
+def english_runs(args, corpus: Path, words: int, work: Path, algorithm: str = "sg",
+                 launcher: str | None = None) -> list[dict]:
+    """Each tool trained once; its record has the timings, the model's path and the machine's load.
+    `launcher`: the command that runs mtlembed (variants: quality_launch.py with kernel settings)."""
+    params = Params(model=algorithm, dim=args.dim, window=args.window, negative=args.negative,
+                    sample=args.sample, min_count=args.min_count, epochs=args.epochs,
+                    alpha=0.025 if algorithm == "sg" else 0.05,
+                    threads=args.threads, seed=args.seed)  # each model's usual rate (word2vec's, fastText's)
     runs = []
     for name in args.tools.split(","):
-        tool = TOOLS[name]()
+        tool = Mtlembed(launcher) if launcher and name == "mtlembed" else TOOLS[name]()
         model = work / f"{name}.bin"  # a fastText model (mtlembed-plain: word2vec vectors)
         if name == "mtlembed":  # -o: the word2vec vectors it writes too; the model is --fasttext-out's
             argv = tool.argv(params, corpus, work / "mtlembed-vectors.bin", work)
@@ -88,7 +100,8 @@ def english_runs(args, corpus: Path, words: int, work: Path) -> list[dict]:
             stale.unlink(missing_ok=True)
         load = loadavg()
         proc = run_timed(argv, timeout=args.timeout)
-        record = {"tool": name, "version": tool.probe().version, "argv": shlex.join(argv), "rc": proc.rc,
+        record = {"tool": name, "algorithm": algorithm, "version": tool.probe().version,
+                  "argv": shlex.join(argv), "rc": proc.rc,
                   "wall_seconds": proc.wall, "peak_rss_mb": proc.maxrss_kb / 1024,
                   "cpu_seconds": proc.cpu_seconds, "others_cores": proc.others_cores, "loadavg_before": load,
                   "model": str(model)}
@@ -119,13 +132,75 @@ def english(args, meta: dict) -> dict:
     words = count_corpus_words(corpus)
     work = RUNS / args.name
     work.mkdir(parents=True, exist_ok=True)
-    runs = english_runs(args, corpus, words, work)
+    runs = english_runs(args, corpus, words, work, args.models)
     for record in runs:
         record["scores"] = english_scores(record["model"])
         if not args.keep:
             Path(record["model"]).unlink()
         print(record["tool"], json.dumps(record["scores"]), flush=True)
     return {"corpus": {"path": str(corpus), "words": words}, "runs": runs}
+
+
+def variants(args, meta: dict) -> dict:
+    """mtlembed --subwords with settings the config does not expose (quality_launch.py), a few seeds."""
+    corpus = prepare_corpus.prepare(args.words)
+    words = count_corpus_words(corpus)
+    work = RUNS / args.name
+    work.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for variant in args.variants.split(";"):
+        label, _, settings = variant.partition(":")
+        launcher = shlex.join([sys.executable, str(HERE / "quality_launch.py"), settings or "-"])
+        for seed in range(args.seed, args.seed + args.seeds):
+            seeded = argparse.Namespace(**{**vars(args), "seed": seed, "tools": "mtlembed"})
+            record, = english_runs(seeded, corpus, words, work, args.models, launcher)
+            record.update(variant=label, settings=settings, seed=seed, scores=english_scores(record["model"]))
+            Path(record["model"]).unlink()
+            print(label, seed, json.dumps(record["scores"]), flush=True)
+            runs.append(record)
+    return {"corpus": {"path": str(corpus), "words": words}, "runs": runs}
+
+
+def variants_table(results: dict) -> list[str]:
+    lines = ["| variant | kernel settings | analogy % (top 30k), mean | each seed | "
+             "RW rho (OOV from n-grams), mean |", "|---|---|---:|---|---:|"]
+    cells: dict = {}
+    for run in results["runs"]:
+        cells.setdefault((run["variant"], run["settings"]), []).append(run["scores"])
+    for (label, settings), scores in cells.items():
+        analogy = [100 * s["analogy"] for s in scores]
+        rw = sum(s["rw_subwords"]["spearman"] for s in scores) / len(scores)
+        lines.append(f"| {label} | {settings or 'defaults'} | {sum(analogy) / len(analogy):.2f} | "
+                     f"{', '.join(f'{a:.2f}' for a in analogy)} | {rw:.3f} |")
+    return lines
+
+
+def speed(args, meta: dict) -> dict:
+    """Every tool on each model, one after the other; timings only."""
+    corpus = prepare_corpus.prepare(args.words)
+    words = count_corpus_words(corpus)
+    work = RUNS / args.name
+    work.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for algorithm in args.models.split(","):
+        for record in english_runs(args, corpus, words, work, algorithm):
+            Path(record["model"]).unlink(missing_ok=True)
+            (work / "mtlembed-vectors.bin").unlink(missing_ok=True)
+            runs.append(record)
+    return {"corpus": {"path": str(corpus), "words": words}, "runs": runs}
+
+
+def speed_table(results: dict) -> list[str]:
+    lines = ["| model | tool | train words/s | mtlembed's x | end-to-end s | mtlembed's x | load before |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    for r in results["runs"]:
+        ours = next(m for m in results["runs"]
+                    if m["tool"] == "mtlembed" and m["algorithm"] == r["algorithm"])
+        speed = ours["train_words_per_second"] / r["train_words_per_second"]
+        e2e = r["wall_seconds"] / ours["wall_seconds"]
+        lines.append(f"| {r['algorithm']} | {r['tool']} | {r['train_words_per_second'] / 1e3:,.0f}k | "
+                     f"{speed:.2f} | {r['wall_seconds']:.1f} | {e2e:.2f} | {r['loadavg_before']} |")
+    return lines
 
 
 class StartedAt(Trainer):
@@ -272,8 +347,10 @@ def write(args, meta: dict, results: dict) -> None:
     out = HERE / "results" / args.name
     document = {"meta": meta, "args": vars(args), **results}
     out.with_suffix(".json").write_text(json.dumps(document, indent=1, default=str) + "\n")
-    table = {"english": english_table, "joint": joint_table, "init": init_table}[args.part](results)
-    model = "skip-gram, " if args.part == "english" else ""
+    table = {"english": english_table, "joint": joint_table, "init": init_table, "speed": speed_table,
+             "variants": variants_table}[args.part](results)
+    model = {"english": f"{args.models}, ", "variants": f"{args.models}, ",
+             "speed": f"{args.models} (alpha 0.025 sg, 0.05 cbow), "}.get(args.part, "")
     settings = (f"{model}dim {args.dim}, window {args.window}, negative {args.negative}, sample "
                 f"{args.sample}, min_count {args.min_count}, epochs {args.epochs}, threads {args.threads}"
                 if args.part != "joint" else
@@ -286,6 +363,15 @@ def write(args, meta: dict, results: dict) -> None:
             f"- load average before / after: {meta['loadavg_before']} / {meta['loadavg_after']} "
             "(the machine is shared: ratios within this run are what counts)",
             f"- {settings}; n-grams {args.min_n}-{args.max_n}, {args.buckets} buckets", "", *table, ""]
+    if args.part == "speed":
+        text += ["Train words/s = corpus words x epochs / training seconds (each tool's own stamps, as "
+                 "run.py's); end to end = the whole process (start-up, vocabulary, training, writing the "
+                 "fastText .bin with its bucket rows). mtlembed's x = its words/s over the tool's, and "
+                 "the tool's end-to-end seconds over its. The tools ran one after the other, at normal "
+                 "priority, holding /tmp/mtl-speed.lock; the load average before each run is in the "
+                 "table, and the mean cores used by other processes during each run: "
+                 + ", ".join(f"{r['tool']} {r['algorithm']} {r['others_cores']:.2f}" for r in results["runs"])
+                 + ".", ""]
     if args.part == "english":
         text += ["Train words/s = corpus words x epochs / training seconds (each tool's own stamps, as "
                  "run.py's); end-to-end = the whole process (start-up, vocabulary, training, writing the "
@@ -301,11 +387,13 @@ def write(args, meta: dict, results: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", choices=("english", "joint", "init"))
+    parser.add_argument("part", choices=("english", "joint", "init", "speed", "variants"))
     parser.add_argument("--name", required=True, help="results file stem (benchmarks/results/NAME.json, .md)")
     parser.add_argument("--words", type=prepare_corpus.parse_words, default=17_000_000,
                         help="the text8-style English corpus of this many words (prepare_corpus.py)")
-    parser.add_argument("--tools", default="mtlembed,mtlembed-plain,fasttext,gensim")
+    parser.add_argument("--tools", default=None,
+                        help="english: mtlembed,mtlembed-plain,fasttext,gensim; speed: no mtlembed-plain")
+    parser.add_argument("--models", default=None, help="english: sg (or cbow); speed: sg,cbow")
     parser.add_argument("--arms", default="none,language,all",
                         help="joint: none (no subwords) and the sharing modes")
     parser.add_argument("--dim", type=int, default=100)
@@ -316,7 +404,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--seeds", type=int, default=2, help="init: seeds --seed, --seed + 1, ...")
+    parser.add_argument("--seeds", type=int, default=2, help="init, variants: seeds --seed, --seed + 1, ...")
+    parser.add_argument("--variants", default="default:;per-pair negatives:shared_negatives=false",
+                        help="variants: LABEL:SETTINGS;... (SETTINGS: quality_launch.py's key=value,...)")
     parser.add_argument("--init-ranges", default="4/4,4/1,1/1,2/2",
                         help="init: the starts to compare, words/buckets (4/4: the trainer's)")
     parser.add_argument("--min-n", type=int, default=3)
@@ -325,12 +415,16 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=7200, help="seconds per training run")
     parser.add_argument("--keep", action="store_true", help="keep the models in benchmarks/.cache/runs/NAME")
     args = parser.parse_args(argv)
+    speed_run = args.part == "speed"
+    args.tools = args.tools or ("mtlembed," if speed_run else "mtlembed,mtlembed-plain,") + "fasttext,gensim"
+    args.models = args.models or ("sg,cbow" if speed_run else "sg")
     git_sha, dirty = git_state()
     cpu, _ = cpu_info()
     meta = {"command": shlex.join(["python", "benchmarks/bench_subwords.py", *(argv or sys.argv[1:])]),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_sha": git_sha,
             "git_dirty": dirty, "cpu": cpu, "cores": os.cpu_count(), "loadavg_before": loadavg()}
-    results = {"english": english, "joint": joint, "init": init_ranges}[args.part](args, meta)
+    results = {"english": english, "joint": joint, "init": init_ranges, "speed": speed,
+               "variants": variants}[args.part](args, meta)
     meta["loadavg_after"] = loadavg()
     write(args, meta, results)
     return 0
