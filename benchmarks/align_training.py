@@ -11,7 +11,7 @@ induced from the pairs by Dice, `[[dictionary]] induced_from`). BLI P@1 (CSLS) o
 
 With --identical there is no parallel text either: the two sides are only monolingual text, tied by the
 words spelled the same in both (count >= 3 on each side) as the seed dictionary: `identical`, and
-`identical+align-every` (+ align_every = K).
+`identical+align-every` (+ align_every = K), and both again with refine = "self-learning" after training.
 """
 
 from __future__ import annotations
@@ -51,7 +51,10 @@ def main(argv=None) -> int:
     tasks = [TaskSpec("en", (en,), lang="en"), TaskSpec(lang, (other,), lang=lang)]
     if args.identical:
         parallel, seed = [], [DictionarySpec(("en", lang), path=str(identical_strings(en, other, lang)))]
-        arms = {"identical": ({}, seed), "identical+align-every": ({"align_every": args.every}, seed)}
+        arms = {"identical": ({}, seed), "identical+align-every": ({"align_every": args.every}, seed),
+                "identical+refine": ({"refine": "self-learning"}, seed),
+                "identical+align-every+refine": ({"align_every": args.every, "refine": "self-learning"},
+                                                 seed)}
     else:
         parallel = [ParallelSpec("pairs", ("en", lang), (en, other))]
         arms = {"parallel": ({}, []), "align-every": ({"align_every": args.every}, []),
