@@ -14,8 +14,6 @@ else torchrun (`python -m torch.distributed.run --standalone --nproc-per-node RA
 Bytes: the ranks' own count (bytes_counted_per_rank: a ring all_reduce sends 2 (W - 1) / W of its
 buffer) and the loopback interface's transmitted bytes over the run (/proc/net/dev `lo`, divided by the
 ranks: on one machine every byte the ranks send goes through `lo`; other users of `lo` add to it).
-With MTLEMBED_BENCH_SNAPSHOT=DIR the runs import mtlembed from DIR (a copy of the package with its
-_core, so that edits to the tree during a long sweep do not change it).
 Writes benchmarks/results/<name>.json; `plot` draws the .png figures from those files.
 """
 
@@ -95,20 +93,18 @@ def run(args, shape: str, epochs: int, seed: int) -> dict:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
                    str(s["ranks"]), "-m", "mtlembed", *train]
     env = {"OMP_NUM_THREADS": "1", **{k: v for k, v in os.environ.items()  # the merge's knobs, if set
-                                      if k.startswith("MTLEMBED_") and k != "MTLEMBED_BENCH_SNAPSHOT"}}
+                                      if k.startswith("MTLEMBED_")}}
     if s["sync_words"]:
         env["MTLEMBED_SYNC_WORDS"] = str(s["sync_words"])
     if s["merge_rows"] != "touched":
         env["MTLEMBED_MERGE_ROWS"] = s["merge_rows"]
-    snapshot = os.environ.get("MTLEMBED_BENCH_SNAPSHOT")
-    full_env = {**os.environ, **env, **({"PYTHONPATH": snapshot} if snapshot else {})}
-    printed = " ".join(f"{k}={v}" for k, v in env.items()) + " nice -n 5 " + shlex.join(command)
+    full_env = {**os.environ, **env}
+    printed = " ".join(f"{k}={v}" for k, v in env.items()) + f" nice -n {args.nice} " + shlex.join(command)
     print("+", printed, flush=True)
     load_before = os.getloadavg()[0]
     before, start = loopback_tx(), time.perf_counter()
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # cwd: not the checkout, whose mtlembed/ `-m` would import ahead of a snapshot
-    subprocess.run(["nice", "-n", "5", *command], check=True, env=full_env, cwd=args.out,
+    subprocess.run(["nice", "-n", str(args.nice), *command], check=True, env=full_env, cwd=args.out,
                    stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -121,7 +117,7 @@ def run(args, shape: str, epochs: int, seed: int) -> dict:
            "cpu_seconds": cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime,
            "words_per_second": result["words_per_second"], "final_loss": result["final_loss"],
            "vocab_size": result["vocab_size"], "dim": result["config"]["dim"],
-           "rounds": traffic.get("rounds"), "load_average": [load_before, os.getloadavg()[0]],
+           "rounds": traffic.get("rounds"), "learning_rate_scale": traffic.get("learning_rate_scale"), "load_average": [load_before, os.getloadavg()[0]],
            "bytes_counted_per_rank": traffic.get("bytes_sent", 0),
            "loopback_bytes_per_rank": sent / ranks if ranks > 1 else 0,
            "rows_touched": traffic.get("rows_touched"), "rows_merged": traffic.get("rows_merged"),
@@ -187,6 +183,7 @@ def main() -> None:
         p.add_argument("--epochs", default="1")
         p.add_argument("--seeds", default="1")
         p.add_argument("--dim", type=int, default=100)
+        p.add_argument("--nice", type=int, default=5, help="niceness of the runs (0 for speed runs)")
         p.add_argument("--train-args", default="", help="more `mtlembed train` options, e.g. '--alpha 0.1'")
         p.add_argument("--name", required=True, help="results file: benchmarks/results/<name>.json")
         p.add_argument("--out", type=Path, default=Path("/tmp/mtlembed-distributed-bench"))

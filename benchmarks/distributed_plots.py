@@ -22,9 +22,9 @@ import numpy as np
 CACHE = Path(__file__).resolve().parent / ".cache"
 SAMPLE, NEGATIVE, MIN_COUNT = 1e-3, 5, 5  # the runs' (mtlembed train's defaults)
 LATENCY = 50e-6  # seconds per step of a ring over TCP on a LAN (gloo)
-# Collectives per meeting: flags, the rows' bitmap, the rows (dense, as measured before the bitmap and the
-# one buffer: flags, and per matrix the squares and the rows; owner: flags, all_to_all, all_gather)
-COLLECTIVES = {"dense": 5, "touched": 3, "owner": 3}
+# Collectives per meeting: flags, the rows' bitmap, the rows (dense: flags, every row; owner: flags,
+# all_to_all, all_gather)
+COLLECTIVES = {"dense": 2, "touched": 3, "owner": 3}
 NODE_WORDS_PER_SECOND = 10e6  # a 16-core node (this 2-core machine: 2.4M words/s unloaded, 2 threads)
 
 
@@ -56,13 +56,13 @@ def touched(rate: np.ndarray, words: float) -> float:
 def meeting_bytes(rows: int, dim: int, ranks: int, union: float, scheme: str, local: float = 0.0) -> float:
     """Bytes one rank sends per meeting (both matrices: `union` and `local` are their rows summed)."""
     ring = 2 * (ranks - 1) / ranks
-    if scheme == "dense":  # every row, padding to 16 floats included, and its squared change
-        return ring * 2 * rows * (4 * (-(-dim // 16) * 16) + 4)
-    if scheme == "touched":  # a byte per row, then the changed rows and their squares
-        return ring * (2 * rows + union * (4 * dim + 4))
+    if scheme == "dense":  # every row (its dim floats, not the padding)
+        return ring * 2 * rows * 4 * dim
+    if scheme == "touched":  # a byte per row, then the changed rows
+        return ring * (2 * rows + union * 4 * dim)
     # owner: rows sharded by owner; a rank sends its changed rows (with their ids) to their owners,
     # then each owner sends the merged rows it owns to every other rank
-    return (ranks - 1) / ranks * (local * (4 * dim + 8) + union * (4 * dim + 4))
+    return (ranks - 1) / ranks * (local * (4 * dim + 8) + union * 4 * dim)
 
 
 def throughput(ranks: int, words: int, seconds_per_word: float, sent: float, link: float,
@@ -126,10 +126,14 @@ def plot_all(results: Path, name: str) -> None:
     runs = _load(results, name)
     joint = _load(results, "distributed-joint")
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for ax, epochs in zip(axes[:2], (1, 5)):
-        _accuracy_panel(ax, [r for r in runs if r["epochs"] == epochs and r["merge_rows"] == "touched"
-                             and not r["sync_words"] and r["threads"] * r["ranks"] >= 2],
-                        "analogy", f"analogy, 17M words, {epochs} epoch{'s' * (epochs > 1)}")
+    one_epoch = [r for r in runs if r["epochs"] == 1 and r["merge_rows"] == "touched" and not r["sync_words"]]
+    title = "analogy, 17M words, 1 epoch"
+    _accuracy_panel(axes[0], one_epoch, "analogy", title, label="ranks train at s x rate")
+    former = [r for r in _load(results, "distributed-agree-17M") if r["epochs"] == 1 and r["ranks"] > 1
+              and r["merge_rows"] == "touched" and not r["sync_words"]]
+    _accuracy_panel(axes[0], former, "analogy", title, "tab:gray", "former rule")
+    axes[0].legend(fontsize=8)
+    _scale_panel(axes[1], _load(results, "distributed-scale"))
     for key, color in (("bli_es_csls", "tab:red"), ("bli_de_csls", "tab:green")):
         _accuracy_panel(axes[2], joint, key, "joint en+es+de: BLI P@1 (CSLS, MUSE test)", color,
                         "en-" + key[4:6])
@@ -187,6 +191,22 @@ def _bytes_panel(ax, runs: list, corpus: Path) -> None:
     ax.legend(fontsize=8)
 
 
+def _scale_panel(ax, runs: list) -> None:
+    """Analogy (17M words, 1 epoch, seed 1) against the scale s: ranks train at s x the rate, a meeting
+    adds 1/s of the summed changes."""
+    for ranks, color in ((2, "tab:orange"), (4, "tab:blue")):
+        points = sorted((r["scale"], 100 * r["analogy"]) for r in runs
+                        if r["ranks"] == ranks and r["corpus"].startswith("enwiki-text8-17M")
+                        and not r["sync_words"] and r["rule"].startswith("s = ") and ":" in r["rule"])
+        if points:
+            ax.plot(*zip(*points), "o-", color=color, label=f"{ranks} ranks")
+    one = [100 * r["analogy"] for r in runs if r["ranks"] == 1 and r["corpus"].startswith("enwiki-text8-17M")]
+    if one:
+        ax.axhline(np.mean(one), color="black", linestyle=":", label="one process (seed 1)")
+    ax.set(xlabel="s", ylabel="%", title="analogy, 17M words, 1 epoch: the scale s", ylim=(0, 18))
+    ax.legend(fontsize=8)
+
+
 def _accuracy_panel(ax, runs: list, key: str, title: str, color: str = "tab:blue", label: str = "") -> None:
     by_ranks: dict[int, list[float]] = {}
     for run in runs:
@@ -201,7 +221,7 @@ def _accuracy_panel(ax, runs: list, key: str, title: str, color: str = "tab:blue
     ax.plot(ranks, means, "-", color=color, label=label or None)
     if 1 in by_ranks:
         ax.axhspan(means[0] - 1, means[0] + 1, color=color, alpha=0.1)
-    ax.set(xticks=ranks, xlabel="ranks (1 = one process, 2 threads; ranks: 1 thread each)",
+    ax.set(xticks=sorted(set(ranks) | {1}), xlabel="ranks (1 = one process, 2 threads; ranks: 1 thread each)",
            ylabel="%", title=title)
 
 
