@@ -4,6 +4,7 @@
     python benchmarks/bench_subwords.py joint --words 17M --epochs 1 --name subwords-joint-bli
     python benchmarks/bench_subwords.py init --words 500k --name subwords-init
     python benchmarks/bench_subwords.py variants --words 4M --name subwords-variants-4M
+    python benchmarks/bench_subwords.py kernel --words 1M --threads 1 --models sg,cbow --name subwords-kernel
     flock /tmp/mtl-speed.lock python benchmarks/bench_subwords.py speed --words 4M --name subwords-speed-4M
 
 english: the text8-style Wikipedia corpus (run.py's, made by prepare_corpus.py), skip-gram,
@@ -25,6 +26,9 @@ fastText's is 1), skip-gram and CBOW, a few seeds: analogy and Rare Words.
 
 variants: mtlembed with subwords alone, with kernel settings the config does not expose
 (benchmarks/quality_launch.py: shared_negatives, init_range), a few seeds each, scored as english.
+
+kernel: the CPU kernel alone (no start-up, vocabulary or export), with and without subwords, in
+this process, each schedule run --seeds times on the same job: words/s and words per CPU second.
 
 speed: the english runs of mtlembed, fastText and gensim, skip-gram and CBOW (--models), timed
 only (no scores, the models deleted): each tool's training words/s and end-to-end seconds, and
@@ -172,6 +176,43 @@ def variants_table(results: dict) -> list[str]:
         rw = sum(s["rw_subwords"]["spearman"] for s in scores) / len(scores)
         lines.append(f"| {label} | {settings or 'defaults'} | {sum(analogy) / len(analogy):.2f} | "
                      f"{', '.join(f'{a:.2f}' for a in analogy)} | {rw:.3f} |")
+    return lines
+
+
+def kernel(args, meta: dict) -> dict:
+    """The kernel alone, in this process: each arm's job assembled once, the schedule run --seeds times;
+    words/s on the clock and per CPU second of this process (steadier on a shared machine)."""
+    corpus = str(prepare_corpus.prepare(args.words))
+    runs = []
+    for model in args.models.split(","):
+        for subwords in (True, False):
+            config = TrainConfig(model=model, dim=args.dim, window=args.window, negative=args.negative,
+                                 sample=args.sample, min_count=args.min_count, threads=args.threads,
+                                 seed=args.seed, subwords=subwords, min_n=args.min_n, max_n=args.max_n,
+                                 buckets=args.buckets)
+            job = Trainer(config, [TaskSpec("corpus", (corpus,))])._assemble()
+            for rep in range(args.seeds):
+                cpu = time.process_time()
+                stats = job.kernel.run(0, job.n_chunks, lambda *_: None)
+                cpu = time.process_time() - cpu
+                runs.append({"model": model, "subwords": subwords, "rep": rep, "words": stats["words"],
+                             "words_per_second": stats["words"] / stats["seconds"],
+                             "words_per_cpu_second": stats["words"] / cpu, "loadavg": loadavg()})
+                print(json.dumps(runs[-1]), flush=True)
+            del job
+    return {"corpus": corpus, "runs": runs}
+
+
+def kernel_table(results: dict) -> list[str]:
+    lines = ["| model | subwords | words/s (each rep) | words per CPU second (each rep) |",
+             "|---|---|---|---|"]
+    cells: dict = {}
+    for run in results["runs"]:
+        cells.setdefault((run["model"], run["subwords"]), []).append(run)
+    for (model, subwords), runs in cells.items():
+        lines.append(f"| {model} | {'yes' if subwords else 'no'} | "
+                     + ", ".join(f"{r['words_per_second'] / 1e3:,.0f}k" for r in runs) + " | "
+                     + ", ".join(f"{r['words_per_cpu_second'] / 1e3:,.0f}k" for r in runs) + " |")
     return lines
 
 
@@ -348,8 +389,8 @@ def write(args, meta: dict, results: dict) -> None:
     document = {"meta": meta, "args": vars(args), **results}
     out.with_suffix(".json").write_text(json.dumps(document, indent=1, default=str) + "\n")
     table = {"english": english_table, "joint": joint_table, "init": init_table, "speed": speed_table,
-             "variants": variants_table}[args.part](results)
-    model = {"english": f"{args.models}, ", "variants": f"{args.models}, ",
+             "variants": variants_table, "kernel": kernel_table}[args.part](results)
+    model = {"english": f"{args.models}, ", "variants": f"{args.models}, ", "kernel": f"{args.models}, ",
              "speed": f"{args.models} (alpha 0.025 sg, 0.05 cbow), "}.get(args.part, "")
     settings = (f"{model}dim {args.dim}, window {args.window}, negative {args.negative}, sample "
                 f"{args.sample}, min_count {args.min_count}, epochs {args.epochs}, threads {args.threads}"
@@ -387,7 +428,7 @@ def write(args, meta: dict, results: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", choices=("english", "joint", "init", "speed", "variants"))
+    parser.add_argument("part", choices=("english", "joint", "init", "speed", "variants", "kernel"))
     parser.add_argument("--name", required=True, help="results file stem (benchmarks/results/NAME.json, .md)")
     parser.add_argument("--words", type=prepare_corpus.parse_words, default=17_000_000,
                         help="the text8-style English corpus of this many words (prepare_corpus.py)")
@@ -424,7 +465,7 @@ def main(argv=None) -> int:
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_sha": git_sha,
             "git_dirty": dirty, "cpu": cpu, "cores": os.cpu_count(), "loadavg_before": loadavg()}
     results = {"english": english, "joint": joint, "init": init_ranges, "speed": speed,
-               "variants": variants}[args.part](args, meta)
+               "variants": variants, "kernel": kernel}[args.part](args, meta)
     meta["loadavg_after"] = loadavg()
     write(args, meta, results)
     return 0
