@@ -117,7 +117,8 @@ def run(args, shape: str, epochs: int, seed: int) -> dict:
            "cpu_seconds": cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime,
            "words_per_second": result["words_per_second"], "final_loss": result["final_loss"],
            "vocab_size": result["vocab_size"], "dim": result["config"]["dim"],
-           "rounds": traffic.get("rounds"), "learning_rate_scale": traffic.get("learning_rate_scale"), "load_average": [load_before, os.getloadavg()[0]],
+           "rounds": traffic.get("rounds"), "learning_rate_scale": traffic.get("learning_rate_scale"),
+           "load_average": [load_before, os.getloadavg()[0]],
            "bytes_counted_per_rank": traffic.get("bytes_sent", 0),
            "loopback_bytes_per_rank": sent / ranks if ranks > 1 else 0,
            "rows_touched": traffic.get("rows_touched"), "rows_merged": traffic.get("rows_merged"),
@@ -169,6 +170,61 @@ def save(args, results: Path, rows: list) -> None:
     results.write_text(json.dumps({"meta": meta, "runs": rows}, indent=1) + "\n")
 
 
+def rows(args) -> None:
+    """Milliseconds of a meeting's local row work (find the changed rows, gather their changes, write
+    the merged ones back) on two matrices of 68,016 x 112 floats (width 100) with half the rows
+    changed, three ways: numpy fancy indexing (the former code), torch index_select/index_add_ on the
+    same buffers, and _core's rows_* (the code). No collective: the same on every rank."""
+    import numpy as np
+    import torch
+
+    from mtlembed import _core
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    height, cols, width = 68016, 112, 100
+    mats = [np.zeros((height, cols), np.float32) for _ in range(2)]
+    for m in mats:
+        m[:, :width] = rng.standard_normal((height, width), dtype=np.float32)
+    bases = [m.copy() for m in mats]
+
+    def numpy_way():
+        for m, b in zip(mats, bases):
+            ids = np.flatnonzero(np.any(m[:, :width] != b[:, :width], axis=1))
+            change = m[ids, :width] - b[ids, :width]
+            b[ids, :width] += change / 2
+            m[ids] = b[ids]
+
+    def torch_way():
+        for m, b in zip(map(torch.from_numpy, mats), map(torch.from_numpy, bases)):
+            ids = torch.nonzero((m[:, :width] != b[:, :width]).any(1)).squeeze(1)
+            change = m.index_select(0, ids)[:, :width] - b.index_select(0, ids)[:, :width]
+            b[:, :width].index_add_(0, ids, change / 2)
+            m.index_copy_(0, ids, b.index_select(0, ids))
+
+    def core_way():
+        for m, b in zip(mats, bases):
+            ids = np.flatnonzero(_core.rows_changed(m, b, width))
+            change = np.empty((len(ids), width), np.float32)
+            _core.rows_gather(m, b, ids, change)
+            _core.rows_apply(m, b, ids, change, 0.5)
+
+    result = {"command": "python benchmarks/distributed_bench.py rows", "load_average": os.getloadavg()[0]}
+    for name, way in (("numpy", numpy_way), ("torch", torch_way), ("core", core_way)) * 2:
+        times = []
+        for _ in range(5):
+            for m, b in zip(mats, bases):
+                m[:] = b
+                m[rng.choice(height, height // 2, replace=False), :width] += 0.01
+            start = time.perf_counter()
+            way()
+            times.append(1000 * (time.perf_counter() - start))
+        result.setdefault(f"{name}_ms", []).extend(round(t, 1) for t in times)
+    result["load_average"] = [result["load_average"], os.getloadavg()[0]]
+    print(json.dumps(result))
+    (RESULTS / "distributed-rows.json").write_text(json.dumps(result, indent=1) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="kind", required=True)
@@ -187,9 +243,13 @@ def main() -> None:
         p.add_argument("--train-args", default="", help="more `mtlembed train` options, e.g. '--alpha 0.1'")
         p.add_argument("--name", required=True, help="results file: benchmarks/results/<name>.json")
         p.add_argument("--out", type=Path, default=Path("/tmp/mtlembed-distributed-bench"))
+    sub.add_parser("rows", help="time a meeting's row work: numpy, torch, _core")
     p = sub.add_parser("plot")
     p.add_argument("--model", default="distributed-17M", help="the analogy results the model reads")
     args = parser.parse_args()
+    if args.kind == "rows":
+        rows(args)
+        return
     if args.kind == "plot":
         from distributed_plots import plot_all, tables
 
