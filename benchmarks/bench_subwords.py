@@ -131,11 +131,16 @@ def english_scores(model: str) -> dict:
     return scores
 
 
-def english(args, meta: dict) -> dict:
+def corpus_and_work(args) -> tuple[Path, int, Path]:
+    """The corpus of --words words, its word count, and the run's folder for models."""
     corpus = prepare_corpus.prepare(args.words)
-    words = count_corpus_words(corpus)
     work = RUNS / args.name
     work.mkdir(parents=True, exist_ok=True)
+    return corpus, count_corpus_words(corpus), work
+
+
+def english(args, meta: dict) -> dict:
+    corpus, words, work = corpus_and_work(args)
     runs = english_runs(args, corpus, words, work, args.models)
     for record in runs:
         record["scores"] = english_scores(record["model"])
@@ -147,10 +152,7 @@ def english(args, meta: dict) -> dict:
 
 def variants(args, meta: dict) -> dict:
     """mtlembed --subwords with settings the config does not expose (quality_launch.py), a few seeds."""
-    corpus = prepare_corpus.prepare(args.words)
-    words = count_corpus_words(corpus)
-    work = RUNS / args.name
-    work.mkdir(parents=True, exist_ok=True)
+    corpus, words, work = corpus_and_work(args)
     runs = []
     for variant in args.variants.split(";"):
         label, _, settings = variant.partition(":")
@@ -218,10 +220,7 @@ def kernel_table(results: dict) -> list[str]:
 
 def speed(args, meta: dict) -> dict:
     """Every tool on each model, one after the other; timings only."""
-    corpus = prepare_corpus.prepare(args.words)
-    words = count_corpus_words(corpus)
-    work = RUNS / args.name
-    work.mkdir(parents=True, exist_ok=True)
+    corpus, words, work = corpus_and_work(args)
     runs = []
     for algorithm in args.models.split(","):
         for record in english_runs(args, corpus, words, work, algorithm):
