@@ -36,19 +36,38 @@ def cells(paths: list[Path]) -> list[dict]:
                 if metric_of(score) in TOLERANCE and value is not None:
                     key = (r["size"], r["model"], r["epochs"], score)
                     by_key.setdefault(key, {}).setdefault(r["tool"], {})[r["seed"]] = value
-        for (size, model, epochs, score), tools in sorted(by_key.items(), key=lambda kv: str(kv[0])):
+        order = lambda kv: (kv[0][0], kv[0][3].partition(" ")[2], kv[0][1], kv[0][2], kv[0][3])  # noqa: E731
+        for (size, model, epochs, score), tools in sorted(by_key.items(), key=order):
             mine, peer = tools.get("mtlembed", {}), tools.get("gensim", {})
-            diffs = [mine[s] - peer[s] for s in sorted(mine) if s in peer]
-            if diffs:
+            seeds = [s for s in sorted(mine) if s in peer]
+            if seeds:
                 found.append({"label": f"{prepare_corpus.label(size)} {model} {epochs}ep {score}",
-                              "metric": metric_of(score), "diffs": diffs})
+                              "metric": metric_of(score), "diffs": [mine[s] - peer[s] for s in seeds],
+                              "mine": [mine[s] for s in seeds], "peer": [peer[s] for s in seeds]})
     return found
+
+
+def below_table(found: list[dict]) -> str:
+    """Markdown rows of the cells whose mean difference is below the bar."""
+    def spread(values: list[float], fmt: str) -> str:
+        sd = f" ± {statistics.stdev(values):{fmt}}" if len(values) > 1 else ""
+        return f"{statistics.mean(values):{fmt}}{sd}"
+
+    lines = ["| cell | mtlembed | gensim | diff | seeds' diffs |", "|---|---:|---:|---:|---|"]
+    for cell in found:
+        mean = statistics.mean(cell["diffs"])
+        if mean < -TOLERANCE[cell["metric"]]:
+            fmt = ".2f" if cell["metric"] in POINTS else ".3f"
+            lines.append(f"| {cell['label']} | {spread(cell['mine'], fmt)} | {spread(cell['peer'], fmt)} | "
+                         f"{mean:+{fmt}} | {' '.join(f'{d:+{fmt}}' for d in cell['diffs'])} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("results", type=Path, nargs="+")
     ap.add_argument("-o", "--out", type=Path, required=True)
+    ap.add_argument("--below", action="store_true", help="also print the cells below the bar (markdown)")
     args = ap.parse_args(argv)
     import matplotlib
 
@@ -76,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out} ({len(found)} cells)")
+    if args.below:
+        print(below_table(found))
     return 0
 
 
