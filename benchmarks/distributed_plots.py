@@ -124,21 +124,26 @@ def plot_all(results: Path, name: str) -> None:
     import matplotlib.pyplot as plt
 
     runs = _load(results, name)
-    joint = _load(results, "distributed-joint")
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    one_epoch = [r for r in runs if r["epochs"] == 1 and r["merge_rows"] == "touched" and not r["sync_words"]]
-    title = "analogy, 17M words, 1 epoch"
-    _accuracy_panel(axes[0], one_epoch, "analogy", title, label="ranks train at s x rate")
-    former = [r for r in _load(results, "distributed-agree-17M") if r["epochs"] == 1 and r["ranks"] > 1
+    # the joint job; one process's runs also again on the tree of the 4-rank seed 2 (others had changed it)
+    joint = _load(results, "distributed-joint") + _load(results, "distributed-joint-1x2-rerun")
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
+    plain = [r for r in runs + _load(results, f"{name}-5epochs")
+             if r["merge_rows"] == "touched" and not r["sync_words"]]
+    former = [r for r in _load(results, "distributed-agree-17M") if r["ranks"] > 1
               and r["merge_rows"] == "touched" and not r["sync_words"]]
-    _accuracy_panel(axes[0], former, "analogy", title, "tab:gray", "former rule")
-    axes[0].legend(fontsize=8)
-    _scale_panel(axes[1], _load(results, "distributed-scale"))
+    for ax, epochs in ((axes[0], 1), (axes[1], 5)):
+        title = f"analogy, 17M words, {epochs} epoch{'s' * (epochs > 1)}"
+        _accuracy_panel(ax, [r for r in plain if r["epochs"] == epochs], "analogy", title,
+                        label="ranks train at s x rate")
+        _accuracy_panel(ax, [r for r in former if r["epochs"] == epochs], "analogy", title, "tab:gray",
+                        "former rule")
+        ax.legend(fontsize=8)
+    _scale_panel(axes[2], _load(results, "distributed-scale"))
     for key, color in (("bli_es_csls", "tab:red"), ("bli_de_csls", "tab:green")):
-        _accuracy_panel(axes[2], joint, key, "joint en+es+de: BLI P@1 (CSLS, MUSE test)", color,
+        _accuracy_panel(axes[3], joint, key, "joint en+es+de: BLI P@1 (CSLS, MUSE test)", color,
                         "en-" + key[4:6])
     if joint:
-        axes[2].legend()
+        axes[3].legend()
     fig.tight_layout()
     fig.savefig(results / "distributed-accuracy.png", dpi=110)
 
@@ -229,7 +234,8 @@ def tables(results: Path, name: str) -> str:
     """Markdown tables of the runs (pasted into distributed.md): accuracy by shape, then the model."""
     lines = []
     bli = ("bli_es_csls", "bli_de_csls", "bli_es_nn", "bli_de_nn", "analogy")
-    for file, keys in ((name, ("analogy",)), ("distributed-joint", bli)):
+    for file, keys in ((name, ("analogy",)), (f"{name}-5epochs", ("analogy",)), ("distributed-joint", bli),
+                       ("distributed-joint-1x2-rerun", bli)):
         runs = _load(results, file)
         lines += [f"{file}.json", "", "| shape | epochs | seeds | " + " | ".join(keys)
                   + " | train s (median) | words/s (median) | bytes/word/rank | rounds |",
