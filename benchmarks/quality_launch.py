@@ -33,8 +33,8 @@ def main() -> int:
         trainer.INIT_RANGE = float(settings.pop("init_range"))
     plain = kernel.params
 
-    def params(config, dim):
-        p = plain(config, dim)
+    def params(config, dim, *device):
+        p = plain(config, dim, *device)
         for key, value in settings.items():
             setattr(p, key, value)  # an unknown field is an AttributeError
         return p

@@ -36,11 +36,12 @@ def codeswitch_of(spec: TaskSpec, task_specs: Sequence[TaskSpec],
 
 
 def job_features(task_specs: Sequence[TaskSpec], parallel: Sequence[ParallelSpec],
-                 dictionaries: Sequence[DictionarySpec]) -> list[str]:
-    """The features a job uses beyond plain tasks, "parallel" and "codeswitch", for backend.device_for_job
-    (per-pair negatives, which CUDA lacks, are to be named here when they reach the config; subwords train
-    on both devices)."""
+                 dictionaries: Sequence[DictionarySpec], config: TrainConfig) -> list[str]:
+    """The features a job uses beyond plain tasks, "parallel", "codeswitch" and "per_pair_negatives" (asked
+    for by name: auto never needs them), for backend.device_for_job (subwords train on both devices)."""
     needed = ["parallel"] if parallel else []
+    if config.model == "sg" and config.negatives == "pair":
+        needed.append("per_pair_negatives")
     if any(codeswitch_of(spec, task_specs, dictionaries) > 0 for spec in task_specs):
         needed.append("codeswitch")
     return needed
@@ -59,10 +60,23 @@ def train_params(**fields):
 CUDA_ROW_FLOATS = 16
 
 
-def params(config: TrainConfig, dim: int):
-    """The kernel's TrainParams for a config; `dim` is the padded row length."""
+def negatives_of(config: TrainConfig, device: str) -> str:
+    """How skip-gram draws its negatives on a device ('cpu' or 'cuda'): "center" or "pair". auto is pair
+    for skip-gram with subwords on the CPU, where it scores higher once training is longer
+    (benchmarks/results/subwords-variants-*.md), and center elsewhere (CUDA has only center). CBOW keeps
+    center: its draws follow cbow_share."""
+    if config.model != "sg":
+        return "center"
+    if config.negatives != "auto":
+        return config.negatives
+    return "pair" if config.subwords and device == "cpu" else "center"
+
+
+def params(config: TrainConfig, dim: int, device: str = "cpu"):
+    """The kernel's TrainParams for a config on a device; `dim` is the padded row length."""
     return train_params(model=config.model, dim=dim, window=config.window, negative=config.negative,
-                        cbow_share=config.cbow_share, alpha=config.learning_rate,
+                        cbow_share=config.cbow_share,
+                        shared_negatives=negatives_of(config, device) == "center", alpha=config.learning_rate,
                         min_alpha=config.final_learning_rate, seed=config.seed, threads=config.worker_threads,
                         copy_hot_rows=config.copy_hot_rows, cuda_cols=config.dim,
                         cuda_row_floats=CUDA_ROW_FLOATS)
@@ -91,7 +105,7 @@ class Kernel:
                  w_out: list[np.ndarray], tasks: list, chunks: dict, chunk_stats: np.ndarray,
                  subwords: SubwordTable | None = None):
         self.w_in, self.w_out, self.subwords = w_in, w_out, subwords
-        self.params = params(config, w_in.shape[1])
+        self.params = params(config, w_in.shape[1], device)
         keep, noise = data.vocab.keep_probabilities(config.sample), data.vocab.noise_tables()
         self._bind = lambda tasks: kernel_job(w_in, w_out, keep, noise, tasks, chunks, chunk_stats, subwords)
         self.job = self._bind(tasks)

@@ -305,7 +305,7 @@ class Trainer:
         cfg = self.config
         # Before anything is read: a device that cannot train the job is an error (cuda) or falls back (auto).
         device = backend.device_for_job(cfg.device,
-                                        job_features(self.task_specs, self.parallel, self.dictionaries))
+                                        job_features(self.task_specs, self.parallel, self.dictionaries, cfg))
         self._check_world_size()
         data = self.corpus or self.read()
         heads = sorted({head_of(t) for t in self.task_specs} | ({"shared"} if self.parallel else set()))

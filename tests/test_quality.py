@@ -69,8 +69,8 @@ def train_tiny(corpus: Path, shared: bool) -> np.ndarray:
 
     original = kernel.params
 
-    def params(config, dim):
-        p = original(config, dim)
+    def params(config, dim, *device):
+        p = original(config, dim, *device)
         p.shared_negatives = shared
         return p
 

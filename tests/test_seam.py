@@ -302,7 +302,7 @@ def test_cuda_trains_parallel_text_and_code_switching(tmp_path, monkeypatch, tie
 def job_features_of(trainer):
     from mtlembed.kernel import job_features
 
-    return job_features(trainer.task_specs, trainer.parallel, trainer.dictionaries)
+    return job_features(trainer.task_specs, trainer.parallel, trainer.dictionaries, trainer.config)
 
 
 @pytest.mark.skipif(bool(_core.info()["cuda_devices"]), reason="a CUDA device would train the job")
