@@ -182,7 +182,8 @@ def _from_metadata(meta: Any, path: Path) -> Checkpoint:
     if unknown or missing:
         raise _malformed(path, f"unknown keys {unknown}" if unknown else f"missing keys {missing}")
     try:
-        config = from_mapping(meta["config"], source="config")
+        saved = meta["config"]
+        config = from_mapping({**CONFIG_AS_BEFORE, **saved} if isinstance(saved, dict) else saved)
         tasks = _specs(TaskSpec, meta["tasks"], "tasks")
         parallel = _specs(ParallelSpec, meta["parallel"], "parallel")
         dictionaries = _specs(DictionarySpec, meta["dictionaries"], "dictionaries")
@@ -234,6 +235,10 @@ def _ranks(ranks: Any, path: Path) -> dict:
         raise _malformed(path, f"ranks {ranks!r} do not describe the ranks of a run")
     return ranks
 
+
+# Settings whose default changed what a run does when they were added: a checkpoint written before
+# names none of them, and resumes as it was trained (skip-gram drew its negatives per center).
+CONFIG_AS_BEFORE = {"negatives": "center"}
 
 # Spec fields newer than some checkpoints: absent, they take their default, which is what the version
 # that wrote the checkpoint did (a task read as plain text, a dictionary read from its path).

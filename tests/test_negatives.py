@@ -1,0 +1,94 @@
+"""negatives = auto | center | pair (issue 21): skip-gram's draw of negatives per center or per (center,
+context) pair, auto's choice, the kernel field it sets, CUDA's refusal and old checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import zipf_text
+from test_subword_training import SMALL, _rewrite_meta, interrupted_after_a_checkpoint
+
+from mtlembed import ConfigError, TaskSpec, TrainConfig, Trainer, backend, kernel
+from mtlembed.cli import main
+from mtlembed.model import Embeddings
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("negatives") / "corpus.txt"
+    path.write_text(zipf_text(60000, vocab=2000, seed=5))
+    return path
+
+
+def train(corpus, **changes) -> np.ndarray:
+    return Trainer(TrainConfig(**{**SMALL, **changes}), [TaskSpec("t", (str(corpus),))]).train().vectors
+
+
+@pytest.mark.parametrize("changes, device, expected", [
+    (dict(subwords=True), "cpu", "pair"),                    # where per-pair draws score higher
+    (dict(subwords=False), "cpu", "center"),
+    (dict(subwords=True), "cuda", "center"),                 # the CUDA kernel draws per center only
+    (dict(subwords=True, negatives="center"), "cpu", "center"),
+    (dict(subwords=False, negatives="pair"), "cpu", "pair"),
+    (dict(subwords=True, model="cbow"), "cpu", "center"),    # CBOW: cbow_share decides, never pair
+    (dict(subwords=True, model="cbow", negatives="pair"), "cpu", "center"),
+])
+def test_auto_resolves_by_model_subwords_and_device(changes, device, expected):
+    config = TrainConfig(**changes)
+    assert config.negatives == changes.get("negatives", "auto")
+    assert kernel.negatives_of(config, device) == expected
+    assert kernel.params(config, 16, device).shared_negatives == (expected == "center")
+
+
+def test_pair_is_the_kernels_per_pair_update_bit_for_bit(corpus, monkeypatch):
+    pair = train(corpus, negatives="pair")
+    assert np.array_equal(train(corpus), pair)  # auto, skip-gram with subwords on the CPU
+    center = train(corpus, negatives="center")
+    assert not np.allclose(center, pair)
+    plain = kernel.params
+
+    def per_pair(config, dim, *device):
+        p = plain(config, dim, *device)
+        p.shared_negatives = False
+        return p
+
+    monkeypatch.setattr(kernel, "params", per_pair)
+    assert np.array_equal(train(corpus, negatives="center"), pair)
+
+
+def test_pair_on_cuda_is_one_line_before_reading(corpus, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(Trainer, "read", lambda *_: pytest.fail("the corpus was read first"))
+    out = tmp_path / "v.vec"
+    assert main(["train", str(corpus), "-o", str(out), "--subwords", "--negatives", "pair",
+                 "--device", "cuda", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("mtlembed: error: device 'cuda' does not train skip-gram with per-pair negatives yet; "
+                   "use device 'cpu' (or 'auto')\n")
+    assert not out.exists()
+    with pytest.raises(ConfigError, match="per-pair negatives"):
+        backend.device_for_job("cuda", kernel.job_features([], [], [], TrainConfig(negatives="pair")))
+    # auto never asks for per-pair draws, and CBOW ignores the setting: both keep CUDA.
+    for config in (TrainConfig(subwords=True), TrainConfig(model="cbow", negatives="pair")):
+        assert "per_pair_negatives" not in kernel.job_features([], [], [], config)
+
+
+@pytest.mark.parametrize("choice", ["pair", "center"])
+def test_the_cli_trains_with_negatives(corpus, tmp_path, choice):
+    out = tmp_path / "v.vec"
+    assert main(["train", str(corpus), "-o", str(out), "--negatives", choice, "--subwords", "--buckets",
+                 str(SMALL["buckets"]), "--dim", "16", "--epochs", "2", "--threads", "1", "--min-count", "2",
+                 "--sample", "0", "--seed", "3", "--quiet"]) == 0
+    # The API's vectors for that choice (.vec rounds them); the two choices differ (the test above).
+    assert np.allclose(Embeddings.load(out).vectors, train(corpus, negatives=choice), atol=1e-5)
+
+
+def test_a_checkpoint_written_before_negatives_resumes_per_center(corpus, tmp_path, monkeypatch):
+    """An older checkpoint names no `negatives`; its run drew per center, and resumes so, not as auto."""
+    config = TrainConfig(**{**SMALL, "negatives": "center"})
+    whole = train(corpus, negatives="center")
+    ckpt = tmp_path / "ckpt"
+    interrupted_after_a_checkpoint(config, corpus, ckpt, monkeypatch)
+    _rewrite_meta(ckpt / "checkpoint.npz", lambda meta: meta["config"].pop("negatives"))
+    resumed = Trainer.resume(ckpt)
+    assert resumed.config.negatives == "center"
+    assert np.array_equal(resumed.train(checkpoint_dir=str(ckpt)).vectors, whole)
