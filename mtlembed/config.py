@@ -57,11 +57,12 @@ class TrainConfig:
                              "(1: word2vec's CBOW, a draw per center; the CUDA kernel always draws per "
                              "center)",
                              low=1, high=_kernel_limit("cbow_share"))
-    negatives: str = param("auto", "skip-gram: draw the negatives once per center, shared by its contexts "
-                           "(center: 2.6-2.9x faster), or once per (center, context) pair as word2vec, "
-                           "fastText and gensim do (pair: with subwords, 4M words x 5 epochs, analogy "
-                           "accuracy 52.5 against 46.0, fastText 46.6); auto: pair for skip-gram with "
-                           "subwords on the CPU, else center (the CUDA kernel draws per center)",
+    negatives: str = param("auto", "skip-gram: draw the negatives once per center, shared by its "
+                           "contexts (center: with subwords 2.6-2.9x faster), or once per (center, "
+                           "context) pair as word2vec, fastText and gensim do (pair: with subwords, 4M "
+                           "words x 5 epochs, analogy accuracy 52.5 against 46.0, fastText 46.6); auto: "
+                           "pair for skip-gram with subwords on the CPU, else center (the CUDA kernel "
+                           "draws per center)",
                            choices=("auto", "center", "pair"))
     sample: float = param(1e-3, "subsampling threshold for frequent words (0 disables)", low=0.0, high=1.0)
     min_count: int = param(5, "ignore words with fewer occurrences", low=1, high=2**63 - 1)
@@ -76,9 +77,9 @@ class TrainConfig:
     min_alpha: float | None = param(None, "final learning rate (default alpha * 1e-4)", low=0.0, high=10.0)
     threads: int = param(0, "worker threads (0: all cores)", low=0, high=_kernel_limit("threads"))
     copy_hot_rows: bool = param(True, "CPU, several threads: each keeps private copies of the most frequent "
-                                 "words' output rows and merges them every 2**17/threads words, so that "
-                                 "threads on different chiplets or sockets do not trade those rows' cache "
-                                 "lines at every write (off: plain Hogwild)")
+                                 "words' output rows and merges them 64 times an epoch (at most every "
+                                 "2**17/threads words), so that threads on different chiplets or sockets "
+                                 "do not trade those rows' cache lines at every write (off: plain Hogwild)")
     seed: int = param(1, "random seed; with threads=1 results are bit-identical", low=0, high=2**63 - 1)
     lowercase: bool = param(False, "lowercase the text (Unicode-aware: Ä -> ä)")
     encoding_errors: str = param("replace",
