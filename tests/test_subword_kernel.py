@@ -55,11 +55,11 @@ def reference_update(w_in, w_out, rows, targets, n_positive, negative_weight, lr
         1 + len(targets) - n_positive)
 
 
-def reference_train(model, w_in, w_out, lr, shared_negatives=True):
-    """The kernel's loop over SENTENCES with window 1, in float64. Returns the matrices, loss and pairs."""
+def reference_train(model, w_in, w_out, lr, shared_negatives=True, sentences=SENTENCES):
+    """The kernel's loop over `sentences` with window 1, in float64. Returns the matrices, loss and pairs."""
     w_in, w_out = w_in.astype(np.float64), w_out.astype(np.float64)
     loss = pairs = 0
-    for sentence in SENTENCES:
+    for sentence in sentences:
         for i, center in enumerate(sentence):
             contexts = [sentence[j] for j in (i - 1, i + 1) if 0 <= j < len(sentence)]
             if model == "cbow":
@@ -127,6 +127,23 @@ def test_training_matches_the_float64_reference(level, model, shared):
     assert np.abs(ref_in[VOCAB:] - w_in[VOCAB:]).max(axis=1).min() > 1e-3  # every bucket row learnt
     for new, old, ref in ((new_in, w_in, ref_in), (new_out, w_out, ref_out)):
         assert not new[:, DIM:].any()  # the padding stays zero
+        delta, ref_delta = new.astype(np.float64) - old, ref - old
+        assert np.abs(delta - ref_delta).max() / np.abs(ref_delta).max() < 1e-5
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_draw_per_context_moves_the_mean_as_its_rows_move(level):
+    # The kernel composes the center's mean once and moves it by each context's gradient; word 0 lists
+    # bucket 6 twice, so its mean moves 1.5 times the gradient: the reference recomposes it every time.
+    sentences = [[1, 0, 2, 0, 3], [0, 5]]
+    w_in, w_out = start(2)
+    lr = 0.3
+    ref_in, ref_out, ref_loss, _ = reference_train("sg", w_in, w_out, lr, False, sentences)
+    new_in, new_out = w_in.copy(), w_out.copy()
+    stats = _core.train(fixed_params("sg", lr, shared_negatives=False),
+                        fixed_job(new_in, new_out, table(), sentences=sentences), level)
+    assert stats["loss"] == pytest.approx(ref_loss, rel=1e-4)
+    for new, old, ref in ((new_in, w_in, ref_in), (new_out, w_out, ref_out)):
         delta, ref_delta = new.astype(np.float64) - old, ref - old
         assert np.abs(delta - ref_delta).max() / np.abs(ref_delta).max() < 1e-5
 

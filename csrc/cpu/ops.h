@@ -42,11 +42,23 @@ using CbowFn = double (*)(float* const* in_rows, const int* context_ends, int n_
 using SubwordFn = double (*)(float* const* in_rows, int n_in, float* const* out_rows, int n_targets, int n_positive,
                              float negative_weight, int64_t dim, float lr, float* scratch);
 
+// Skip-gram with subwords and a draw of negatives per context (fastText's
+// update exactly, one context after the other): context c's targets are
+// out_rows[target_ends[c-1], target_ends[c]) (from 0 for c = 0), its word
+// first. h is composed once; after each context's update h moves by its
+// gradient times `h_gain` (1, or more where the word repeats a row: the mean
+// of the updated rows), and the center's rows receive the summed gradient at
+// the end: the same sums as recomposing h from the updated rows before every
+// context, without reading the rows again (the rows are w_in, the targets w_out).
+using SubwordPairsFn = double (*)(float* const* in_rows, int n_in, float h_gain, float* const* out_rows,
+                                  const int* target_ends, int n_contexts, int64_t dim, float lr, float* scratch);
+
 struct Ops {
   const char* level;
-  StepFn skipgram;         // every context row of w_in predicts every target row of w_out
-  CbowFn cbow;             // the mean of each center's context rows predicts its word and the negatives
-  SubwordFn subword_step;  // the mean of a center's subword rows predicts its contexts and the negatives
+  StepFn skipgram;             // every context row of w_in predicts every target row of w_out
+  CbowFn cbow;                 // the mean of each center's context rows predicts its word and the negatives
+  SubwordFn subword_step;      // the mean of a center's subword rows predicts its contexts and the negatives
+  SubwordPairsFn subword_pairs;  // the same mean predicts each context against negatives of its own
 };
 
 const Ops& ops_generic();

@@ -316,12 +316,57 @@ double subword_step(float* const* in_rows, int n_in, float* const* out_rows, int
   return loss;
 }
 
+// ops.h's SubwordPairsFn. Within a context the old target blocks are all read
+// before any is written (a negative may be drawn twice).
+double subword_pairs(float* const* in_rows, int n_in, float h_gain, float* const* out_rows, const int* target_ends,
+                     int n_contexts, int64_t dim, float lr, float* scratch) {
+  float* const h = scratch;
+  float* const grad_sum = scratch + dim;
+  float* const g = scratch + 2 * dim;  // one score per target, padded to whole blocks
+  mean_rows(h, in_rows, n_in, dim);
+  std::memset(grad_sum, 0, dim * sizeof(float));
+  const vec gain = splat(h_gain);
+  double loss = 0.0;
+  for (int c = 0, begin = 0; c < n_contexts; begin = target_ends[c++]) {
+    float* const* targets = out_rows + begin;
+    const int n_targets = target_ends[c] - begin;
+    for (int t = 0; t < n_targets; t += kGroup) score_group<kGroup>(g + t, &h, 1, targets + t, n_targets - t, dim);
+    loss += scores_to_gradients(g, n_targets, 1, lr);
+    by_blocks<2>(dim, [&](auto unroll, int64_t k) {
+      constexpr int U = decltype(unroll)::count;
+      vec hk[U], grad[U];
+      for (int u = 0; u < U; ++u) hk[u] = load(h + k + u * kLanes), grad[u] = splat(0.0f);
+      for (int t = 0; t < n_targets; ++t) {
+        const vec coefficient = splat(g[t]);
+        for (int u = 0; u < U; ++u) grad[u] += coefficient * load(targets[t] + k + u * kLanes);
+      }
+      for (int t = 0; t < n_targets; ++t) {
+        const vec coefficient = splat(g[t]);
+        for (int u = 0; u < U; ++u)
+          store(targets[t] + k + u * kLanes, load(targets[t] + k + u * kLanes) + coefficient * hk[u]);
+      }
+      for (int u = 0; u < U; ++u) {
+        store(grad_sum + k + u * kLanes, load(grad_sum + k + u * kLanes) + grad[u]);
+        store(h + k + u * kLanes, hk[u] + gain * grad[u]);
+      }
+    });
+  }
+  by_blocks<4>(dim, [&](auto unroll, int64_t k) {
+    constexpr int U = decltype(unroll)::count;
+    vec grad[U];
+    for (int u = 0; u < U; ++u) grad[u] = load(grad_sum + k + u * kLanes);
+    for (int r = 0; r < n_in; ++r)
+      for (int u = 0; u < U; ++u) store(in_rows[r] + k + u * kLanes, load(in_rows[r] + k + u * kLanes) + grad[u]);
+  });
+  return loss;
+}
+
 }  // namespace
 }  // namespace mtl::cpu
 
 // Defines the accessor for one level, e.g. MTL_DEFINE_OPS(avx2).
 #define MTL_DEFINE_OPS(LEVEL)                                   \
   const ::mtl::cpu::Ops& ::mtl::cpu::ops_##LEVEL() {            \
-    static const Ops table{#LEVEL, &skipgram_step, &cbow_step, &subword_step}; \
+    static const Ops table{#LEVEL, &skipgram_step, &cbow_step, &subword_step, &subword_pairs}; \
     return table;                                               \
   }

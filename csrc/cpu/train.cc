@@ -193,6 +193,30 @@ int max_word_rows(const TrainJob& job) {
   return static_cast<int>(most);
 }
 
+// Per word, how far its mean moves when each of its rows (each time it is
+// listed) receives a gradient g: by g times sum_i m_i / n, m_i being how often
+// row i is listed (1 for all but the rare repeated bucket). For ops.h's
+// SubwordPairsFn; empty unless skip-gram draws per context with subwords.
+std::vector<float> mean_gains(const TrainParams& params, const TrainJob& job) {
+  const Subwords& table = job.subwords;
+  if (!table.present() || params.model != Model::SkipGram || params.shared_negatives) return {};
+  std::vector<float> gains(table.words);
+  std::vector<int32_t> rows;
+  for (int64_t w = 0; w < table.words; ++w) {
+    rows.assign(table.rows + table.offsets[w], table.rows + table.offsets[w + 1]);
+    std::sort(rows.begin(), rows.end());
+    int64_t listed = 0;  // sum over the listed rows of their count
+    for (size_t i = 0; i < rows.size();) {
+      size_t j = i;
+      while (j < rows.size() && rows[j] == rows[i]) ++j;
+      listed += int64_t(j - i) * int64_t(j - i);
+      i = j;
+    }
+    gains[w] = rows.empty() ? 1.0f : static_cast<float>(double(listed) / double(rows.size()));
+  }
+  return gains;
+}
+
 // What one worker owns: its buffers never move, so no false sharing.
 // kSubwords: a word's input vector is the mean of its subword rows (sgns.h's
 // Subwords); skip-gram then turns around, as fastText's: the center's mean
@@ -212,6 +236,8 @@ struct Worker {
                                            // skip-gram: the center's contexts, then the negatives)
   std::vector<float*> in_rows, out_rows;   // the rows of `contexts` and `targets`
   std::vector<int> row_ends;               // subword CBOW: center i's end in `in_rows`
+  std::vector<int> target_ends;            // subword skip-gram, a draw per context: context c's end in `targets`
+  const std::vector<float>& mean_gains;    // per word, for ops.subword_pairs
   std::vector<float> scratch;
   const HotSet& hot;
   std::vector<HotCopies> heads;   // w_out, with this worker's copies of the hot rows
@@ -222,12 +248,13 @@ struct Worker {
   int64_t pairs = 0;
 
   Worker(const TrainParams& p, const TrainJob& j, Control& c, const Ops& o, const HotSet& h, int index,
-         int word_rows)
+         int word_rows, const std::vector<float>& gains)
       : params(p), job(j), control(c), ops(o),
         share(p.model == Model::SkipGram ? 1 : p.cbow_share),
         contexts(share * (2 * p.window + 1)), context_ends(share),
-        targets((kSubwords ? 2 * p.window + 1 : share) + p.negative),
+        targets(kSubwords ? (2 * p.window + 1) * (1 + p.negative) : share + p.negative),
         in_rows(std::max(contexts.size(), contexts.size() * word_rows)), out_rows(targets.size()), row_ends(share),
+        target_ends(kSubwords ? 2 * p.window + 1 : 0), mean_gains(gains),
         scratch(scratch_floats(2 * p.window + 1, p.negative + share, p.dim)), hot(h),
         first_group(hot.groups() * index / p.threads) {
     for (const Matrix& w_out : j.w_out) heads.push_back(HotCopies{w_out, {}, {}});
@@ -249,17 +276,18 @@ struct Worker {
   }
 
   // Draws the step's negatives after its `n_positive` positive targets (the
-  // centers' words; subword skip-gram: the contexts' words) in `targets`;
-  // returns the number of targets.
-  int draw_targets(Rng& rng, int n_positive, const NoiseTable& noise) {
+  // centers' words; subword skip-gram: the contexts' words) in `targets`
+  // from position `at`; returns the number of targets from there.
+  int draw_targets(Rng& rng, int n_positive, const NoiseTable& noise, int at = 0) {
+    int32_t* const step = targets.data() + at;
     int n_targets = n_positive;
     for (int k = 0; k < params.negative; ++k) {
       const int32_t negative = draw_negative(rng, noise);
       bool is_positive = false;
-      for (int i = 0; i < n_positive; ++i) is_positive |= negative == targets[i];
-      if (!is_positive) targets[n_targets++] = negative;  // as word2vec: never a positive's own word
+      for (int i = 0; i < n_positive; ++i) is_positive |= negative == step[i];
+      if (!is_positive) step[n_targets++] = negative;  // as word2vec: never a positive's own word
     }
-    for (int t = 0; t < n_targets; ++t) out_rows[t] = head->row(hot, targets[t]);
+    for (int t = 0; t < n_targets; ++t) out_rows[at + t] = head->row(hot, step[t]);
     return n_targets;
   }
 
@@ -316,15 +344,18 @@ struct Worker {
       pairs += int64_t(n_centers) * (1 + n_targets - n_centers);
       return;
     }
-    const int n_in = word_rows(targets[0], 0);  // the center's rows
+    const int32_t center = targets[0];
+    const int n_in = word_rows(center, 0);  // the center's rows
     if (!params.shared_negatives) {
+      int n_targets = 0;
       for (int c = 0; c < n_contexts; ++c) {
-        targets[0] = contexts[c];
-        const int n_targets = draw_targets(rng, 1, noise);
-        loss += ops.subword_step(in_rows.data(), n_in, out_rows.data(), n_targets, 1, 1.0f, params.dim, lr,
-                                 scratch.data());
-        pairs += n_targets;
+        targets[n_targets] = contexts[c];
+        n_targets += draw_targets(rng, 1, noise, n_targets);
+        target_ends[c] = n_targets;
       }
+      loss += ops.subword_pairs(in_rows.data(), n_in, mean_gains[center], out_rows.data(), target_ends.data(),
+                                n_contexts, params.dim, lr, scratch.data());
+      pairs += n_targets;
       return;
     }
     std::copy(contexts.begin(), contexts.begin() + n_contexts, targets.begin());
@@ -433,13 +464,14 @@ template <bool kSubwords>
 void run(const TrainParams& params, const TrainJob& job, Control& control, const Ops& ops) {
   const HotSet hot(params, job);
   const int word_rows = max_word_rows(job);
+  const std::vector<float> gains = mean_gains(params, job);
   // Chunks are taken in schedule order and a taken chunk is always finished,
   // and stop is checked before taking one: so the chunks done are always a
   // prefix of the schedule, however the threads interleave with a stop.
   std::atomic<int64_t> next_chunk{0};
   const int64_t n_chunks = static_cast<int64_t>(job.chunks.size());
   run_workers(params.threads, control.stop, [&](int index) {
-    Worker<kSubwords> worker(params, job, control, ops, hot, index, word_rows);
+    Worker<kSubwords> worker(params, job, control, ops, hot, index, word_rows, gains);
     while (!control.stop.load()) {
       const int64_t c = next_chunk.fetch_add(1);
       if (c >= n_chunks) break;
