@@ -60,26 +60,33 @@ def train_params(**fields):
 CUDA_ROW_FLOATS = 16
 
 
-def negatives_of(config: TrainConfig, device: str) -> str:
+# auto draws per pair with subwords from this many training words (corpus words x epochs) on: one draw
+# per center learns faster on little text, a draw per pair better on more (analogy accuracy,
+# benchmarks/results/subwords-negatives.md: center ahead up to 4M training words, pair from 10M).
+PAIR_FROM_WORDS = 8_000_000
+
+
+def negatives_of(config: TrainConfig, device: str, corpus_words: int = 0) -> str:
     """How skip-gram draws its negatives on a device ('cpu' or 'cuda'): "center" or "pair". auto is pair
-    for skip-gram with subwords on the CPU, where it scores higher once training is longer
-    (benchmarks/results/subwords-variants-*.md), and center elsewhere (CUDA has only center). CBOW keeps
-    center: its draws follow cbow_share."""
+    for skip-gram with subwords on the CPU once corpus_words x epochs reaches PAIR_FROM_WORDS, and center
+    elsewhere (CUDA has only center). CBOW keeps center: its draws follow cbow_share."""
     if config.model != "sg":
         return "center"
     if config.negatives != "auto":
         return config.negatives
-    return "pair" if config.subwords and device == "cpu" else "center"
+    longer = corpus_words * config.epochs >= PAIR_FROM_WORDS
+    return "pair" if config.subwords and device == "cpu" and longer else "center"
 
 
-def params(config: TrainConfig, dim: int, device: str = "cpu"):
-    """The kernel's TrainParams for a config on a device; `dim` is the padded row length."""
+def params(config: TrainConfig, dim: int, device: str = "cpu", corpus_words: int = 0):
+    """The kernel's TrainParams for a config on a device; `dim` is the padded row length, `corpus_words`
+    the words of the whole corpus (the vocabulary's counts: the same on every rank)."""
     return train_params(model=config.model, dim=dim, window=config.window, negative=config.negative,
                         cbow_share=config.cbow_share,
-                        shared_negatives=negatives_of(config, device) == "center", alpha=config.learning_rate,
-                        min_alpha=config.final_learning_rate, seed=config.seed, threads=config.worker_threads,
-                        copy_hot_rows=config.copy_hot_rows, cuda_cols=config.dim,
-                        cuda_row_floats=CUDA_ROW_FLOATS)
+                        shared_negatives=negatives_of(config, device, corpus_words) == "center",
+                        alpha=config.learning_rate, min_alpha=config.final_learning_rate, seed=config.seed,
+                        threads=config.worker_threads, copy_hot_rows=config.copy_hot_rows,
+                        cuda_cols=config.dim, cuda_row_floats=CUDA_ROW_FLOATS)
 
 
 def kernel_job(w_in: np.ndarray, w_out: list[np.ndarray], keep_prob: np.ndarray, noise: list[tuple],
@@ -105,7 +112,7 @@ class Kernel:
                  w_out: list[np.ndarray], tasks: list, chunks: dict, chunk_stats: np.ndarray,
                  subwords: SubwordTable | None = None):
         self.w_in, self.w_out, self.subwords = w_in, w_out, subwords
-        self.params = params(config, w_in.shape[1], device)
+        self.params = params(config, w_in.shape[1], device, int(data.vocab.counts.sum()))
         keep, noise = data.vocab.keep_probabilities(config.sample), data.vocab.noise_tables()
         self._bind = lambda tasks: kernel_job(w_in, w_out, keep, noise, tasks, chunks, chunk_stats, subwords)
         self.job = self._bind(tasks)

@@ -24,25 +24,38 @@ def train(corpus, **changes) -> np.ndarray:
     return Trainer(TrainConfig(**{**SMALL, **changes}), [TaskSpec("t", (str(corpus),))]).train().vectors
 
 
-@pytest.mark.parametrize("changes, device, expected", [
-    (dict(subwords=True), "cpu", "pair"),                    # where per-pair draws score higher
-    (dict(subwords=False), "cpu", "center"),
-    (dict(subwords=True), "cuda", "center"),                 # the CUDA kernel draws per center only
-    (dict(subwords=True, negatives="center"), "cpu", "center"),
-    (dict(subwords=False, negatives="pair"), "cpu", "pair"),
-    (dict(subwords=True, model="cbow"), "cpu", "center"),    # CBOW: cbow_share decides, never pair
-    (dict(subwords=True, model="cbow", negatives="pair"), "cpu", "center"),
+LONG = kernel.PAIR_FROM_WORDS  # corpus words: with one epoch, training long enough for per-pair draws
+
+
+@pytest.mark.parametrize("changes, device, words, expected", [
+    (dict(subwords=True, epochs=1), "cpu", LONG, "pair"),         # where per-pair draws score higher
+    (dict(subwords=True, epochs=1), "cpu", LONG - 1, "center"),   # less text: the shared draw learns faster
+    (dict(subwords=True, epochs=5), "cpu", LONG // 5, "pair"),    # training words = corpus words x epochs
+    (dict(subwords=False), "cpu", LONG, "center"),
+    (dict(subwords=True), "cuda", LONG, "center"),                # the CUDA kernel draws per center only
+    (dict(subwords=True, negatives="center"), "cpu", LONG, "center"),
+    (dict(subwords=False, negatives="pair"), "cpu", 0, "pair"),
+    (dict(subwords=True, model="cbow"), "cpu", LONG, "center"),   # CBOW: cbow_share decides, never pair
+    (dict(subwords=True, model="cbow", negatives="pair"), "cpu", LONG, "center"),
 ])
-def test_auto_resolves_by_model_subwords_and_device(changes, device, expected):
+def test_auto_resolves_by_model_subwords_device_and_training_words(changes, device, words, expected):
     config = TrainConfig(**changes)
     assert config.negatives == changes.get("negatives", "auto")
-    assert kernel.negatives_of(config, device) == expected
-    assert kernel.params(config, 16, device).shared_negatives == (expected == "center")
+    assert kernel.negatives_of(config, device, words) == expected
+    assert kernel.params(config, 16, device, words).shared_negatives == (expected == "center")
+
+
+def test_auto_counts_the_whole_corpus(corpus, monkeypatch):
+    """The trainer hands the kernel the vocabulary's word count (the same on every rank of a distributed
+    run): a small corpus keeps the shared draw, and with the threshold below it auto draws per pair."""
+    small = train(corpus)
+    assert np.array_equal(small, train(corpus, negatives="center"))
+    monkeypatch.setattr(kernel, "PAIR_FROM_WORDS", 1000)
+    assert np.array_equal(train(corpus), train(corpus, negatives="pair"))
 
 
 def test_pair_is_the_kernels_per_pair_update_bit_for_bit(corpus, monkeypatch):
     pair = train(corpus, negatives="pair")
-    assert np.array_equal(train(corpus), pair)  # auto, skip-gram with subwords on the CPU
     center = train(corpus, negatives="center")
     assert not np.allclose(center, pair)
     plain = kernel.params
