@@ -58,10 +58,10 @@ class TrainConfig:
                              "center)",
                              low=1, high=_kernel_limit("cbow_share"))
     negatives: str = param("auto", "skip-gram: draw the negatives once per center, shared by its "
-                           "contexts (center: with subwords 2.6-2.9x faster, and ahead on little text), or "
+                           "contexts (center: with subwords faster, and ahead on little text), or "
                            "once per (center, context) pair as word2vec, fastText and gensim do (pair: with "
-                           "subwords ahead from about 10M training words: 4M words x 5 epochs, analogy 52.5 "
-                           "against 46.0, fastText 46.6); auto: pair for skip-gram with subwords on the CPU "
+                           "subwords ahead from about 10M training words: 4M words x 5 epochs, analogy 52.4 "
+                           "against 45.2, fastText 46.6); auto: pair for skip-gram with subwords on the CPU "
                            "once corpus words x epochs reach 8M, else center (the CUDA kernel draws per "
                            "center)",
                            choices=("auto", "center", "pair"))
