@@ -72,7 +72,7 @@ const Ops& ops_avx512();
 inline int64_t scratch_floats(int max_contexts, int max_targets, int dim) {
   // the score block rounded up to whole SIMD blocks, copies of the old rows
   // (when the targets come in several groups), and CBOW's h rows (the
-  // subword step needs h and max_contexts + max_targets scores: less)
+  // subword steps need three rows and one context's scores: less)
   return static_cast<int64_t>(max_contexts) * (max_targets + 16) + int64_t(max_contexts + max_targets) * dim +
          int64_t(kMaxCbowShare + 1) * dim + int64_t(kMaxCbowShare) * (max_targets + 16);
 }

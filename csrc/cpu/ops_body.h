@@ -287,77 +287,81 @@ double cbow_step(float* const* in_rows, const int* context_ends, int n_centers, 
   return cbow_dispatch<kMaxCbowShare>(in_rows, context_ends, n_centers, out_rows, n_targets, dim, lr, scratch);
 }
 
-// ops.h's SubwordFn. The center's rows and the targets lie in different
-// matrices, so only repeated targets need care: every old target block is
-// read before any is written.
-double subword_step(float* const* in_rows, int n_in, float* const* out_rows, int n_targets, int n_positive,
-                    float negative_weight, int64_t dim, float lr, float* scratch) {
-  float* const h = scratch;
-  float* const g = scratch + dim;  // one score per target, padded to whole blocks
-  mean_rows(h, in_rows, n_in, dim);
-  for (int t = 0; t < n_targets; t += kGroup) score_group<kGroup>(g + t, &h, 1, out_rows + t, n_targets - t, dim);
+// h predicts `targets`, the first n_positive with label 1, the others counting
+// `negative_weight` times: scores from the old rows, then w_out[t] += g_t h, and
+// the gradient of h, sum_t g_t w_out[t] (old rows), written to `grad`. Every old
+// target block is read before any is written (a negative may be drawn twice).
+// `g` holds one score per target, padded to whole blocks. Returns the loss.
+inline double predict_targets(float* h, float* const* targets, int n_targets, int n_positive,
+                              float negative_weight, int64_t dim, float lr, float* g, float* grad) {
+  for (int t = 0; t < n_targets; t += kGroup)
+    score_group<kGroup>(g + t, &h, 1, targets + t, n_targets - t, dim);
   const double loss = scores_to_gradients(g, n_targets, n_positive, lr, negative_weight);
   by_blocks<2>(dim, [&](auto unroll, int64_t k) {
     constexpr int U = decltype(unroll)::count;
-    vec hk[U], grad[U];
-    for (int u = 0; u < U; ++u) hk[u] = load(h + k + u * kLanes), grad[u] = splat(0.0f);
+    vec hk[U], sum[U];
+    for (int u = 0; u < U; ++u) hk[u] = load(h + k + u * kLanes), sum[u] = splat(0.0f);
     for (int t = 0; t < n_targets; ++t) {
       const vec coefficient = splat(g[t]);
-      for (int u = 0; u < U; ++u) grad[u] += coefficient * load(out_rows[t] + k + u * kLanes);
+      for (int u = 0; u < U; ++u) sum[u] += coefficient * load(targets[t] + k + u * kLanes);
     }
     for (int t = 0; t < n_targets; ++t) {
       const vec coefficient = splat(g[t]);
       for (int u = 0; u < U; ++u)
-        store(out_rows[t] + k + u * kLanes, load(out_rows[t] + k + u * kLanes) + coefficient * hk[u]);
+        store(targets[t] + k + u * kLanes, load(targets[t] + k + u * kLanes) + coefficient * hk[u]);
     }
-    for (int r = 0; r < n_in; ++r)
-      for (int u = 0; u < U; ++u) store(in_rows[r] + k + u * kLanes, load(in_rows[r] + k + u * kLanes) + grad[u]);
+    for (int u = 0; u < U; ++u) store(grad + k + u * kLanes, sum[u]);
   });
   return loss;
 }
 
-// ops.h's SubwordPairsFn. Within a context the old target blocks are all read
-// before any is written (a negative may be drawn twice).
+// rows[r] += v for each listed row: a repeated row gets it twice, as in fastText.
+inline void add_to_rows(float* const* rows, int n, const float* v, int64_t dim) {
+  by_blocks<4>(dim, [&](auto unroll, int64_t k) {
+    constexpr int U = decltype(unroll)::count;
+    vec add[U];
+    for (int u = 0; u < U; ++u) add[u] = load(v + k + u * kLanes);
+    for (int r = 0; r < n; ++r)
+      for (int u = 0; u < U; ++u) store(rows[r] + k + u * kLanes, load(rows[r] + k + u * kLanes) + add[u]);
+  });
+}
+
+// ops.h's SubwordFn. The center's rows and the targets lie in different
+// matrices, so only repeated targets need care (predict_targets).
+double subword_step(float* const* in_rows, int n_in, float* const* out_rows, int n_targets, int n_positive,
+                    float negative_weight, int64_t dim, float lr, float* scratch) {
+  float* const h = scratch;
+  float* const grad = scratch + dim;
+  mean_rows(h, in_rows, n_in, dim);
+  const double loss = predict_targets(h, out_rows, n_targets, n_positive, negative_weight, dim, lr,
+                                      scratch + 2 * dim, grad);
+  add_to_rows(in_rows, n_in, grad, dim);
+  return loss;
+}
+
+// ops.h's SubwordPairsFn.
 double subword_pairs(float* const* in_rows, int n_in, float h_gain, float* const* out_rows, const int* target_ends,
                      int n_contexts, int64_t dim, float lr, float* scratch) {
   float* const h = scratch;
-  float* const grad_sum = scratch + dim;
-  float* const g = scratch + 2 * dim;  // one score per target, padded to whole blocks
+  float* const grad = scratch + dim;
+  float* const grad_sum = scratch + 2 * dim;
   mean_rows(h, in_rows, n_in, dim);
   std::memset(grad_sum, 0, dim * sizeof(float));
   const vec gain = splat(h_gain);
   double loss = 0.0;
   for (int c = 0, begin = 0; c < n_contexts; begin = target_ends[c++]) {
-    float* const* targets = out_rows + begin;
-    const int n_targets = target_ends[c] - begin;
-    for (int t = 0; t < n_targets; t += kGroup) score_group<kGroup>(g + t, &h, 1, targets + t, n_targets - t, dim);
-    loss += scores_to_gradients(g, n_targets, 1, lr);
-    by_blocks<2>(dim, [&](auto unroll, int64_t k) {
+    loss += predict_targets(h, out_rows + begin, target_ends[c] - begin, 1, 1.0f, dim, lr, scratch + 3 * dim,
+                            grad);
+    by_blocks<4>(dim, [&](auto unroll, int64_t k) {
       constexpr int U = decltype(unroll)::count;
-      vec hk[U], grad[U];
-      for (int u = 0; u < U; ++u) hk[u] = load(h + k + u * kLanes), grad[u] = splat(0.0f);
-      for (int t = 0; t < n_targets; ++t) {
-        const vec coefficient = splat(g[t]);
-        for (int u = 0; u < U; ++u) grad[u] += coefficient * load(targets[t] + k + u * kLanes);
-      }
-      for (int t = 0; t < n_targets; ++t) {
-        const vec coefficient = splat(g[t]);
-        for (int u = 0; u < U; ++u)
-          store(targets[t] + k + u * kLanes, load(targets[t] + k + u * kLanes) + coefficient * hk[u]);
-      }
       for (int u = 0; u < U; ++u) {
-        store(grad_sum + k + u * kLanes, load(grad_sum + k + u * kLanes) + grad[u]);
-        store(h + k + u * kLanes, hk[u] + gain * grad[u]);
+        const vec step = load(grad + k + u * kLanes);
+        store(grad_sum + k + u * kLanes, load(grad_sum + k + u * kLanes) + step);
+        store(h + k + u * kLanes, load(h + k + u * kLanes) + gain * step);
       }
     });
   }
-  by_blocks<4>(dim, [&](auto unroll, int64_t k) {
-    constexpr int U = decltype(unroll)::count;
-    vec grad[U];
-    for (int u = 0; u < U; ++u) grad[u] = load(grad_sum + k + u * kLanes);
-    for (int r = 0; r < n_in; ++r)
-      for (int u = 0; u < U; ++u) store(in_rows[r] + k + u * kLanes, load(in_rows[r] + k + u * kLanes) + grad[u]);
-  });
+  add_to_rows(in_rows, n_in, grad_sum, dim);
   return loss;
 }
 
