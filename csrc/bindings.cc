@@ -221,6 +221,9 @@ struct KernelJob {
   TrainJob job;
   Held held;
   double* chunk_stats = nullptr;  // (loss, pairs) per chunk of the schedule, or null
+  std::vector<float> mean_gains;  // job.subwords.mean_gains: computed once per job, not per train call
+  KernelJob(const KernelJob&) = delete;  // job.subwords points into mean_gains
+  KernelJob& operator=(const KernelJob&) = delete;
 
   KernelJob(const py::object& w_in, const py::list& w_out, const py::object& keep_prob, const py::list& noise,
             const py::list& tasks, const Schedule& schedule, const py::object& stats,
@@ -267,6 +270,10 @@ struct KernelJob {
       hold(stats);
     }
     validate_ids(job);  // once here, not on every train call: it reads the whole corpus
+    if (job.subwords.present()) {
+      mean_gains = subword_mean_gains(job.subwords);
+      job.subwords.mean_gains = mean_gains.data();
+    }
   }
 
   // The plain job of chunks [begin, end).

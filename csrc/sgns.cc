@@ -1,5 +1,7 @@
 #include "sgns.h"
 
+#include <algorithm>
+
 #include "common.h"
 
 namespace mtl {
@@ -69,6 +71,24 @@ void validate_ids(const TrainJob& job) {
   for (int64_t r = 0; r < table.offsets[table.words]; ++r)
     MTL_CHECK(table.rows[r] >= 0 && table.rows[r] < job.w_in.rows, "subword row ", table.rows[r], " at position ", r,
               " is outside w_in (", job.w_in.rows, " rows)");
+}
+
+std::vector<float> subword_mean_gains(const Subwords& table) {
+  std::vector<float> gains(table.words);
+  std::vector<int32_t> rows;
+  for (int64_t w = 0; w < table.words; ++w) {
+    rows.assign(table.rows + table.offsets[w], table.rows + table.offsets[w + 1]);
+    std::sort(rows.begin(), rows.end());
+    int64_t listed = 0;  // sum over the listed rows of how often each is listed
+    for (size_t i = 0; i < rows.size();) {
+      size_t j = i;
+      while (j < rows.size() && rows[j] == rows[i]) ++j;
+      listed += int64_t(j - i) * int64_t(j - i);
+      i = j;
+    }
+    gains[w] = static_cast<float>(double(listed) / double(rows.size()));  // validate_ids: every word has a row
+  }
+  return gains;
 }
 
 }  // namespace mtl

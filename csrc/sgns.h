@@ -83,6 +83,10 @@ struct Subwords {
   const int64_t* offsets = nullptr;  // words + 1 entries
   const int32_t* rows = nullptr;
   int64_t words = 0;
+  // Per word, how far its mean moves when each listed row receives a gradient
+  // g: g times this (subword_mean_gains). The CPU kernel's draw per context
+  // moves the mean by it instead of composing it again.
+  const float* mean_gains = nullptr;
   bool present() const { return offsets != nullptr; }
 };
 
@@ -166,5 +170,9 @@ void validate(const TrainParams& params, const TrainJob& job);
 // against the vocabulary and w_in: a pass over the whole corpus, so the
 // bindings run it once, when a job is bound, not on every train call.
 void validate_ids(const TrainJob& job);
+
+// Subwords::mean_gains of a table: sum_i m_i / n over a word's n listed rows, m_i
+// being how often row i is listed (1 for all but the rare repeated bucket).
+std::vector<float> subword_mean_gains(const Subwords& table);
 
 }  // namespace mtl

@@ -193,30 +193,6 @@ int max_word_rows(const TrainJob& job) {
   return static_cast<int>(most);
 }
 
-// Per word, how far its mean moves when each of its rows (each time it is
-// listed) receives a gradient g: by g times sum_i m_i / n, m_i being how often
-// row i is listed (1 for all but the rare repeated bucket). For ops.h's
-// SubwordPairsFn; empty unless skip-gram draws per context with subwords.
-std::vector<float> mean_gains(const TrainParams& params, const TrainJob& job) {
-  const Subwords& table = job.subwords;
-  if (!table.present() || params.model != Model::SkipGram || params.shared_negatives) return {};
-  std::vector<float> gains(table.words);
-  std::vector<int32_t> rows;
-  for (int64_t w = 0; w < table.words; ++w) {
-    rows.assign(table.rows + table.offsets[w], table.rows + table.offsets[w + 1]);
-    std::sort(rows.begin(), rows.end());
-    int64_t listed = 0;  // sum over the listed rows of their count
-    for (size_t i = 0; i < rows.size();) {
-      size_t j = i;
-      while (j < rows.size() && rows[j] == rows[i]) ++j;
-      listed += int64_t(j - i) * int64_t(j - i);
-      i = j;
-    }
-    gains[w] = rows.empty() ? 1.0f : static_cast<float>(double(listed) / double(rows.size()));
-  }
-  return gains;
-}
-
 // What one worker owns: its buffers never move, so no false sharing.
 // kSubwords: a word's input vector is the mean of its subword rows (sgns.h's
 // Subwords); skip-gram then turns around, as fastText's: the center's mean
@@ -237,7 +213,6 @@ struct Worker {
   std::vector<float*> in_rows, out_rows;   // the rows of `contexts` and `targets`
   std::vector<int> row_ends;               // subword CBOW: center i's end in `in_rows`
   std::vector<int> target_ends;            // subword skip-gram, a draw per context: context c's end in `targets`
-  const std::vector<float>& mean_gains;    // per word, for ops.subword_pairs
   std::vector<float> scratch;
   const HotSet& hot;
   std::vector<HotCopies> heads;   // w_out, with this worker's copies of the hot rows
@@ -248,13 +223,13 @@ struct Worker {
   int64_t pairs = 0;
 
   Worker(const TrainParams& p, const TrainJob& j, Control& c, const Ops& o, const HotSet& h, int index,
-         int word_rows, const std::vector<float>& gains)
+         int word_rows)
       : params(p), job(j), control(c), ops(o),
         share(p.model == Model::SkipGram ? 1 : p.cbow_share),
         contexts(share * (2 * p.window + 1)), context_ends(share),
         targets(kSubwords ? (2 * p.window + 1) * (1 + p.negative) : share + p.negative),
         in_rows(std::max(contexts.size(), contexts.size() * word_rows)), out_rows(targets.size()), row_ends(share),
-        target_ends(kSubwords ? 2 * p.window + 1 : 0), mean_gains(gains),
+        target_ends(kSubwords ? 2 * p.window + 1 : 0),
         scratch(scratch_floats(2 * p.window + 1, p.negative + share, p.dim)), hot(h),
         first_group(hot.groups() * index / p.threads) {
     for (const Matrix& w_out : j.w_out) heads.push_back(HotCopies{w_out, {}, {}});
@@ -353,8 +328,8 @@ struct Worker {
         n_targets += draw_targets(rng, 1, noise, n_targets);
         target_ends[c] = n_targets;
       }
-      loss += ops.subword_pairs(in_rows.data(), n_in, mean_gains[center], out_rows.data(), target_ends.data(),
-                                n_contexts, params.dim, lr, scratch.data());
+      loss += ops.subword_pairs(in_rows.data(), n_in, job.subwords.mean_gains[center], out_rows.data(),
+                                target_ends.data(), n_contexts, params.dim, lr, scratch.data());
       pairs += n_targets;
       return;
     }
@@ -464,14 +439,13 @@ template <bool kSubwords>
 void run(const TrainParams& params, const TrainJob& job, Control& control, const Ops& ops) {
   const HotSet hot(params, job);
   const int word_rows = max_word_rows(job);
-  const std::vector<float> gains = mean_gains(params, job);
   // Chunks are taken in schedule order and a taken chunk is always finished,
   // and stop is checked before taking one: so the chunks done are always a
   // prefix of the schedule, however the threads interleave with a stop.
   std::atomic<int64_t> next_chunk{0};
   const int64_t n_chunks = static_cast<int64_t>(job.chunks.size());
   run_workers(params.threads, control.stop, [&](int index) {
-    Worker<kSubwords> worker(params, job, control, ops, hot, index, word_rows, gains);
+    Worker<kSubwords> worker(params, job, control, ops, hot, index, word_rows);
     while (!control.stop.load()) {
       const int64_t c = next_chunk.fetch_add(1);
       if (c >= n_chunks) break;
