@@ -185,6 +185,8 @@ class _Reader:
         output_matrix = self.matrix("output", args.dim)
         if self.pos != len(self.data):
             self.fail(f"{len(self.data) - self.pos} unexpected bytes after the output matrix")
+        self.check_finite("input", input_matrix, words)
+        self.check_finite("output", output_matrix, words + labels)
         return FastTextModel(self.path, args, words, counts, input_matrix, output_matrix, labels)
 
     def check_args(self, args: FastTextArgs) -> None:
@@ -193,6 +195,13 @@ class _Reader:
                       f"minn {args.minn}, maxn {args.maxn}")
         if args.model not in MODELS.values() or args.loss not in LOSSES.values():
             self.fail(f"bad arguments: model {args.model}, loss {args.loss}")
+
+    def check_finite(self, name: str, matrix: np.ndarray, words: list[str]) -> None:
+        # A NaN or infinite value would pass silently into every score: refused, as word2vec files' are.
+        row = _first_nonfinite_row(matrix)
+        if row is not None:
+            what = repr(words[row]) if row < len(words) else f"bucket {row - len(words)}"
+            self.fail(f"row {row} ({what}) of the {name} matrix holds a NaN or infinite value")
 
     def dictionary(self) -> tuple[list[str], np.ndarray, list[str]]:
         size, nwords, nlabels, _ntokens, pruned = self.unpack(_DICT, "dictionary")
@@ -357,6 +366,20 @@ def _check_model(words, counts, word_vectors, bucket_vectors, output_vectors, ar
                           "by count)")
     if len(set(words)) != len(words):
         raise ConfigError("fastText words must be unique")
+    for name, (matrix, _) in shapes.items():
+        row = _first_nonfinite_row(matrix)
+        if row is not None:  # a diverged model: a file no reader would take
+            raise FormatError(f"row {row} of {name} holds a NaN or infinite value; refusing to write it")
+
+
+def _first_nonfinite_row(matrix: np.ndarray) -> int | None:
+    """Block by block, so a memory-mapped cc.*.bin is read once and never copied whole."""
+    step = 1 << 16
+    for start in range(0, matrix.shape[0], step):
+        bad = np.flatnonzero(~np.isfinite(matrix[start : start + step]).all(axis=1))
+        if bad.size:
+            return start + int(bad[0])
+    return None
 
 
 def _write_matrix(handle, rows: int, cols: int, blocks: list[np.ndarray]) -> None:

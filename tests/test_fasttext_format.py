@@ -166,6 +166,12 @@ def hostile_files(good: bytes) -> dict:
         "unexpected bytes": good + b"\0",
         "entry types": _corrupt(good, ENTRIES_AT + len(b"the\0") + 8, b"\x01"),
         "truncated": good[:-1],
+        r"row 1 \('héllo'\) of the input matrix holds a NaN": _corrupt(good, quant_at + 17 + DIM * 4 + 8,
+                                                                      struct.pack("<f", float("nan"))),
+        "bucket 0.* of the input matrix holds a NaN or infinite": _corrupt(
+            good, quant_at + 17 + len(WORDS) * DIM * 4, struct.pack("<f", float("inf"))),
+        "of the output matrix holds a NaN or infinite": _corrupt(good, len(good) - 4,
+                                                                 struct.pack("<f", float("-inf"))),
     }
 
 
@@ -210,6 +216,9 @@ def test_writing_checks_its_inputs(tmp_path):
         write_fasttext(path, WORDS, counts, word_rows, bucket_rows[:5], output_rows, args)
     with pytest.raises(ConfigError, match="NUL"):
         write_fasttext(path, WORDS[:-1] + ["a\0b"], counts, word_rows, bucket_rows, output_rows, args)
+    bucket_rows[3, 1] = np.nan  # a diverged model
+    with pytest.raises(FormatError, match="row 3 of bucket_vectors holds a NaN"):
+        write_fasttext(path, WORDS, counts, word_rows, bucket_rows, output_rows, args)
     assert not path.exists()
 
 
