@@ -36,6 +36,7 @@ def write_word2vec_binary(path: str, words: list[str], matrix) -> None:
 def train_gensim(a: argparse.Namespace) -> dict:
     from gensim.models import FastText, Word2Vec
     from gensim.models.fasttext import save_facebook_model
+    from gensim.models.word2vec import LineSentence
     from gensim.models.word2vec_corpusfile import CORPUSFILE_VERSION  # noqa: F401 (needs the compiled module)
 
     t_import = time.monotonic()
@@ -44,11 +45,15 @@ def train_gensim(a: argparse.Namespace) -> dict:
                   workers=a.threads, seed=a.seed)
     model = (FastText(**shared, min_n=a.min_n, max_n=a.max_n, bucket=a.buckets) if a.buckets
              else Word2Vec(**shared))
-    model.build_vocab(corpus_file=a.corpus)
+    # corpus_file: each worker reads its own part of the file and decays the learning rate over its own
+    # words only (word2vec_corpusfile.pyx), so with W workers the rate falls 1/W as far within an epoch.
+    # iterable: one producer thread hands out jobs with the rate of the words pushed so far
+    # (Word2Vec._job_producer -> _get_next_alpha): word2vec's global linear schedule, as mtlembed's.
+    corpus = ({"corpus_file": a.corpus} if a.input == "corpus_file"
+              else {"corpus_iterable": LineSentence(a.corpus)})
+    model.build_vocab(**corpus)
     t_vocab = time.monotonic()
-    trained, raw = model.train(
-        corpus_file=a.corpus, total_words=model.corpus_total_words, epochs=model.epochs
-    )
+    trained, raw = model.train(**corpus, total_words=model.corpus_total_words, epochs=model.epochs)
     t_train = time.monotonic()
     if a.buckets:
         save_facebook_model(model, a.out)
@@ -58,7 +63,7 @@ def train_gensim(a: argparse.Namespace) -> dict:
     return {
         "t_import": t_import, "t_vocab": t_vocab, "t_train": t_train, "t_export": t_export,
         "vocab_size": len(model.wv), "corpus_words": model.corpus_total_words,
-        "effective_words": trained, "version": metadata.version("gensim"),
+        "effective_words": trained, "version": metadata.version("gensim"), "input": a.input,
     }
 
 
@@ -107,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                        ("min-count", int), ("epochs", int), ("alpha", float), ("threads", int),
                        ("seed", int)]:
         ap.add_argument(f"--{name}", type=kind, required=True)
+    ap.add_argument("--input", choices=["corpus_file", "iterable"], default="corpus_file",
+                    help="gensim: how the corpus is read, which also sets its learning-rate schedule "
+                         "with several workers (see train_gensim)")
     ap.add_argument("--buckets", type=int, default=0, help="subwords: n-gram buckets (0: none)")
     ap.add_argument("--min-n", type=int, default=3, help="subwords: the shortest n-gram")
     ap.add_argument("--max-n", type=int, default=6, help="subwords: the longest n-gram")

@@ -14,10 +14,14 @@ A cell is (corpus size, model, epochs). Each cell trains, per tool and seed:
   (5000-6500), `mtlembed eval bli`'s logic. Tatoeba has about 0.7-1.1M words a side: a larger size
   has no BLI cell.
 Training reuses run.py's timed runner (one tool at a time, interleaved per configuration);
---sweep varies a setting of mtlembed's only (run.py's syntax). --reuse takes the peers' (gensim's) runs
-from earlier results files with the same settings instead of training them again (marked `reused_from`).
+--sweep varies a setting of mtlembed's only (run.py's syntax). --reuse takes runs of the --reuse-tools
+(default: the peers) from earlier results files with the same settings instead of training them again
+(marked `reused_from`).
+Two gensim peers: `gensim` reads the corpus as corpus_file (with 2 workers each decays the rate over its
+own half of the file: a higher mean rate than the linear schedule), `gensim-iterable` as an iterable of
+LineSentence (one global linear schedule, equal to mtlembed's); each gensim record names its `input`.
 Results: results/<name>.json and .md, with mean, standard deviation and each seed's score, and mtlembed's
-difference to gensim.
+difference to each gensim peer.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ LANGS = {"es": "spa", "de": "deu", "fr": "fra"}
 ENGLISH = {"google-analogy": "analogy", "ws353": "ws353", "simlex999": "simlex", "rw": "rw"}
 # A score below gensim's by more than this fails the issue's bar (points for P@1 and accuracy).
 TOLERANCE = {"analogy": 1.0, "ws353": 0.01, "simlex": 0.01, "rw": 0.01, "bli": 1.0, "bli_unit": 1.0}
+# The peers mtlembed is compared with, and how each reads the corpus (tools.Gensim).
+PEERS = {"gensim": "corpus_file", "gensim-iterable": "iterable"}
 
 
 def tokens(line: str) -> list[str]:
@@ -149,7 +155,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--parallel", type=run.choice_list(("tatoeba", "news")), default=["tatoeba"],
                     help="the parallel corpora whose sides are trained for BLI")
     ap.add_argument("--parts", type=run.choice_list(("english", "bli")), default=["english", "bli"])
-    ap.add_argument("--tools", type=run.choice_list(("mtlembed", "gensim")), default=["mtlembed", "gensim"])
+    ap.add_argument("--tools", type=run.choice_list(("mtlembed", *PEERS)), default=["mtlembed", *PEERS])
     ap.add_argument("--dim", type=int, default=100)
     ap.add_argument("--window", type=int, default=5)
     ap.add_argument("--negative", type=int, default=5)
@@ -167,8 +173,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--mtlembed-cmd")
     ap.add_argument("--reuse", type=Path, nargs="+", default=[], metavar="JSON",
-                    help="earlier results of this harness: a peer's run there with the same settings, cell "
-                         "and seed is taken instead of trained again")
+                    help="earlier results of this harness: a run there of one of the --reuse-tools with the "
+                         "same settings, cell, seed and options is taken instead of trained again")
+    ap.add_argument("--reuse-tools", type=run.choice_list(("mtlembed", *PEERS)), default=list(PEERS),
+                    help="whose runs --reuse may take (mtlembed's only while its code for these cells is "
+                         "unchanged since that file)")
     args = ap.parse_args(argv)
     shared = [key for key, _ in args.sweep if key in run.SHARED_KEYS]
     if shared:
@@ -213,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                             alpha=args.alpha or run.ALPHA[model], threads=args.threads, seed=seed)
             for tool, options in ((t, o) for t in tools for o in (mine if t.name == "mtlembed" else [{}])):
                 folder = work / prepare_corpus.label(size)
-                peer = tool.name != "mtlembed"
-                rec = (peer and reused(args, tool.name, size, params, cell_corpora)) \
+                rec = (tool.name in args.reuse_tools and reused(args, tool.name, size, params, options,
+                                                                cell_corpora)) \
                     or train_and_score(tool, params, options, cell_corpora, folder, args)
                 runs.append({**rec, "size": size})
                 print(status(rec, size), flush=True)
@@ -226,9 +235,10 @@ def main(argv: list[str] | None = None) -> int:
 SAME_SETTINGS = ("dim", "window", "negative", "sample", "min_count", "alpha", "threads")
 
 
-def reused(args, tool: str, size: int, params: Params, cell_corpora: list) -> dict | None:
-    """`tool`'s run of this cell and seed from one of the --reuse files with the same settings and every
-    score this cell needs, or None."""
+def reused(args, tool: str, size: int, params: Params, options: dict, cell_corpora: list) -> dict | None:
+    """`tool`'s run of this cell, seed and options from one of the --reuse files with the same settings and
+    every score this cell needs, or None. gensim's records from before it had two peers (no `input`) read
+    the corpus as corpus_file, the only way it did then."""
     needed = {f"bli {label.rsplit('.', 1)[0]}" for label, _, _, lang in cell_corpora
               if lang not in (None, "en")}
     if any(lang is None for *_, lang in cell_corpora):
@@ -238,9 +248,11 @@ def reused(args, tool: str, size: int, params: Params, cell_corpora: list) -> di
         if any(doc["settings"][key] != getattr(args, key) for key in SAME_SETTINGS):
             continue
         for r in doc["runs"]:
-            if (r["ok"] and (r["tool"], r["size"], r["model"], r["epochs"], r["seed"]) ==
-                    (tool, size, params.model, params.epochs, params.seed) and needed <= set(r["scores"])):
-                return {**r, "reused_from": path.name}
+            if (r["ok"] and (r["tool"], r["size"], r["model"], r["epochs"], r["seed"], r["options"]) ==
+                    (tool, size, params.model, params.epochs, params.seed, options)
+                    and needed <= set(r["scores"])):
+                origin = r.get("reused_from") or path.name  # where it was trained
+                return {**({"input": PEERS[tool]} if tool in PEERS else {}), **r, "reused_from": origin}
     return None
 
 
@@ -256,7 +268,7 @@ def write(args, runs: list[dict]) -> None:
 
 def settings(args) -> dict:
     keys = ("sizes", "epochs", "models", "langs", "parallel", "parts", "tools", "dim", "window", "negative",
-            "sample", "min_count", "alpha", "threads", "seed", "seeds")
+            "sample", "min_count", "alpha", "threads", "seed", "seeds", "reuse_tools")
     return {key: getattr(args, key) for key in keys} | {"sweep": dict(args.sweep),
                                                        "reuse": [p.name for p in args.reuse]}
 
@@ -265,7 +277,8 @@ def train_and_score(tool, params: Params, options: dict, cell_corpora: list, wor
     """Train `tool` on every corpus of a cell and score the cell: one record with all its scores."""
     params = Params(**{**params.__dict__, "options": tuple(options.items())})
     rec = {"tool": tool.name, "model": params.model, "epochs": params.epochs, "seed": params.seed,
-           "options": options, "ok": True, "scores": {}, "speeds": {}, "argv": {}}
+           "options": options, "ok": True, "scores": {}, "speeds": {}, "argv": {},
+           **({"input": PEERS[tool.name]} if tool.name in PEERS else {})}
     vectors = {}
     for label, path, words, _ in cell_corpora:
         folder = work / label
@@ -295,7 +308,8 @@ def metric_of(key: str) -> str:
 
 def summarize(runs: list[dict]) -> list[dict]:
     """One row per (size, model, epochs, tool, options, score): mean, sd and the seeds' values, and for
-    mtlembed the difference of means to gensim and whether it is within the tolerance."""
+    mtlembed, per gensim peer of the cell, the difference of means (`diff`) and whether it is within the
+    tolerance (`within`)."""
     groups: dict[tuple, list[float]] = {}
     for r in runs:
         if r["ok"]:
@@ -308,16 +322,17 @@ def summarize(runs: list[dict]) -> list[dict]:
         row = {"size": size, "model": model, "epochs": epochs, "score": key, "tool": tool,
                "options": json.loads(options), "mean": statistics.mean(values),
                "sd": statistics.stdev(values) if len(values) > 1 else None, "values": values}
-        peer = groups.get((size, model, epochs, key, "gensim", "{}"))
-        if tool == "mtlembed" and peer:
-            row["diff"] = row["mean"] - statistics.mean(peer)
-            row["within"] = row["diff"] >= -TOLERANCE[metric_of(key)]
+        peers = {name: groups[size, model, epochs, key, name, "{}"] for name in PEERS
+                 if (size, model, epochs, key, name, "{}") in groups}
+        if tool == "mtlembed" and peers:
+            row["diff"] = {name: row["mean"] - statistics.mean(values) for name, values in peers.items()}
+            row["within"] = {name: diff >= -TOLERANCE[metric_of(key)] for name, diff in row["diff"].items()}
         rows.append(row)
     return rows
 
 
 def status(rec: dict, size: int) -> str:
-    head = (f"{rec['tool']:8s} {prepare_corpus.label(size)} {rec['model']:4s} {rec['epochs']:2d} ep seed "
+    head = (f"{rec['tool']:15s} {prepare_corpus.label(size)} {rec['model']:4s} {rec['epochs']:2d} ep seed "
             f"{rec['seed']} {json.dumps(rec['options']) if rec['options'] else ''}")
     if not rec["ok"]:
         return f"{head}: FAILED {rec['error']}"
@@ -327,9 +342,10 @@ def status(rec: dict, size: int) -> str:
 
 def reuse_note(runs: list[dict]) -> str:
     sources = sorted({r["reused_from"] for r in runs if r.get("reused_from")})
+    tools = sorted({r["tool"] for r in runs if r.get("reused_from")})
     count = sum(1 for r in runs if r.get("reused_from"))
-    return (f" {count} peer runs were not trained again but taken from {', '.join(sources)} (same settings, "
-            "cell and seed: `reused_from` in the .json)." if count else "")
+    return (f" {count} runs ({', '.join(tools)}) were not trained again but taken from {', '.join(sources)} "
+            "(same settings, cell, seed and options: `reused_from` in the .json)." if count else "")
 
 
 def markdown(doc: dict) -> str:
@@ -340,19 +356,22 @@ def markdown(doc: dict) -> str:
              f"min-count {s['min_count']}, alpha {s['alpha'] or '0.025 sg / 0.05 cbow'}, "
              f"{s['threads']} threads, seeds {s['seed']}..{s['seed'] + s['seeds'] - 1}. Scores: analogy "
              "accuracy and BLI CSLS P@1 in points, similarity as Spearman; mean ± sd over the seeds, then "
-             "each seed's; diff = mtlembed - gensim (means), ! where it is below gensim by more than 1 point "
-             "or 0.01." + reuse_note(doc["runs"]),
+             "each seed's; diff = mtlembed - gensim (means) per gensim peer (`gensim`: corpus_file input, "
+             "`gensim-iterable`: an iterable, the linear schedule as mtlembed's), ! where it is below by "
+             "more than 1 point or 0.01." + reuse_note(doc["runs"]),
              "",
-             "| words | model | epochs | score | tool | options | mean ± sd | seeds | diff |",
-             "|---|---|---:|---|---|---|---:|---|---:|"]
+             "| words | model | epochs | score | tool | options | mean ± sd | seeds | "
+             + " | ".join(f"diff vs {name}" for name in PEERS) + " |",
+             "|---|---|---:|---|---|---|---:|---|" + "---:|" * len(PEERS)]
     for r in doc["summary"]:
         sd = "" if r["sd"] is None else f" ± {r['sd']:.2f}" if abs(r["mean"]) > 1 else f" ± {r['sd']:.3f}"
         fmt = ".2f" if abs(r["mean"]) > 1 else ".3f"
-        diff = "" if "diff" not in r else f"{r['diff']:+{fmt}}{'' if r['within'] else ' !'}"
+        diffs = [f"{r['diff'][name]:+{fmt}}{'' if r['within'][name] else ' !'}" if name in r.get("diff", {})
+                 else "" for name in PEERS]
         opts = " ".join(f"{k}={v}" for k, v in r["options"].items())
         lines.append(f"| {prepare_corpus.label(r['size'])} | {r['model']} | {r['epochs']} | {r['score']} | "
                      f"{r['tool']} | {opts} | {r['mean']:{fmt}}{sd} | "
-                     f"{' '.join(f'{v:{fmt}}' for v in r['values'])} | {diff} |")
+                     f"{' '.join(f'{v:{fmt}}' for v in r['values'])} | {' | '.join(diffs)} |")
     speeds: dict[tuple, list[float]] = {}
     for r in doc["runs"]:
         if r["ok"]:

@@ -175,19 +175,25 @@ def _child_json(proc: Proc) -> dict:
     raise RuntimeError("the child printed no timing JSON")
 
 
-def _peer_argv(tool: str, p: Params, corpus: Path, out: Path) -> list[str]:
+def _peer_argv(tool: str, p: Params, corpus: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, str(HERE / "peer_train.py"), tool, "--corpus", str(corpus),
             "--out", str(out), "--model", p.model, "--dim", str(p.dim), "--window", str(p.window),
             "--negative", str(p.negative), "--sample", str(p.sample), "--min-count",
             str(p.min_count), "--epochs", str(p.epochs), "--alpha", str(p.alpha),
-            "--threads", str(p.threads), "--seed", str(p.seed)]
+            "--threads", str(p.threads), "--seed", str(p.seed), *extra]
 
 
 class Gensim(Tool):
-    name = "gensim"
-    timing = ("in-process stamps around build_vocab(corpus_file=...), train(corpus_file=...) "
-              "and save_word2vec_format(binary=True); startup (interpreter + imports) is in "
-              "the end-to-end time only")
+    """gensim's Word2Vec reading the corpus as `corpus_file` (its fast path: each worker decays the rate
+    over its own share of the file) or as an `iterable` of LineSentence (one global linear schedule,
+    as word2vec's and mtlembed's); peer_train.py's train_gensim."""
+
+    def __init__(self, input: str = "corpus_file"):
+        self.input = input
+        self.name = "gensim" if input == "corpus_file" else f"gensim-{input}"
+        self.timing = (f"in-process stamps around build_vocab({input}), train({input}) "
+                       "and save_word2vec_format(binary=True); startup (interpreter + imports) is in "
+                       "the end-to-end time only")
 
     def probe(self) -> Probe:
         try:
@@ -197,7 +203,7 @@ class Gensim(Tool):
         return Probe(True, f"gensim {metadata.version('gensim')}")
 
     def argv(self, p, corpus, out, work):
-        return _peer_argv("gensim", p, corpus, out)
+        return _peer_argv("gensim", p, corpus, out, "--input", self.input)
 
     def timings(self, proc, p, work):
         s = _child_json(proc)
@@ -384,6 +390,7 @@ TOOLS = ("mtlembed", "gensim", "fasttext", "word2vec")
 
 def make_tools(names: list[str], mtlembed_cmd: str | None, word2vec_bin: str | None) -> list[Tool]:
     factory = {"mtlembed": lambda: Mtlembed(mtlembed_cmd), "gensim": Gensim,
+               "gensim-iterable": lambda: Gensim("iterable"),
                "fasttext": FastText, "word2vec": lambda: Word2VecC(word2vec_bin)}
     return [factory[n]() for n in names]
 

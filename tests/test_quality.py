@@ -26,7 +26,8 @@ quality_run = pytest.mark.skipif(not os.environ.get("MTLEMBED_QUALITY"),
 
 def record(tool, seed, score, options=None, model="sg", epochs=10, size=500_000):
     return {"tool": tool, "seed": seed, "model": model, "epochs": epochs, "size": size, "ok": True,
-            "options": options or {}, "scores": {"bli news-de": score, "bli_train_pairs news-de": 900}}
+            "options": options or {}, "scores": {"bli news-de": score, "bli_train_pairs news-de": 900},
+            "speeds": {"news-de.de": 1e6}}
 
 
 def test_summary_flags_a_cell_more_than_a_point_below_gensim():
@@ -36,8 +37,8 @@ def test_summary_flags_a_cell_more_than_a_point_below_gensim():
     rows = {(r["tool"], tuple(r["options"].items())): r for r in quality_grid.summarize(runs)}
     assert set(rows) == {("gensim", ()), ("mtlembed", ()), ("mtlembed", (("alpha", "0.0125"),))}
     default, lower = rows[("mtlembed", ())], rows[("mtlembed", (("alpha", "0.0125"),))]
-    assert default["diff"] == pytest.approx(-1.5) and default["within"] is False
-    assert lower["diff"] == pytest.approx(-0.5) and lower["within"] is True
+    assert default["diff"] == {"gensim": pytest.approx(-1.5)} and default["within"] == {"gensim": False}
+    assert lower["diff"] == {"gensim": pytest.approx(-0.5)} and lower["within"] == {"gensim": True}
     assert default["sd"] == pytest.approx(0.5) and default["values"] == [9.0, 9.5, 10.0]
     assert "diff" not in rows[("gensim", ())]  # counts (bli_train_pairs) are not scores
     assert {r["score"] for r in rows.values()} == {"bli news-de"}
@@ -47,7 +48,40 @@ def test_similarity_cells_use_the_correlation_tolerance():
     runs = [dict(record("gensim", 1, 0.0), scores={"ws353": 0.600}),
             dict(record("mtlembed", 1, 0.0), scores={"ws353": 0.585})]
     [_, mine] = quality_grid.summarize(runs)
-    assert mine["diff"] == pytest.approx(-0.015) and mine["within"] is False
+    assert mine["diff"] == {"gensim": pytest.approx(-0.015)} and mine["within"] == {"gensim": False}
+
+
+def test_each_gensim_input_is_a_peer_of_its_own():
+    """corpus_file and iterable gensim train with different schedules: mtlembed's cell is compared with each,
+    and a record says how its gensim read the corpus."""
+    runs = [dict(record("gensim", 1, 13.0), input="corpus_file"),
+            dict(record("gensim-iterable", 1, 11.0), input="iterable"), record("mtlembed", 1, 11.5)]
+    [mine] = [r for r in quality_grid.summarize(runs) if r["tool"] == "mtlembed"]
+    assert mine["diff"] == {"gensim": pytest.approx(-1.5), "gensim-iterable": pytest.approx(0.5)}
+    assert mine["within"] == {"gensim": False, "gensim-iterable": True}
+    doc = {"name": "t", "command": "c", "date": "d", "cpu": "cpu", "git": ["abc", False], "runs": runs,
+           "settings": quality_grid.settings(quality_grid.parse_args([])),
+           "summary": quality_grid.summarize(runs)}
+    table = quality_grid.markdown(doc)
+    assert "| diff vs gensim | diff vs gensim-iterable |" in table and "| -1.50 ! | +0.50 |" in table
+
+
+def test_reuse_takes_mtlembed_only_with_the_same_options_and_names_each_gensim_input(tmp_path):
+    old = [dict(record("gensim", 1, 13.0)),  # from before the iterable peer: no input field
+           record("mtlembed", 1, 11.5), record("mtlembed", 1, 12.5, {"cbow_share": "1"})]
+    path = tmp_path / "old.json"
+    args = quality_grid.parse_args(["--reuse", str(path), "--reuse-tools", "mtlembed,gensim"])
+    path.write_text(json.dumps({"settings": quality_grid.settings(args), "runs": old}))
+    params = quality_grid.Params(model="sg", dim=100, window=5, negative=5, sample=1e-3, min_count=3,
+                                 epochs=10, alpha=0.025, threads=2, seed=1)
+    corpora = [("news-de.en", None, 0, "en"), ("news-de.de", None, 0, "de")]
+
+    def reuse(tool, options):
+        return quality_grid.reused(args, tool, 500_000, params, options, corpora)
+
+    assert reuse("gensim", {})["input"] == "corpus_file" and reuse("gensim", {})["reused_from"] == "old.json"
+    assert reuse("mtlembed", {})["scores"]["bli news-de"] == 11.5
+    assert reuse("mtlembed", {"cbow_share": "4"}) is None and reuse("gensim-iterable", {}) is None
 
 
 def test_tokens_lowercase_and_split_punctuation():
