@@ -417,7 +417,9 @@ PYBIND11_MODULE(_core, m) {
                      "CPU: words a worker trains between syncs of its hot rows' copies (0: the rule)")
       .def_readwrite("cuda_cols", &TrainParams::cuda_cols, "CUDA: columns that hold values (0: all dim)")
       .def_readwrite("cuda_row_floats", &TrainParams::cuda_row_floats, "CUDA: device rows padded to 4 or 16 floats")
-      .def_readwrite("shared_negatives", &TrainParams::shared_negatives);
+      .def_readwrite("shared_negatives", &TrainParams::shared_negatives)
+      .def_readwrite("cbow_window_cache", &TrainParams::cbow_window_cache,
+                     "CPU, CBOW with subwords: context means composed once per window position");
 
   py::class_<BoundNoiseTable>(m, "NoiseTable", "A language's alias table (alias_table's arrays), ids from first_id.")
       .def(py::init<const py::object&, const py::object&, int32_t>(), py::arg("prob"), py::arg("alias"),

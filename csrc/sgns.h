@@ -47,6 +47,10 @@ struct TrainParams {
   // one step (HogBatch); false draws per (center, context) pair and steps one
   // context at a time, as word2vec does (cpu/train.cc; the CUDA kernel shares).
   bool shared_negatives = true;
+  // CPU, CBOW with subwords: each context position's mean of rows is composed once into a window cache
+  // and its gradient added to the rows when it leaves the window (cpu/cbow_window.h); false reads and
+  // writes every context row at every center.
+  bool cbow_window_cache = false;
 };
 
 // A row-major float32 matrix the kernel updates in place.

@@ -53,12 +53,31 @@ using SubwordFn = double (*)(float* const* in_rows, int n_in, float* const* out_
 using SubwordPairsFn = double (*)(float* const* in_rows, int n_in, float h_gain, float* const* out_rows,
                                   const int* target_ends, int n_contexts, int64_t dim, float lr, float* scratch);
 
+// CBOW through the window cache (cbow_window.h): context c's input vector is means[c], its word's mean of
+// rows composed once for its position, and it weighs weights[c] (its rows over all its center's rows) in
+// its center's hidden vector. The step is CbowFn's, except that the gradient of a center's hidden vector
+// goes to owed[c] (added to the word's rows when the position leaves the window) and, times gains[c] (the
+// word's Subwords::mean_gains), to means[c]: the mean moves as its rows will.
+struct CbowCache {
+  float* const* means;
+  float* const* owed;
+  const float* weights;
+  const float* gains;
+};
+using CbowCachedFn = double (*)(const CbowCache& cache, const int* context_ends, int n_centers,
+                                float* const* out_rows, int n_targets, int64_t dim, float lr, float* scratch);
+using MeanRowsFn = void (*)(float* mean, float* const* rows, int n, int64_t dim);        // mean = the rows' mean
+using AddToRowsFn = void (*)(float* const* rows, int n, const float* v, int64_t dim);  // each rows[r] += v
+
 struct Ops {
   const char* level;
   StepFn skipgram;             // every context row of w_in predicts every target row of w_out
   CbowFn cbow;                 // the mean of each center's context rows predicts its word and the negatives
   SubwordFn subword_step;      // the mean of a center's subword rows predicts its contexts and the negatives
   SubwordPairsFn subword_pairs;  // the same mean predicts each context against negatives of its own
+  CbowCachedFn cbow_cached;    // CbowFn from the window cache's means
+  MeanRowsFn mean_rows;        // the window cache composes a position's mean ...
+  AddToRowsFn add_to_rows;     // ... and adds its owed gradient to its word's rows
 };
 
 const Ops& ops_generic();

@@ -211,6 +211,50 @@ inline void mean_rows(float* h, float* const* rows, int n, int64_t dim) {
   });
 }
 
+// The context side of a CBOW step. Rows: center i's hidden vector is the mean of its context rows
+// in_rows[begin, end), and its gradient is added to each of them (ops.h's CbowFn).
+struct RowInputs {
+  float* const* rows;
+  int64_t dim;
+  void compose(float* h, int begin, int end) const { mean_rows(h, rows + begin, end - begin, dim); }
+  template <int U>
+  void add(int64_t k, int begin, int end, const vec* grad) const {
+    for (int c = begin; c < end; ++c)
+      for (int u = 0; u < U; ++u) store(rows[c] + k + u * kLanes, load(rows[c] + k + u * kLanes) + grad[u]);
+  }
+};
+
+// The window cache (ops.h's CbowCache): the hidden vector is the weighted sum of the contexts' means;
+// the gradient goes to their owed vectors, and times their gains to their means.
+struct CachedInputs {
+  const CbowCache& cache;
+  int64_t dim;
+  void compose(float* h, int begin, int end) const {
+    by_blocks<4>(dim, [&](auto unroll, int64_t k) {
+      constexpr int U = decltype(unroll)::count;
+      vec sum[U];
+      for (int u = 0; u < U; ++u) sum[u] = splat(0.0f);
+      for (int c = begin; c < end; ++c) {
+        const vec weight = splat(cache.weights[c]);
+        for (int u = 0; u < U; ++u) sum[u] += weight * load(cache.means[c] + k + u * kLanes);
+      }
+      for (int u = 0; u < U; ++u) store(h + k + u * kLanes, sum[u]);
+    });
+  }
+  template <int U>
+  void add(int64_t k, int begin, int end, const vec* grad) const {
+    for (int c = begin; c < end; ++c) {
+      const vec gain = splat(cache.gains[c]);
+      float* const owed = cache.owed[c] + k;
+      float* const mean = cache.means[c] + k;
+      for (int u = 0; u < U; ++u) {
+        store(owed + u * kLanes, load(owed + u * kLanes) + grad[u]);
+        store(mean + u * kLanes, load(mean + u * kLanes) + gain * grad[u]);
+      }
+    }
+  }
+};
+
 // CBOW over a run of NC consecutive centers that share their negatives (the
 // HogBatch idea applied to CBOW): h_i, the mean of center i's context rows,
 // predicts targets[i] (its own word) against every shared negative
@@ -218,9 +262,10 @@ inline void mean_rows(float* h, float* const* rows, int n, int64_t dim) {
 // w_out[t] += sum_i g[t,i] h_i, and the gradient of h_i is added, undivided
 // as in word2vec, to each of center i's context rows. One center is exactly
 // word2vec's CBOW (cbow_mean=1). NC is a template argument so that the
-// per-center accumulators stay in registers.
-template <int NC>
-double cbow_run(float* const* in_rows, const int* context_ends, float* const* out_rows, int n_targets, int64_t dim,
+// per-center accumulators stay in registers. `inputs` is the context side
+// (RowInputs, or CachedInputs for the window cache).
+template <int NC, class Inputs>
+double cbow_run(const Inputs& inputs, const int* context_ends, float* const* out_rows, int n_targets, int64_t dim,
                 float lr, float* scratch) {
   const int n_negatives = n_targets - NC;
   float* h_rows[NC];
@@ -229,7 +274,7 @@ double cbow_run(float* const* in_rows, const int* context_ends, float* const* ou
   float* g = scratch + NC * dim;
 
   for (int i = 0, begin = 0; i < NC; begin = context_ends[i++]) {
-    mean_rows(h_rows[i], in_rows + begin, context_ends[i] - begin, dim);
+    inputs.compose(h_rows[i], begin, context_ends[i]);
     score_rows<1>(g + i, h_rows + i, 1, out_rows + i, dim);
   }
   for (int t = 0; t < n_negatives; t += kGroup)
@@ -265,26 +310,32 @@ double cbow_run(float* const* in_rows, const int* context_ends, float* const* ou
         store(out_rows[NC + t] + k + u * kLanes, row);
       }
     for (int i = 0, begin = 0; i < NC; begin = context_ends[i++])
-      for (int c = begin; c < context_ends[i]; ++c)
-        for (int u = 0; u < U; ++u)
-          store(in_rows[c] + k + u * kLanes, load(in_rows[c] + k + u * kLanes) + grad_h[i][u]);
+      inputs.template add<U>(k, begin, context_ends[i], grad_h[i]);
   });
   return loss;
 }
 
-template <int NC>
-double cbow_dispatch(float* const* in_rows, const int* context_ends, int n_centers, float* const* out_rows,
+template <int NC, class Inputs>
+double cbow_dispatch(const Inputs& inputs, const int* context_ends, int n_centers, float* const* out_rows,
                      int n_targets, int64_t dim, float lr, float* scratch) {
   if constexpr (NC > 1) {
     if (n_centers < NC)
-      return cbow_dispatch<NC - 1>(in_rows, context_ends, n_centers, out_rows, n_targets, dim, lr, scratch);
+      return cbow_dispatch<NC - 1>(inputs, context_ends, n_centers, out_rows, n_targets, dim, lr, scratch);
   }
-  return cbow_run<NC>(in_rows, context_ends, out_rows, n_targets, dim, lr, scratch);
+  return cbow_run<NC>(inputs, context_ends, out_rows, n_targets, dim, lr, scratch);
 }
 
 double cbow_step(float* const* in_rows, const int* context_ends, int n_centers, float* const* out_rows,
                  int n_targets, int64_t dim, float lr, float* scratch) {
-  return cbow_dispatch<kMaxCbowShare>(in_rows, context_ends, n_centers, out_rows, n_targets, dim, lr, scratch);
+  return cbow_dispatch<kMaxCbowShare>(RowInputs{in_rows, dim}, context_ends, n_centers, out_rows, n_targets, dim,
+                                      lr, scratch);
+}
+
+// ops.h's CbowCachedFn.
+double cbow_cached(const CbowCache& cache, const int* context_ends, int n_centers, float* const* out_rows,
+                   int n_targets, int64_t dim, float lr, float* scratch) {
+  return cbow_dispatch<kMaxCbowShare>(CachedInputs{cache, dim}, context_ends, n_centers, out_rows, n_targets, dim,
+                                      lr, scratch);
 }
 
 // h predicts `targets`, the first n_positive with label 1, the others counting
@@ -371,6 +422,7 @@ double subword_pairs(float* const* in_rows, int n_in, float h_gain, float* const
 // Defines the accessor for one level, e.g. MTL_DEFINE_OPS(avx2).
 #define MTL_DEFINE_OPS(LEVEL)                                   \
   const ::mtl::cpu::Ops& ::mtl::cpu::ops_##LEVEL() {            \
-    static const Ops table{#LEVEL, &skipgram_step, &cbow_step, &subword_step, &subword_pairs}; \
+    static const Ops table{#LEVEL, &skipgram_step, &cbow_step, &subword_step, &subword_pairs, \
+                                 &cbow_cached, &mean_rows, &add_to_rows};            \
     return table;                                               \
   }

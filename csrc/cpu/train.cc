@@ -12,6 +12,7 @@
 #include "../common.h"
 #include "../parallel.h"
 #include "../sampling.h"
+#include "cbow_window.h"
 
 namespace mtl::cpu {
 namespace {
@@ -207,6 +208,7 @@ struct Worker {
   const int share;  // centers per step: CBOW's run sharing negatives; 1 for skip-gram
   std::vector<int32_t> kept, kept_second;  // sentences after subsampling
   std::vector<int32_t> contexts;           // the step's centers' contexts, back to back
+  std::vector<int32_t> context_at;         // their positions in the sentence they come from
   std::vector<int> context_ends;           // center i's end in `contexts`
   std::vector<int32_t> targets;            // the step's centers, then its negatives (subword
                                            // skip-gram: the center's contexts, then the negatives)
@@ -214,6 +216,7 @@ struct Worker {
   std::vector<int> row_ends;               // subword CBOW: center i's end in `in_rows`
   std::vector<int> target_ends;            // subword skip-gram, a draw per context: context c's end in `targets`
   std::vector<float> scratch;
+  std::unique_ptr<CbowWindow> window_cache;  // subword CBOW with params.cbow_window_cache
   const HotSet& hot;
   std::vector<HotCopies> heads;   // w_out, with this worker's copies of the hot rows
   HotCopies* head = nullptr;      // the current task's
@@ -226,13 +229,18 @@ struct Worker {
          int word_rows)
       : params(p), job(j), control(c), ops(o),
         share(p.model == Model::SkipGram ? 1 : p.cbow_share),
-        contexts(share * (2 * p.window + 1)), context_ends(share),
+        contexts(share * (2 * p.window + 1)), context_at(contexts.size()), context_ends(share),
         targets(kSubwords ? (2 * p.window + 1) * (1 + p.negative) : share + p.negative),
         in_rows(std::max(contexts.size(), contexts.size() * word_rows)), out_rows(targets.size()), row_ends(share),
         target_ends(kSubwords ? 2 * p.window + 1 : 0),
         scratch(scratch_floats(2 * p.window + 1, p.negative + share, p.dim)), hot(h),
         first_group(hot.groups() * index / p.threads) {
     for (const Matrix& w_out : j.w_out) heads.push_back(HotCopies{w_out, {}, {}});
+    if (kSubwords && p.model == Model::Cbow && p.cbow_window_cache) {
+      const int span = share > 1 ? share * (2 * p.window + 1) : 1;  // train_centers' span
+      window_cache = std::make_unique<CbowWindow>(o, j, p.dim, span + 2 * p.window + 1, int(contexts.size()),
+                                                  word_rows);
+    }
   }
 
   void sync() {
@@ -307,6 +315,15 @@ struct Worker {
   // recomposing the mean: fastText's update exactly).
   void train_subword_step(Rng& rng, int n_centers, const NoiseTable& noise, float lr) {
     const int n_contexts = context_ends[n_centers - 1];
+    if (params.model == Model::Cbow && window_cache) {
+      const CbowCache cache = window_cache->gather(context_at.data(), contexts.data(), context_ends.data(),
+                                                   n_centers);
+      const int n_targets = draw_targets(rng, n_centers, noise);
+      loss += ops.cbow_cached(cache, context_ends.data(), n_centers, out_rows.data(), n_targets, params.dim, lr,
+                              scratch.data());
+      pairs += int64_t(n_centers) * (1 + n_targets - n_centers);
+      return;
+    }
     if (params.model == Model::Cbow) {
       int n_rows = 0;
       for (int i = 0, c = 0; i < n_centers; ++i) {
@@ -341,36 +358,47 @@ struct Worker {
   }
 
   // Centers 0..n-1 of `words`, `share` per step, each with word2vec's reduced
-  // window: window(i, reach, out) writes center i's contexts to `out` and
-  // returns how many (a center without any is skipped). The centers of a step
-  // lie `stride` apart, so that their windows do not overlap.
+  // window: window(i, reach, out) writes the positions in `source` of center
+  // i's contexts to `out`, ascending, and returns how many (a center without
+  // any is skipped). The centers of a step lie `stride` apart, so that their
+  // windows do not overlap. The window cache releases the positions that no
+  // later center can reach before each span, and the rest at the end.
   template <class Window>
-  void train_centers(Rng& rng, const std::vector<int32_t>& words, Window&& window, const NoiseTable& noise, float lr) {
+  void train_centers(Rng& rng, const std::vector<int32_t>& words, const std::vector<int32_t>& source,
+                     Window&& window, const NoiseTable& noise, float lr) {
     const int n = static_cast<int>(words.size());
     const int stride = share > 1 ? 2 * params.window + 1 : 1, span = stride * share;
-    for (int base = 0; base < n; base += span)
+    if (window_cache) window_cache->start(source.size());
+    for (int base = 0; base < n; base += span) {
+      // No center from `base` on reaches before the first position of base's widest window, or before base
+      // (a context of base + 1; across a parallel pair where `source` is longer, this keeps a few more).
+      if (window_cache && window(base, params.window, context_at.data()) > 0)
+        window_cache->release_before(std::min(context_at[0], base));
       for (int offset = 0; offset < stride && base + offset < n; ++offset) {
         int n_centers = 0, n_contexts = 0;
         for (int i = base + offset; i < n && i < base + span; i += stride) {
           const int reach = params.window - static_cast<int>(rng.below(params.window));  // 1..window
-          const int added = window(i, reach, contexts.data() + n_contexts);
+          const int added = window(i, reach, context_at.data() + n_contexts);
           if (added == 0) continue;
+          for (int c = n_contexts; c < n_contexts + added; ++c) contexts[c] = source[context_at[c]];
           n_contexts += added;
           context_ends[n_centers] = n_contexts;
           targets[n_centers++] = words[i];
         }
         if (n_centers > 0) train_step(rng, n_centers, noise, lr);
       }
+    }
+    if (window_cache) window_cache->release_all();
   }
 
   // Within one sentence: the words around each center.
   void train_sentence(Rng& rng, const std::vector<int32_t>& words, const NoiseTable& noise, float lr) {
     const int n = static_cast<int>(words.size());
-    train_centers(rng, words, [&](int i, int reach, int32_t* out) {
+    train_centers(rng, words, words, [&](int i, int reach, int32_t* out) {
       const int lo = i - reach < 0 ? 0 : i - reach, hi = i + reach >= n ? n - 1 : i + reach;
       int added = 0;
       for (int j = lo; j <= hi; ++j)
-        if (j != i) out[added++] = words[j];
+        if (j != i) out[added++] = j;
       return added;
     }, noise, lr);
   }
@@ -384,10 +412,10 @@ struct Worker {
     const NoiseTable& noise = kSubwords && params.model == Model::SkipGram ? to_noise : from_noise;
     const int n = static_cast<int>(from.size()), m = static_cast<int>(to.size());
     if (n == 0 || m == 0) return;
-    train_centers(rng, from, [&](int i, int reach, int32_t* out) {
+    train_centers(rng, from, to, [&](int i, int reach, int32_t* out) {
       const int aligned = static_cast<int>((static_cast<int64_t>(2 * i + 1) * m) / (2 * n));  // rounded
       const int lo = aligned - reach < 0 ? 0 : aligned - reach, hi = aligned + reach >= m ? m - 1 : aligned + reach;
-      for (int j = lo; j <= hi; ++j) out[j - lo] = to[j];
+      for (int j = lo; j <= hi; ++j) out[j - lo] = j;
       return hi - lo + 1;
     }, noise, lr);
   }
