@@ -3,8 +3,9 @@
 // The exact step reads every row of every context word of a center (its own and its n-grams', ~20 a
 // word) and adds the center's gradient to each: ~120 rows read and written per center at window 5,
 // which bind the kernel to moving rows between L2 and L1 (benchmarks/results/subwords-kernel.md).
-// Here a context position's input vector, its word's mean of rows, is composed once, when a center
-// first reaches the position, into a slot of this cache. Each center's hidden vector is the weighted
+// Here a context position's input vector, its word's mean of rows, is composed once into a slot of this
+// cache, when a span of centers that can reach it begins (in order, fetching the rows of the positions
+// ahead: bucket rows are scattered over a large matrix). Each center's hidden vector is the weighted
 // sum of its contexts' means (weights: each word's rows over all the center's rows, so it equals the
 // exact mean of all rows), its gradient accumulates in each context slot's owed vector, and the slot's
 // mean moves by the gradient times the word's mean gain, as its rows will. When no later center can
@@ -33,15 +34,25 @@ class CbowWindow {
   // `positions`: how many positions are usually cached at once (the storage grows past it if need be);
   // `max_contexts`: the most contexts of one step; `max_word_rows`: the most rows of one word.
   CbowWindow(const Ops& ops, const TrainJob& job, int64_t dim, int positions, int max_contexts, int max_word_rows)
-      : ops_(ops), job_(job), dim_(dim), rows_(max_word_rows), slots_(max_contexts), means_(max_contexts),
+      : ops_(ops), job_(job), dim_(dim), rows_(max_word_rows), means_(max_contexts),
         owed_(max_contexts), weights_(max_contexts), gains_(max_contexts) {
     reserve(positions);
   }
 
   // A new sequence of contexts (a sentence, or the other side of a parallel pair): nothing cached.
-  void start(size_t length) {
-    slot_at_.assign(length, -1);
-    released_ = 0;
+  void start(const std::vector<int32_t>& sequence) {
+    sequence_ = &sequence;
+    slot_at_.assign(sequence.size(), -1);
+    released_ = composed_ = 0;
+  }
+
+  // Composes the positions up to `last` (included) not composed yet.
+  void compose_through(size_t last) {
+    const std::vector<int32_t>& ids = *sequence_;
+    for (last = std::min(last + 1, ids.size()); composed_ < last; ++composed_) {
+      if (composed_ + kAhead < ids.size()) prefetch_rows(ids[composed_ + kAhead]);
+      compose(composed_, ids[composed_]);
+    }
   }
 
   // Adds the owed gradient of every cached position before `end` to its word's rows, frees its slot.
@@ -55,18 +66,15 @@ class CbowWindow {
   }
   void release_all() { release_before(slot_at_.size()); }
 
-  // The step's view of its contexts: context c at position at[c] is word ids[c]; center i's contexts
-  // end at context_ends[i]. Composes the positions not cached yet.
-  CbowCache gather(const int32_t* at, const int32_t* ids, const int* context_ends, int n_centers) {
-    const int n_contexts = context_ends[n_centers - 1];
-    for (int c = 0; c < n_contexts; ++c) slots_[c] = slot(at[c], ids[c]);
-    // Pointers only now: composing may have moved the storage.
+  // The step's view of its contexts, composed: context c lies at position at[c]; center i's contexts
+  // end at context_ends[i].
+  CbowCache gather(const int32_t* at, const int* context_ends, int n_centers) {
     for (int i = 0, c = 0; i < n_centers; ++i) {
       const int begin = c;
       int64_t center_rows = 0;
-      for (; c < context_ends[i]; ++c) center_rows += n_rows_[slots_[c]];
+      for (; c < context_ends[i]; ++c) center_rows += n_rows_[slot_at_[at[c]]];
       for (c = begin; c < context_ends[i]; ++c) {
-        const int s = slots_[c];
+        const int s = slot_at_[at[c]];
         means_[c] = mean(s);
         owed_[c] = owed(s);
         weights_[c] = static_cast<float>(n_rows_[s]) / static_cast<float>(center_rows);
@@ -80,6 +88,8 @@ class CbowWindow {
   const Ops& ops_;
   const TrainJob& job_;
   const int64_t dim_;
+  static constexpr size_t kAhead = 2;  // positions whose rows are fetched ahead of their composing
+  const std::vector<int32_t>* sequence_ = nullptr;
   std::vector<float> storage_;    // slot s: its mean, then its owed gradient (dim floats each)
   float* base_ = nullptr;         // storage_'s first 64-byte boundary
   int capacity_ = 0;              // slots that fit
@@ -88,8 +98,8 @@ class CbowWindow {
   std::vector<int> free_;         // released slots, reused last in first out (warm in the cache)
   std::vector<int> slot_at_;      // per position of the sequence: its slot, -1 if none
   size_t released_ = 0;           // positions before this are released
+  size_t composed_ = 0;           // positions before this are composed
   std::vector<float*> rows_;      // one word's rows
-  std::vector<int> slots_;        // the step's
   std::vector<float*> means_, owed_;
   std::vector<float> weights_, gains_;
 
@@ -104,9 +114,16 @@ class CbowWindow {
     return n;
   }
 
-  int slot(int position, int32_t id) {
+  void prefetch_rows(int32_t id) const {
+    const Subwords& table = job_.subwords;
+    for (int64_t r = table.offsets[id]; r < table.offsets[id + 1]; ++r) {
+      const char* const row = reinterpret_cast<const char*>(job_.w_in.row(table.rows[r]));
+      for (int64_t line = 0; line < dim_ * int64_t(sizeof(float)); line += 64) __builtin_prefetch(row + line);
+    }
+  }
+
+  void compose(size_t position, int32_t id) {
     int& s = slot_at_[position];
-    if (s >= 0) return s;
     if (free_.empty()) {
       if (int(word_.size()) == capacity_) reserve(2 * capacity_);
       free_.push_back(static_cast<int>(word_.size()));
@@ -119,7 +136,6 @@ class CbowWindow {
     n_rows_[s] = word_rows(id);
     ops_.mean_rows(mean(s), rows_.data(), n_rows_[s], dim_);
     std::memset(owed(s), 0, dim_ * sizeof(float));
-    return s;
   }
 
   // Room for `slots` slots, keeping those in use.

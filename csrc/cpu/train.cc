@@ -316,8 +316,7 @@ struct Worker {
   void train_subword_step(Rng& rng, int n_centers, const NoiseTable& noise, float lr) {
     const int n_contexts = context_ends[n_centers - 1];
     if (params.model == Model::Cbow && window_cache) {
-      const CbowCache cache = window_cache->gather(context_at.data(), contexts.data(), context_ends.data(),
-                                                   n_centers);
+      const CbowCache cache = window_cache->gather(context_at.data(), context_ends.data(), n_centers);
       const int n_targets = draw_targets(rng, n_centers, noise);
       loss += ops.cbow_cached(cache, context_ends.data(), n_centers, out_rows.data(), n_targets, params.dim, lr,
                               scratch.data());
@@ -357,31 +356,37 @@ struct Worker {
     pairs += int64_t(n_contexts) * (1 + n_targets - n_contexts);
   }
 
+  // The positions lo..hi of the contexts' side, but `skip` (-1: none).
+  struct Reach {
+    int lo, hi, skip;
+  };
+
   // Centers 0..n-1 of `words`, `share` per step, each with word2vec's reduced
-  // window: window(i, reach, out) writes the positions in `source` of center
-  // i's contexts to `out`, ascending, and returns how many (a center without
-  // any is skipped). The centers of a step lie `stride` apart, so that their
-  // windows do not overlap. The window cache releases the positions that no
-  // later center can reach before each span, and the rest at the end.
+  // window: window(i, reach) gives the Reach of center i's contexts in
+  // `source` (a center without any is skipped). The centers of a step lie
+  // `stride` apart, so that their windows do not overlap. Before each span the
+  // window cache releases the positions that no later center can reach and
+  // composes those the span's can; it releases the rest at the end.
   template <class Window>
   void train_centers(Rng& rng, const std::vector<int32_t>& words, const std::vector<int32_t>& source,
                      Window&& window, const NoiseTable& noise, float lr) {
     const int n = static_cast<int>(words.size());
     const int stride = share > 1 ? 2 * params.window + 1 : 1, span = stride * share;
-    if (window_cache) window_cache->start(source.size());
+    if (window_cache) window_cache->start(source);
     for (int base = 0; base < n; base += span) {
-      // No center from `base` on reaches before the first position of base's widest window, or before base
-      // (a context of base + 1; across a parallel pair where `source` is longer, this keeps a few more).
-      if (window_cache && window(base, params.window, context_at.data()) > 0)
-        window_cache->release_before(std::min(context_at[0], base));
+      if (window_cache) {
+        window_cache->release_before(window(base, params.window).lo);
+        window_cache->compose_through(window(std::min(base + span, n) - 1, params.window).hi);
+      }
       for (int offset = 0; offset < stride && base + offset < n; ++offset) {
         int n_centers = 0, n_contexts = 0;
         for (int i = base + offset; i < n && i < base + span; i += stride) {
           const int reach = params.window - static_cast<int>(rng.below(params.window));  // 1..window
-          const int added = window(i, reach, context_at.data() + n_contexts);
-          if (added == 0) continue;
-          for (int c = n_contexts; c < n_contexts + added; ++c) contexts[c] = source[context_at[c]];
-          n_contexts += added;
+          const Reach around = window(i, reach);
+          const int first = n_contexts;
+          for (int j = around.lo; j <= around.hi; ++j)
+            if (j != around.skip) context_at[n_contexts] = j, contexts[n_contexts++] = source[j];
+          if (n_contexts == first) continue;
           context_ends[n_centers] = n_contexts;
           targets[n_centers++] = words[i];
         }
@@ -394,12 +399,8 @@ struct Worker {
   // Within one sentence: the words around each center.
   void train_sentence(Rng& rng, const std::vector<int32_t>& words, const NoiseTable& noise, float lr) {
     const int n = static_cast<int>(words.size());
-    train_centers(rng, words, words, [&](int i, int reach, int32_t* out) {
-      const int lo = i - reach < 0 ? 0 : i - reach, hi = i + reach >= n ? n - 1 : i + reach;
-      int added = 0;
-      for (int j = lo; j <= hi; ++j)
-        if (j != i) out[added++] = j;
-      return added;
+    train_centers(rng, words, words, [&](int i, int reach) {
+      return Reach{i - reach < 0 ? 0 : i - reach, i + reach >= n ? n - 1 : i + reach, i};
     }, noise, lr);
   }
 
@@ -412,11 +413,9 @@ struct Worker {
     const NoiseTable& noise = kSubwords && params.model == Model::SkipGram ? to_noise : from_noise;
     const int n = static_cast<int>(from.size()), m = static_cast<int>(to.size());
     if (n == 0 || m == 0) return;
-    train_centers(rng, from, to, [&](int i, int reach, int32_t* out) {
+    train_centers(rng, from, to, [&](int i, int reach) {
       const int aligned = static_cast<int>((static_cast<int64_t>(2 * i + 1) * m) / (2 * n));  // rounded
-      const int lo = aligned - reach < 0 ? 0 : aligned - reach, hi = aligned + reach >= m ? m - 1 : aligned + reach;
-      for (int j = lo; j <= hi; ++j) out[j - lo] = j;
-      return hi - lo + 1;
+      return Reach{aligned - reach < 0 ? 0 : aligned - reach, aligned + reach >= m ? m - 1 : aligned + reach, -1};
     }, noise, lr);
   }
 
