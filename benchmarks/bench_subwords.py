@@ -29,6 +29,8 @@ variants: mtlembed with subwords alone, with kernel settings the config does not
 
 kernel: the CPU kernel alone (no start-up, vocabulary or export), with and without subwords, in
 this process, each schedule run --seeds times on the same job: words/s and words per CPU second.
+--kernel-arms LABEL:SETTINGS;... (quality_launch.py's key=value TrainParams fields) runs each arm on
+the same job in every rep, in alternating order (an A/B of kernel paths on one build).
 
 speed: the english runs of mtlembed, fastText and gensim, skip-gram and CBOW (--models), timed
 only (no scores, the models deleted): each tool's training words/s and end-to-end seconds, and
@@ -56,6 +58,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import prepare_corpus  # noqa: E402
+from quality_launch import parse as parse_settings  # noqa: E402
 from run import RUNS, count_corpus_words, cpu_info, git_state, loadavg  # noqa: E402
 
 from mtlembed import TaskSpec, TrainConfig, crosslingual, jobconfig  # noqa: E402
@@ -185,6 +188,8 @@ def kernel(args, meta: dict) -> dict:
     """The kernel alone, in this process: each arm's job assembled once, the schedule run --seeds times;
     words/s on the clock and per CPU second of this process (steadier on a shared machine)."""
     corpus = str(prepare_corpus.prepare(args.words))
+    arms = [(label, parse_settings(settings)) for label, _, settings in
+            (arm.partition(":") for arm in args.kernel_arms.split(";"))]
     runs = []
     for model in args.models.split(","):
         for subwords in (True, False):
@@ -194,25 +199,28 @@ def kernel(args, meta: dict) -> dict:
                                  buckets=args.buckets)
             job = Trainer(config, [TaskSpec("corpus", (corpus,))])._assemble()
             for rep in range(args.seeds):
-                cpu = time.process_time()
-                stats = job.kernel.run(0, job.n_chunks, lambda *_: None)
-                cpu = time.process_time() - cpu
-                runs.append({"model": model, "subwords": subwords, "rep": rep, "words": stats["words"],
-                             "words_per_second": stats["words"] / stats["seconds"],
-                             "words_per_cpu_second": stats["words"] / cpu, "loadavg": loadavg()})
-                print(json.dumps(runs[-1]), flush=True)
+                for label, settings in arms if rep % 2 == 0 else arms[::-1]:
+                    for key, value in settings.items():
+                        setattr(job.kernel.params, key, value)
+                    cpu = time.process_time()
+                    stats = job.kernel.run(0, job.n_chunks, lambda *_: None)
+                    cpu = time.process_time() - cpu
+                    runs.append({"model": model, "subwords": subwords, "arm": label, "rep": rep,
+                                 "words": stats["words"], "words_per_cpu_second": stats["words"] / cpu,
+                                 "words_per_second": stats["words"] / stats["seconds"], "loadavg": loadavg()})
+                    print(json.dumps(runs[-1]), flush=True)
             del job
     return {"corpus": corpus, "runs": runs}
 
 
 def kernel_table(results: dict) -> list[str]:
-    lines = ["| model | subwords | words/s (each rep) | words per CPU second (each rep) |",
-             "|---|---|---|---|"]
+    lines = ["| model | subwords | arm | words/s (each rep) | words per CPU second (each rep) |",
+             "|---|---|---|---|---|"]
     cells: dict = {}
     for run in results["runs"]:
-        cells.setdefault((run["model"], run["subwords"]), []).append(run)
-    for (model, subwords), runs in cells.items():
-        lines.append(f"| {model} | {'yes' if subwords else 'no'} | "
+        cells.setdefault((run["model"], run["subwords"], run.get("arm", "")), []).append(run)
+    for (model, subwords, arm), runs in cells.items():
+        lines.append(f"| {model} | {'yes' if subwords else 'no'} | {arm} | "
                      + ", ".join(f"{r['words_per_second'] / 1e3:,.0f}k" for r in runs) + " | "
                      + ", ".join(f"{r['words_per_cpu_second'] / 1e3:,.0f}k" for r in runs) + " |")
     return lines
@@ -447,6 +455,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=2, help="init, variants: seeds --seed, --seed + 1, ...")
     parser.add_argument("--variants", default="default:;per-pair negatives:shared_negatives=false",
                         help="variants: LABEL:SETTINGS;... (SETTINGS: quality_launch.py's key=value,...)")
+    parser.add_argument("--kernel-arms", default=":",
+                        help="kernel: LABEL:SETTINGS;... alternated on each job (SETTINGS as --variants')")
     parser.add_argument("--init-ranges", default="4/4,4/1,1/1,2/2",
                         help="init: the starts to compare, words/buckets (4/4: the trainer's)")
     parser.add_argument("--min-n", type=int, default=3)
