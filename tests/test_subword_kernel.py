@@ -108,9 +108,10 @@ def chunks(n_sentences, n):
 
 
 def fixed_params(model, lr, **fields):
-    # alpha == min_alpha: the same lr all along
+    # alpha == min_alpha: the same lr all along; CBOW's exact step (its window cache has its own
+    # reference: test_subword_cbow_window.py)
     return train_params(model=model, dim=PADDED, window=1, negative=1, alpha=lr, min_alpha=lr, seed=5,
-                        **fields)
+                        cbow_window_cache=False, **fields)
 
 
 @pytest.mark.parametrize("level", LEVELS)
