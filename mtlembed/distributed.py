@@ -8,11 +8,13 @@ trains its shard with the kernel as one process would. The schedule's 0..1
 timeline (the learning-rate decay) is global: every rank's chunks lie on it by
 their share of the rank's shard, and the ranks meet at the same points of it, the
 ends of `rounds`. Every rank trains at `scale` times the learning rate, and at each
-meeting 1/scale of the ranks' summed changes since the last one is added to the
-matrices (one all_reduce of the rows any rank changed; see learning_rate_scale for
-why); a small all_reduce of flags carries a stop request (a signal to any rank) and
-each rank's position, for the checkpoint that rank 0 writes. MTLEMBED_RANK_SCALE
-overrides the scale and MTLEMBED_MERGE_ROWS=all sends every row (for benchmarks).
+meeting each row takes 1/scale of the ranks' summed changes since the last one, times
+a boost for the rows that a round updates rarely (one all_reduce of the rows any rank
+changed; see learning_rate_scale and distributed_merge.py for why); a small all_reduce
+of flags carries a stop request (a signal to any rank) and each rank's position, for
+the checkpoint that rank 0 writes. MTLEMBED_RANK_SCALE overrides the scale,
+MTLEMBED_MERGE=scale leaves out the boosts (the former rule) and MTLEMBED_MERGE_ROWS=all
+sends every row (both for benchmarks).
 
 The kernel and `_core` never know about ranks, and torch is imported only here,
 only when WORLD_SIZE asks for more than one process. The collectives run on
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import corpus
+from . import corpus, distributed_merge
 from . import vocab as vocab_module
 from .errors import BackendError, ConfigError, CorpusError, MissingDependencyError
 
@@ -43,6 +45,9 @@ MIN_ROUNDS_PER_EPOCH = 4
 # Which rows a meeting reduces: "touched" (those any rank changed; the default) or "all" (dense, for
 # benchmarks/results/distributed-comm.md, which measures both).
 MERGE_ROWS = os.environ.get("MTLEMBED_MERGE_ROWS", "touched")
+# How much of the summed changes a row takes: "rows" (1/s, times the row's boost: distributed_merge.py; the
+# default) or "scale" (the former rule: 1/s for every row).
+MERGE_RULE = os.environ.get("MTLEMBED_MERGE", "rows")
 # How long a collective waits for a rank that stopped answering (one that died is noticed at once: its
 # sockets close). MTLEMBED_DIST_TIMEOUT (seconds) overrides it.
 TIMEOUT_SECONDS = 600
@@ -75,9 +80,10 @@ def _env_number(name: str, default: int) -> int:
 
 def learning_rate_scale(size: int) -> float:
     """s: each of `size` ranks trains at s times the learning rate, and a meeting adds 1/s of the ranks'
-    summed changes (MTLEMBED_RANK_SCALE overrides it). A row that changes little in a round (most rows)
-    changes in proportion to the rate, so that is the sum of every update made once at the rate, as
-    one process makes them, whatever s. A row that many updates pull to one point within a round (a
+    summed changes (times each row's boost, distributed_merge.py; MTLEMBED_RANK_SCALE overrides s). A
+    row that changes little in a round (most rows) changes in proportion to the rate, so that is the
+    sum of every update made once at the rate, as one process makes them, whatever s (up to the
+    saturation the boosts make up). A row that many updates pull to one point within a round (a
     frequent word) reaches it on every rank, and 1/s of the sum moves it size/s times as far: beyond
     2 it overshoots more each round (the plain sum, s = 1, diverges with 4 ranks, and s = 1.5 did),
     while s = size (the ranks' mean) is exact for such rows. But a larger s makes each rank's model
@@ -188,7 +194,11 @@ class Ranks:
         self.torch, self.dist = torch, dist
         self.on_gpu = on_gpu  # NCCL: collectives of GPU tensors
         self.rank, self.size = dist.get_rank(), dist.get_world_size()
+        if MERGE_RULE not in ("rows", "scale"):
+            raise ConfigError(f"MTLEMBED_MERGE must be rows or scale, got {MERGE_RULE!r}")
         self.scale = learning_rate_scale(self.size)  # the learning rate's factor and the merge's divisor
+        self._boosts: list[np.ndarray] | None = None  # "rows": each matrix's rows' boosts (plan_merge)
+        self._rounds = 1
         self.bytes_sent = 0  # by the meetings' all_reduce of the matrices' rows (see _sent)
         self._bases: list[np.ndarray] = []
         self._width: int | None = None
@@ -318,7 +328,27 @@ class Ranks:
         marks = np.arange(1, rounds + 1) / rounds
         ends = np.searchsorted(progress_end, marks * (1 + 1e-12), side="right")
         ends[-1] = len(progress_end)
+        self._rounds = len(ends)
         return ends
+
+    def plan_merge(self, data, task_of_chunk: np.ndarray, words_of_chunk: np.ndarray, config,
+                   input_rows: int, heads: int, subword_table=None) -> None:
+        """The "rows" rule's boosts, from each row's expected updates in a round on a rank (the same on
+        every rank: the ranks' occurrences summed, per rank and round), from the text this rank trains
+        (its tasks' tokens times the passes the schedule `task_of_chunk`, `words_of_chunk` makes)."""
+        if MERGE_RULE != "rows":
+            return
+        streams = [*data.streams, *data.parallel]
+        trained = np.bincount(task_of_chunk, weights=words_of_chunk, minlength=len(streams))
+        occurrences = distributed_merge.task_occurrences(streams, trained, len(data.vocab))
+        self._all_reduce(occurrences)
+        occurrences /= self.size * self._rounds
+        vocab = data.vocab
+        rows_in, words_out = distributed_merge.expected_updates(
+            occurrences, vocab.keep_probabilities(config.sample), vocab.counts, vocab.starts, config,
+            input_rows, subword_table)
+        out = distributed_merge.boosts(words_out, input_rows=False)
+        self._boosts = [distributed_merge.boosts(rows_in, input_rows=True), *[out] * heads]
 
     def chunk_ids(self, ids: np.ndarray) -> np.ndarray:
         """Chunk ids (they seed each chunk's RNG) unique across ranks."""
@@ -339,6 +369,7 @@ class Ranks:
         """What the meetings sent so far, for the report: bytes by this rank, and rows (summed over
         the meetings and matrices) this rank changed, all ranks changed (the rows sent), and held."""
         return {"bytes_sent": self.bytes_sent, "merge_rows": MERGE_ROWS, "learning_rate_scale": self.scale,
+                "merge_rule": MERGE_RULE,
                 **self.rows, **self.seconds}
 
     def meet(self, matrices: Sequence[np.ndarray], stop: int, checkpoint_due: bool,
@@ -356,12 +387,12 @@ class Ranks:
         return int(flags[0, 0]), bool(flags[0, 1]), [tuple(row) for row in flags[1:].tolist()]
 
     def _merge(self, matrices: Sequence[np.ndarray]) -> None:
-        """1/scale of the ranks' summed changes to the matrices since the last meeting, added to every
-        rank's matrices, in two collectives whatever the matrices: a bitmap of the rows any rank
-        changed (MAX of a byte per row: NCCL has no OR), then one buffer of those rows' changes,
-        without the padding. A row that no rank changed would add zeros: leaving it out changes no
-        sum. MERGE_ROWS=all sends every row (and no bitmap). _core finds, gathers and writes back the
-        rows in one pass each (numpy's fancy indexing took 3-4 times as long)."""
+        """1/scale of the ranks' summed changes to the matrices since the last meeting (times each row's
+        boost with the "rows" rule), added to every rank's matrices, in two collectives whatever the
+        matrices: a bitmap of the rows any rank changed (MAX of a byte per row: NCCL has no OR), then
+        one buffer of those rows' changes, without the padding. A row that no rank changed would add
+        zeros: leaving it out changes no sum. MERGE_ROWS=all sends every row (and no bitmap). _core
+        finds, gathers and writes back the rows in one pass each (numpy's fancy indexing: 3-4 x as long)."""
         from . import _core
 
         width = self._width or matrices[0].shape[1]
@@ -382,8 +413,11 @@ class Ranks:
             _core.rows_gather(matrix, base, these, buffer[begin:end])
         self._all_reduce(buffer)
         self._sent(buffer)
-        for matrix, base, these, begin, end in zip(matrices, self._bases, rows, spans, spans[1:]):
-            _core.rows_apply(matrix, base, these, buffer[begin:end], 1.0 / self.scale)
+        for m, (matrix, base, these) in enumerate(zip(matrices, self._bases, rows)):
+            change = buffer[spans[m]:spans[m + 1]]
+            if self._boosts is not None:
+                change *= self._boosts[m][these][:, None]
+            _core.rows_apply(matrix, base, these, change, 1.0 / self.scale)
         for key, value in (("rows_touched", local), ("rows_merged", len(buffer)), ("rows_held", held)):
             self.rows[key] = self.rows.get(key, 0) + value
 

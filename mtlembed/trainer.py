@@ -336,6 +336,8 @@ class Trainer:
         if self._ranks:
             job.round_ends = self._ranks.round_ends(chunks["progress_end"], int(chunk_words[-1]), cfg.epochs)
             r.ranks = {"world_size": self._ranks.size, "rounds": len(job.round_ends), "bytes_sent": 0}
+            self._ranks.plan_merge(data, chunks["task"], words_of_chunk, cfg, w_in.shape[0], len(w_out),
+                                   kernel.subwords)
         job.position, job.round = self._resumed_position(chunk_words)
         frozen = growth.FrozenRows(w_in, [data.vocab.range_of(lang) for lang in cfg.freeze or ()])
         self._milestones = dev_eval.Milestones(  # frozen rows kept, dev sets scored at epoch ends

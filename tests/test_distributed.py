@@ -371,6 +371,7 @@ MEET = """
 import json, numpy as np
 from mtlembed import distributed
 ranks = distributed.join()
+ranks._boosts = [np.array([1.25] * 25 + [1.0] * 25, np.float32)]  # rows 0-24: rare ones (distributed_merge)
 base = np.random.default_rng(0).normal(size=(50, 16)).astype(np.float32)
 base[:, 13:] = 0  # the kernel's padding (width 13)
 out = {}
@@ -402,8 +403,10 @@ def test_a_meeting_reduces_the_rows_any_rank_changed_to_the_dense_sums_for_fewer
         changes[rank, changed, :13] = mine.normal(size=(10, 13))
     union = int(np.any(changes != 0, axis=(0, 2)).sum())
     # Two ranks train at twice the rate (learning_rate_scale): the merge adds half their summed changes,
-    # every row alike, whichever rank changed it (the former rule added the whole sum).
-    expected = base + (changes[0] + changes[1]) / 2
+    # whichever rank changed a row, times the row's boost (distributed_merge: 1.25 for rows 0-24 here; the
+    # former rule: 1 for every row).
+    boosts = np.array([1.25] * 25 + [1.0] * 25, np.float32)[:, None]
+    expected = base + (changes[0] + changes[1]) / 2 * boosts
     for out in outs:
         for rows in ("all", "touched"):
             np.testing.assert_allclose(out[rows]["matrix"], expected, rtol=0, atol=1e-6)
