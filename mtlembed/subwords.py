@@ -162,6 +162,18 @@ def vocabulary_table(vocab, spec: SubwordSpec) -> SubwordTable:
     return build_table(vocab.words, spec, len(vocab), shifts=shifts)
 
 
+def clear_unused_rows(w_in: np.ndarray, table: SubwordTable) -> int:
+    """Zeroes the rows of `w_in` that no word of `table` uses, and returns how many. Training never
+    reads nor writes them (the buckets of n-grams no vocabulary word has), so the run is the same;
+    only unseen words' vectors change: a random start there is noise in every unseen word that hits
+    such a bucket (Rare Words from n-grams, 17M words: benchmarks/results/subwords-sg-quality.md)."""
+    used = np.zeros(len(w_in), dtype=bool)
+    used[table.rows] = True
+    unused = np.flatnonzero(~used)
+    w_in[unused] = 0
+    return len(unused)
+
+
 def trained_vectors(vocab, w_in: np.ndarray, spec: SubwordSpec, dim: int,
                     table: SubwordTable | None = None) -> tuple[np.ndarray, SubwordVectors]:
     """After training: every vocabulary word's vector (own row and n-grams, as fastText's

@@ -326,10 +326,12 @@ class Trainer:
         if self._ranks:
             chunks["id"] = self._ranks.chunk_ids(chunks["id"])
         spec = subwords.spec_of(cfg)
+        table = subwords.vocabulary_table(data.vocab, spec) if spec else None
+        if table is not None and self._resume_state is None:  # the buckets no word uses start at zero
+            subwords.clear_unused_rows(w_in, table)
         kernel = Kernel(self._ranks.kernel_config(cfg) if self._ranks else cfg, device, data, w_in, w_out,
                         Kernel.task_list(data, self.task_specs, self.parallel, self.dictionaries, heads,
-                                         self._translations(data)), chunks, chunk_stats,
-                        subwords=subwords.vocabulary_table(data.vocab, spec) if spec else None)
+                                         self._translations(data)), chunks, chunk_stats, subwords=table)
         r = self.report
         r.simd, r.device, r.threads = kernel.backend, device, cfg.worker_threads
         job = _Job(data, kernel, chunk_words, chunk_stats, tally)

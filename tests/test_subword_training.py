@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import shared_file, zipf_text
 
-from mtlembed import ConfigError, TaskSpec, TrainConfig, Trainer, checkpoint
+from mtlembed import ConfigError, TaskSpec, TrainConfig, Trainer, checkpoint, subwords
 from mtlembed import eval as ev
 from mtlembed.cli import main
 from mtlembed.errors import FormatError
@@ -61,13 +61,23 @@ def test_training_moves_the_ngram_rows_and_words_are_their_mean(corpus, model):
     spec = SubwordSpec(buckets=BUCKETS)
     moved = np.any(initial[n_words:, :dim] != w_in[n_words:], axis=1)
     used = np.unique(np.concatenate([ngram_buckets(w, spec) for w in embeddings.words]))
-    assert moved[used].all() and not moved[np.setdiff1d(np.arange(BUCKETS), used)].any()
+    unused = np.setdiff1d(np.arange(BUCKETS), used)
+    assert len(unused) > 0 and moved[used].all()
+    assert not w_in[n_words + unused].any()  # never trained: zero, not noise in unseen words' vectors
     assert np.abs(initial[n_words:, :dim]).max() <= INIT_RANGE / dim  # the buckets start as the words
     for i in (0, 7, n_words - 1):
         word = embeddings.words[i]
         assert np.allclose(embeddings.vectors[i], reference_vector(w_in, n_words, spec, word, i), atol=1e-6)
     for word in UNSEEN:
         assert np.allclose(embeddings[word], reference_vector(w_in, n_words, spec, word, None), atol=1e-6)
+
+
+def test_zeroing_the_unused_buckets_changes_only_unseen_words(corpus, monkeypatch):
+    _, zeroed = trained(corpus)
+    monkeypatch.setattr(subwords, "clear_unused_rows", lambda w_in, table: 0)  # as before: random
+    _, random = trained(corpus)
+    assert np.array_equal(zeroed.vectors, random.vectors)  # the same run, bit for bit
+    assert not np.allclose(zeroed.subwords.vectors(UNSEEN), random.subwords.vectors(UNSEEN))
 
 
 @pytest.mark.parametrize("model", ["sg", "cbow"])
