@@ -32,6 +32,10 @@ this process, each schedule run --seeds times on the same job: words/s and words
 --kernel-arms LABEL:SETTINGS;... (quality_launch.py's key=value TrainParams fields) runs each arm on
 the same job in every rep, in alternating order (an A/B of kernel paths on one build).
 
+unused: mtlembed --subwords alone, in this process, --seeds seeds: the run's analogy accuracy and
+Rare Words from n-grams with the buckets no vocabulary word uses left at their random start (as
+before subwords.clear_unused_rows), then zeroed, as the trainer now starts them: the same training.
+
 speed: the english runs of mtlembed, fastText and gensim, skip-gram and CBOW (--models), timed
 only (no scores, the models deleted): each tool's training words/s and end-to-end seconds, and
 mtlembed's ratio to each peer, with the load average before each run.
@@ -63,6 +67,7 @@ from run import RUNS, count_corpus_words, cpu_info, git_state, loadavg  # noqa: 
 
 from mtlembed import TaskSpec, TrainConfig, crosslingual, jobconfig  # noqa: E402
 from mtlembed import eval as ev  # noqa: E402
+from mtlembed import subwords as ngrams  # noqa: E402
 from mtlembed import trainer as trainer_module  # noqa: E402
 from mtlembed.errors import ConfigError  # noqa: E402
 from mtlembed.trainer import Trainer  # noqa: E402
@@ -168,6 +173,43 @@ def variants(args, meta: dict) -> dict:
             print(label, seed, json.dumps(record["scores"]), flush=True)
             runs.append(record)
     return {"corpus": {"path": str(corpus), "words": words}, "runs": runs}
+
+
+def unused(args, meta: dict) -> dict:
+    """One training per seed, Rare Words scored with the unused buckets random, then zeroed."""
+    corpus = prepare_corpus.prepare(args.words)
+    runs = []
+    clear = ngrams.clear_unused_rows
+    ngrams.clear_unused_rows = lambda w_in, table: 0  # the random start, as before
+    try:
+        for seed in range(args.seed, args.seed + args.seeds):
+            config = TrainConfig(model=args.models, dim=args.dim, window=args.window, negative=args.negative,
+                                 sample=args.sample, min_count=args.min_count, epochs=args.epochs,
+                                 threads=args.threads, seed=seed, subwords=True, min_n=args.min_n,
+                                 max_n=args.max_n, buckets=args.buckets)
+            trainer = Trainer(config, [TaskSpec("corpus", (str(corpus),))])
+            embeddings = trainer.train()
+            run = {"seed": seed, "words_per_second": trainer.report.words_per_second,
+                   "analogy": ev.analogy(embeddings, QUESTIONS, restrict=RESTRICT)["accuracy"],
+                   "rw_random": ev.similarity(embeddings, RARE_WORDS, oov="subwords")["spearman"]}
+            table = ngrams.vocabulary_table(trainer.corpus.vocab, ngrams.spec_of(config))
+            run["unused_rows"] = clear(embeddings.subwords.w_in, table)
+            run["rw_zeroed"] = ev.similarity(embeddings, RARE_WORDS, oov="subwords")["spearman"]
+            print(json.dumps(run), flush=True)
+            runs.append(run)
+            del trainer, embeddings
+    finally:
+        ngrams.clear_unused_rows = clear
+    return {"corpus": str(corpus), "runs": runs}
+
+
+def unused_table(results: dict) -> list[str]:
+    lines = ["| seed | analogy % (top 30k) | RW rho from n-grams, unused buckets random | zeroed | "
+             "unused rows |", "|---:|---:|---:|---:|---:|"]
+    for r in results["runs"]:
+        lines.append(f"| {r['seed']} | {100 * r['analogy']:.2f} | {r['rw_random']:.3f} | "
+                     f"{r['rw_zeroed']:.3f} | {r['unused_rows']:,} |")
+    return lines
 
 
 def variants_table(results: dict) -> list[str]:
@@ -396,8 +438,9 @@ def write(args, meta: dict, results: dict) -> None:
     document = {"meta": meta, "args": vars(args), **results}
     out.with_suffix(".json").write_text(json.dumps(document, indent=1, default=str) + "\n")
     table = {"english": english_table, "joint": joint_table, "init": init_table, "speed": speed_table,
-             "variants": variants_table, "kernel": kernel_table}[args.part](results)
+             "variants": variants_table, "kernel": kernel_table, "unused": unused_table}[args.part](results)
     model = {"english": f"{args.models}, ", "variants": f"{args.models}, ", "kernel": f"{args.models}, ",
+             "unused": f"{args.models}, ",
              "speed": f"{args.models} (alpha 0.025 sg, 0.05 cbow), "}.get(args.part, "")
     settings = (f"{model}dim {args.dim}, window {args.window}, negative {args.negative}, sample "
                 f"{args.sample}, min_count {args.min_count}, epochs {args.epochs}, threads {args.threads}"
@@ -435,7 +478,7 @@ def write(args, meta: dict, results: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", choices=("english", "joint", "init", "speed", "variants", "kernel"))
+    parser.add_argument("part", choices=("english", "joint", "init", "speed", "variants", "kernel", "unused"))
     parser.add_argument("--name", required=True, help="results file stem (benchmarks/results/NAME.json, .md)")
     parser.add_argument("--words", type=prepare_corpus.parse_words, default=17_000_000,
                         help="the text8-style English corpus of this many words (prepare_corpus.py)")
@@ -452,7 +495,8 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--seeds", type=int, default=2, help="init, variants: seeds --seed, --seed + 1, ...")
+    parser.add_argument("--seeds", type=int, default=2,
+                        help="init, variants, unused: seeds --seed, --seed + 1, ...")
     parser.add_argument("--variants", default="default:;per-pair negatives:shared_negatives=false",
                         help="variants: LABEL:SETTINGS;... (SETTINGS: quality_launch.py's key=value,...)")
     parser.add_argument("--kernel-arms", default=":",
@@ -474,7 +518,7 @@ def main(argv=None) -> int:
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_sha": git_sha,
             "git_dirty": dirty, "cpu": cpu, "cores": os.cpu_count(), "loadavg_before": loadavg()}
     results = {"english": english, "joint": joint, "init": init_ranges, "speed": speed,
-               "variants": variants, "kernel": kernel}[args.part](args, meta)
+               "variants": variants, "kernel": kernel, "unused": unused}[args.part](args, meta)
     meta["loadavg_after"] = loadavg()
     write(args, meta, results)
     return 0
