@@ -178,3 +178,22 @@ def test_a_small_bli_cell_stays_above_its_floor(tmp_path, monkeypatch):
     [scores] = [r["scores"] for r in json.loads((tmp_path / "bli-cell.json").read_text())["runs"]]
     assert scores["bli_queries tatoeba-es"] >= 350
     assert scores["bli tatoeba-es"] >= 9.5 and scores["bli_unit tatoeba-es"] >= 9.5
+
+
+@pytest.mark.parametrize("mode", ["corpus_file", "iterable"])
+def test_gensim_peer_reads_the_corpus_as_asked_and_says_so(small_corpus, tmp_path, capsys, mode):
+    """The grid's two gensim peers: the same settings, the corpus read as a file per worker or as one
+    iterable (their learning-rate schedules differ with 2 workers); the child reports which it used."""
+    pytest.importorskip("gensim.models.word2vec_corpusfile")
+    import peer_train
+
+    from tools import Gensim, Params
+
+    params = Params(model="cbow", dim=8, window=2, negative=2, sample=0.0, min_count=1, epochs=1, alpha=0.05,
+                    threads=2, seed=1)
+    out = tmp_path / f"{mode}.bin"
+    argv = Gensim(mode).argv(params, small_corpus, out, tmp_path)
+    assert Gensim(mode).name == ("gensim" if mode == "corpus_file" else "gensim-iterable")
+    assert peer_train.main(argv[2:]) == 0
+    stamps = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert stamps["input"] == mode and stamps["corpus_words"] == 20000 and out.stat().st_size > 0
