@@ -296,6 +296,7 @@ void test_deterministic(Model m, const Variant& v) {
   p.min_alpha = 0.001f;
   p.seed = 3;
   p.cbow_share = 1;
+  p.cbow_window_cache = false;  // the CUDA kernel computes CBOW's exact step (cpu/cbow_window.h: CPU only)
   p.cuda_cols = v.used_cols;
   p.cuda_row_floats = v.row_floats;
   auto make_job = [&](std::vector<float>& a, std::vector<float>& b0, std::vector<float>& b1) {
