@@ -191,3 +191,16 @@ def test_one_thread_is_bit_identical_run_to_run(level):
     first = run()
     assert first == run()
     assert first[1] > 10_000
+
+
+def test_a_run_in_two_calls_is_the_run_in_one():
+    # Nothing stays cached between chunks (every sentence releases its positions): training the schedule in
+    # two calls, as a resumed run or a distributed round does, gives one call's floats.
+    results = []
+    for cuts in ([0, 10], [0, 4, 10]):
+        params, job, w_in, w_out = plain.random_job("cbow", threads=1)
+        params.cbow_window_cache = True
+        for begin, end in zip(cuts, cuts[1:]):
+            _core.train(params, job, "generic", begin=begin, end=end)
+        results.append((w_in.tobytes(), w_out.tobytes()))
+    assert results[0] == results[1]
