@@ -48,7 +48,7 @@ struct TrainParams {
   // context at a time, as word2vec does (cpu/train.cc; the CUDA kernel shares).
   bool shared_negatives = true;
   // CPU, CBOW with subwords: each context position's mean of rows is composed once into a window cache
-  // and its gradient added to the rows when no later center reaches it (cpu/cbow_window.h): 1.85x the
+  // and its gradient added to the rows when no later center reaches it (cpu/cbow_window.h): 1.86x the
   // words per CPU second of reading and writing every context row at every center (false, the exact
   // step, as the CUDA kernel's), at the same analogy and Rare Words scores
   // (benchmarks/results/subwords-cbow-window.md).
