@@ -4,8 +4,8 @@
 // word) and adds the center's gradient to each: ~120 rows read and written per center at window 5,
 // which bind the kernel to moving rows between L2 and L1 (benchmarks/results/subwords-kernel.md).
 // Here a context position's input vector, its word's mean of rows, is composed once into a slot of this
-// cache, when a span of centers that can reach it begins (in order, fetching the rows of the positions
-// ahead: bucket rows are scattered over a large matrix). Each center's hidden vector is the weighted
+// cache, when a span of centers that can reach it begins. (Prefetching the rows of the positions ahead
+// gained nothing measurable: benchmarks/results/subwords-cbow-window.md.) Each center's hidden vector is the weighted
 // sum of its contexts' means (weights: each word's rows over all the center's rows, so it equals the
 // exact mean of all rows), its gradient accumulates in each context slot's owed vector, and the slot's
 // mean moves by the gradient times the word's mean gain, as its rows will. When no later center can
@@ -49,10 +49,7 @@ class CbowWindow {
   // Composes the positions up to `last` (included) not composed yet.
   void compose_through(size_t last) {
     const std::vector<int32_t>& ids = *sequence_;
-    for (last = std::min(last + 1, ids.size()); composed_ < last; ++composed_) {
-      if (composed_ + kAhead < ids.size()) prefetch_rows(ids[composed_ + kAhead]);
-      compose(composed_, ids[composed_]);
-    }
+    for (last = std::min(last + 1, ids.size()); composed_ < last; ++composed_) compose(composed_, ids[composed_]);
   }
 
   // Adds the owed gradient of every cached position before `end` to its word's rows, frees its slot.
@@ -88,7 +85,6 @@ class CbowWindow {
   const Ops& ops_;
   const TrainJob& job_;
   const int64_t dim_;
-  static constexpr size_t kAhead = 2;  // positions whose rows are fetched ahead of their composing
   const std::vector<int32_t>* sequence_ = nullptr;
   std::vector<float> storage_;    // slot s: its mean, then its owed gradient (dim floats each)
   float* base_ = nullptr;         // storage_'s first 64-byte boundary
@@ -112,14 +108,6 @@ class CbowWindow {
     int n = 0;
     for (int64_t r = table.offsets[id]; r < table.offsets[id + 1]; ++r) rows_[n++] = job_.w_in.row(table.rows[r]);
     return n;
-  }
-
-  void prefetch_rows(int32_t id) const {
-    const Subwords& table = job_.subwords;
-    for (int64_t r = table.offsets[id]; r < table.offsets[id + 1]; ++r) {
-      const char* const row = reinterpret_cast<const char*>(job_.w_in.row(table.rows[r]));
-      for (int64_t line = 0; line < dim_ * int64_t(sizeof(float)); line += 64) __builtin_prefetch(row + line);
-    }
   }
 
   void compose(size_t position, int32_t id) {
