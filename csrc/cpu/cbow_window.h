@@ -4,11 +4,11 @@
 // word) and adds the center's gradient to each: ~120 rows read and written per center at window 5,
 // which bind the kernel to moving rows between L2 and L1 (benchmarks/results/subwords-kernel.md).
 // Here a context position's input vector, its word's mean of rows, is composed once into a slot of this
-// cache, when a span of centers that can reach it begins. (Prefetching the rows of the positions ahead
-// gained nothing measurable: benchmarks/results/subwords-cbow-window.md.) Each center's hidden vector is the weighted
-// sum of its contexts' means (weights: each word's rows over all the center's rows, so it equals the
-// exact mean of all rows), its gradient accumulates in each context slot's owed vector, and the slot's
-// mean moves by the gradient times the word's mean gain, as its rows will. When no later center can
+// cache, when a span of centers that can reach it begins (prefetching the rows of the positions ahead
+// gained nothing measurable: benchmarks/results/subwords-cbow-window.md). Each center's hidden vector is
+// the weighted sum of its contexts' means (weights: each word's rows over all the center's rows, so it
+// equals the exact mean of all rows), its gradient accumulates in each context slot's owed vector, and the
+// slot's mean moves by the gradient times the word's mean gain, as its rows will. When no later center can
 // reach the position, or the sentence ends, the owed gradient is added once to each of the word's rows
 // (undivided, as the exact step adds it). Per center: ~20 rows read and written instead of ~120.
 //
