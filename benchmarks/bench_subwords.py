@@ -22,7 +22,7 @@ Procrustes refinement, and, unrefined, with unseen source words scored from thei
 
 init: mtlembed alone, with subwords, for each start of w_in: the words' rows uniform in
 [-w/dim, w/dim) and the buckets' in [-b/dim, b/dim) (trainer.INIT_RANGE, 4, is w = b;
-fastText's is 1), skip-gram and CBOW, a few seeds: analogy and Rare Words.
+fastText's is 1), for each of --models (sg, cbow or both), a few seeds: analogy and Rare Words.
 
 variants: mtlembed with subwords alone, with kernel settings the config does not expose
 (benchmarks/quality_launch.py: shared_negatives, init_range), a few seeds each, scored as english.
@@ -310,7 +310,7 @@ class StartedAt(Trainer):
 def init_ranges(args, meta: dict) -> dict:
     corpus = prepare_corpus.prepare(args.words)
     runs = []
-    for model in ("sg", "cbow"):
+    for model in args.models.split(","):
         for pair in args.init_ranges.split(","):
             words, buckets = (float(x) for x in pair.split("/"))
             for seed in range(args.seed, args.seed + args.seeds):
@@ -484,7 +484,7 @@ def main(argv=None) -> int:
                         help="the text8-style English corpus of this many words (prepare_corpus.py)")
     parser.add_argument("--tools", default=None,
                         help="english: mtlembed,mtlembed-plain,fasttext,gensim; speed: no mtlembed-plain")
-    parser.add_argument("--models", default=None, help="english: sg (or cbow); speed: sg,cbow")
+    parser.add_argument("--models", default=None, help="english, init: sg (or cbow, or both); speed: sg,cbow")
     parser.add_argument("--arms", default="none,language,all",
                         help="joint: none (no subwords) and the sharing modes")
     parser.add_argument("--dim", type=int, default=100)
