@@ -124,33 +124,42 @@ def plot_all(results: Path, name: str) -> None:
     import matplotlib.pyplot as plt
 
     runs = _load(results, name)
-    # the joint job; one process's runs also again on the tree of the 4-rank seed 2 (others had changed it)
-    joint = _load(results, "distributed-joint") + _load(results, "distributed-joint-1x2-rerun")
+    # the former rule's runs (1/s for every row: -scale), and the first rule's (agree); bytes: any rule
+    former = _load(results, f"{name}-scale")
+    measured = runs + former
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
-    plain = [r for r in runs + _load(results, f"{name}-5epochs")
-             if r["merge_rows"] == "touched" and not r["sync_words"]]
-    former = [r for r in _load(results, "distributed-agree-17M") if r["ranks"] > 1
-              and r["merge_rows"] == "touched" and not r["sync_words"]]
+
+    def plain(found: list, epochs: int) -> list:
+        return [r for r in found
+                if r["merge_rows"] == "touched" and not r["sync_words"] and r["epochs"] == epochs]
+
     for ax, epochs in ((axes[0], 1), (axes[1], 5)):
         title = f"analogy, 17M words, {epochs} epoch{'s' * (epochs > 1)}"
-        _accuracy_panel(ax, [r for r in plain if r["epochs"] == epochs], "analogy", title,
-                        label="ranks train at s x rate")
-        _accuracy_panel(ax, [r for r in former if r["epochs"] == epochs], "analogy", title, "tab:gray",
-                        "former rule")
+        for found, color, label in ((runs + _load(results, f"{name}-5epochs-boost"), "tab:blue",
+                                     "1/s x each row's boost (default)"),
+                                    (former + _load(results, f"{name}-5epochs"), "tab:gray",
+                                     "1/s for every row (former)"),
+                                    ([r for r in _load(results, "distributed-agree-17M") if r["ranks"] > 1],
+                                     "silver", "agree (first rule)")):
+            _accuracy_panel(ax, plain(found, epochs), "analogy", title, color, label)
         ax.legend(fontsize=8)
     _scale_panel(axes[2], _load(results, "distributed-scale"))
-    for key, color in (("bli_es_csls", "tab:red"), ("bli_de_csls", "tab:green")):
-        _accuracy_panel(axes[3], joint, key, "joint en+es+de: BLI P@1 (CSLS, MUSE test)", color,
-                        "en-" + key[4:6])
+    joint = _load(results, "distributed-joint")
+    joint_former = _load(results, "distributed-joint-scale") + _load(results, "distributed-joint-1x2-rerun")
+    for key, color, faded in (("bli_es_csls", "tab:red", "lightcoral"),
+                              ("bli_de_csls", "tab:green", "lightgreen")):
+        title = "joint en+es+de: BLI P@1 (CSLS, MUSE test)"
+        _accuracy_panel(axes[3], joint, key, title, color, "en-" + key[4:6])
+        _accuracy_panel(axes[3], joint_former, key, title, faded, "en-" + key[4:6] + ", former rule")
     if joint:
-        axes[3].legend()
+        axes[3].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(results / "distributed-accuracy.png", dpi=110)
 
     corpus = Path(json.loads((results / f"{name}.json").read_text())["meta"]["corpus"])
     table = model_table(corpus)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
-    _bytes_panel(axes[0], runs, corpus)
+    _bytes_panel(axes[0], measured, corpus)
     for words, ax in ((65536, axes[1]), (1 << 20, axes[2])):
         for link, style in ((10, "-"), (100, "--")):
             cells = [c for c in table if c["link_gbit"] == link and c["words_per_round"] == words]
@@ -170,7 +179,8 @@ def plot_all(results: Path, name: str) -> None:
     fig.savefig(results / "distributed-comm.png", dpi=110)
     (results / "distributed-model.json").write_text(json.dumps(
         {"corpus": str(corpus), "node_words_per_second": NODE_WORDS_PER_SECOND, "latency": LATENCY,
-         "collectives": COLLECTIVES, "check": check_model(runs, corpus), "table": table}, indent=1) + "\n")
+         "collectives": COLLECTIVES, "check": check_model(runs, corpus), "table": table},
+        indent=1) + "\n")
 
 
 def _bytes_panel(ax, runs: list, corpus: Path) -> None:
@@ -208,7 +218,7 @@ def _scale_panel(ax, runs: list) -> None:
     one = [100 * r["analogy"] for r in runs if r["ranks"] == 1 and r["corpus"].startswith("enwiki-text8-17M")]
     if one:
         ax.axhline(np.mean(one), color="black", linestyle=":", label="one process (seed 1)")
-    ax.set(xlabel="s", ylabel="%", title="analogy, 17M words, 1 epoch: the scale s", ylim=(0, 18))
+    ax.set(xlabel="s", ylabel="%", title="analogy, 17M, 1 epoch: the scale s (former rule)", ylim=(0, 18))
     ax.legend(fontsize=8)
 
 
@@ -234,8 +244,10 @@ def tables(results: Path, name: str) -> str:
     """Markdown tables of the runs (pasted into distributed.md): accuracy by shape, then the model."""
     lines = []
     bli = ("bli_es_csls", "bli_de_csls", "bli_es_nn", "bli_de_nn", "analogy")
-    for file, keys in ((name, ("analogy",)), (f"{name}-5epochs", ("analogy",)), ("distributed-joint", bli),
-                       ("distributed-joint-1x2-rerun", bli)):
+    for file, keys in ((name, ("analogy",)), (f"{name}-scale", ("analogy",)),
+                       (f"{name}-5epochs-boost", ("analogy",)), (f"{name}-5epochs", ("analogy",)),
+                       ("distributed-joint", bli),
+                       ("distributed-joint-scale", bli), ("distributed-joint-1x2-rerun", bli)):
         runs = _load(results, file)
         lines += [f"{file}.json", "", "| shape | epochs | seeds | " + " | ".join(keys)
                   + " | train s (median) | words/s (median) | bytes/word/rank | rounds |",
