@@ -317,7 +317,7 @@ def init_ranges(args, meta: dict) -> dict:
                 config = TrainConfig(model=model, dim=args.dim, window=args.window, negative=args.negative,
                                      sample=args.sample, min_count=args.min_count, epochs=args.epochs,
                                      threads=args.threads, seed=seed, subwords=True, min_n=args.min_n,
-                                     max_n=args.max_n, buckets=args.buckets)
+                                     max_n=args.max_n, buckets=args.buckets, alpha=args.alpha)
                 embeddings = StartedAt(words, buckets, config, [TaskSpec("corpus", (str(corpus),))]).train()
                 rw = ev.similarity(embeddings, RARE_WORDS, oov="subwords")
                 runs.append({"model": model, "words": words, "buckets": buckets, "seed": seed,
@@ -503,6 +503,8 @@ def main(argv=None) -> int:
                         help="kernel: LABEL:SETTINGS;... alternated on each job (SETTINGS as --variants')")
     parser.add_argument("--init-ranges", default="4/4,4/1,1/1,2/2",
                         help="init: the starts to compare, words/buckets (4/4: the trainer's)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="init: mtlembed's learning rate (default: its own, 0.025 for sg)")
     parser.add_argument("--min-n", type=int, default=3)
     parser.add_argument("--max-n", type=int, default=6)
     parser.add_argument("--buckets", type=int, default=2_000_000)
