@@ -25,6 +25,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from run import loadavg  # noqa: E402
 
 
 def child(so: str, words: str, reps: int, threads: int, buckets: int, negatives: str) -> dict:
@@ -33,11 +36,13 @@ def child(so: str, words: str, reps: int, threads: int, buckets: int, negatives:
     core = importlib.util.module_from_spec(spec)
     sys.modules["mtlembed._core"] = core
     spec.loader.exec_module(core)
-    sys.path[:0] = [str(HERE), str(ROOT)]
+    sys.path.insert(0, str(ROOT))
     import prepare_corpus
 
-    from mtlembed import TaskSpec, TrainConfig
+    from mtlembed import TaskSpec, TrainConfig, backend
     from mtlembed.trainer import Trainer
+
+    assert backend.core() is core, "mtlembed._core was imported before the build under test"
 
     corpus = str(prepare_corpus.prepare(prepare_corpus.parse_words(words)))
     config = TrainConfig(model="sg", dim=100, window=5, negative=5, sample=1e-4, min_count=5, threads=threads,
@@ -51,14 +56,10 @@ def child(so: str, words: str, reps: int, threads: int, buckets: int, negatives:
     return {"words_per_cpu_second": rates, "w_in_checksum": float(job.kernel.w_in.astype("float64").sum())}
 
 
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--old", required=True, help="the old build's _core .so")
-    parser.add_argument("--new", required=True, help="the new build's _core .so")
+    parser.add_argument("--old", help="the old build's _core .so")
+    parser.add_argument("--new", help="the new build's _core .so")
     parser.add_argument("--name", help="results file stem (benchmarks/results/NAME.json, .md)")
     parser.add_argument("--words", default="2M")
     parser.add_argument("--rounds", type=int, default=2)
@@ -72,6 +73,8 @@ def main(argv=None) -> int:
         print(json.dumps(child(args.child, args.words, args.reps, args.threads, args.buckets,
                                args.negatives)))
         return 0
+    if not (args.old and args.new):
+        parser.error("--old and --new are both needed")
     command = shlex.join(["python", "benchmarks/core_ab.py", *(argv if argv is not None else sys.argv[1:])])
     runs = []
     for round_ in range(args.rounds):
