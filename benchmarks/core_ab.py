@@ -1,4 +1,4 @@
-"""A/B of two builds of the compiled kernel (mtlembed._core) on skip-gram with subwords.
+"""A/B of two builds of the compiled kernel (mtlembed._core): skip-gram with subwords unless told.
 
     cp build/*/_core*.so /tmp/old_core.so          # before the change
     flock /tmp/mtl-speed.lock python benchmarks/core_ab.py --old /tmp/old_core.so \
@@ -30,7 +30,8 @@ sys.path.insert(0, str(HERE))
 from run import loadavg  # noqa: E402
 
 
-def child(so: str, words: str, reps: int, threads: int, buckets: int, negatives: str) -> dict:
+def child(so: str, words: str, reps: int, threads: int, buckets: int, negatives: str, model: str,
+          subwords: bool) -> dict:
     """In a fresh process: `so` as mtlembed._core, the kernel run `reps` times on one job."""
     spec = importlib.util.spec_from_file_location("mtlembed._core", so)
     core = importlib.util.module_from_spec(spec)
@@ -45,8 +46,9 @@ def child(so: str, words: str, reps: int, threads: int, buckets: int, negatives:
     assert backend.core() is core, "mtlembed._core was imported before the build under test"
 
     corpus = str(prepare_corpus.prepare(prepare_corpus.parse_words(words)))
-    config = TrainConfig(model="sg", dim=100, window=5, negative=5, sample=1e-4, min_count=5, threads=threads,
-                         seed=1, subwords=True, min_n=3, max_n=6, buckets=buckets, negatives=negatives)
+    config = TrainConfig(model=model, dim=100, window=5, negative=5, sample=1e-4, min_count=5,
+                         threads=threads, seed=1, subwords=subwords, min_n=3, max_n=6, buckets=buckets,
+                         negatives=negatives)
     job = Trainer(config, [TaskSpec("corpus", (corpus,))])._assemble()
     rates = []
     for _ in range(reps):
@@ -67,11 +69,13 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--buckets", type=int, default=2_000_000)
     parser.add_argument("--negatives", default="pair", choices=("pair", "center"))
+    parser.add_argument("--model", default="sg", choices=("sg", "cbow"))
+    parser.add_argument("--no-subwords", dest="subwords", action="store_false")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.words, args.reps, args.threads, args.buckets,
-                               args.negatives)))
+                               args.negatives, args.model, args.subwords)))
         return 0
     if not (args.old and args.new):
         parser.error("--old and --new are both needed")
@@ -82,7 +86,8 @@ def main(argv=None) -> int:
             load = loadavg()
             out = subprocess.run([sys.executable, __file__, "--child", getattr(args, build), "--words",
                                   args.words, "--reps", str(args.reps), "--threads", str(args.threads),
-                                  "--buckets", str(args.buckets), "--negatives", args.negatives],
+                                  "--buckets", str(args.buckets), "--negatives", args.negatives,
+                                  "--model", args.model, *([] if args.subwords else ["--no-subwords"])],
                                  check=True, capture_output=True, text=True).stdout
             result = json.loads(out.splitlines()[-1])
             runs.append({"round": round_, "build": build, "loadavg_before": load, **result})
@@ -91,7 +96,8 @@ def main(argv=None) -> int:
             / sum(len(r["words_per_cpu_second"]) for r in runs if r["build"] == b) for b in ("old", "new")}
     same = len({r["w_in_checksum"] for r in runs}) == 1
     lines = [f"# {args.name or 'core A/B'}", "", f"Command: `{command}`", "",
-             f"- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; skip-gram with subwords, "
+             f"- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; {args.model}"
+             f"{' with subwords' if args.subwords else ', no subwords'}, "
              f"{args.words} words x 1 epoch, {args.negatives} draws, {args.threads} thread(s), "
              f"{args.buckets} buckets; the kernel alone",
              f"- load average after: {loadavg()}", "",

@@ -347,7 +347,7 @@ class Ranks:
         rows_in, words_out = distributed_merge.expected_updates(
             occurrences, vocab.keep_probabilities(config.sample), vocab.counts, vocab.starts, config,
             input_rows, subword_table)
-        out = distributed_merge.boosts(words_out, input_rows=False)
+        out = distributed_merge.boosts(words_out, input_rows=False, merge_factor=self.size / self.scale)
         self._boosts = [distributed_merge.boosts(rows_in, input_rows=True), *[out] * heads]
 
     def chunk_ids(self, ids: np.ndarray) -> np.ndarray:

@@ -25,6 +25,16 @@ def test_rows_updated_rarely_in_a_round_take_more_than_their_share_and_none_take
         assert np.all(distributed_merge.boosts(grid, input_rows) >= 1)  # a boost never damps a row
 
 
+def test_output_rows_take_no_boost_where_the_merge_already_swings_a_converged_row_past_its_point():
+    grid = np.geomspace(0.01, 1e6, 200)
+    # 4 ranks at s = 2: a row all ranks pull to one point moves twice the distance (the edge of
+    # stability); boosted output rows diverged there (4 ranks, 5 epochs)
+    assert np.all(distributed_merge.boosts(grid, input_rows=False, merge_factor=2.0) == 1)
+    assert np.array_equal(distributed_merge.boosts(grid, input_rows=True, merge_factor=2.0),
+                          distributed_merge.boosts(grid, input_rows=True))
+    assert distributed_merge.boosts(np.array([17.0]), input_rows=False, merge_factor=1.0) == pytest.approx(1.2)
+
+
 def test_expected_updates_count_windows_negatives_and_subword_rows():
     config = TrainConfig(model="sg", window=5, negative=5)
     counts = np.array([300, 100, 40, 10], np.int64)  # two languages: ids 0-1 and 2-3
