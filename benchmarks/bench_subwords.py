@@ -50,6 +50,7 @@ import dataclasses
 import json
 import os
 import shlex
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -284,10 +285,11 @@ def speed_table(results: dict) -> list[str]:
     lines = ["| model | tool | train words/s | mtlembed's x | end-to-end s | mtlembed's x | load before |",
              "|---|---|---:|---:|---:|---:|---|"]
     for r in results["runs"]:
-        ours = next(m for m in results["runs"]
-                    if m["tool"] == "mtlembed" and m["algorithm"] == r["algorithm"])
-        speed = ours["train_words_per_second"] / r["train_words_per_second"]
-        e2e = r["wall_seconds"] / ours["wall_seconds"]
+        # mtlembed's runs of a model (--tools may list it between the peers): the median of each figure,
+        # so one run in a fast or slow minute of this shared machine does not make the ratio
+        ours = [m for m in results["runs"] if m["tool"] == "mtlembed" and m["algorithm"] == r["algorithm"]]
+        speed = statistics.median(m["train_words_per_second"] for m in ours) / r["train_words_per_second"]
+        e2e = r["wall_seconds"] / statistics.median(m["wall_seconds"] for m in ours)
         lines.append(f"| {r['algorithm']} | {r['tool']} | {r['train_words_per_second'] / 1e3:,.0f}k | "
                      f"{speed:.2f} | {r['wall_seconds']:.1f} | {e2e:.2f} | {r['loadavg_before']} |")
     return lines
@@ -458,9 +460,10 @@ def write(args, meta: dict, results: dict) -> None:
         text += ["Train words/s = corpus words x epochs / training seconds (each tool's own stamps, as "
                  "run.py's); end to end = the whole process (start-up, vocabulary, training, writing the "
                  "fastText .bin with its bucket rows). mtlembed's x = its words/s over the tool's, and "
-                 "the tool's end-to-end seconds over its. The tools ran one after the other, at normal "
-                 "priority, holding /tmp/mtl-speed.lock; the load average before each run is in the "
-                 "table, and the mean cores used by other processes during each run: "
+                 "the tool's end-to-end seconds over its (where mtlembed ran several times, the median of "
+                 "its runs: this shared VM's speed drifts by up to 1.7x over minutes). The tools ran one "
+                 "after the other, at normal priority, holding /tmp/mtl-speed.lock; the load average "
+                 "before each run is in the table, and the mean cores others used during each run: "
                  + ", ".join(f"{r['tool']} {r['algorithm']} {r['others_cores']:.2f}" for r in results["runs"])
                  + ".", ""]
     if args.part == "english":
