@@ -133,10 +133,16 @@ def plot_all(results: Path, name: str) -> None:
         return [r for r in found
                 if r["merge_rows"] == "touched" and not r["sync_words"] and r["epochs"] == epochs]
 
+    # 4 ranks and more boost the input rows only (distributed_merge.boosts): the default's 4-rank runs are
+    # the -4ranks-inboost files; the runs with output boosts at 4 ranks are drawn apart (one diverged)
+    boosted = runs + _load(results, f"{name}-5epochs-boost")
+    default = [r for r in boosted if r["ranks"] < 4] + _load(results, f"{name}-4ranks-inboost") \
+        + _load(results, f"{name}-5epochs-4ranks-inboost")
+    output_boosts = [r for r in boosted + _load(results, f"{name}-5epochs-boost-4ranks") if r["ranks"] >= 4]
     for ax, epochs in ((axes[0], 1), (axes[1], 5)):
         title = f"analogy, 17M words, {epochs} epoch{'s' * (epochs > 1)}"
-        for found, color, label in ((runs + _load(results, f"{name}-5epochs-boost"), "tab:blue",
-                                     "1/s x each row's boost (default)"),
+        for found, color, label in ((default, "tab:blue", "1/s x each row's boost (default)"),
+                                    (output_boosts, "tab:purple", "4 ranks, output rows boosted too"),
                                     (former + _load(results, f"{name}-5epochs"), "tab:gray",
                                      "1/s for every row (former)"),
                                     ([r for r in _load(results, "distributed-agree-17M") if r["ranks"] > 1],
@@ -144,7 +150,8 @@ def plot_all(results: Path, name: str) -> None:
             _accuracy_panel(ax, plain(found, epochs), "analogy", title, color, label)
         ax.legend(fontsize=8)
     _scale_panel(axes[2], _load(results, "distributed-scale"))
-    joint = _load(results, "distributed-joint")
+    joint = [r for r in _load(results, "distributed-joint") if r["ranks"] < 4] \
+        + _load(results, "distributed-joint-4ranks-inboost")
     joint_former = _load(results, "distributed-joint-scale") + _load(results, "distributed-joint-1x2-rerun")
     for key, color, faded in (("bli_es_csls", "tab:red", "lightcoral"),
                               ("bli_de_csls", "tab:green", "lightgreen")):
