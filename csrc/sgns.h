@@ -141,6 +141,12 @@ struct TrainJob {
   Subwords subwords;                 // optional: then w_in has more rows than the vocabulary
   // Words: ids, w_out rows, keep_prob and the translation table count these.
   int64_t vocab() const { return subwords.present() ? subwords.words : w_in.rows; }
+  // With subwords: word `id`'s rows of w_in (its own and its n-grams') written to `out`; returns how many.
+  int word_rows(int32_t id, float** out) const {
+    const int64_t first = subwords.offsets[id], n = subwords.offsets[id + 1] - first;
+    for (int64_t r = 0; r < n; ++r) out[r] = w_in.row(subwords.rows[first + r]);
+    return static_cast<int>(n);
+  }
 };
 
 // Shared between the training threads and the monitoring (calling) thread.

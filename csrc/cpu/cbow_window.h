@@ -103,12 +103,7 @@ class CbowWindow {
   float* owed(int s) const { return mean(s) + dim_; }
 
   // Puts word `id`'s rows in rows_; returns how many.
-  int word_rows(int32_t id) {
-    const Subwords& table = job_.subwords;
-    int n = 0;
-    for (int64_t r = table.offsets[id]; r < table.offsets[id + 1]; ++r) rows_[n++] = job_.w_in.row(table.rows[r]);
-    return n;
-  }
+  int word_rows(int32_t id) { return job_.word_rows(id, rows_.data()); }
 
   void compose(size_t position, int32_t id) {
     int& s = slot_at_[position];

@@ -301,11 +301,7 @@ struct Worker {
   }
 
   // Puts word `id`'s subword rows at in_rows[at...); returns the end.
-  int word_rows(int32_t id, int at) {
-    const Subwords& table = job.subwords;
-    for (int64_t r = table.offsets[id]; r < table.offsets[id + 1]; ++r) in_rows[at++] = job.w_in.row(table.rows[r]);
-    return at;
-  }
+  int word_rows(int32_t id, int at) { return at + job.word_rows(id, in_rows.data() + at); }
 
   // train_step with subwords. CBOW: each center's hidden vector is the mean of
   // all rows of all its context words (fastText's, gensim's cbow_mean). Skip-
