@@ -290,6 +290,7 @@ py::dict stats_dict(const Control& control, double seconds) {
   d["chunks"] = control.chunks_done.load();
   d["pairs"] = control.pairs.load();
   d["loss"] = control.loss.load();
+  d["hot_rows"] = control.hot_rows.load();
   d["seconds"] = seconds;
   return d;
 }
@@ -414,7 +415,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("threads", &TrainParams::threads)
       .def_readwrite("copy_hot_rows", &TrainParams::copy_hot_rows)
       .def_readwrite("hot_sync_words", &TrainParams::hot_sync_words,
-                     "CPU: words a worker trains between syncs of its hot rows' copies (0: the rule)")
+                     "CPU: words a worker trains between syncs of its hot rows' copies (0: the rule, copies only from "
+                     "2^23 words an epoch; >0: copies at any size)")
       .def_readwrite("cuda_cols", &TrainParams::cuda_cols, "CUDA: columns that hold values (0: all dim)")
       .def_readwrite("cuda_row_floats", &TrainParams::cuda_row_floats, "CUDA: device rows padded to 4 or 16 floats")
       .def_readwrite("shared_negatives", &TrainParams::shared_negatives)

@@ -36,7 +36,8 @@ struct TrainParams {
   // CPU, several threads: each trains private copies of the most frequent
   // words' output rows and merges them now and then (cpu/train.cc).
   bool copy_hot_rows = true;
-  // Words a worker trains between syncs of its copies (0: cpu/train.cc's rule).
+  // Words a worker trains between syncs of its copies (0: cpu/train.cc's rule, which copies only on
+  // large corpora; a value here copies at any size).
   int64_t hot_sync_words = 0;
   // CUDA: device rows hold the first `cuda_cols` columns (0: all `dim`; the
   // host's further columns are the CPU kernel's zero padding, left as they
@@ -161,6 +162,7 @@ struct Control {
   std::atomic<int64_t> chunks_done{0};
   std::atomic<int64_t> pairs{0};         // (context, target) scores computed
   std::atomic<double> loss{0.0};         // sum of -log sigmoid over those pairs
+  std::atomic<int64_t> hot_rows{0};      // CPU: output rows each worker trains on a private copy of
   // Optional: loss and pairs of each chunk of the job (2 doubles per chunk,
   // each written once, by the worker or launch that ran it), from which the
   // caller reports every task's loss.

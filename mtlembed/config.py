@@ -54,16 +54,18 @@ class TrainConfig:
                          low=1, high=_kernel_limit("window"))
     negative: int = param(5, "negative samples per center word", low=1, high=_kernel_limit("negative"))
     cbow_share: int = param(4, "CBOW: this many centers, a window apart, share one draw of negatives "
-                             "(1: word2vec's CBOW, a draw per center; the CUDA kernel always draws per "
-                             "center)",
+                             "where negatives is center (1: word2vec's CBOW, a draw per center, as "
+                             "negatives pair; the CUDA kernel always draws per center)",
                              low=1, high=_kernel_limit("cbow_share"))
-    negatives: str = param("auto", "skip-gram: draw the negatives once per center, shared by its "
-                           "contexts (center: with subwords faster, and ahead on little text), or "
-                           "once per (center, context) pair as word2vec, fastText and gensim do (pair: with "
-                           "subwords ahead from about 10M training words: 4M words x 5 epochs, analogy 52.4 "
-                           "against 45.2, fastText 46.6); auto: pair for skip-gram with subwords on the CPU "
-                           "once corpus words x epochs reach 8M, else center (the CUDA kernel draws per "
-                           "center)",
+    negatives: str = param("auto", "center: skip-gram draws the negatives once per center, shared by its "
+                           "contexts, and CBOW once per cbow_share centers (faster; with subwords ahead "
+                           "on little text); pair: as word2vec, fastText and gensim, skip-gram once per "
+                           "(center, context) pair and CBOW once per center (with subwords ahead from "
+                           "about 10M training words: 4M words x 5 epochs, analogy 52.4 against 45.2, "
+                           "fastText 46.6; from 15 epochs better word similarity: 2M words x 20 epochs, "
+                           "SimLex 0.244 against 0.214, for 2.8x the time); auto: pair from 15 epochs, and "
+                           "for skip-gram with subwords on the CPU once corpus words x epochs reach 8M, "
+                           "else center (the CUDA kernel draws skip-gram's per center)",
                            choices=("auto", "center", "pair"))
     sample: float = param(1e-3, "subsampling threshold for frequent words (0 disables)", low=0.0, high=1.0)
     min_count: int = param(5, "ignore words with fewer occurrences", low=1, high=2**63 - 1)
@@ -77,10 +79,11 @@ class TrainConfig:
                                  low=1e-9, high=10.0)
     min_alpha: float | None = param(None, "final learning rate (default alpha * 1e-4)", low=0.0, high=10.0)
     threads: int = param(0, "worker threads (0: all cores)", low=0, high=_kernel_limit("threads"))
-    copy_hot_rows: bool = param(True, "CPU, several threads: each keeps private copies of the most frequent "
-                                 "words' output rows and merges them 64 times an epoch (at most every "
-                                 "2**17/threads words), so that threads on different chiplets or sockets "
-                                 "do not trade those rows' cache lines at every write (off: plain Hogwild)")
+    copy_hot_rows: bool = param(True, "CPU, several threads, corpora of 2**23 words an epoch or more: each "
+                                 "thread keeps private copies of the most frequent words' output rows and "
+                                 "merges them every 2**17/threads of its words, so that threads on different "
+                                 "chiplets or sockets do not trade those rows' cache lines at every write "
+                                 "(smaller corpora, or off: plain Hogwild)")
     seed: int = param(1, "random seed; with threads=1 results are bit-identical", low=0, high=2**63 - 1)
     lowercase: bool = param(False, "lowercase the text (Unicode-aware: Ä -> ä)")
     encoding_errors: str = param("replace",

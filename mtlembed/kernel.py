@@ -64,26 +64,33 @@ CUDA_ROW_FLOATS = 16
 # per center learns faster on little text, a draw per pair better on more (analogy accuracy,
 # benchmarks/results/subwords-negatives.md: center ahead up to 4M training words, pair from 10M).
 PAIR_FROM_WORDS = 8_000_000
+# ... and with or without subwords from this many epochs on: where each window comes back that often, a
+# draw shared by a center's contexts (or by CBOW's cbow_share centers) costs word similarity (2M words x
+# 20 epochs, SimLex: skip-gram 0.214 against gensim's 0.248, CBOW 0.199 against 0.216; at 10 epochs
+# within 0.01 of gensim: benchmarks/results/quality-grid.md), for 2.8x (skip-gram) the words/s.
+PAIR_FROM_EPOCHS = 15
 
 
 def negatives_of(config: TrainConfig, device: str, corpus_words: int = 0) -> str:
-    """How skip-gram draws its negatives on a device ('cpu' or 'cuda'): "center" or "pair". auto is pair
-    for skip-gram with subwords on the CPU once corpus_words x epochs reaches PAIR_FROM_WORDS, and center
-    elsewhere (CUDA has only center). CBOW keeps center: its draws follow cbow_share."""
-    if config.model != "sg":
-        return "center"
+    """How negatives are drawn on a device ('cpu' or 'cuda'): "center" (skip-gram: one draw per center,
+    shared by its contexts; CBOW: one per cbow_share centers) or "pair" (word2vec's: skip-gram a draw per
+    (center, context) pair, CBOW per center). auto is pair from PAIR_FROM_EPOCHS epochs on, and for
+    skip-gram with subwords once corpus_words x epochs reaches PAIR_FROM_WORDS; center elsewhere, and
+    always for skip-gram on CUDA, which draws per center only."""
     if config.negatives != "auto":
         return config.negatives
-    longer = corpus_words * config.epochs >= PAIR_FROM_WORDS
-    return "pair" if config.subwords and device == "cpu" and longer else "center"
+    if config.model == "sg" and device != "cpu":
+        return "center"
+    longer = config.subwords and config.model == "sg" and corpus_words * config.epochs >= PAIR_FROM_WORDS
+    return "pair" if longer or config.epochs >= PAIR_FROM_EPOCHS else "center"
 
 
 def params(config: TrainConfig, dim: int, device: str = "cpu", corpus_words: int = 0):
     """The kernel's TrainParams for a config on a device; `dim` is the padded row length, `corpus_words`
     the words of the whole corpus (the vocabulary's counts: the same on every rank)."""
+    shared = negatives_of(config, device, corpus_words) == "center"
     return train_params(model=config.model, dim=dim, window=config.window, negative=config.negative,
-                        cbow_share=config.cbow_share,
-                        shared_negatives=negatives_of(config, device, corpus_words) == "center",
+                        cbow_share=config.cbow_share if shared else 1, shared_negatives=shared,
                         alpha=config.learning_rate, min_alpha=config.final_learning_rate, seed=config.seed,
                         threads=config.worker_threads, copy_hot_rows=config.copy_hot_rows,
                         cuda_cols=config.dim, cuda_row_floats=CUDA_ROW_FLOATS)

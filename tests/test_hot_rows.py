@@ -1,7 +1,8 @@
 """Several CPU threads: each trains private copies of the hot rows (the most
 frequent words' output rows) and adds their change to the shared rows at every sync
-(csrc/cpu/train.cc). A sync that lost an update, overwrote another thread's
-rows with its copy, or left a copy unmerged at the end fails these."""
+(csrc/cpu/train.cc), on corpora of 2^23 words an epoch or more, or at any size
+with an explicit hot_sync_words (as here). A sync that lost an update, overwrote
+another thread's rows with its copy, or left a copy unmerged at the end fails these."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from mtlembed.kernel import kernel_job, train_params
 
 DIM = 16
 VOCAB = 300           # per language: all of it hot (a worker copies up to 2048 rows)
-WORDS = 300_000       # per language: each worker syncs many times (64 times an epoch, every 4096+ words)
+WORDS = 300_000       # per language: each worker syncs many times (every SYNC_WORDS words)
+SYNC_WORDS = 4096
 
 
 def language(rng, first_id, vocab=VOCAB):
@@ -25,7 +27,7 @@ def language(rng, first_id, vocab=VOCAB):
     return tokens, offsets, (prob, alias, first_id)
 
 
-def train(model, threads, langs, w_in, w_out, chunks_per_language=1, lr=(0.05, 0.001)):
+def train(model, threads, langs, w_in, w_out, chunks_per_language=1, lr=(0.05, 0.001), sync_words=SYNC_WORDS):
     tasks = [_core.Task(tokens, offsets, noise=i, head=0) for i, (tokens, offsets, _) in enumerate(langs)]
     # Each language's sentences in `chunks_per_language` equal chunks, languages one after the other.
     per = [(len(offsets) - 1) // chunks_per_language for _, offsets, _ in langs]
@@ -38,7 +40,7 @@ def train(model, threads, langs, w_in, w_out, chunks_per_language=1, lr=(0.05, 0
               "progress_begin": np.arange(n) / n, "progress_end": np.arange(1, n + 1) / n,
               "id": np.arange(n, dtype=np.uint64)}
     params = train_params(model=model, dim=DIM, window=3, negative=4, alpha=lr[0], min_alpha=lr[1], seed=7,
-                          threads=threads)
+                          threads=threads, hot_sync_words=sync_words)
     job = kernel_job(w_in, [w_out], np.ones(w_in.shape[0], np.float32), [noise for *_, noise in langs], tasks,
                      chunks)
     return _core.train(params, job, "generic")
@@ -88,3 +90,15 @@ def test_two_threads_sharing_every_row_add_up_their_updates(model):
     one, two = drifts
     assert np.abs(one).max() > 0.01
     assert np.abs(two - one).max() < 1e-3 * np.abs(one).max()
+
+
+def test_only_a_large_corpus_or_an_explicit_interval_gets_copies():
+    # Copies cost small corpora accuracy (stale rows) and pay only across chiplets: the rule keeps them
+    # for epochs of 2^23 words or more. 300k words with the rule: plain Hogwild; with an interval: copies.
+    langs = [language(np.random.default_rng(6), 0)]
+    rows = (VOCAB, DIM)
+    by_rule = train("sg", 2, langs, np.zeros(rows, np.float32), np.zeros(rows, np.float32), sync_words=0)
+    forced = train("sg", 2, langs, np.zeros(rows, np.float32), np.zeros(rows, np.float32))
+    one_thread = train("sg", 1, langs, np.zeros(rows, np.float32), np.zeros(rows, np.float32))
+    assert by_rule["hot_rows"] == 0 and one_thread["hot_rows"] == 0
+    assert forced["hot_rows"] == VOCAB

@@ -1,5 +1,6 @@
-"""negatives = auto | center | pair (issue 21): skip-gram's draw of negatives per center or per (center,
-context) pair, auto's choice, the kernel field it sets, CUDA's refusal and old checkpoints."""
+"""negatives = auto | center | pair (issues 21, 19): skip-gram's draw of negatives per center or per (center,
+context) pair, CBOW's per cbow_share centers or per center, auto's choice, the kernel fields it sets, CUDA's
+refusal and old checkpoints."""
 
 from __future__ import annotations
 
@@ -35,14 +36,22 @@ LONG = kernel.PAIR_FROM_WORDS  # corpus words: with one epoch, training long eno
     (dict(subwords=True), "cuda", LONG, "center"),                # the CUDA kernel draws per center only
     (dict(subwords=True, negatives="center"), "cpu", LONG, "center"),
     (dict(subwords=False, negatives="pair"), "cpu", 0, "pair"),
-    (dict(subwords=True, model="cbow"), "cpu", LONG, "center"),   # CBOW: cbow_share decides, never pair
-    (dict(subwords=True, model="cbow", negatives="pair"), "cpu", LONG, "center"),
+    (dict(subwords=True, model="cbow"), "cpu", LONG, "center"),   # the training-words rule is skip-gram's
+    (dict(subwords=True, model="cbow", negatives="pair"), "cpu", LONG, "pair"),  # word2vec's CBOW
+    (dict(epochs=15), "cpu", 0, "pair"),                          # many epochs: pair, with or without
+    (dict(epochs=14), "cpu", 0, "center"),                        # subwords, whatever the corpus
+    (dict(epochs=20, model="cbow"), "cpu", 0, "pair"),
+    (dict(epochs=20, model="cbow"), "cuda", 0, "pair"),           # the CUDA kernel draws CBOW's per center
+    (dict(epochs=20), "cuda", 0, "center"),
+    (dict(epochs=20, negatives="center"), "cpu", 0, "center"),
 ])
-def test_auto_resolves_by_model_subwords_device_and_training_words(changes, device, words, expected):
+def test_auto_resolves_by_model_subwords_device_epochs_and_training_words(changes, device, words, expected):
     config = TrainConfig(**changes)
     assert config.negatives == changes.get("negatives", "auto")
     assert kernel.negatives_of(config, device, words) == expected
-    assert kernel.params(config, 16, device, words).shared_negatives == (expected == "center")
+    p = kernel.params(config, 16, device, words)
+    assert p.shared_negatives == (expected == "center")
+    assert p.cbow_share == (config.cbow_share if expected == "center" else 1)
 
 
 def test_auto_counts_the_whole_corpus(corpus, monkeypatch):
@@ -52,6 +61,12 @@ def test_auto_counts_the_whole_corpus(corpus, monkeypatch):
     assert np.array_equal(small, train(corpus, negatives="center"))
     monkeypatch.setattr(kernel, "PAIR_FROM_WORDS", 1000)
     assert np.array_equal(train(corpus), train(corpus, negatives="pair"))
+
+
+def test_cbow_pair_is_word2vecs_draw_per_center_bit_for_bit(corpus):
+    pair = train(corpus, model="cbow", negatives="pair")
+    assert not np.allclose(train(corpus, model="cbow", negatives="center"), pair)
+    assert np.array_equal(train(corpus, model="cbow", negatives="center", cbow_share=1), pair)
 
 
 def test_pair_is_the_kernels_per_pair_update_bit_for_bit(corpus, monkeypatch):
@@ -80,7 +95,7 @@ def test_pair_on_cuda_is_one_line_before_reading(corpus, tmp_path, monkeypatch, 
     assert not out.exists()
     with pytest.raises(ConfigError, match="per-pair negatives"):
         backend.device_for_job("cuda", kernel.job_features([], [], [], TrainConfig(negatives="pair")))
-    # auto never asks for per-pair draws, and CBOW ignores the setting: both keep CUDA.
+    # auto never asks for skip-gram's per-pair draws, and CBOW's (per center) are CUDA's own: both keep CUDA.
     for config in (TrainConfig(subwords=True), TrainConfig(model="cbow", negatives="pair")):
         assert "per_pair_negatives" not in kernel.job_features([], [], [], config)
 

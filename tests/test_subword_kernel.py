@@ -220,7 +220,7 @@ def test_two_threads_on_disjoint_rows_train_exactly_as_one(model):
     for threads in (1, 2):
         a, b = w_in.copy(), np.zeros((2 * vocab, dim), np.float32)
         params = train_params(model=model, dim=dim, window=3, negative=4, alpha=0.05, min_alpha=0.001, seed=7,
-                              threads=threads)
+                              threads=threads, hot_sync_words=4096)  # copies at this size too
         job = kernel_job(a, [b], np.ones(2 * vocab, np.float32), noise, tasks, schedule, subwords=table(rows))
         assert _core.train(params, job, "generic")["words"] == 2 * words
         results.append((a, b))

@@ -32,13 +32,15 @@ constexpr int64_t kReportWords = 8192;
 // changes reach it only at a sync (2^19 words between syncs cost CBOW about a
 // point of analogy accuracy on 17M words). Syncing every 2^16 words of each of
 // two workers, the frequent words' vectors end 7% shorter than with one thread,
-// on 0.5M words and 17M alike, but only the small corpus pays for it: its
-// under-trained vectors lose 1-2 points of BLI, where on 17M words two threads
-// score the analogies as one does (cpu-17M-dim100-5epochs.md). A row's updates
-// per epoch grow with the corpus, so a worker syncs kSyncsPerEpoch times an
-// epoch, at most every max(kMinSyncWords, kSyncWordsAll / threads) words (on
-// 17M words and more, as before) and at least every kMinSyncWords (the
-// merges' cost; reached at 0.5M words) (benchmarks/results/quality-sync.md).
+// on 0.5M words and 17M alike, but only small corpora pay for it: their
+// under-trained vectors lose 1-2 points of BLI, and even a sync every 15.6k
+// words cost 2M words x 20 epochs 0.012 of Rare Words and, with a draw of
+// negatives per pair, 0.02 of SimLex (benchmarks/results/quality-sync.md,
+// quality-grid.md), where on 17M words two threads score the analogies as one
+// does (cpu-17M-dim100-5epochs.md). Shorter intervals cost merges the copies no
+// longer pay for, so a worker copies only where an epoch has kCopyFromEpochWords
+// words or more and syncs every kSyncWordsAll / threads words of its own;
+// smaller corpora train plain Hogwild (as fast where the cores share a cache).
 // A worker copies kCopyRowsWorker
 // rows, fewer where all workers' copies of a head would exceed kCopyBytesAll
 // (about one L3 cache): more rows gained little and made the merges cost more
@@ -47,7 +49,7 @@ constexpr int64_t kReportWords = 8192;
 // cores that share a cache (7-14%) than it gained across chiplets
 // (benchmarks/results/two-threads-chiplets.md). One thread keeps no copies.
 constexpr int64_t kCopyBytesAll = int64_t(32) << 20, kCopyRowsWorker = 2048;
-constexpr int64_t kSyncWordsAll = int64_t(1) << 17, kMinSyncWords = 4096, kSyncsPerEpoch = 64;
+constexpr int64_t kSyncWordsAll = int64_t(1) << 17, kMinSyncWords = 4096, kCopyFromEpochWords = int64_t(1) << 23;
 
 // The ids whose rows are copied: the most probable draws of each noise table,
 // and how often a worker syncs its copies.
@@ -70,10 +72,9 @@ struct HotSet {
       epoch_words += task.sentence_offsets[task.n_sentences] - task.sentence_offsets[0];
       if (task.parallel()) epoch_words += task.second_offsets[task.n_sentences] - task.second_offsets[0];
     }
-    const int64_t longest = std::max(kMinSyncWords, kSyncWordsAll / params.threads);
-    sync_words = params.hot_sync_words > 0
-                     ? params.hot_sync_words
-                     : std::clamp(epoch_words / (kSyncsPerEpoch * params.threads), kMinSyncWords, longest);
+    if (params.hot_sync_words <= 0 && epoch_words < kCopyFromEpochWords) return;  // a small corpus: no copies
+    sync_words = params.hot_sync_words > 0 ? params.hot_sync_words
+                                           : std::max(kMinSyncWords, kSyncWordsAll / params.threads);
     const int64_t rows =
         std::min(kCopyRowsWorker, kCopyBytesAll / (params.threads * job.w_in.cols * int64_t(sizeof(float))));
     const int64_t per_table = std::max<int64_t>(16, rows / int64_t(job.noise.size()));
@@ -461,6 +462,7 @@ struct Worker {
 template <bool kSubwords>
 void run(const TrainParams& params, const TrainJob& job, Control& control, const Ops& ops) {
   const HotSet hot(params, job);
+  control.hot_rows = static_cast<int64_t>(hot.ids.size());
   const int word_rows = max_word_rows(job);
   // Chunks are taken in schedule order and a taken chunk is always finished,
   // and stop is checked before taking one: so the chunks done are always a
