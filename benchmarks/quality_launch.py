@@ -4,7 +4,7 @@
     python benchmarks/quality_grid.py ... --mtlembed-cmd "python benchmarks/quality_launch.py init_range=1.0"
 
 The first argument is `key=value,...` (or `-` for none): `init_range` sets mtlembed.trainer.INIT_RANGE,
-`noise_power` the exponent of the noise distribution (count^0.75 by default; fastText's is 0.5), any
+`noise_power` is `--ns-exponent` (the flag came after results that name this key), any
 other key a field of the kernel's TrainParams (csrc/sgns.h), such as shared_negatives; the rest is
 mtlembed's command line.
 """
@@ -27,13 +27,13 @@ def parse(text: str) -> dict:
 
 def main() -> int:
     settings = parse(sys.argv.pop(1))
-    from mtlembed import kernel, trainer, vocab
+    from mtlembed import kernel, trainer
     from mtlembed.cli import main as cli_main
 
     if "init_range" in settings:
         trainer.INIT_RANGE = float(settings.pop("init_range"))
     if "noise_power" in settings:
-        vocab.Vocabulary.noise_tables.__defaults__ = (float(settings.pop("noise_power")),)
+        sys.argv += ["--ns-exponent", str(settings.pop("noise_power"))]
     plain = kernel.params
 
     def params(config, dim, *device):

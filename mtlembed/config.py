@@ -67,6 +67,9 @@ class TrainConfig:
                            "for skip-gram with subwords on the CPU once corpus words x epochs reach 8M, "
                            "else center (the CUDA kernel draws skip-gram's per center)",
                            choices=("auto", "center", "pair"))
+    ns_exponent: float = param(0.75, "negatives are drawn with probability count^ns_exponent within their "
+                               "language (word2vec's and gensim's 0.75, fastText's 0.5; 0: uniform; below "
+                               "0: rare words more often)", low=-1.0, high=1.0)
     sample: float = param(1e-3, "subsampling threshold for frequent words (0 disables)", low=0.0, high=1.0)
     min_count: int = param(5, "ignore words with fewer occurrences", low=1, high=2**63 - 1)
     max_vocab: int | None = param(None, "keep at most this many words per language (most frequent)", low=1,

@@ -120,7 +120,8 @@ class Kernel:
                  subwords: SubwordTable | None = None):
         self.w_in, self.w_out, self.subwords = w_in, w_out, subwords
         self.params = params(config, w_in.shape[1], device, int(data.vocab.counts.sum()))
-        keep, noise = data.vocab.keep_probabilities(config.sample), data.vocab.noise_tables()
+        keep = data.vocab.keep_probabilities(config.sample)
+        noise = data.vocab.noise_tables(config.ns_exponent)
         self._bind = lambda tasks: kernel_job(w_in, w_out, keep, noise, tasks, chunks, chunk_stats, subwords)
         self.job = self._bind(tasks)
         self.backend = "cuda" if device == "cuda" else backend.info()["simd"]

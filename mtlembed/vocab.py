@@ -55,7 +55,7 @@ class Vocabulary:
         return keep
 
     def noise_tables(self, power: float = 0.75) -> list[tuple[np.ndarray, np.ndarray, int]]:
-        """One alias table of count^0.75 per language: (prob, alias, first id)."""
+        """One alias table of count^power per language (TrainConfig.ns_exponent): (prob, alias, first id)."""
         tables = []
         for i in range(len(self.languages)):
             counts = self.counts[self.starts[i]:self.starts[i + 1]].astype(np.float64)

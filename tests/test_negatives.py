@@ -120,3 +120,33 @@ def test_a_checkpoint_written_before_negatives_resumes_per_center(corpus, tmp_pa
     resumed = Trainer.resume(ckpt)
     assert resumed.config.negatives == "center"
     assert np.array_equal(resumed.train(checkpoint_dir=str(ckpt)).vectors, whole)
+
+
+@pytest.mark.parametrize("exponent", [0.75, 0.5, 0.0, -0.5])
+def test_ns_exponent_sets_the_noise_distribution_of_each_language(exponent):
+    from mtlembed.vocab import Vocabulary
+
+    counts = np.array([500, 90, 7, 1, 40, 3], np.int64)
+    vocab = Vocabulary(list("abcdef"), counts, ["en", "de"], np.array([0, 4, 6]))
+    for (prob, alias, first), (begin, end) in zip(vocab.noise_tables(exponent), [(0, 4), (4, 6)]):
+        assert first == begin
+        n = len(prob)  # a draw picks k uniformly, then k with prob[k], else alias[k]
+        mass = np.bincount(np.arange(n), weights=prob / n, minlength=n)
+        mass += np.bincount(alias, weights=(1 - prob) / n, minlength=n)
+        wanted = counts[begin:end].astype(np.float64) ** exponent
+        np.testing.assert_allclose(mass, wanted / wanted.sum(), atol=1e-6)
+
+
+def test_the_trainer_draws_from_ns_exponent(corpus, monkeypatch):
+    from mtlembed.vocab import Vocabulary
+
+    default = train(corpus)
+    assert np.array_equal(train(corpus, ns_exponent=0.75), default)
+    powers = []
+    plain = Vocabulary.noise_tables
+    monkeypatch.setattr(Vocabulary, "noise_tables",
+                        lambda self, power: powers.append(power) or plain(self, power))
+    flatter = train(corpus, ns_exponent=0.5)
+    assert powers == [0.5] and not np.allclose(flatter, default)
+    with pytest.raises(ConfigError, match="ns_exponent"):
+        TrainConfig(ns_exponent=2.0)
