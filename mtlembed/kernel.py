@@ -67,7 +67,7 @@ PAIR_FROM_WORDS = 8_000_000
 # ... and with or without subwords from this many epochs on: where each window comes back that often, a
 # draw shared by a center's contexts (or by CBOW's cbow_share centers) costs word similarity (2M words x
 # 20 epochs, SimLex: skip-gram 0.214 against gensim's 0.248, CBOW 0.199 against 0.216; at 10 epochs
-# within 0.01 of gensim: benchmarks/results/quality-grid.md), for 2.8x (skip-gram) the words/s.
+# within 0.01 of gensim: benchmarks/results/quality-2M-20ep-causes.md), for 2.8x (skip-gram) the time.
 PAIR_FROM_EPOCHS = 15
 
 

@@ -36,7 +36,7 @@ constexpr int64_t kReportWords = 8192;
 // under-trained vectors lose 1-2 points of BLI, and even a sync every 15.6k
 // words cost 2M words x 20 epochs 0.012 of Rare Words and, with a draw of
 // negatives per pair, 0.02 of SimLex (benchmarks/results/quality-sync.md,
-// quality-grid.md), where on 17M words two threads score the analogies as one
+// quality-2M-20ep-causes.md), where on 17M words two threads score the analogies as one
 // does (cpu-17M-dim100-5epochs.md). Shorter intervals cost merges the copies no
 // longer pay for, so a worker copies only where an epoch has kCopyFromEpochWords
 // words or more and syncs every kSyncWordsAll / threads words of its own;
