@@ -55,6 +55,7 @@ VECTOR_SUFFIXES = {".bin": True, ".txt": False, ".vec": False}  # name -> binary
 # Unicode spaces (U+00A0, U+3000) and controls (\x1c) can be inside a trained word.
 _WHITESPACE = re.compile(r"[ \t\n\r\v\f]")
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL_NOT_LINE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # no text holds these, line ends aside
 _DIGITS = 8  # significant digits written in text files: relative error <= 5e-8, under float32's own
 _POW10_ZERO = 64  # _POW10[i + _POW10_ZERO] == 10.0**i; a table is much faster than np.power
 _POW10 = 10.0 ** np.arange(-_POW10_ZERO, _POW10_ZERO + 1)
@@ -335,7 +336,8 @@ def _show(raw, limit=40) -> str:
 
 def _looks_binary(body: bytes, dim: int) -> bool:
     """Text iff the first row is a word followed by printable numbers (however many: the
-    text parser then names a wrong count); raw float32 bytes are never all printable."""
+    text parser then names a wrong count), unless the row's bytes are a binary row's (below);
+    raw float32 bytes are never all printable."""
     start = 0
     while start < len(body) and body[start] == 10:
         start += 1
@@ -348,12 +350,21 @@ def _looks_binary(body: bytes, dim: int) -> bool:
     if not values.isascii() or _CONTROL.search(values):
         return True
     try:
-        return np.fromstring(values, dtype=np.float32, sep=" ").size == 0
+        numbers = np.fromstring(values, dtype=np.float32, sep=" ").size
     except ValueError:
         # Printable but not all numbers: a text row with a bad value if it has the `dim` fields the
         # header announces (16+ raw float32 bytes are never all printable and split that way); the
         # text parser then names the value instead of the binary one reporting a phantom truncation.
         return not (dim >= 4 and len(values.split()) == dim)
+    if numbers in (0, dim):
+        return numbers == 0
+    # Printable numbers, but not `dim` of them: a text row with a wrong count (the text parser names it),
+    # or a binary row whose first float's bytes read as digits and a newline (b"5\n\xd7>" is 0.42). A
+    # binary row's 4 * dim bytes hold control bytes no text has, and end at a newline or the file's end.
+    begin = start + len(parts[0]) + 1
+    row_end = begin + 4 * dim
+    return (row_end <= len(body) and body[row_end:row_end + 1] in (b"", b"\n")
+            and _CONTROL_NOT_LINE.search(body, begin, row_end) is not None)
 
 
 def _parse_binary(path, body, count, dim, offset0, check_end):

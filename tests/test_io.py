@@ -128,6 +128,26 @@ def test_binary_without_row_newlines_and_limit(tmp_path):
     assert load_word2vec(path, limit=1)[0] == ["a"]
 
 
+@pytest.mark.parametrize("suffix", [".bin", ".vec"])  # sniffed: a binary file need not be called .bin
+def test_binary_whose_first_float_reads_as_a_number_and_a_newline(tmp_path, suffix):
+    # 0.42 is b"5\n\xd7>" in float32: the first row then starts "the 5\n" like a text row (a 17M-word
+    # model of the quality grid was read as text and failed on a "blank line"). A text row with a wrong
+    # count still gets the text parser's message.
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3, 100)).astype(np.float32)
+    vectors[0, 0] = np.frombuffer(b"5\n\xd7>", "<f4")[0]
+    path = tmp_path / f"v{suffix}"
+    save_word2vec(path, ["the", "of", "and"], vectors, binary=True)
+    assert path.read_bytes().split(b"\n")[1] == b"the 5"
+    words, got = load_word2vec(path)
+    assert words == ["the", "of", "and"]
+    np.testing.assert_array_equal(got, vectors)
+    text = tmp_path / "wrong-count.txt"
+    text.write_text("2 100\nthe 5\nof " + " ".join(["1"] * 100) + "\n")
+    with pytest.raises(FormatError, match="wrong-count.txt:2"):
+        load_word2vec(text)
+
+
 def test_duplicate_words_keep_first_with_warning(tmp_path):
     path = tmp_path / "v.txt"
     path.write_text("3 1\na 1\nb 2\na 3\n")
