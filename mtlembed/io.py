@@ -356,8 +356,10 @@ def _looks_binary(body: bytes, dim: int) -> bool:
         # header announces (16+ raw float32 bytes are never all printable and split that way); the
         # text parser then names the value instead of the binary one reporting a phantom truncation.
         return not (dim >= 4 and len(values.split()) == dim)
-    if numbers in (0, dim):
-        return numbers == 0
+    if numbers == 0:
+        return True
+    if numbers == dim:
+        return False
     # Printable numbers, but not `dim` of them: a text row with a wrong count (the text parser names it),
     # or a binary row whose first float's bytes read as digits and a newline (b"5\n\xd7>" is 0.42). A
     # binary row's 4 * dim bytes hold control bytes no text has, and end at a newline or the file's end.

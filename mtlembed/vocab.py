@@ -54,7 +54,7 @@ class Vocabulary:
             keep[self.starts[i]:self.starts[i + 1]] = np.minimum(prob, 1.0)
         return keep
 
-    def noise_tables(self, power: float = 0.75) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    def noise_tables(self, power: float) -> list[tuple[np.ndarray, np.ndarray, int]]:
         """One alias table of count^power per language (TrainConfig.ns_exponent): (prob, alias, first id)."""
         tables = []
         for i in range(len(self.languages)):
