@@ -66,6 +66,19 @@ INIT_ROWS = 1024  # rows of w_in initialized per step
 # accuracy rose with the range up to 4 everywhere (CBOW dim 300: +1.7 points); skip-gram on 1M words
 # fell from 8 to 16 (benchmarks/results/init-range.md).
 INIT_RANGE = 4.0
+# ... except for words trained on few times: what little they are updated leaves most of their start in
+# their vector as noise. A word occurring fewer than WIDE_FROM_UPDATES times over all epochs (count x
+# epochs) starts narrower by sqrt(count x epochs / WIDE_FROM_UPDATES): gensim's r = 1 at 3 occurrences
+# x 5 epochs. On 0.5M words this lifted Rare Words (CBOW 5 epochs, 8 seeds: 0.070 to 0.093, gensim
+# 0.098) and BLI; on 2M and 17M words nothing moved beyond the seeds' spread
+# (benchmarks/results/rare-start.md).
+WIDE_FROM_UPDATES = 250
+
+
+def start_scales(counts: np.ndarray, epochs: int) -> np.ndarray:
+    """float32 per word: how much narrower than INIT_RANGE its row starts (1 for most words)."""
+    updates = np.asarray(counts, np.float64) * epochs
+    return np.sqrt(np.minimum(1.0, updates / WIDE_FROM_UPDATES)).astype(np.float32)
 
 
 def padded_matrix(rows: int, dim: int) -> np.ndarray:
@@ -267,15 +280,19 @@ class Trainer:
                 head[:] = state.w_out[i]
                 state.w_out[i] = None
         else:
-            # w_in uniform in [-INIT_RANGE/dim, INIT_RANGE/dim), the subword buckets' rows as the words'
-            # (fastText's narrower 1/dim for the buckets cost 17 analogy points with skip-gram, 22 with
-            # CBOW, for 0.04-0.06 of Rare Words: benchmarks/results/subwords-init.md); w_out starts at
-            # zero. Drawn in blocks of rows (the same numbers) so that no temporary is as large as the matrix.
+            # w_in uniform in [-INIT_RANGE/dim, INIT_RANGE/dim), rare words' rows narrower (start_scales),
+            # the subword buckets' rows as the frequent words' (fastText's narrower 1/dim for the buckets
+            # cost 17 analogy points with skip-gram, 22 with CBOW, for 0.04-0.06 of Rare Words:
+            # benchmarks/results/subwords-init.md); w_out starts at zero. Drawn in blocks of rows (the
+            # same numbers) so that no temporary is as large as the matrix.
             rng = np.random.default_rng(cfg.seed)
+            scales = start_scales(self.corpus.vocab.counts, cfg.epochs)
             for start in range(0, rows + buckets, INIT_ROWS):
                 block = rng.random((min(INIT_ROWS, rows + buckets - start), cfg.dim), dtype=np.float32)
                 block -= 0.5
                 block /= cfg.dim / (2 * INIT_RANGE)
+                words = scales[start:start + len(block)]
+                block[:len(words)] *= words[:, None]
                 w_in[start:start + len(block), :cfg.dim] = block
             if cfg.init:  # pretrained rows over the random ones (gensim's intersect)
                 vocab = self.corpus.vocab

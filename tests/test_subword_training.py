@@ -57,6 +57,7 @@ def test_training_moves_the_ngram_rows_and_words_are_their_mean(corpus, model):
     w_in = trainer.w_in[:, :dim]
     assert w_in.shape[0] == n_words + BUCKETS
     start = Trainer(TrainConfig(**{**SMALL, "model": model}), [TaskSpec("t", (str(corpus),))])
+    start.read()
     initial, _ = start._initial_matrices(n_words, 1)  # the same seed: the run's starting point
     spec = SubwordSpec(buckets=BUCKETS)
     moved = np.any(initial[n_words:, :dim] != w_in[n_words:], axis=1)

@@ -20,14 +20,32 @@ def test_one_thread_and_a_seed_give_bit_identical_vectors(small_corpus):
 def test_initial_vectors_are_uniform_draws_whatever_the_block_size(small_corpus):
     import mtlembed.trainer as trainer_module
 
-    trainer = Trainer(TrainConfig(dim=10, seed=5), [TaskSpec("c", (str(small_corpus),))])
-    rows = 3 * trainer_module.INIT_ROWS + 7
+    trainer = Trainer(TrainConfig(dim=10, seed=5, epochs=2), [TaskSpec("c", (str(small_corpus),))])
+    vocab = trainer.read().vocab
+    rows = 3 * trainer_module.INIT_ROWS + 7  # the vocabulary's rows, then rows as a subword bucket's
     w_in, (w_out,) = trainer._initial_matrices(rows, 1)
     expected = ((np.random.default_rng(5).random((rows, 10), dtype=np.float32) - 0.5)
                 / (10 / (2 * trainer_module.INIT_RANGE)))
+    expected[:len(vocab)] *= trainer_module.start_scales(vocab.counts, 2)[:, None]
     assert np.abs(w_in[:, :10]).max() <= trainer_module.INIT_RANGE / 10
     np.testing.assert_array_equal(w_in[:, :10], expected)
     assert not w_in[:, 10:].any() and not w_out.any()
+
+
+def test_words_trained_on_few_times_start_narrower(tmp_path):
+    import mtlembed.trainer as trainer_module
+
+    full = int(trainer_module.WIDE_FROM_UPDATES)  # occurrences x epochs from which a row starts at full range
+    path = tmp_path / "c.txt"
+    path.write_text("common " * 2 * full + "mid " * (full // 5) + "rare " * 2 + "\n")
+    trainer = Trainer(TrainConfig(dim=64, seed=1, epochs=1, min_count=1), [TaskSpec("c", (str(path),))])
+    vocab = trainer.read().vocab
+    w_in, _ = trainer._initial_matrices(len(vocab), 1)
+    widest = dict(zip(vocab.words, np.abs(w_in[:, :64]).max(axis=1) / (trainer_module.INIT_RANGE / 64)))
+    for word, scale in (("common", 1.0), ("mid", np.sqrt(1 / 5)), ("rare", np.sqrt(2 / full))):
+        assert 0.9 * scale < widest[word] <= scale, word
+    # occurrences times epochs: 2 occurrences x full/2 epochs start at full range
+    np.testing.assert_array_equal(trainer_module.start_scales(np.array([2, full // 5]), full // 2), [1, 1])
 
 
 @pytest.mark.parametrize("model", ["sg", "cbow"])
