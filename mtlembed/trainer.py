@@ -69,9 +69,9 @@ INIT_RANGE = 4.0
 # ... except for words trained on few times: what little they are updated leaves most of their start in
 # their vector as noise. A word occurring fewer than WIDE_FROM_UPDATES times over all epochs (count x
 # epochs) starts narrower by sqrt(count x epochs / WIDE_FROM_UPDATES): gensim's r = 1 at 3 occurrences
-# x 5 epochs. On 0.5M words this lifted Rare Words (CBOW 5 epochs, 8 seeds: 0.070 to 0.093, gensim
-# 0.098) and BLI; on 2M and 17M words nothing moved beyond the seeds' spread
-# (benchmarks/results/rare-start.md).
+# x 5 epochs. On 0.5M words it lifted Rare Words (CBOW 5 epochs: 0.070 against gensim's 0.098 over 8
+# seeds before, 0.088 against 0.089 over 24 after) and BLI; on 2M and 17M words nothing moved beyond the
+# seeds' spread (benchmarks/results/rare-start.md).
 WIDE_FROM_UPDATES = 250
 
 
