@@ -1,0 +1,90 @@
+"""Stanford Rare Words of fastText-format models, broken down (issue 21): where one model's vectors
+of unseen words fall behind another's.
+
+    python benchmarks/rw_breakdown.py benchmarks/.cache/runs/NAME/{mtlembed,fasttext}.bin
+
+For each model (`bench_subwords.py english --keep` keeps them): Spearman and mean cosine over the pairs
+whose words the vocabulary both knows, those with one unseen word and those with two, each with the
+whole vectors (a known word: the mean of its own row and its n-gram rows; an unseen one: its n-grams'
+rows) and with the n-gram rows alone; then the rows' norms by frequency band and how much the vectors
+share one direction (the norm of the mean of the unit vectors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mtlembed.eval.similarity import read_pairs
+from mtlembed.fasttext_format import read_fasttext, subword_spec
+from mtlembed.subwords import build_table, compose, ngram_buckets
+
+RARE_WORDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "similarity" / "en" / "faruqui" / \
+    "EN-RW-STANFORD.txt"
+BANDS = ((0, 100), (100, 1000), (1000, 10_000), (10_000, 30_000), (30_000, None))
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    rank = lambda v: np.argsort(np.argsort(v, kind="stable"), kind="stable").astype(float)  # noqa: E731
+    return float(np.corrcoef(rank(np.array(x)), rank(np.array(y)))[0, 1])
+
+
+def breakdown(path: Path, pairs: list[tuple[str, str, float]]) -> list[str]:
+    model = read_fasttext(path)
+    spec = subword_spec(model.args)
+    if spec is None:
+        raise SystemExit(f"{path}: a model without n-grams")
+    index = {w: i for i, w in enumerate(model.words)}
+    n_words, rows = len(model.words), model.input_matrix
+
+    def ngram_rows(word: str) -> list[int]:
+        return [n_words + b for b in ngram_buckets(word, spec)]
+
+    def whole(word: str) -> np.ndarray:
+        own = [index[word]] if word in index else []
+        return rows[own + ngram_rows(word)].mean(0)
+
+    def ngrams_only(word: str) -> np.ndarray:
+        return rows[ngram_rows(word)].mean(0)
+
+    kinds = {"both known": 2, "one unseen": 1, "both unseen": 0}
+    lines = [f"{path}", "| vectors | pairs | n | Spearman | mean cosine |", "|---|---|---:|---:|---:|"]
+    for label, vector in (("whole", whole), ("n-grams only", ngrams_only)):
+        for kind, known in [("all", None)] + list(kinds.items()):
+            chosen = [(a, b, s) for a, b, s in pairs if known is None or (a in index) + (b in index) == known]
+            cosines = []
+            for a, b, _ in chosen:
+                u, v = vector(a), vector(b)
+                cosines.append(float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-30)))
+            rho = spearman(cosines, [s for _, _, s in chosen])
+            lines.append(f"| {label} | {kind} | {len(chosen)} | {rho:.4f} | {np.mean(cosines):.3f} |")
+    words = [w for w in model.words if ngram_buckets(w, spec)]  # not </s>
+    vectors = compose(build_table(words, spec, n_words), rows)
+    units = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    lines.append(f"\nvectors of the vocabulary: mean norm {np.linalg.norm(vectors, axis=1).mean():.3f}, "
+                 f"norm of the mean unit vector {np.linalg.norm(units.mean(0)):.3f}")
+    for lo, hi in BANDS:
+        hi = hi or n_words  # the input matrix goes on with the buckets' rows
+        own, out = (np.linalg.norm(m[lo:hi], axis=1).mean() for m in (rows, model.output_matrix))
+        lines.append(f"words {lo}-{hi}: own row {own:.3f}, output row {out:.3f}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("models", type=Path, nargs="+", help="fastText .bin files")
+    ap.add_argument("--pairs", type=Path, default=RARE_WORDS)
+    args = ap.parse_args(argv)
+    if not args.pairs.exists():
+        raise SystemExit(f"{args.pairs}: not found (the shared data)")
+    pairs = [(a.lower(), b.lower(), s) for _, a, b, s in read_pairs(args.pairs)]
+    for path in args.models:
+        print("\n".join(breakdown(path, pairs)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
