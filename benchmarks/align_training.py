@@ -78,7 +78,7 @@ def main(argv=None) -> int:
             results.setdefault("realigns", {})[arm] = len(trainer.notes.get("align_history", []))
             print(arm, seed, json.dumps(scores), flush=True)
     out = HERE / "results" / args.name
-    out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    Path(f"{out}.json").write_text(json.dumps(results, indent=1) + "\n")
     title = ("identical strings only (no dictionary, no parallel text)" if args.identical
              else "no seed dictionary")
     lines = [f"# Align while training, en-{lang}, {title}", "", f"Command: `{command}`", "",
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         for seed, scores in by_seed.items():
             lines.append(f"| {arm} | {seed} | " + " | ".join(f"{100 * s['p@1']:.1f} ({s['queries']} queries)"
                                                               for s in scores.values()) + " |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    Path(f"{out}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

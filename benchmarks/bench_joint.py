@@ -229,8 +229,8 @@ def main(argv=None) -> int:
 
 def write(results: dict, out: Path) -> None:
     results["summary"] = summarize(results)
-    out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
-    out.with_suffix(".md").write_text(report(results))
+    Path(f"{out}.json").write_text(json.dumps(results, indent=1) + "\n")
+    Path(f"{out}.md").write_text(report(results))
 
 
 def summarize(results: dict) -> dict:

@@ -438,7 +438,7 @@ def joint_table(results: dict) -> list[str]:
 def write(args, meta: dict, results: dict) -> None:
     out = HERE / "results" / args.name
     document = {"meta": meta, "args": vars(args), **results}
-    out.with_suffix(".json").write_text(json.dumps(document, indent=1, default=str) + "\n")
+    Path(f"{out}.json").write_text(json.dumps(document, indent=1, default=str) + "\n")
     table = {"english": english_table, "joint": joint_table, "init": init_table, "speed": speed_table,
              "variants": variants_table, "kernel": kernel_table, "unused": unused_table}[args.part](results)
     model = {"english": f"{args.models}, ", "variants": f"{args.models}, ", "kernel": f"{args.models}, ",
@@ -475,7 +475,7 @@ def write(args, meta: dict, results: dict) -> None:
                  "(mtlembed-plain: its word2vec vectors, no n-grams).", "",
                  "Mean cores used by other processes during each run: "
                  + ", ".join(f"{r['tool']} {r['others_cores']:.2f}" for r in results["runs"]) + ".", ""]
-    out.with_suffix(".md").write_text("\n".join(text))
+    Path(f"{out}.md").write_text("\n".join(text))
     print("\n".join(text))
 
 

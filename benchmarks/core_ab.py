@@ -112,9 +112,9 @@ def main(argv=None) -> int:
     print("\n".join(lines))
     if args.name:
         out = HERE / "results" / args.name
-        out.with_suffix(".json").write_text(json.dumps({"command": command, "args": vars(args), "runs": runs,
+        Path(f"{out}.json").write_text(json.dumps({"command": command, "args": vars(args), "runs": runs,
                                                         "mean": mean, "identical": same}, indent=1) + "\n")
-        out.with_suffix(".md").write_text("\n".join(lines))
+        Path(f"{out}.md").write_text("\n".join(lines))
     return 0
 
 

@@ -188,11 +188,11 @@ def markdown(doc: dict) -> str:
 def write(doc: dict, out_dir: Path, plot: bool) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     base = out_dir / doc["name"]
-    paths = [base.with_suffix(".json"), base.with_suffix(".md")]
+    paths = [Path(f"{base}.json"), Path(f"{base}.md")]
     paths[0].write_text(json.dumps(doc, indent=1) + "\n")
     paths[1].write_text(markdown(doc))
     if plot:
-        png = plot_png(doc, base.with_suffix(".png"))
+        png = plot_png(doc, Path(f"{base}.png"))
         if png:
             paths.append(png)
     return paths
