@@ -18,18 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-from mtlembed.eval.similarity import read_pairs
+from mtlembed.eval.similarity import read_pairs, spearman
 from mtlembed.fasttext_format import read_fasttext, subword_spec
-from mtlembed.subwords import build_table, compose, ngram_buckets
+from mtlembed.model import unit_rows
+from mtlembed.subwords import SubwordVectors, build_table, compose, ngram_buckets
 
 RARE_WORDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "similarity" / "en" / "faruqui" / \
     "EN-RW-STANFORD.txt"
 BANDS = ((0, 100), (100, 1000), (1000, 10_000), (10_000, 30_000), (30_000, None))
 
 
-def spearman(x: list[float], y: list[float]) -> float:
-    rank = lambda v: np.argsort(np.argsort(v, kind="stable"), kind="stable").astype(float)  # noqa: E731
-    return float(np.corrcoef(rank(np.array(x)), rank(np.array(y)))[0, 1])
+def cosines(vectors: np.ndarray, n_pairs: int) -> np.ndarray:
+    """Row i's cosine with row n_pairs + i (the pairs' first words, then their second words)."""
+    unit = unit_rows(vectors, np.float64)
+    return np.einsum("ij,ij->i", unit[:n_pairs], unit[n_pairs:])
 
 
 def breakdown(path: Path, pairs: list[tuple[str, str, float]]) -> list[str]:
@@ -37,35 +39,26 @@ def breakdown(path: Path, pairs: list[tuple[str, str, float]]) -> list[str]:
     spec = subword_spec(model.args)
     if spec is None:
         raise SystemExit(f"{path}: a model without n-grams")
-    index = {w: i for i, w in enumerate(model.words)}
-    n_words, rows = len(model.words), model.input_matrix
+    any_word = SubwordVectors(model.words, model.input_matrix, spec)
+    n_words, known, rows = len(model.words), any_word.index, model.input_matrix
 
-    def ngram_rows(word: str) -> list[int]:
-        return [n_words + b for b in ngram_buckets(word, spec)]
-
-    def whole(word: str) -> np.ndarray:
-        own = [index[word]] if word in index else []
-        return rows[own + ngram_rows(word)].mean(0)
-
-    def ngrams_only(word: str) -> np.ndarray:
-        return rows[ngram_rows(word)].mean(0)
+    def ngrams_only(words: list[str]) -> np.ndarray:
+        return compose(build_table(words, spec, n_words, own_rows=np.full(len(words), -1)), rows)
 
     kinds = {"both known": 2, "one unseen": 1, "both unseen": 0}
     lines = [f"{path}", "| vectors | pairs | n | Spearman | mean cosine |", "|---|---|---:|---:|---:|"]
-    for label, vector in (("whole", whole), ("n-grams only", ngrams_only)):
-        for kind, known in [("all", None)] + list(kinds.items()):
-            chosen = [(a, b, s) for a, b, s in pairs if known is None or (a in index) + (b in index) == known]
-            cosines = []
-            for a, b, _ in chosen:
-                u, v = vector(a), vector(b)
-                cosines.append(float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-30)))
-            rho = spearman(cosines, [s for _, _, s in chosen])
-            lines.append(f"| {label} | {kind} | {len(chosen)} | {rho:.4f} | {np.mean(cosines):.3f} |")
+    for label, vectors in (("whole", any_word.vectors), ("n-grams only", ngrams_only)):
+        for kind, n_known in [("all", None)] + list(kinds.items()):
+            chosen = [(a, b, s) for a, b, s in pairs
+                      if n_known is None or (a in known) + (b in known) == n_known]
+            firsts, seconds, gold = zip(*chosen)
+            cosine = cosines(vectors(list(firsts) + list(seconds)), len(chosen))
+            rho = spearman(gold, cosine)
+            lines.append(f"| {label} | {kind} | {len(chosen)} | {rho:.4f} | {cosine.mean():.3f} |")
     words = [w for w in model.words if ngram_buckets(w, spec)]  # not </s>
-    vectors = compose(build_table(words, spec, n_words), rows)
-    units = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = any_word.vectors(words)
     lines.append(f"\nvectors of the vocabulary: mean norm {np.linalg.norm(vectors, axis=1).mean():.3f}, "
-                 f"norm of the mean unit vector {np.linalg.norm(units.mean(0)):.3f}")
+                 f"norm of the mean unit vector {np.linalg.norm(unit_rows(vectors).mean(0)):.3f}")
     for lo, hi in BANDS:
         hi = hi or n_words  # the input matrix goes on with the buckets' rows
         own, out = (np.linalg.norm(m[lo:hi], axis=1).mean() for m in (rows, model.output_matrix))

@@ -128,6 +128,11 @@ def _pearson(x, y):
     return float(np.clip(x @ y / np.sqrt((x @ x) * (y @ y)), -1.0, 1.0))
 
 
+def spearman(x, y) -> float:
+    """Spearman's rho of two sequences, ties at their average rank."""
+    return _pearson(_ranks(np.asarray(x)), _ranks(np.asarray(y)))
+
+
 def evaluate_similarity(vectors, pairs_path, case_insensitive=True, restrict=None, lang=None, oov="skip"):
     """Spearman and Pearson correlation between cosines and human scores.
 
@@ -176,7 +181,7 @@ def evaluate_similarity(vectors, pairs_path, case_insensitive=True, restrict=Non
     cosine = np.einsum("ij,ij->i", unit[inverse[: len(i)]], unit[inverse[len(i) :]])
     constant = np.ptp(cosine) == 0 or np.ptp(gold) == 0
     return {
-        "spearman": None if constant else _pearson(_ranks(gold), _ranks(cosine)),
+        "spearman": None if constant else spearman(gold, cosine),
         "pearson": None if constant else _pearson(gold, cosine),
         "pairs": len(found),
         "oov": len(pairs) - len(found),

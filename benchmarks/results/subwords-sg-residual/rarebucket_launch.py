@@ -25,10 +25,8 @@ def clear(w_in, words_table):
     cleared = plain_clear(w_in, words_table)
     counts = np.asarray(seen["vocab"].counts, dtype=np.float64)
     per_row = np.repeat(counts, np.diff(words_table.offsets))
-    updates = np.bincount(words_table.rows, weights=per_row, minlength=len(w_in)) * EPOCHS
-    n_words = len(counts)
-    scale = np.sqrt(np.minimum(1.0, updates[n_words:] / trainer.WIDE_FROM_UPDATES)).astype(np.float32)
-    w_in[n_words:] *= scale[:, None]
+    bucket_counts = np.bincount(words_table.rows, weights=per_row, minlength=len(w_in))[len(counts):]
+    w_in[len(counts):] *= trainer.start_scales(bucket_counts, EPOCHS)[:, None]
     return cleared
 
 
