@@ -78,11 +78,23 @@ def fasttext_version() -> str:
 
 def train_fasttext(a: argparse.Namespace) -> dict:
     import fasttext
+    import fasttext.FastText as api
 
     t_import = time.monotonic()
+    # fastText's trainer takes a seed (its CLI's -seed: it draws the input matrix and seeds thread i's
+    # generator with seed + i), but the Python API's train_unsupervised passes none on, so every run
+    # would start from seed 0 and differ from the last only in its threads' timing. --seed goes in
+    # through the arguments the API builds (a field of the C++ Args).
+    build_args = api._build_args
+
+    def seeded(*args, **kwargs):
+        built = build_args(*args, **kwargs)
+        built.seed = a.seed
+        return built
+
+    api._build_args = seeded
     # Without --buckets, minn=maxn=0 and wordNgrams=1: plain word2vec, no subword or n-gram rows
     # (the API then sets bucket=0 itself; said explicitly so the matrix is surely words only).
-    # fastText 0.9.3's Python API takes no seed: its C++ default (0) is used.
     model = fasttext.train_unsupervised(
         input=a.corpus, model="skipgram" if a.model == "sg" else "cbow", dim=a.dim, ws=a.window,
         neg=a.negative, loss="ns", t=a.sample, minCount=a.min_count, epoch=a.epochs, lr=a.alpha,
@@ -90,6 +102,8 @@ def train_fasttext(a: argparse.Namespace) -> dict:
         wordNgrams=1, bucket=a.buckets, verbose=2,
     )
     t_train = time.monotonic()
+    if model.f.getArgs().seed != a.seed:
+        raise SystemExit(f"fastText trained with seed {model.f.getArgs().seed}, not --seed {a.seed}")
     words = model.get_words()
     if a.buckets:
         model.save_model(a.out)
@@ -98,7 +112,7 @@ def train_fasttext(a: argparse.Namespace) -> dict:
     t_export = time.monotonic()
     return {
         "t_import": t_import, "t_train": t_train, "t_export": t_export,
-        "vocab_size": len(words), "version": fasttext_version(),
+        "vocab_size": len(words), "version": fasttext_version(), "seed": a.seed,
     }
 
 
