@@ -6,8 +6,12 @@ of unseen words fall behind another's.
 For each model (`bench_subwords.py english --keep` keeps them): Spearman and mean cosine over the pairs
 whose words the vocabulary both knows, those with one unseen word and those with two, each with the
 whole vectors (a known word: the mean of its own row and its n-gram rows; an unseen one: its n-grams'
-rows) and with the n-gram rows alone; then the rows' norms by frequency band and how much the vectors
-share one direction (the norm of the mean of the unit vectors).
+rows) and with the n-gram rows alone; the same with the vocabulary's mean vector taken off every
+vector, and added to it once more (how much of the score rides on the one direction the vectors
+share); then the rows' norms by frequency band and how much the vectors share that direction (the
+norm of the mean of the unit vectors). With several models, how far the pairs' sample alone moves the
+difference of each model's Spearman from the first's: a paired bootstrap over the pairs (the same
+resampled pairs for both models), its 95% interval.
 """
 
 from __future__ import annotations
@@ -34,20 +38,47 @@ def cosines(vectors: np.ndarray, n_pairs: int) -> np.ndarray:
     return np.einsum("ij,ij->i", unit[:n_pairs], unit[n_pairs:])
 
 
-def breakdown(path: Path, pairs: list[tuple[str, str, float]]) -> list[str]:
+def load(path: Path) -> tuple:
+    """The model, its spec, and a SubwordVectors of its whole vectors."""
     model = read_fasttext(path)
     spec = subword_spec(model.args)
     if spec is None:
         raise SystemExit(f"{path}: a model without n-grams")
-    any_word = SubwordVectors(model.words, model.input_matrix, spec)
+    return model, spec, SubwordVectors(model.words, model.input_matrix, spec)
+
+
+def pair_cosines(any_word: SubwordVectors, pairs: list[tuple[str, str, float]]) -> np.ndarray:
+    firsts, seconds, _ = zip(*pairs)
+    return cosines(any_word.vectors(list(firsts) + list(seconds)), len(pairs))
+
+
+def paired_bootstrap(gold: np.ndarray, first: np.ndarray, other: np.ndarray, rounds: int = 1000,
+                     seed: int = 0) -> tuple[float, float]:
+    """95% interval of spearman(gold, other) - spearman(gold, first) over resamples of the pairs."""
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(rounds):
+        chosen = rng.integers(0, len(gold), len(gold))
+        differences.append(spearman(gold[chosen], other[chosen]) - spearman(gold[chosen], first[chosen]))
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def breakdown(path: Path, loaded: tuple, pairs: list[tuple[str, str, float]]) -> list[str]:
+    model, spec, any_word = loaded
     n_words, known, rows = len(model.words), any_word.index, model.input_matrix
 
     def ngrams_only(words: list[str]) -> np.ndarray:
         return compose(build_table(words, spec, n_words, own_rows=np.full(len(words), -1)), rows)
 
+    words = [w for w in model.words if ngram_buckets(w, spec)]  # not </s>
+    vocabulary = any_word.vectors(words)
+    mean = vocabulary.mean(0)
     kinds = {"both known": 2, "one unseen": 1, "both unseen": 0}
     lines = [f"{path}", "| vectors | pairs | n | Spearman | mean cosine |", "|---|---|---:|---:|---:|"]
-    for label, vectors in (("whole", any_word.vectors), ("n-grams only", ngrams_only)):
+    for label, vectors in (("whole", any_word.vectors), ("n-grams only", ngrams_only),
+                           ("whole - vocabulary mean", lambda ws: any_word.vectors(ws) - mean),
+                           ("whole + vocabulary mean", lambda ws: any_word.vectors(ws) + mean)):
         for kind, n_known in [("all", None)] + list(kinds.items()):
             chosen = [(a, b, s) for a, b, s in pairs
                       if n_known is None or (a in known) + (b in known) == n_known]
@@ -55,12 +86,13 @@ def breakdown(path: Path, pairs: list[tuple[str, str, float]]) -> list[str]:
             cosine = cosines(vectors(list(firsts) + list(seconds)), len(chosen))
             rho = spearman(gold, cosine)
             lines.append(f"| {label} | {kind} | {len(chosen)} | {rho:.4f} | {cosine.mean():.3f} |")
-    words = [w for w in model.words if ngram_buckets(w, spec)]  # not </s>
-    vectors = any_word.vectors(words)
-    lines.append(f"\nvectors of the vocabulary: mean norm {np.linalg.norm(vectors, axis=1).mean():.3f}, "
-                 f"norm of the mean unit vector {np.linalg.norm(unit_rows(vectors).mean(0)):.3f}")
+    lines.append(f"\nvectors of the vocabulary: mean norm {np.linalg.norm(vocabulary, axis=1).mean():.3f}, "
+                 f"norm of the mean vector {np.linalg.norm(mean):.3f}, "
+                 f"norm of the mean unit vector {np.linalg.norm(unit_rows(vocabulary).mean(0)):.3f}")
     for lo, hi in BANDS:
-        hi = hi or n_words  # the input matrix goes on with the buckets' rows
+        if lo >= n_words:
+            break
+        hi = min(hi or n_words, n_words)  # the input matrix goes on with the buckets' rows
         own, out = (np.linalg.norm(m[lo:hi], axis=1).mean() for m in (rows, model.output_matrix))
         lines.append(f"words {lo}-{hi}: own row {own:.3f}, output row {out:.3f}")
     return lines
@@ -74,8 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.pairs.exists():
         raise SystemExit(f"{args.pairs}: not found (the shared data)")
     pairs = [(a.lower(), b.lower(), s) for _, a, b, s in read_pairs(args.pairs)]
+    gold, whole = np.array([score for _, _, score in pairs]), []
     for path in args.models:
-        print("\n".join(breakdown(path, pairs)) + "\n")
+        loaded = load(path)
+        print("\n".join(breakdown(path, loaded, pairs)) + "\n")
+        whole.append(pair_cosines(loaded[2], pairs))
+    if len(args.models) > 1:
+        print(f"Spearman minus {args.models[0]}'s, all pairs, with a paired bootstrap's 95% interval:")
+        for path, cosine in zip(args.models[1:], whole[1:]):
+            low, high = paired_bootstrap(gold, whole[0], cosine)
+            difference = spearman(gold, cosine) - spearman(gold, whole[0])
+            print(f"  {path}: {difference:+.4f} [{low:+.4f}, {high:+.4f}]")
     return 0
 
 
