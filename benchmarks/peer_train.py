@@ -95,12 +95,18 @@ def train_fasttext(a: argparse.Namespace) -> dict:
     api._build_args = seeded
     # Without --buckets, minn=maxn=0 and wordNgrams=1: plain word2vec, no subword or n-gram rows
     # (the API then sets bucket=0 itself; said explicitly so the matrix is surely words only).
-    model = fasttext.train_unsupervised(
-        input=a.corpus, model="skipgram" if a.model == "sg" else "cbow", dim=a.dim, ws=a.window,
-        neg=a.negative, loss="ns", t=a.sample, minCount=a.min_count, epoch=a.epochs, lr=a.alpha,
-        thread=a.threads, minn=a.min_n if a.buckets else 0, maxn=a.max_n if a.buckets else 0,
-        wordNgrams=1, bucket=a.buckets, verbose=2,
-    )
+    # fastText fills only threads/10 of its input matrix at random (DenseMatrix::uniform runs one
+    # block of 10 per thread): the other rows start at zero (a fresh mapping) or whatever the
+    # allocator returns. That is how fastText trains, so it stays.
+    try:
+        model = fasttext.train_unsupervised(
+            input=a.corpus, model="skipgram" if a.model == "sg" else "cbow", dim=a.dim, ws=a.window,
+            neg=a.negative, loss="ns", t=a.sample, minCount=a.min_count, epoch=a.epochs, lr=a.alpha,
+            thread=a.threads, minn=a.min_n if a.buckets else 0, maxn=a.max_n if a.buckets else 0,
+            wordNgrams=1, bucket=a.buckets, verbose=2,
+        )
+    finally:
+        api._build_args = build_args
     t_train = time.monotonic()
     if model.f.getArgs().seed != a.seed:
         raise SystemExit(f"fastText trained with seed {model.f.getArgs().seed}, not --seed {a.seed}")

@@ -4,7 +4,8 @@
     python benchmarks/quality_grid.py ... --mtlembed-cmd "python benchmarks/quality_launch.py init_range=1.0"
 
 The first argument is `key=value,...` (or `-` for none): `init_range` sets mtlembed.trainer.INIT_RANGE,
-`wide_from_updates` trainer.WIDE_FROM_UPDATES (1: every word at INIT_RANGE),
+`wide_from_updates` trainer.WIDE_FROM_UPDATES (1: every word at INIT_RANGE), `bucket_start`
+trainer.BUCKET_START (0: the buckets' rows start at zero),
 `noise_power` is `--ns-exponent` (the flag came after results that name this key), any
 other key a field of the kernel's TrainParams (csrc/sgns.h), such as shared_negatives; the rest is
 mtlembed's command line.
@@ -35,6 +36,8 @@ def main() -> int:
         trainer.INIT_RANGE = float(settings.pop("init_range"))
     if "wide_from_updates" in settings:
         trainer.WIDE_FROM_UPDATES = float(settings.pop("wide_from_updates"))
+    if "bucket_start" in settings:
+        trainer.BUCKET_START = float(settings.pop("bucket_start"))
     if "noise_power" in settings:
         sys.argv += ["--ns-exponent", str(settings.pop("noise_power"))]
     plain = kernel.params

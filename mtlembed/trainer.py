@@ -73,6 +73,10 @@ INIT_RANGE = 4.0
 # seeds before, 0.088 against 0.089 over 24 after) and BLI; on 2M and 17M words nothing moved beyond the
 # seeds' spread (benchmarks/results/rare-start.md).
 WIDE_FROM_UPDATES = 250
+# The subword buckets' rows start at BUCKET_START times the frequent words' range. fastText, 2 threads, leaves
+# ~80% of its buckets at zero (it fills threads/10 of the matrix); zero here lost on every score but 17M x 5
+# analogy (RW 0.406 against 0.409 there; benchmarks/results/subwords-sg-residual/bucket-zero-*.md).
+BUCKET_START = 1.0
 
 
 def start_scales(counts: np.ndarray, epochs: int) -> np.ndarray:
@@ -293,6 +297,7 @@ class Trainer:
                 block /= cfg.dim / (2 * INIT_RANGE)
                 words = scales[start:start + len(block)]
                 block[:len(words)] *= words[:, None]
+                block[len(words):] *= BUCKET_START
                 w_in[start:start + len(block), :cfg.dim] = block
             if cfg.init:  # pretrained rows over the random ones (gensim's intersect)
                 vocab = self.corpus.vocab

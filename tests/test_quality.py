@@ -197,3 +197,21 @@ def test_gensim_peer_reads_the_corpus_as_asked_and_says_so(small_corpus, tmp_pat
     assert peer_train.main(argv[2:]) == 0
     stamps = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert stamps["input"] == mode and stamps["corpus_words"] == 20000 and out.stat().st_size > 0
+
+
+def test_fasttext_peer_trains_with_the_seed_it_is_given(small_corpus, tmp_path, capsys):
+    """fastText's Python API passes no seed on (every run would start from seed 0); the harness sets it in
+    the arguments the API builds, and refuses a model that does not say that seed. 10 threads: fastText
+    fills only threads/10 of its input matrix, the rest is whatever the allocator returns (NaN on small
+    runs); with 10 all of it starts random."""
+    pytest.importorskip("fasttext")
+    import peer_train
+
+    from tools import FastText, Params
+
+    params = Params(model="sg", dim=16, window=2, negative=2, sample=1e-3, min_count=1, epochs=1, alpha=0.025,
+                    threads=10, seed=7)
+    out = tmp_path / "fasttext.bin"
+    assert peer_train.main(FastText().argv(params, small_corpus, out, tmp_path)[2:]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["seed"] == 7
+    assert out.stat().st_size > 0
