@@ -47,11 +47,6 @@ def load(path: Path) -> tuple:
     return model, spec, SubwordVectors(model.words, model.input_matrix, spec)
 
 
-def pair_cosines(any_word: SubwordVectors, pairs: list[tuple[str, str, float]]) -> np.ndarray:
-    firsts, seconds, _ = zip(*pairs)
-    return cosines(any_word.vectors(list(firsts) + list(seconds)), len(pairs))
-
-
 def paired_bootstrap(gold: np.ndarray, first: np.ndarray, other: np.ndarray, rounds: int = 1000,
                      seed: int = 0) -> tuple[float, float]:
     """95% interval of spearman(gold, other) - spearman(gold, first) over resamples of the pairs."""
@@ -64,8 +59,9 @@ def paired_bootstrap(gold: np.ndarray, first: np.ndarray, other: np.ndarray, rou
     return float(low), float(high)
 
 
-def breakdown(path: Path, loaded: tuple, pairs: list[tuple[str, str, float]]) -> list[str]:
-    model, spec, any_word = loaded
+def breakdown(path: Path, pairs: list[tuple[str, str, float]]) -> tuple[list[str], np.ndarray]:
+    """The report's lines, and the whole vectors' cosine of every pair (for the models' comparison)."""
+    model, spec, any_word = load(path)
     n_words, known, rows = len(model.words), any_word.index, model.input_matrix
 
     def ngrams_only(words: list[str]) -> np.ndarray:
@@ -86,6 +82,8 @@ def breakdown(path: Path, loaded: tuple, pairs: list[tuple[str, str, float]]) ->
             cosine = cosines(vectors(list(firsts) + list(seconds)), len(chosen))
             rho = spearman(gold, cosine)
             lines.append(f"| {label} | {kind} | {len(chosen)} | {rho:.4f} | {cosine.mean():.3f} |")
+            if label == "whole" and n_known is None:
+                every_pair = cosine
     lines.append(f"\nvectors of the vocabulary: mean norm {np.linalg.norm(vocabulary, axis=1).mean():.3f}, "
                  f"norm of the mean vector {np.linalg.norm(mean):.3f}, "
                  f"norm of the mean unit vector {np.linalg.norm(unit_rows(vocabulary).mean(0)):.3f}")
@@ -95,7 +93,7 @@ def breakdown(path: Path, loaded: tuple, pairs: list[tuple[str, str, float]]) ->
         hi = min(hi or n_words, n_words)  # the input matrix goes on with the buckets' rows
         own, out = (np.linalg.norm(m[lo:hi], axis=1).mean() for m in (rows, model.output_matrix))
         lines.append(f"words {lo}-{hi}: own row {own:.3f}, output row {out:.3f}")
-    return lines
+    return lines, every_pair
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     pairs = [(a.lower(), b.lower(), s) for _, a, b, s in read_pairs(args.pairs)]
     gold, whole = np.array([score for _, _, score in pairs]), []
     for path in args.models:
-        loaded = load(path)
-        print("\n".join(breakdown(path, loaded, pairs)) + "\n")
-        whole.append(pair_cosines(loaded[2], pairs))
+        lines, cosine = breakdown(path, pairs)
+        print("\n".join(lines) + "\n")
+        whole.append(cosine)
     if len(args.models) > 1:
         print(f"Spearman minus {args.models[0]}'s, all pairs, with a paired bootstrap's 95% interval:")
         for path, cosine in zip(args.models[1:], whole[1:]):

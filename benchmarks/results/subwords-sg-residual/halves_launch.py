@@ -5,6 +5,7 @@ consecutive chunks, read the first and the second half of the corpus at once, as
 import sys
 
 import numpy as np
+from streams_launch import reordered  # this folder: the script's own
 
 from mtlembed import tasks
 from mtlembed.cli import main
@@ -12,29 +13,18 @@ from mtlembed.cli import main
 plain = tasks.schedule
 
 
+def two_halves(indices):
+    """The first half's chunks and the second's in turn (the second's extra one last)."""
+    mid = len(indices) // 2
+    first, second = indices[:mid], indices[mid:]
+    both = np.empty(len(indices), dtype=np.int64)
+    both[0:2 * len(first):2], both[1:2 * len(first):2] = first, second[:len(first)]
+    both[2 * len(first):] = second[len(first):]
+    return both
+
+
 def halves(task_offsets, epochs, *args, **kwargs):
-    chunks = plain(task_offsets, epochs, *args, **kwargs)
-    assert len(task_offsets) == 1
-    n = len(chunks["id"])
-    per_epoch = n // epochs
-    order = []
-    for epoch in range(epochs):
-        lo = epoch * per_epoch
-        hi = n if epoch == epochs - 1 else lo + per_epoch
-        mid = lo + (hi - lo) // 2
-        first, second = np.arange(lo, mid), np.arange(mid, hi)
-        both = np.empty(hi - lo, dtype=np.int64)
-        both[0:2 * len(first):2], both[1:2 * len(first):2] = first, second[:len(first)]
-        both[2 * len(first):] = second[len(first):]
-        order.append(both)
-    order = np.concatenate(order)
-    assert sorted(order) == list(range(n))
-    out = {key: chunks[key][order] for key in ("task", "sentence_begin", "sentence_end", "id")}
-    offsets = task_offsets[0]
-    tokens = (offsets[out["sentence_end"]] - offsets[out["sentence_begin"]]).astype(np.float64)
-    ends = np.cumsum(tokens)
-    out["progress_end"], out["progress_begin"] = ends / ends[-1], (ends - tokens) / ends[-1]
-    return out
+    return reordered(plain(task_offsets, epochs, *args, **kwargs), task_offsets, epochs, two_halves)
 
 
 tasks.schedule = halves

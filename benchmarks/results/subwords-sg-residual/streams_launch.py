@@ -18,24 +18,15 @@ plain = tasks.schedule
 K = int(os.environ.get("STREAMS", "10"))
 
 
-def streams(task_offsets, epochs, *args, **kwargs):
-    chunks = plain(task_offsets, epochs, *args, **kwargs)
-    if K == 1:
-        return chunks
+def reordered(chunks, task_offsets, epochs, interleave):
+    """The schedule `chunks` of one task with each epoch's chunk indices put in the order `interleave`
+    gives them, and the learning rate's progress recounted along the new order."""
     assert len(task_offsets) == 1
     n = len(chunks["id"])
     per_epoch = n // epochs
-    order = []
-    for epoch in range(epochs):
-        lo = epoch * per_epoch
-        hi = n if epoch == epochs - 1 else lo + per_epoch
-        parts = np.array_split(np.arange(lo, hi), K)
-        grid = np.full((max(len(p) for p in parts), K), -1, dtype=np.int64)
-        for j, p in enumerate(parts):
-            grid[:len(p), j] = p
-        flat = grid.ravel()
-        order.append(flat[flat >= 0])
-    order = np.concatenate(order)
+    bounds = [e * per_epoch for e in range(epochs)] + [n]  # the last epoch takes the rest
+    order = np.concatenate([interleave(np.arange(lo, hi)) for lo, hi in zip(bounds, bounds[1:])])
+    assert sorted(order) == list(range(n))
     out = {key: chunks[key][order] for key in ("task", "sentence_begin", "sentence_end", "id")}
     offsets = task_offsets[0]
     tokens = (offsets[out["sentence_end"]] - offsets[out["sentence_begin"]]).astype(np.float64)
@@ -44,5 +35,21 @@ def streams(task_offsets, epochs, *args, **kwargs):
     return out
 
 
-tasks.schedule = streams
-sys.exit(quality_launch.main())
+def from_places(indices):
+    """`indices` in K equal parts, read a chunk from each part in turn."""
+    parts = np.array_split(indices, K)
+    grid = np.full((max(len(p) for p in parts), K), -1, dtype=np.int64)
+    for j, p in enumerate(parts):
+        grid[:len(p), j] = p
+    flat = grid.ravel()
+    return flat[flat >= 0]
+
+
+def streams(task_offsets, epochs, *args, **kwargs):
+    chunks = plain(task_offsets, epochs, *args, **kwargs)
+    return chunks if K == 1 else reordered(chunks, task_offsets, epochs, from_places)
+
+
+if __name__ == "__main__":
+    tasks.schedule = streams
+    sys.exit(quality_launch.main())
