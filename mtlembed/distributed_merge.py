@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernel import noise_exponent_of
+
 # The boost b by a row's expected updates in a round (log-interpolated, constant beyond the ends), for
 # w_in's rows and for w_out's (distributed-probe-2-mean.json, 30% into a 1-epoch 17M-word run; the
 # 5% and 70% probes in distributed-probe-2.json agree within 0.05).
@@ -50,7 +52,7 @@ def expected_updates(occurrences: np.ndarray, keep: np.ndarray, counts: np.ndarr
                      config, input_rows: int, subword_table=None) -> tuple[np.ndarray, np.ndarray]:
     """Updates per rank and round of each row of w_in and of a w_out head, from each word's trained
     occurrences per rank and round (`occurrences`), subsampling's `keep`, and the counts and language
-    starts of the vocabulary (for the noise distribution, count^ns_exponent within a language).
+    starts of the vocabulary (for the noise distribution, count^exponent within a language).
 
     Skip-gram: a kept center's window holds window + 1 words on average (a reduced window of 1..window
     each side), and each (center, context) pair is one update of the context's input row and of the
@@ -62,8 +64,9 @@ def expected_updates(occurrences: np.ndarray, keep: np.ndarray, counts: np.ndarr
     words_in = kept * per_center
     noise = np.empty(len(counts), np.float64)
     centers = np.empty(len(counts), np.float64)  # kept centers of each word's language
+    exponent = noise_exponent_of(config, int(counts.sum()))
     for begin, end in zip(starts[:-1], starts[1:]):
-        weights = counts[begin:end].astype(np.float64) ** config.ns_exponent
+        weights = counts[begin:end].astype(np.float64) ** exponent
         noise[begin:end] = weights / max(weights.sum(), 1e-300)
         centers[begin:end] = kept[begin:end].sum()
     out_per_center = per_center if config.model == "sg" else 1.0

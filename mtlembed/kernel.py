@@ -85,6 +85,22 @@ def negatives_of(config: TrainConfig, device: str, corpus_words: int = 0) -> str
     return "pair" if longer or config.epochs >= PAIR_FROM_EPOCHS else "center"
 
 
+# Skip-gram with subwords draws its negatives by fastText's count^0.5 from this many training words (corpus
+# words x epochs) on, by word2vec's count^0.75 before: 0.75 scores higher at 17M and 20M training words
+# (17M words x 1 epoch, 4M x 5), 0.5 at 85M (17M x 5: Rare Words 0.420 against 0.412, shuffled;
+# benchmarks/results/subwords-sg-shuffle.md).
+NOISE_05_FROM_WORDS = 50_000_000
+
+
+def noise_exponent_of(config: TrainConfig, corpus_words: int) -> float:
+    """The exponent of the noise distribution: ns_exponent, or by default 0.75, and 0.5 for skip-gram with
+    subwords once corpus_words x epochs reaches NOISE_05_FROM_WORDS."""
+    if config.ns_exponent is not None:
+        return config.ns_exponent
+    longer = config.subwords and config.model == "sg" and corpus_words * config.epochs >= NOISE_05_FROM_WORDS
+    return 0.5 if longer else 0.75
+
+
 def params(config: TrainConfig, dim: int, device: str = "cpu", corpus_words: int = 0):
     """The kernel's TrainParams for a config on a device; `dim` is the padded row length, `corpus_words`
     the words of the whole corpus (the vocabulary's counts: the same on every rank)."""
@@ -119,9 +135,10 @@ class Kernel:
                  w_out: list[np.ndarray], tasks: list, chunks: dict, chunk_stats: np.ndarray,
                  subwords: SubwordTable | None = None):
         self.w_in, self.w_out, self.subwords = w_in, w_out, subwords
-        self.params = params(config, w_in.shape[1], device, int(data.vocab.counts.sum()))
+        corpus_words = int(data.vocab.counts.sum())
+        self.params = params(config, w_in.shape[1], device, corpus_words)
         keep = data.vocab.keep_probabilities(config.sample)
-        noise = data.vocab.noise_tables(config.ns_exponent)
+        noise = data.vocab.noise_tables(noise_exponent_of(config, corpus_words))
         self._bind = lambda tasks: kernel_job(w_in, w_out, keep, noise, tasks, chunks, chunk_stats, subwords)
         self.job = self._bind(tasks)
         self.backend = "cuda" if device == "cuda" else backend.info()["simd"]

@@ -146,8 +146,13 @@ def chunk_bounds(offsets: np.ndarray, chunk_tokens: int = CHUNK_TOKENS) -> np.nd
 
 
 def schedule(task_offsets: list[np.ndarray], epochs: int, sampling: str = "proportional",
-             temperature: float = 1.0, chunk_tokens: int = CHUNK_TOKENS) -> dict[str, np.ndarray]:
+             temperature: float = 1.0, chunk_tokens: int = CHUNK_TOKENS,
+             shuffle_seed: int | None = None) -> dict[str, np.ndarray]:
     """Chunks of all tasks over all epochs, in run order.
+
+    Each pass over a task reads its chunks in corpus order, or with
+    `shuffle_seed` in a fresh permutation per pass drawn from it (task t's
+    passes from the seed and t: the same for any other task's size).
 
     proportional: every task is read once per epoch, each advancing at a rate
     proportional to its size, so all finish the epoch together.
@@ -155,7 +160,8 @@ def schedule(task_offsets: list[np.ndarray], epochs: int, sampling: str = "propo
     task is still read exactly once per epoch (sharing must not starve the
     task with the most data); smaller ones are repeated, each continuing where
     it stopped, so an epoch holds more tokens than the corpora. Each task's
-    chunks stay evenly spread over the epoch. Deterministic: no randomness.
+    chunks stay evenly spread over the epoch. Deterministic: the same
+    arguments give the same schedule.
     """
     sizes = np.array([max(int(o[-1]), 1) for o in task_offsets], dtype=np.float64)
     if sampling == "temperature":
@@ -168,7 +174,11 @@ def schedule(task_offsets: list[np.ndarray], epochs: int, sampling: str = "propo
         tokens = np.diff(offsets[bounds]).astype(np.float64)
         # Enough passes over the task's chunks to cover every epoch's quota.
         passes = int(np.ceil(quota[task] * epochs / sizes[task])) + 1
-        cycle = np.tile(np.arange(len(tokens)), passes)
+        if shuffle_seed is None:
+            cycle = np.tile(np.arange(len(tokens)), passes)
+        else:
+            rng = np.random.default_rng([shuffle_seed, task])
+            cycle = np.concatenate([rng.permutation(len(tokens)) for _ in range(passes)])
         ends = np.cumsum(tokens[cycle])
         taken = cycle[: int(np.searchsorted(ends, quota[task] * epochs - 0.5)) + 1]
         position = np.cumsum(tokens[taken]) / (quota[task] * epochs)  # 0..1 over the whole run

@@ -336,7 +336,8 @@ class Trainer:
         task_offsets = [stream.offsets for stream in data.streams]
         task_offsets += [first.offsets + second.offsets for first, second in data.parallel]  # a pair: both
         chunks = tasks_module.schedule(task_offsets, cfg.epochs, cfg.sampling, cfg.temperature,
-                                       tasks_module.chunk_size(w_in.shape[1], cfg.window, cfg.negative))
+                                       tasks_module.chunk_size(w_in.shape[1], cfg.window, cfg.negative),
+                                       shuffle_seed=cfg.seed if cfg.shuffle else None)
         chunks = growth.kept_chunks(chunks, growth.trained_tasks(cfg, self.task_specs, self.parallel))
         words_of_chunk = np.array([int(task_offsets[t][e] - task_offsets[t][b]) for t, b, e in
                                    zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])],

@@ -78,10 +78,11 @@ def test_same_string_in_two_languages_is_two_words(tmp_path):
 
 @pytest.mark.parametrize("sampling, temperature, shares", [("proportional", 1.0, (10 / 11, 1 / 11)),
                                                            ("temperature", 2.0, (0.76, 0.24))])
-def test_schedule_shares_and_determinism(sampling, temperature, shares):
+@pytest.mark.parametrize("shuffle_seed", [None, 3])
+def test_schedule_shares_and_determinism(sampling, temperature, shares, shuffle_seed):
     big = np.arange(0, 100_001, 100, dtype=np.int64)
     small = np.arange(0, 10_001, 100, dtype=np.int64)
-    chunks = schedule([big, small], 3, sampling, temperature, chunk_tokens=1000)
+    chunks = schedule([big, small], 3, sampling, temperature, chunk_tokens=1000, shuffle_seed=shuffle_seed)
     offsets = (big, small)
     tokens = np.array([offsets[t][e] - offsets[t][b] for t, b, e in
                        zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])])
@@ -92,7 +93,7 @@ def test_schedule_shares_and_determinism(sampling, temperature, shares):
     # tasks interleave: the small task is spread over the run, not bunched at one end
     small_positions = chunks["progress_end"][chunks["task"] == 1]
     assert small_positions.min() < 0.1 and small_positions.max() > 0.9
-    again = schedule([big, small], 3, sampling, temperature, chunk_tokens=1000)
+    again = schedule([big, small], 3, sampling, temperature, chunk_tokens=1000, shuffle_seed=shuffle_seed)
     for key in chunks:
         np.testing.assert_array_equal(chunks[key], again[key])
 

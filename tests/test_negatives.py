@@ -1,6 +1,6 @@
 """negatives = auto | center | pair (issues 21, 19): skip-gram's draw of negatives per center or per (center,
 context) pair, CBOW's per cbow_share centers or per center, auto's choice, the kernel fields it sets, CUDA's
-refusal and old checkpoints."""
+refusal and old checkpoints (of every setting whose default changed training)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from conftest import zipf_text
 from test_subword_training import SMALL, _rewrite_meta, interrupted_after_a_checkpoint
 
 from mtlembed import ConfigError, TaskSpec, TrainConfig, Trainer, backend, kernel
+from mtlembed.checkpoint import CONFIG_AS_BEFORE
 from mtlembed.cli import main
 from mtlembed.model import Embeddings
 
@@ -110,15 +111,19 @@ def test_the_cli_trains_with_negatives(corpus, tmp_path, choice):
     assert np.allclose(Embeddings.load(out).vectors, train(corpus, negatives=choice), atol=1e-5)
 
 
-def test_a_checkpoint_written_before_negatives_resumes_per_center(corpus, tmp_path, monkeypatch):
-    """An older checkpoint names no `negatives`; its run drew per center, and resumes so, not as auto."""
-    config = TrainConfig(**{**SMALL, "negatives": "center"})
-    whole = train(corpus, negatives="center")
+@pytest.mark.parametrize("key, before", sorted(CONFIG_AS_BEFORE.items()))
+def test_a_checkpoint_written_before_a_setting_resumes_as_it_was_trained(key, before, corpus, tmp_path,
+                                                                          monkeypatch):
+    """An older checkpoint names no `negatives` (its run drew per center) or `shuffle` (it read in corpus
+    order), and resumes so, not with today's defaults."""
+    assert getattr(TrainConfig(), key) != before
+    config = TrainConfig(**{**SMALL, key: before})
+    whole = train(corpus, **{key: before})
     ckpt = tmp_path / "ckpt"
     interrupted_after_a_checkpoint(config, corpus, ckpt, monkeypatch)
-    _rewrite_meta(ckpt / "checkpoint.npz", lambda meta: meta["config"].pop("negatives"))
+    _rewrite_meta(ckpt / "checkpoint.npz", lambda meta: meta["config"].pop(key))
     resumed = Trainer.resume(ckpt)
-    assert resumed.config.negatives == "center"
+    assert getattr(resumed.config, key) == before
     assert np.array_equal(resumed.train(checkpoint_dir=str(ckpt)).vectors, whole)
 
 
@@ -137,6 +142,22 @@ def test_ns_exponent_sets_the_noise_distribution_of_each_language(exponent):
         np.testing.assert_allclose(mass, wanted / wanted.sum(), atol=1e-6)
 
 
+NOISE_LONG = kernel.NOISE_05_FROM_WORDS
+
+
+@pytest.mark.parametrize("changes, words, expected", [
+    (dict(subwords=True, epochs=1), NOISE_LONG, 0.5),           # fastText's noise where it scores higher
+    (dict(subwords=True, epochs=1), NOISE_LONG - 1, 0.75),      # word2vec's on less training
+    (dict(subwords=True, epochs=5), NOISE_LONG // 5, 0.5),      # training words = corpus words x epochs
+    (dict(subwords=False), NOISE_LONG, 0.75),
+    (dict(subwords=True, model="cbow"), NOISE_LONG, 0.75),      # measured for skip-gram only
+    (dict(subwords=True, ns_exponent=0.75), NOISE_LONG, 0.75),  # asked for: as asked
+    (dict(subwords=False, ns_exponent=0.0), 0, 0.0),
+])
+def test_the_default_noise_exponent_resolves_by_model_subwords_and_training_words(changes, words, expected):
+    assert kernel.noise_exponent_of(TrainConfig(**changes), words) == expected
+
+
 def test_the_trainer_draws_from_ns_exponent(corpus, monkeypatch):
     from mtlembed.vocab import Vocabulary
 
@@ -148,5 +169,7 @@ def test_the_trainer_draws_from_ns_exponent(corpus, monkeypatch):
                         lambda self, power: powers.append(power) or plain(self, power))
     flatter = train(corpus, ns_exponent=0.5)
     assert powers == [0.5] and not np.allclose(flatter, default)
+    monkeypatch.setattr(kernel, "NOISE_05_FROM_WORDS", 1)  # the default, on training long enough
+    assert np.array_equal(train(corpus), flatter) and powers == [0.5, 0.5]
     with pytest.raises(ConfigError, match="ns_exponent"):
         TrainConfig(ns_exponent=2.0)

@@ -89,6 +89,34 @@ def test_schedule_covers_every_sentence_once_per_epoch_in_order():
     assert len(set(chunks["id"].tolist())) == len(chunks["id"])
 
 
+def test_a_shuffled_schedule_reads_every_chunk_once_per_epoch_in_a_fresh_order():
+    offsets = np.arange(0, 100_001, 100, dtype=np.int64)
+    plain = schedule([offsets], epochs=3, chunk_tokens=1000)
+    chunks = schedule([offsets], epochs=3, chunk_tokens=1000, shuffle_seed=7)
+    per_epoch = len(plain["task"]) // 3
+    epochs = [chunks["sentence_begin"][e * per_epoch:(e + 1) * per_epoch] for e in range(3)]
+    for begins in epochs:  # every chunk once in each epoch, not in corpus order
+        np.testing.assert_array_equal(np.sort(begins), plain["sentence_begin"][:per_epoch])
+        assert not np.array_equal(begins, plain["sentence_begin"][:per_epoch])
+    assert not np.array_equal(epochs[0], epochs[1])  # each epoch its own order
+    # the learning rate's timeline still runs evenly over the words; ids and epochs' ends as before
+    np.testing.assert_allclose(chunks["progress_end"], plain["progress_end"])
+    np.testing.assert_array_equal(chunks["id"], plain["id"])
+    again, other = (schedule([offsets], epochs=3, chunk_tokens=1000, shuffle_seed=s) for s in (7, 8))
+    np.testing.assert_array_equal(again["sentence_begin"], chunks["sentence_begin"])
+    assert not np.array_equal(other["sentence_begin"], chunks["sentence_begin"])
+
+
+def test_shuffle_reads_text_from_all_over_the_corpus_in_every_stretch_of_the_run():
+    """Trained in corpus order, a topic the corpus ends with is learned at the run's smallest learning
+    rates; shuffled, every stretch of the run mixes both halves of the text."""
+    offsets = np.arange(0, 400_001, 100, dtype=np.int64)
+    chunks = schedule([offsets], epochs=1, chunk_tokens=1000, shuffle_seed=1)
+    second_half = chunks["sentence_begin"] >= len(offsets) // 2
+    for stretch in np.array_split(second_half, 4):
+        assert 0.25 < stretch.mean() < 0.75
+
+
 def test_most_similar_finds_a_planted_neighbour():
     words = ["a", "b", "c"]
     vectors = np.array([[1, 0], [0.9, 0.1], [0, 1]], dtype=np.float32)
