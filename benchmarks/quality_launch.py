@@ -6,7 +6,8 @@
 The first argument is `key=value,...` (or `-` for none): `init_range` sets mtlembed.trainer.INIT_RANGE,
 `wide_from_updates` trainer.WIDE_FROM_UPDATES (1: every word at INIT_RANGE), `bucket_start`
 trainer.BUCKET_START (0: the buckets' rows start at zero),
-`noise_power` is `--ns-exponent` (the flag came after results that name this key), any
+`noise_power` is `--ns-exponent` (the flag came after results that name this key), `shuffle`
+`--order shuffled` / `--order corpus` (every run before session 17 read in corpus order), any
 other key a field of the kernel's TrainParams (csrc/sgns.h), such as shared_negatives; the rest is
 mtlembed's command line.
 """
@@ -40,6 +41,8 @@ def main() -> int:
         trainer.BUCKET_START = float(settings.pop("bucket_start"))
     if "noise_power" in settings:
         sys.argv += ["--ns-exponent", str(settings.pop("noise_power"))]
+    if "shuffle" in settings:
+        sys.argv += ["--order", "shuffled" if settings.pop("shuffle") else "corpus"]
     plain = kernel.params
 
     def params(config, dim, *device):

@@ -239,7 +239,7 @@ def _ranks(ranks: Any, path: Path) -> dict:
 # Settings whose default changed what a run does when they were added: a checkpoint written before
 # names none of them, and resumes as it was trained (skip-gram drew its negatives per center, chunks
 # were read in corpus order).
-CONFIG_AS_BEFORE = {"negatives": "center", "shuffle": False}
+CONFIG_AS_BEFORE = {"negatives": "center", "order": "corpus"}
 
 # Spec fields newer than some checkpoints: absent, they take their default, which is what the version
 # that wrote the checkpoint did (a task read as plain text, a dictionary read from its path).

@@ -85,20 +85,32 @@ def negatives_of(config: TrainConfig, device: str, corpus_words: int = 0) -> str
     return "pair" if longer or config.epochs >= PAIR_FROM_EPOCHS else "center"
 
 
-# Skip-gram with subwords draws its negatives by fastText's count^0.5 from this many training words (corpus
-# words x epochs) on, by word2vec's count^0.75 before: 0.75 scores higher at 17M and 20M training words
-# (17M words x 1 epoch, 4M x 5), 0.5 at 85M (17M x 5: Rare Words 0.420 against 0.412, shuffled;
-# benchmarks/results/subwords-sg-shuffle.md).
-NOISE_05_FROM_WORDS = 50_000_000
+# A long run of skip-gram with subwords (corpus words x epochs from here on) draws its negatives by
+# fastText's count^0.5 and reads each epoch's chunks in a fresh order; shorter runs by word2vec's
+# count^0.75 and in corpus order. Each scores higher on its side: 17M words x 5 epochs (85M), Rare Words
+# 0.421 with both against 0.414 with the noise alone and 0.408 with neither; 17M x 1 and 4M x 5 (17M,
+# 20M) lose Rare Words with either (shuffled -0.009 / -0.008, count^0.5 -0.012 / -0.006); 34M is even,
+# 51M ahead (benchmarks/results/subwords-sg-shuffle.md).
+LONG_SUBWORD_RUN = 50_000_000
+
+
+def long_subword_run(config: TrainConfig, corpus_words: int) -> bool:
+    return config.subwords and config.model == "sg" and corpus_words * config.epochs >= LONG_SUBWORD_RUN
 
 
 def noise_exponent_of(config: TrainConfig, corpus_words: int) -> float:
-    """The exponent of the noise distribution: ns_exponent, or by default 0.75, and 0.5 for skip-gram with
-    subwords once corpus_words x epochs reaches NOISE_05_FROM_WORDS."""
+    """The exponent of the noise distribution: ns_exponent, or by default 0.75, and 0.5 on a long subword
+    run (long_subword_run)."""
     if config.ns_exponent is not None:
         return config.ns_exponent
-    longer = config.subwords and config.model == "sg" and corpus_words * config.epochs >= NOISE_05_FROM_WORDS
-    return 0.5 if longer else 0.75
+    return 0.5 if long_subword_run(config, corpus_words) else 0.75
+
+
+def order_of(config: TrainConfig, corpus_words: int) -> str:
+    """How each pass reads a corpus: "corpus" or "shuffled" (order; auto: shuffled on a long subword run)."""
+    if config.order != "auto":
+        return config.order
+    return "shuffled" if long_subword_run(config, corpus_words) else "corpus"
 
 
 def params(config: TrainConfig, dim: int, device: str = "cpu", corpus_words: int = 0):
@@ -135,10 +147,9 @@ class Kernel:
                  w_out: list[np.ndarray], tasks: list, chunks: dict, chunk_stats: np.ndarray,
                  subwords: SubwordTable | None = None):
         self.w_in, self.w_out, self.subwords = w_in, w_out, subwords
-        corpus_words = int(data.vocab.counts.sum())
-        self.params = params(config, w_in.shape[1], device, corpus_words)
+        self.params = params(config, w_in.shape[1], device, data.vocab.total_words)
         keep = data.vocab.keep_probabilities(config.sample)
-        noise = data.vocab.noise_tables(noise_exponent_of(config, corpus_words))
+        noise = data.vocab.noise_tables(noise_exponent_of(config, data.vocab.total_words))
         self._bind = lambda tasks: kernel_job(w_in, w_out, keep, noise, tasks, chunks, chunk_stats, subwords)
         self.job = self._bind(tasks)
         self.backend = "cuda" if device == "cuda" else backend.info()["simd"]

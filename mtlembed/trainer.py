@@ -21,7 +21,7 @@ from .config import TrainConfig, from_mapping
 from .encode import read_corpus
 from .encoded import EncodedCorpus, anonymous_array
 from .errors import ConfigError, CorpusError, FormatError
-from .kernel import Kernel, head_of, job_features
+from .kernel import Kernel, head_of, job_features, order_of
 from .model import Embeddings
 from .progress import ProgressBar, TaskTally
 from .resources import check_memory
@@ -335,9 +335,10 @@ class Trainer:
         w_in, w_out = self._initial_matrices(len(data.vocab), len(heads))
         task_offsets = [stream.offsets for stream in data.streams]
         task_offsets += [first.offsets + second.offsets for first, second in data.parallel]  # a pair: both
+        shuffled = order_of(cfg, data.vocab.total_words) == "shuffled"
         chunks = tasks_module.schedule(task_offsets, cfg.epochs, cfg.sampling, cfg.temperature,
                                        tasks_module.chunk_size(w_in.shape[1], cfg.window, cfg.negative),
-                                       shuffle_seed=cfg.seed if cfg.shuffle else None)
+                                       shuffle_seed=cfg.seed if shuffled else None)
         chunks = growth.kept_chunks(chunks, growth.trained_tasks(cfg, self.task_specs, self.parallel))
         words_of_chunk = np.array([int(task_offsets[t][e] - task_offsets[t][b]) for t, b, e in
                                    zip(chunks["task"], chunks["sentence_begin"], chunks["sentence_end"])],

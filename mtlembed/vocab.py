@@ -24,6 +24,11 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.words)
 
+    @property
+    def total_words(self) -> int:
+        """The corpus words the vocabulary counts (every language; the same on every rank of a run)."""
+        return int(self.counts.sum())
+
     def range_of(self, language: str) -> tuple[int, int]:
         i = self.languages.index(language)
         return int(self.starts[i]), int(self.starts[i + 1])

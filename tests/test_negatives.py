@@ -114,7 +114,7 @@ def test_the_cli_trains_with_negatives(corpus, tmp_path, choice):
 @pytest.mark.parametrize("key, before", sorted(CONFIG_AS_BEFORE.items()))
 def test_a_checkpoint_written_before_a_setting_resumes_as_it_was_trained(key, before, corpus, tmp_path,
                                                                           monkeypatch):
-    """An older checkpoint names no `negatives` (its run drew per center) or `shuffle` (it read in corpus
+    """An older checkpoint names no `negatives` (its run drew per center) or `order` (it read in corpus
     order), and resumes so, not with today's defaults."""
     assert getattr(TrainConfig(), key) != before
     config = TrainConfig(**{**SMALL, key: before})
@@ -142,20 +142,32 @@ def test_ns_exponent_sets_the_noise_distribution_of_each_language(exponent):
         np.testing.assert_allclose(mass, wanted / wanted.sum(), atol=1e-6)
 
 
-NOISE_LONG = kernel.NOISE_05_FROM_WORDS
+LONG_RUN = kernel.LONG_SUBWORD_RUN
 
 
-@pytest.mark.parametrize("changes, words, expected", [
-    (dict(subwords=True, epochs=1), NOISE_LONG, 0.5),           # fastText's noise where it scores higher
-    (dict(subwords=True, epochs=1), NOISE_LONG - 1, 0.75),      # word2vec's on less training
-    (dict(subwords=True, epochs=5), NOISE_LONG // 5, 0.5),      # training words = corpus words x epochs
-    (dict(subwords=False), NOISE_LONG, 0.75),
-    (dict(subwords=True, model="cbow"), NOISE_LONG, 0.75),      # measured for skip-gram only
-    (dict(subwords=True, ns_exponent=0.75), NOISE_LONG, 0.75),  # asked for: as asked
-    (dict(subwords=False, ns_exponent=0.0), 0, 0.0),
+@pytest.mark.parametrize("changes, words, noise, order", [
+    (dict(subwords=True, epochs=1), LONG_RUN, 0.5, "shuffled"),      # where each scores higher
+    (dict(subwords=True, epochs=1), LONG_RUN - 1, 0.75, "corpus"),   # word2vec's on less training
+    (dict(subwords=True, epochs=5), LONG_RUN // 5, 0.5, "shuffled"),  # training words = corpus x epochs
+    (dict(subwords=False), LONG_RUN, 0.75, "corpus"),
+    (dict(subwords=True, model="cbow"), LONG_RUN, 0.75, "corpus"),   # measured for skip-gram only
+    (dict(subwords=True, ns_exponent=0.75, order="corpus"), LONG_RUN, 0.75, "corpus"),  # asked for: as asked
+    (dict(subwords=False, ns_exponent=0.0, order="shuffled"), 0, 0.0, "shuffled"),
 ])
-def test_the_default_noise_exponent_resolves_by_model_subwords_and_training_words(changes, words, expected):
-    assert kernel.noise_exponent_of(TrainConfig(**changes), words) == expected
+def test_the_default_noise_and_order_resolve_by_model_subwords_and_training_words(changes, words, noise,
+                                                                                  order):
+    config = TrainConfig(**changes)
+    assert kernel.noise_exponent_of(config, words) == noise and kernel.order_of(config, words) == order
+
+
+def test_a_long_subword_run_trains_shuffled_with_fastTexts_noise(corpus, monkeypatch):
+    """The trainer resolves the defaults with the vocabulary's word count: on this small corpus as
+    corpus order and count^0.75, and as shuffled and count^0.5 with the threshold below it."""
+    plain, shuffled = (train(corpus, order=order, ns_exponent=0.5) for order in ("corpus", "shuffled"))
+    assert not np.array_equal(plain, shuffled)  # the order changes training
+    assert np.array_equal(train(corpus), train(corpus, order="corpus", ns_exponent=0.75))
+    monkeypatch.setattr(kernel, "LONG_SUBWORD_RUN", 1)
+    assert np.array_equal(train(corpus), shuffled)
 
 
 def test_the_trainer_draws_from_ns_exponent(corpus, monkeypatch):
@@ -169,7 +181,5 @@ def test_the_trainer_draws_from_ns_exponent(corpus, monkeypatch):
                         lambda self, power: powers.append(power) or plain(self, power))
     flatter = train(corpus, ns_exponent=0.5)
     assert powers == [0.5] and not np.allclose(flatter, default)
-    monkeypatch.setattr(kernel, "NOISE_05_FROM_WORDS", 1)  # the default, on training long enough
-    assert np.array_equal(train(corpus), flatter) and powers == [0.5, 0.5]
     with pytest.raises(ConfigError, match="ns_exponent"):
         TrainConfig(ns_exponent=2.0)

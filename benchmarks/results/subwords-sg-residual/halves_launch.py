@@ -5,12 +5,10 @@ consecutive chunks, read the first and the second half of the corpus at once, as
 import sys
 
 import numpy as np
-from streams_launch import reordered  # this folder: the script's own
+from streams_launch import in_corpus_order, reordered  # this folder: the script's own
 
 from mtlembed import tasks
 from mtlembed.cli import main
-
-plain = tasks.schedule
 
 
 def two_halves(indices):
@@ -24,7 +22,7 @@ def two_halves(indices):
 
 
 def halves(task_offsets, epochs, *args, **kwargs):
-    return reordered(plain(task_offsets, epochs, *args, **kwargs), task_offsets, epochs, two_halves)
+    return reordered(in_corpus_order(task_offsets, epochs, *args, **kwargs), task_offsets, epochs, two_halves)
 
 
 tasks.schedule = halves
