@@ -418,6 +418,8 @@ def test_the_report_records_what_the_run_did(corpus, tmp_path, monkeypatch):
     assert main(["train", "c.txt", "-o", "v.vec", "--report", "r.json", "--quiet", *FLAGS]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["config"]["alpha"] == 0.025 and report["config"]["min_alpha"] == pytest.approx(0.025e-4)
+    used = {key: report["config"][key] for key in ("negatives", "ns_exponent", "order")}  # auto, resolved
+    assert used == {"negatives": "center", "ns_exponent": 0.75, "order": "corpus"}
     assert report["version"] == mtlembed.__version__
     assert report["inputs"]["tasks"][0]["paths"] == [str(tmp_path / "c.txt")]
     assert report["outputs"] == [str(tmp_path / "v.vec")]
