@@ -87,8 +87,8 @@ class TrainConfig:
                        "all over the corpus, as word2vec's and fastText's threads, each reading its own "
                        "part of the file, do) or auto: shuffled for skip-gram with subwords once corpus "
                        "words x epochs reach 50M (with fastText's noise, 17M words x 5 epochs: Rare Words "
-                       "0.421 against 0.414), corpus elsewhere (shuffled costs shorter runs Rare Words: "
-                       "17M words x 1 epoch, 4M x 5)", choices=("auto", "corpus", "shuffled"))
+                       "0.421 against 0.414), corpus elsewhere (where shuffled costs rare words: 17M "
+                       "words x 1 epoch, 4M x 5)", choices=("auto", "corpus", "shuffled"))
     alpha: float | None = param(None, "initial learning rate (default 0.025 for sg, 0.05 for cbow)",
                                  low=1e-9, high=10.0)
     min_alpha: float | None = param(None, "final learning rate (default alpha * 1e-4)", low=0.0, high=10.0)

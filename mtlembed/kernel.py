@@ -89,12 +89,13 @@ def negatives_of(config: TrainConfig, device: str, corpus_words: int = 0) -> str
 # fastText's count^0.5 and reads each epoch's chunks in a fresh order; shorter runs by word2vec's
 # count^0.75 and in corpus order. Each scores higher on its side: 17M words x 5 epochs (85M), Rare Words
 # 0.421 with both against 0.414 with the noise alone and 0.408 with neither; 17M x 1 and 4M x 5 (17M,
-# 20M) lose Rare Words with either (shuffled -0.009 / -0.008, count^0.5 -0.012 / -0.006); 34M is even,
-# 51M ahead (benchmarks/results/subwords-sg-shuffle.md).
+# 20M) lose Rare Words with either (shuffled -0.009 / -0.008, count^0.5 -0.012 / -0.006); 34M and 51M are
+# about even (benchmarks/results/subwords-sg-shuffle.md).
 LONG_SUBWORD_RUN = 50_000_000
 
 
 def long_subword_run(config: TrainConfig, corpus_words: int) -> bool:
+    """Skip-gram with subwords on LONG_SUBWORD_RUN training words or more (where it was measured)."""
     return config.subwords and config.model == "sg" and corpus_words * config.epochs >= LONG_SUBWORD_RUN
 
 
