@@ -80,7 +80,8 @@ RARE_WORDS = DATA / "similarity" / "en" / "faruqui" / "EN-RW-STANFORD.txt"
 MUSE = DATA / "bli" / "muse_reconstructed"
 JOINT_JOB = ROOT / "examples" / "joint-en-es-de-fr.toml"
 RESTRICT = 30_000
-TOOLS = {"mtlembed": Mtlembed, "mtlembed-plain": Mtlembed, "fasttext": FastText, "gensim": Gensim}
+TOOLS = {"mtlembed": Mtlembed, "mtlembed-plain": Mtlembed, "fasttext": FastText, "gensim": Gensim,
+         "gensim-iterable": lambda: Gensim("iterable")}  # corpus_file decays the rate per worker
 
 
 def subword_flags(args, tool: str) -> list[str]:
@@ -486,7 +487,8 @@ def main(argv=None) -> int:
     parser.add_argument("--words", type=prepare_corpus.parse_words, default=17_000_000,
                         help="the text8-style English corpus of this many words (prepare_corpus.py)")
     parser.add_argument("--tools", default=None,
-                        help="english: mtlembed,mtlembed-plain,fasttext,gensim; speed: no mtlembed-plain")
+                        help="english: mtlembed,mtlembed-plain,fasttext,gensim,gensim-iterable; "
+                             "speed: no mtlembed-plain")
     parser.add_argument("--models", default=None, help="english, init: sg (or cbow, or both); speed: sg,cbow")
     parser.add_argument("--arms", default="none,language,all",
                         help="joint: none (no subwords) and the sharing modes")
