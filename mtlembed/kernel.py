@@ -148,9 +148,11 @@ class Kernel:
                  w_out: list[np.ndarray], tasks: list, chunks: dict, chunk_stats: np.ndarray,
                  subwords: SubwordTable | None = None):
         self.w_in, self.w_out, self.subwords = w_in, w_out, subwords
-        self.params = params(config, w_in.shape[1], device, data.vocab.total_words)
+        corpus_words = data.vocab.total_words
+        self.params = params(config, w_in.shape[1], device, corpus_words)
+        self.noise_exponent = noise_exponent_of(config, corpus_words)  # the default resolved (the report's)
         keep = data.vocab.keep_probabilities(config.sample)
-        noise = data.vocab.noise_tables(noise_exponent_of(config, data.vocab.total_words))
+        noise = data.vocab.noise_tables(self.noise_exponent)
         self._bind = lambda tasks: kernel_job(w_in, w_out, keep, noise, tasks, chunks, chunk_stats, subwords)
         self.job = self._bind(tasks)
         self.backend = "cuda" if device == "cuda" else backend.info()["simd"]

@@ -21,7 +21,7 @@ from .config import TrainConfig, from_mapping
 from .encode import read_corpus
 from .encoded import EncodedCorpus, anonymous_array
 from .errors import ConfigError, CorpusError, FormatError
-from .kernel import Kernel, head_of, job_features, negatives_of, noise_exponent_of, order_of
+from .kernel import Kernel, head_of, job_features, order_of
 from .model import Embeddings
 from .progress import ProgressBar, TaskTally
 from .resources import check_memory
@@ -358,9 +358,8 @@ class Trainer:
                                          self._translations(data)), chunks, chunk_stats, subwords=table)
         r = self.report
         r.simd, r.device, r.threads = kernel.backend, device, cfg.worker_threads
-        words = data.vocab.total_words  # the defaults as this run resolved them
-        r.config.update(negatives=negatives_of(cfg, device, words), ns_exponent=noise_exponent_of(cfg, words),
-                        order="shuffled" if shuffled else "corpus")
+        r.config.update(negatives="center" if kernel.params.shared_negatives else "pair",  # auto, as used
+                        ns_exponent=kernel.noise_exponent, order="shuffled" if shuffled else "corpus")
         job = _Job(data, kernel, chunk_words, chunk_stats, tally)
         if self._ranks:
             job.round_ends = self._ranks.round_ends(chunks["progress_end"], int(chunk_words[-1]), cfg.epochs)
